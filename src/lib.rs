@@ -1,0 +1,214 @@
+//! Run blocking work on a pool and get a handle back: Python's
+//! [`concurrent.futures`](https://docs.python.org/3/library/concurrent.futures.html),
+//! done the Rust way.
+//!
+//! # Quick start
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! let pool = ThreadPool::new();
+//! let handle = pool.submit(|| (1..=10u64).product::<u64>()).unwrap();
+//! // ... do other things while it runs ...
+//! assert_eq!(handle.join().unwrap(), 3_628_800);
+//! ```
+//!
+//! [`ThreadPool::submit`] queues a closure and returns a [`TaskHandle`] at
+//! once. The handle says whether the task is done, waits for it (with or
+//! without a time limit), hands over its value, cancels it, runs callbacks when
+//! it ends, and can be `.await`ed from any async runtime.
+//!
+//! # Coming from Python
+//!
+//! | Python `concurrent.futures`                         | futurepool |
+//! |-----------------------------------------------------|------------|
+//! | `ThreadPoolExecutor(max_workers=4)`                 | [`ThreadPool::builder()`](ThreadPool::builder)`.max_workers(4).build()?` |
+//! | `ThreadPoolExecutor(thread_name_prefix="io", initializer=f)` | [`.thread_name("io")`](ThreadPoolBuilder::thread_name)`.`[`initializer(f)`](ThreadPoolBuilder::initializer) |
+//! | `fut = ex.submit(fn, *args)`                        | `let h = pool.`[`submit`](ThreadPool::submit)`(move \|\| f(args))?` |
+//! | `fut.result()`                                      | [`h.join()`](TaskHandle::join) (or `h.await`) |
+//! | `fut.result(timeout=5)`                             | [`h.join_timeout(Duration::from_secs(5))`](TaskHandle::join_timeout) |
+//! | `fut.done()` / `fut.running()` / `fut.cancelled()`  | [`is_done`](TaskHandle::is_done) / [`is_running`](TaskHandle::is_running) / [`is_cancelled`](TaskHandle::is_cancelled) |
+//! | `fut.cancel()`                                      | [`h.cancel()`](TaskHandle::cancel) (also stops a *running* task that takes a [`CancelToken`]) |
+//! | `fut.add_done_callback(fn)`                         | [`h.add_done_callback(\|outcome\| ...)`](TaskHandle::add_done_callback) |
+//! | `fut.exception()`                                   | the `Err(`[`TaskError`]`)` of `join` |
+//! | `ex.map(fn, items, timeout=5)`                      | [`pool.map(f, items)`](ThreadPool::map)`.`[`timeout(..)`](Map::timeout) (lazy, bounded) |
+//! | `as_completed(fs, timeout=5)`                       | [`as_completed(hs)`](as_completed())`.`[`timeout(..)`](AsCompleted::timeout) |
+//! | `wait(fs, timeout, return_when=FIRST_COMPLETED)`    | [`wait_timeout(hs, ReturnWhen::FirstCompleted, d)`](wait_timeout) |
+//! | `ex.shutdown(wait=True, cancel_futures=False)`      | [`pool.shutdown()`](ThreadPool::shutdown) / [`shutdown_with`](ThreadPool::shutdown_with) |
+//! | `with ThreadPoolExecutor() as ex:`                  | a `ThreadPool` in scope: dropping it shuts it down and waits |
+//! | `CancelledError`, `TimeoutError`, `BrokenExecutor`  | [`TaskError::is_cancelled`], [`is_timeout`](TaskError::is_timeout), [`is_broken`](TaskError::is_broken) |
+//! | `asyncio.wrap_future(fut)`                          | `handle.await`, on any runtime |
+//!
+//! And what Python gets wrong, fixed: a task waiting on another task of the
+//! same full pool doesn't deadlock; running work can be cancelled and timed
+//! out (cooperatively); `map` doesn't submit the whole input up front.
+//!
+//! # The handle
+//!
+//! A [`TaskHandle<T>`] ends in one of two ways: the closure's value `T`, or a
+//! [`TaskError`] saying why there is none. Getting the outcome consumes the
+//! handle, because the value is moved out to you:
+//!
+//! ```
+//! use futurepool::{JoinTimeoutError, ThreadPool};
+//! use std::time::Duration;
+//!
+//! let pool = ThreadPool::new();
+//! let mut handle = pool.submit(|| "done").unwrap();
+//! // Poll for progress without taking the outcome ...
+//! while !handle.wait_timeout(Duration::from_millis(10)) {
+//!     println!("still working");
+//! }
+//! // ... or wait with a limit, getting the handle back on a timeout.
+//! let value = match handle.join_timeout(Duration::from_secs(60)) {
+//!     Ok(value) => value,
+//!     Err(JoinTimeoutError::Timeout(_handle)) => unreachable!("it is done"),
+//!     Err(JoinTimeoutError::Failed(err)) => panic!("{err}"),
+//! };
+//! assert_eq!(value, "done");
+//! ```
+//!
+//! Blocking waits come in threes: `x()`, `x_timeout(Duration)`,
+//! `x_deadline(Instant)`, plus a non-blocking `try_x()`.
+//!
+//! # Cancellation and timeouts
+//!
+//! [`TaskHandle::cancel`] always stops a task that is still queued: it will
+//! never run. A task that is already running on a thread can't be killed:
+//! no safe way to stop a thread from outside exists. So cancellation of
+//! running work is **cooperative**: submit with
+//! [`submit_cancellable`](ThreadPool::submit_cancellable), and the closure
+//! receives a [`CancelToken`] to check. `cancel()` signals the token and
+//! completes the handle as cancelled at once.
+//!
+//! A per-task **timeout** ([`ThreadPool::task`]`().`[`timeout(d)`](TaskBuilder::timeout))
+//! works the same way: when it passes, the token is signalled and the handle
+//! reports a timeout, whether the task was queued or running.
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//! use std::time::Duration;
+//!
+//! let pool = ThreadPool::new();
+//! let handle = pool
+//!     .task()
+//!     .timeout(Duration::from_millis(50))
+//!     .submit_cancellable(|token| {
+//!         let mut n = 0u64;
+//!         while !token.is_cancelled() {
+//!             n = n.wrapping_add(1); // a long computation, checking in
+//!         }
+//!         n
+//!     })
+//!     .unwrap();
+//! assert!(handle.join().unwrap_err().is_timeout());
+//! ```
+//!
+//! A closure that never checks a token runs to its end even after a timeout
+//! or cancellation (its value is then dropped). Work that must be stoppable
+//! from outside, without its cooperation, needs a separate process.
+//!
+//! # Panics
+//!
+//! A panic in a task is caught at the task boundary: it never kills a worker
+//! or the program. It becomes the task's error, with the payload kept:
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! let pool = ThreadPool::new();
+//! let err = pool.submit(|| -> i32 { panic!("bad input") }).unwrap().join().unwrap_err();
+//! assert!(err.is_panic());
+//! assert_eq!(err.panic_message(), Some("bad input"));
+//! // Re-raise it here if you like: std::panic::resume_unwind(err.into_panic());
+//! assert_eq!(pool.submit(|| 1).unwrap().join().unwrap(), 1); // the pool is fine
+//! ```
+//!
+//! # Many tasks: map, as_completed, wait
+//!
+//! [`ThreadPool::map`] runs a function over an input iterator and yields
+//! results **in input order**. It is lazy and keeps only a bounded number of
+//! tasks in flight, so it works on endless input:
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! let pool = ThreadPool::new();
+//! let squares: Vec<u64> = pool.map(|x: u64| x * x, 1..=5).collect::<Result<_, _>>().unwrap();
+//! assert_eq!(squares, [1, 4, 9, 16, 25]);
+//! ```
+//!
+//! [`as_completed`](as_completed()) yields handles **as they finish**, and
+//! [`wait`](wait()) blocks until the first, the first failing, or all of them
+//! finish. Both accept handles, references to handles, or `(key, handle)`
+//! pairs:
+//!
+//! ```
+//! use futurepool::{ReturnWhen, ThreadPool, as_completed, wait};
+//!
+//! let pool = ThreadPool::new();
+//! let jobs = ["alpha", "beta", "gamma"].map(|name| (name, pool.submit(move || name.len()).unwrap()));
+//! for (name, handle) in as_completed(jobs) {
+//!     println!("{name}: {}", handle.join().unwrap());
+//! }
+//!
+//! let handles: Vec<_> = (0..4).map(|i| pool.submit(move || i).unwrap()).collect();
+//! let waited = wait(&handles, ReturnWhen::AllCompleted);
+//! assert_eq!(waited.done.len(), 4);
+//! ```
+//!
+//! # Shutdown
+//!
+//! [`ThreadPool::shutdown`] refuses new work, lets queued tasks run, and
+//! waits for every worker thread to exit; [`ShutdownOptions`] can skip the
+//! wait or cancel what is queued. A submit after shutdown is refused and the
+//! closure handed back in the [`SubmitError`], so nothing is lost. Dropping
+//! the pool shuts it down and waits: no thread outlives it.
+//!
+//! # Async
+//!
+//! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it from
+//! any runtime (tokio, smol, `futures::executor`, your own). It depends on
+//! none: the waker of the last poll is woken when the task ends. Dropping the
+//! awaiting future does not cancel the task.
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! let pool = ThreadPool::new();
+//! let answer = futures::executor::block_on(async {
+//!     pool.submit(|| 6 * 7).unwrap().await
+//! });
+//! assert_eq!(answer.unwrap(), 42);
+//! ```
+//!
+//! # Features
+//!
+//! futurepool has no optional features yet; its only dependency is
+//! `parking_lot`.
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod as_completed;
+mod error;
+mod handle;
+mod map;
+mod state;
+mod sync;
+mod task;
+mod thread_pool;
+mod timer;
+mod token;
+mod wait;
+mod watch;
+
+pub use crate::as_completed::{AsCompleted, AsCompletedTimeout, as_completed};
+pub use crate::error::{
+    BuildError, JoinTimeoutError, SubmitError, TaskError, TimeoutError, TryJoinError,
+};
+pub use crate::handle::TaskHandle;
+pub use crate::map::Map;
+pub use crate::thread_pool::{ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder};
+pub use crate::token::CancelToken;
+pub use crate::wait::{ReturnWhen, Waited, wait, wait_deadline, wait_timeout};
+pub use crate::watch::TaskRef;

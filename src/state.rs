@@ -1,0 +1,179 @@
+//! The state machine of one task, shared by its handle and whoever runs it.
+//!
+//! # States
+//!
+//! | phase        | meaning                                                                 |
+//! |--------------|-------------------------------------------------------------------------|
+//! | `Pending`    | queued; the closure is stored in the task and may still be dropped unrun |
+//! | `Running`    | a worker took the closure and is running it                             |
+//! | `Completing` | an outcome has been decided (the *winner* is known); done-callbacks are running; the outcome is not yet visible |
+//! | `Done`       | the outcome is published; waiters, wakers and watchers have been told   |
+//!
+//! # Transitions
+//!
+//! Every event that ends a task first has to *win*: move the phase from
+//! `Pending` or `Running` to `Completing`. Exactly one event wins; the losers
+//! see `Completing` or `Done` and back off (a late value is dropped). The
+//! winner then runs the done-callbacks and publishes.
+//!
+//! | from \ event | `start` (worker) | `finish` (worker) | `cancel`                          | `expire` (deadline) | `fail` (pool broken / refused) |
+//! |--------------|------------------|-------------------|-----------------------------------|---------------------|--------------------------------|
+//! | `Pending`    | `Running`        | --                | `Completing` (cancelled)          | `Completing` (timeout) | `Completing` (error)        |
+//! | `Running`    | --               | `Completing` (value or panic) | `Completing` (cancelled) if the task has a token, else refused | `Completing` (timeout) | -- |
+//! | `Completing` | lost             | lost              | lost                              | lost                | lost                           |
+//! | `Done`       | lost             | lost              | lost                              | lost                | lost                           |
+//!
+//! `Completing` always moves to `Done` once the callbacks have run, and
+//! `Done` is final. A task therefore ends exactly once, callbacks run exactly
+//! once, and the closure runs at most once.
+//!
+//! # Ordering
+//!
+//! All of this happens under the task's mutex, and the outcome is published
+//! under it too: the task's completion (everything the closure did, and the
+//! callbacks) *happens-before* any thread that observes `Done`, whether by
+//! `join`, `is_done`, `poll` or a watcher.
+
+use std::task::Waker;
+
+use crate::error::TaskError;
+use crate::watch::Watcher;
+
+/// Where a task is in its life; see the [module docs](self).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Pending,
+    Running,
+    Completing,
+    Done,
+}
+
+/// How a task ended, decided by the winner of the race to complete it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    Value,
+    Cancelled,
+    /// Any other error: a panic, a timeout, a broken or shut-down pool.
+    Error,
+}
+
+/// A closure waiting to run, with a way to hand it back unrun.
+pub(crate) trait Job<T>: Send {
+    fn call(self: Box<Self>) -> T;
+    /// The job as it was given, so a refused submit can return it.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+}
+
+/// A done-callback.
+pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 'static>;
+
+/// The mutable state of a task, guarded by the task's mutex.
+pub(crate) struct State<T> {
+    pub(crate) phase: Phase,
+    /// Set by the winner, together with `phase = Completing`.
+    pub(crate) end: Option<End>,
+    /// The closure, while `Pending`.
+    pub(crate) job: Option<Box<dyn Job<T>>>,
+    /// The outcome, from `Done` until the handle takes it.
+    pub(crate) outcome: Option<Result<T, TaskError>>,
+    pub(crate) callbacks: Vec<Callback<T>>,
+    /// The waker of the one `poll`ing the handle.
+    pub(crate) waker: Option<Waker>,
+    /// `as_completed` and `wait` registrations.
+    pub(crate) watchers: Vec<Watcher>,
+}
+
+impl<T> State<T> {
+    pub(crate) fn new(job: Box<dyn Job<T>>) -> State<T> {
+        State {
+            phase: Phase::Pending,
+            end: None,
+            job: Some(job),
+            outcome: None,
+            callbacks: Vec::new(),
+            waker: None,
+            watchers: Vec::new(),
+        }
+    }
+
+    /// `Pending -> Running`: hands the closure to the worker, or `None` if
+    /// the task already ended (it was cancelled, timed out or failed).
+    pub(crate) fn start(&mut self) -> Option<Box<dyn Job<T>>> {
+        if self.phase == Phase::Pending {
+            self.phase = Phase::Running;
+            self.job.take()
+        } else {
+            None
+        }
+    }
+
+    /// Tries to win the race to end the task with `end`. `running_too` says
+    /// whether a `Running` task can be ended this way (it can't be cancelled
+    /// without a token). On success the phase is `Completing` and any unrun
+    /// closure is returned, to be dropped outside the lock.
+    pub(crate) fn win(
+        &mut self,
+        end: End,
+        running_too: bool,
+    ) -> Result<Option<Box<dyn Job<T>>>, Lost> {
+        match self.phase {
+            Phase::Pending => {}
+            Phase::Running if running_too => {}
+            _ => return Err(Lost),
+        }
+        self.phase = Phase::Completing;
+        self.end = Some(end);
+        Ok(self.job.take())
+    }
+
+    /// Whether the task ended with an error other than cancellation (what
+    /// `ReturnWhen::FirstException` waits for). Meaningful once `Done`.
+    pub(crate) fn is_exception(&self) -> bool {
+        self.end == Some(End::Error)
+    }
+}
+
+/// Another event ended the task first.
+#[derive(Debug)]
+pub(crate) struct Lost;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Noop;
+    impl Job<u8> for Noop {
+        fn call(self: Box<Self>) -> u8 {
+            7
+        }
+        fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+            self
+        }
+    }
+
+    #[test]
+    fn start_takes_the_job_once() {
+        let mut st = State::new(Box::new(Noop));
+        assert_eq!(st.start().map(|j| j.call()), Some(7));
+        assert_eq!(st.phase, Phase::Running);
+        assert!(st.start().is_none());
+    }
+
+    #[test]
+    fn only_one_winner() {
+        let mut st = State::new(Box::new(Noop));
+        assert!(st.win(End::Cancelled, false).unwrap().is_some());
+        assert!(st.win(End::Error, true).is_err());
+        assert!(st.start().is_none(), "a cancelled task never starts");
+    }
+
+    #[test]
+    fn running_needs_permission() {
+        let mut st = State::new(Box::new(Noop));
+        st.start();
+        assert!(st.win(End::Cancelled, false).is_err());
+        assert_eq!(st.phase, Phase::Running);
+        assert!(st.win(End::Cancelled, true).unwrap().is_none());
+        assert_eq!(st.phase, Phase::Completing);
+    }
+}

@@ -1,0 +1,294 @@
+//! The shared cell of one task: its [state machine](crate::state) behind a
+//! mutex, a condvar for blocked waiters, and the cancellation token.
+//!
+//! The handle holds one reference, the queue (or the worker running it)
+//! another, and a deadline timer a weak one.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use crate::error::{TaskError, payload_message};
+use crate::state::{Callback, End, Job, Phase, State};
+use crate::sync::{Condvar, Mutex, MutexGuard};
+use crate::token::CancelToken;
+use crate::watch::{Completion, Watcher};
+
+pub(crate) struct Task<T> {
+    state: Mutex<State<T>>,
+    done: Condvar,
+    /// Present for tasks that accept cooperative cancellation.
+    token: Option<CancelToken>,
+}
+
+/// What a pool's queue and timer need of a task, whatever its output type.
+pub(crate) trait Runnable: Send + Sync {
+    /// Runs the task on this thread, unless it already ended.
+    fn run(&self);
+    /// Ends a task that hasn't started with `err` (shutdown, broken pool).
+    fn fail(&self, err: TaskError);
+    /// The deadline passed: ends the task as timed out.
+    fn expire(&self);
+    /// Cancels a task that hasn't started (shutdown with `cancel_pending`).
+    fn cancel_queued(&self);
+}
+
+/// The job of a plain `FnOnce() -> T` closure.
+pub(crate) struct Plain<F>(pub(crate) F);
+
+impl<F, T> Job<T> for Plain<F>
+where
+    F: FnOnce() -> T + Send + 'static,
+{
+    fn call(self: Box<Self>) -> T {
+        (self.0)()
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        Box::new(self.0)
+    }
+}
+
+/// The job of a closure that takes a cancellation token.
+pub(crate) struct WithToken<F>(pub(crate) F, pub(crate) CancelToken);
+
+impl<F, T> Job<T> for WithToken<F>
+where
+    F: FnOnce(CancelToken) -> T + Send + 'static,
+{
+    fn call(self: Box<Self>) -> T {
+        (self.0)(self.1)
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        Box::new(self.0)
+    }
+}
+
+impl<T> Task<T> {
+    pub(crate) fn new(job: Box<dyn Job<T>>, token: Option<CancelToken>) -> Task<T> {
+        Task {
+            state: Mutex::new(State::new(job)),
+            done: Condvar::new(),
+            token,
+        }
+    }
+
+    /// Takes back the closure of a task that was never queued (a refused
+    /// submit).
+    pub(crate) fn take_unqueued_job(&self) -> Option<Box<dyn Job<T>>> {
+        self.state.lock().job.take()
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.state.lock().phase
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        let st = self.state.lock();
+        st.phase == Phase::Done && st.end == Some(End::Cancelled)
+    }
+
+    /// See [`TaskHandle::cancel`](crate::TaskHandle::cancel).
+    pub(crate) fn cancel(&self) -> bool {
+        let mut st = self.state.lock();
+        match st.win(End::Cancelled, self.token.is_some()) {
+            Ok(job) => {
+                if let Some(token) = &self.token {
+                    token.signal();
+                }
+                MutexGuard::unlocked(&mut st, || drop(job));
+                self.finish(st, Err(TaskError::cancelled()));
+                true
+            }
+            Err(_) => st.end == Some(End::Cancelled),
+        }
+    }
+
+    /// Ends the task with `outcome` if it is still pending or running; `end`
+    /// says which kind of outcome it is.
+    fn end_with(&self, end: End, outcome: TaskError) {
+        let mut st = self.state.lock();
+        if let Ok(job) = st.win(end, true) {
+            if let Some(token) = &self.token {
+                token.signal();
+            }
+            MutexGuard::unlocked(&mut st, || drop(job));
+            self.finish(st, Err(outcome));
+        }
+    }
+
+    /// Publishes `outcome`. The caller has won (phase is `Completing`).
+    fn finish(&self, mut st: MutexGuard<'_, State<T>>, outcome: Result<T, TaskError>) {
+        debug_assert_eq!(st.phase, Phase::Completing);
+        // Callbacks run before the outcome is visible, so that `join`
+        // returning implies they have run. A callback added meanwhile is
+        // queued by `add_callback` and picked up by the next round.
+        loop {
+            let callbacks = std::mem::take(&mut st.callbacks);
+            if callbacks.is_empty() {
+                break;
+            }
+            MutexGuard::unlocked(&mut st, || {
+                for cb in callbacks {
+                    run_callback(cb, outcome.as_ref());
+                }
+            });
+        }
+        st.outcome = Some(outcome);
+        st.phase = Phase::Done;
+        let waker = st.waker.take();
+        let watchers = std::mem::take(&mut st.watchers);
+        drop(st);
+        self.done.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        for w in watchers {
+            w.notify.push(w.index);
+        }
+    }
+
+    /// See [`TaskHandle::add_done_callback`](crate::TaskHandle::add_done_callback).
+    pub(crate) fn add_callback(&self, cb: Callback<T>) {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Done {
+            st.callbacks.push(cb);
+            return;
+        }
+        // Done: run it here and now. The outcome is lent out while the lock
+        // is released; only the handle's owner could take it, and the owner
+        // is this caller.
+        let outcome = st
+            .outcome
+            .take()
+            .expect("`add_done_callback` after the outcome was taken by polling the handle");
+        MutexGuard::unlocked(&mut st, || run_callback(cb, outcome.as_ref()));
+        st.outcome = Some(outcome);
+    }
+
+    /// Blocks until the task is done or `deadline` passes; returns whether it
+    /// is done.
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
+        if self.state.lock().phase == Phase::Done {
+            return true;
+        }
+        // A pool worker that blocks here lends its slot to the pool.
+        let _lend = crate::thread_pool::enter_blocking();
+        let mut st = self.state.lock();
+        while st.phase != Phase::Done {
+            match deadline {
+                None => self.done.wait(&mut st),
+                Some(deadline) => {
+                    if self.done.wait_until(&mut st, deadline).timed_out() {
+                        return st.phase == Phase::Done;
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the outcome of a `Done` task, or `None` if it is not done.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken by polling.
+    pub(crate) fn try_take(&self) -> Option<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Done {
+            return None;
+        }
+        Some(
+            st.outcome
+                .take()
+                .expect("task outcome already taken by polling the handle"),
+        )
+    }
+
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        if st.phase == Phase::Done {
+            return Poll::Ready(
+                st.outcome
+                    .take()
+                    .expect("`TaskHandle` polled after completion"),
+            );
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+}
+
+fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
+    if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| cb(outcome))) {
+        // Reported, not propagated: the next callback still runs, and the
+        // thread that completed the task (maybe a pool worker) carries on.
+        // The panic hook has already printed where it happened.
+        eprintln!(
+            "futurepool: a done-callback panicked: {}",
+            payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+        );
+    }
+}
+
+impl<T: Send + 'static> Runnable for Task<T> {
+    fn run(&self) {
+        let Some(job) = self.state.lock().start() else {
+            return; // ended before it started
+        };
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+        let mut st = self.state.lock();
+        if st.phase != Phase::Running {
+            // Cancelled or timed out while running: nobody wants this value.
+            drop(st);
+            drop(outcome);
+            return;
+        }
+        st.phase = Phase::Completing;
+        st.end = Some(if outcome.is_ok() {
+            End::Value
+        } else {
+            End::Error
+        });
+        self.finish(st, outcome);
+    }
+
+    fn fail(&self, err: TaskError) {
+        self.end_with(End::Error, err);
+    }
+
+    fn expire(&self) {
+        self.end_with(End::Error, TaskError::timeout());
+    }
+
+    fn cancel_queued(&self) {
+        self.cancel();
+    }
+}
+
+impl<T: Send + 'static> Completion for Task<T> {
+    fn done_status(&self) -> Option<bool> {
+        let st = self.state.lock();
+        (st.phase == Phase::Done).then(|| st.is_exception())
+    }
+
+    fn watch(&self, w: Watcher) -> Option<bool> {
+        let mut st = self.state.lock();
+        if st.phase == Phase::Done {
+            return Some(st.is_exception());
+        }
+        st.watchers.push(w);
+        None
+    }
+
+    fn unwatch(&self, id: u64) {
+        self.state.lock().watchers.retain(|w| w.id != id);
+    }
+
+    fn identity(&self) -> *const () {
+        (self as *const Self).cast()
+    }
+}

@@ -1,0 +1,172 @@
+//! [`wait`](wait()): block until some or all of a set of tasks finish.
+
+use std::time::{Duration, Instant};
+
+use crate::watch::{TaskRef, WatchSet};
+
+/// When [`wait`](wait()) returns.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::ReturnWhen;
+///
+/// assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReturnWhen {
+    /// When any task finishes (or is cancelled).
+    #[doc(alias = "FIRST_COMPLETED")]
+    FirstCompleted,
+    /// When any task ends with an error other than cancellation (a panic, a
+    /// timeout, a broken pool), or when all have finished.
+    #[doc(alias = "FIRST_EXCEPTION")]
+    FirstException,
+    /// When every task has finished.
+    #[default]
+    #[doc(alias = "ALL_COMPLETED")]
+    AllCompleted,
+}
+
+/// What [`wait`](wait()) returns: the tasks split into those that had
+/// finished and those that had not, each in the order given.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let waited = wait(handles, ReturnWhen::AllCompleted);
+/// assert_eq!(waited.done.len(), 3);
+/// assert!(waited.not_done.is_empty());
+/// ```
+#[derive(Debug)]
+#[doc(alias = "DoneAndNotDoneFutures")]
+pub struct Waited<H> {
+    /// Finished tasks (with a value, an error, or cancelled).
+    pub done: Vec<H>,
+    /// Tasks still queued or running when `wait` returned.
+    pub not_done: Vec<H>,
+}
+
+/// Blocks until the tasks meet `return_when`, and returns them split into
+/// done and not done.
+///
+/// A task cancelled before the call counts as done. A cancellation is not an
+/// "exception" for [`ReturnWhen::FirstException`]. A task given twice (as
+/// two `&TaskHandle` to one task) is counted and returned once. On a pool
+/// worker, the worker lends its place while blocked.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait};
+/// use std::sync::mpsc;
+///
+/// let pool = ThreadPool::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let slow = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// let fast = pool.submit(|| ()).unwrap();
+/// let waited = wait([slow, fast], ReturnWhen::FirstCompleted);
+/// assert_eq!((waited.done.len(), waited.not_done.len()), (1, 1));
+/// tx.send(()).unwrap();
+/// ```
+#[doc(alias = "wait_all")]
+pub fn wait<I>(tasks: I, return_when: ReturnWhen) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    wait_until(tasks, return_when, None)
+}
+
+/// Like [`wait`](wait()), but returns when `timeout` has passed even if
+/// `return_when` isn't met.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait_timeout};
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let pool = ThreadPool::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let stuck = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// let waited = wait_timeout([&stuck], ReturnWhen::AllCompleted, Duration::from_millis(10));
+/// assert_eq!(waited.not_done.len(), 1);
+/// tx.send(()).unwrap();
+/// stuck.join().unwrap();
+/// ```
+pub fn wait_timeout<I>(tasks: I, return_when: ReturnWhen, timeout: Duration) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    wait_until(tasks, return_when, Instant::now().checked_add(timeout))
+}
+
+/// Like [`wait`](wait()), but returns at `deadline` even if `return_when`
+/// isn't met.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait_deadline};
+/// use std::time::{Duration, Instant};
+///
+/// let pool = ThreadPool::new();
+/// let h = pool.submit(|| ()).unwrap();
+/// let deadline = Instant::now() + Duration::from_secs(60);
+/// let waited = wait_deadline([h], ReturnWhen::AllCompleted, deadline);
+/// assert_eq!(waited.done.len(), 1);
+/// ```
+pub fn wait_deadline<I>(tasks: I, return_when: ReturnWhen, deadline: Instant) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    wait_until(tasks, return_when, Some(deadline))
+}
+
+fn wait_until<I>(tasks: I, return_when: ReturnWhen, deadline: Option<Instant>) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    let mut set = WatchSet::new(tasks);
+    let mut finished = 0;
+    let mut exception = false;
+    loop {
+        let met = match return_when {
+            ReturnWhen::FirstCompleted => finished > 0,
+            ReturnWhen::FirstException => exception,
+            ReturnWhen::AllCompleted => false,
+        };
+        if met || finished == set.total {
+            break;
+        }
+        let Some(index) = set.notify.pop_deadline(deadline) else {
+            break; // timed out
+        };
+        finished += 1;
+        let task = set.slots[index]
+            .as_ref()
+            .expect("each index is pushed once");
+        exception |= task.completion().done_status() == Some(true);
+    }
+    let mut waited = Waited {
+        done: Vec::new(),
+        not_done: Vec::new(),
+    };
+    for task in set.take_all() {
+        if task.completion().done_status().is_some() {
+            waited.done.push(task);
+        } else {
+            waited.not_done.push(task);
+        }
+    }
+    waited
+}

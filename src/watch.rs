@@ -1,0 +1,232 @@
+//! Waiting on many tasks at once: the plumbing under `as_completed` and `wait`.
+//!
+//! A [`Notify`] is a small ready-queue of indices. Each watched task gets a
+//! [`Watcher`] naming the queue and its index; when the task publishes its
+//! outcome it pushes the index and wakes whoever waits on the queue, a
+//! blocked thread (condvar) or an async task (waker). Already finished tasks
+//! are pushed at registration. Watchers are removed again when the waiter
+//! goes away, so repeated waits on long tasks don't pile up registrations.
+
+use std::collections::VecDeque;
+use std::task::Waker;
+use std::time::Instant;
+
+use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering};
+
+/// A ready-queue of task indices; see the [module docs](self).
+#[derive(Default)]
+pub(crate) struct Notify {
+    inner: Mutex<NotifyInner>,
+    cond: Condvar,
+}
+
+#[derive(Default)]
+struct NotifyInner {
+    ready: VecDeque<usize>,
+    waker: Option<Waker>,
+}
+
+impl Notify {
+    pub(crate) fn push(&self, index: usize) {
+        let waker = {
+            let mut inner = self.inner.lock();
+            inner.ready.push_back(index);
+            inner.waker.take()
+        };
+        self.cond.notify_one();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+    }
+
+    /// Pops the next ready index, blocking until `deadline` (forever if
+    /// `None`). Returns `None` on timeout.
+    pub(crate) fn pop_deadline(&self, deadline: Option<Instant>) -> Option<usize> {
+        let mut inner = self.inner.lock();
+        if let Some(i) = inner.ready.pop_front() {
+            return Some(i);
+        }
+        drop(inner);
+        // A pool worker that blocks here lends its slot to the pool.
+        let _lend = crate::thread_pool::enter_blocking();
+        let mut inner = self.inner.lock();
+        loop {
+            if let Some(i) = inner.ready.pop_front() {
+                return Some(i);
+            }
+            match deadline {
+                None => self.cond.wait(&mut inner),
+                Some(deadline) => {
+                    if self.cond.wait_until(&mut inner, deadline).timed_out() {
+                        return inner.ready.pop_front();
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One registration of a [`Notify`] on one task.
+pub(crate) struct Watcher {
+    pub(crate) id: u64,
+    pub(crate) notify: Arc<Notify>,
+    pub(crate) index: usize,
+}
+
+/// A fresh id for a group of watchers.
+pub(crate) fn next_watch_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(0);
+    // ORDERING: only uniqueness matters.
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
+/// What `as_completed` and `wait` need of a task, whatever its output type.
+pub(crate) trait Completion: Send + Sync {
+    /// `Some(is_exception)` if the task is done, else `None`.
+    fn done_status(&self) -> Option<bool>;
+    /// Registers `w`, or returns `Some(is_exception)` without registering if
+    /// the task is already done.
+    fn watch(&self, w: Watcher) -> Option<bool>;
+    /// Removes the watchers with this id, if still registered.
+    fn unwatch(&self, id: u64);
+    /// An address identifying the task, to drop duplicates.
+    fn identity(&self) -> *const ();
+}
+
+mod sealed {
+    pub trait Sealed {}
+}
+
+/// Something that refers to one task: what [`as_completed`](crate::as_completed)
+/// and [`wait`](crate::wait()) accept and give back.
+///
+/// It is implemented for:
+/// - [`TaskHandle<T>`](crate::TaskHandle): owned handles, given back as they finish;
+/// - `&TaskHandle<T>`: borrowed handles; the same handle given twice counts once;
+/// - `(K, TaskHandle<T>)`: a handle with a key of yours (an input, a URL, an
+///   index), so you know which task finished, as Python code does with a
+///   `{future: key}` dict.
+///
+/// The trait is sealed: it can't be implemented outside this crate.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ThreadPool, as_completed};
+///
+/// let pool = ThreadPool::new();
+/// let keyed = ["a", "bb", "ccc"].map(|s| (s, pool.submit(move || s.len()).unwrap()));
+/// let mut seen: Vec<_> = as_completed(keyed)
+///     .map(|(key, handle)| (key, handle.join().unwrap()))
+///     .collect();
+/// seen.sort();
+/// assert_eq!(seen, [("a", 1), ("bb", 2), ("ccc", 3)]);
+/// ```
+// `Completion` is crate-private on purpose: the trait is sealed, and this
+// method is how the crate reaches the task behind any `TaskRef`.
+#[allow(private_interfaces)]
+pub trait TaskRef: sealed::Sealed {
+    #[doc(hidden)]
+    fn completion(&self) -> &dyn Completion;
+}
+
+impl<T: Send + 'static> sealed::Sealed for crate::TaskHandle<T> {}
+#[allow(private_interfaces)]
+impl<T: Send + 'static> TaskRef for crate::TaskHandle<T> {
+    fn completion(&self) -> &dyn Completion {
+        self.task()
+    }
+}
+
+impl<T: Send + 'static> sealed::Sealed for &crate::TaskHandle<T> {}
+#[allow(private_interfaces)]
+impl<T: Send + 'static> TaskRef for &crate::TaskHandle<T> {
+    fn completion(&self) -> &dyn Completion {
+        self.task()
+    }
+}
+
+impl<K, T: Send + 'static> sealed::Sealed for (K, crate::TaskHandle<T>) {}
+#[allow(private_interfaces)]
+impl<K, T: Send + 'static> TaskRef for (K, crate::TaskHandle<T>) {
+    fn completion(&self) -> &dyn Completion {
+        self.1.task()
+    }
+}
+
+/// A set of distinct watched tasks sharing one [`Notify`]: the common core of
+/// `as_completed` and `wait`. Unregisters itself on drop.
+pub(crate) struct WatchSet<H: TaskRef> {
+    pub(crate) slots: Vec<Option<H>>,
+    pub(crate) notify: Arc<Notify>,
+    id: u64,
+    /// Tasks given, after dropping duplicates.
+    pub(crate) total: usize,
+}
+
+impl<H: TaskRef> WatchSet<H> {
+    /// Registers on every distinct task. The indices of tasks that were
+    /// already done come out of the queue first, in the order given.
+    pub(crate) fn new(items: impl IntoIterator<Item = H>) -> WatchSet<H> {
+        let mut slots: Vec<Option<H>> = Vec::new();
+        let mut seen = std::collections::HashSet::new();
+        for item in items {
+            if seen.insert(item.completion().identity()) {
+                slots.push(Some(item));
+            }
+        }
+        let notify = Arc::new(Notify::default());
+        let id = next_watch_id();
+        // First the ones finished before the call, then registration; a task
+        // finishing in between is pushed by `watch` itself.
+        let mut finished = vec![false; slots.len()];
+        for (index, slot) in slots.iter().enumerate() {
+            let h = slot.as_ref().expect("slots are full at the start");
+            if h.completion().done_status().is_some() {
+                finished[index] = true;
+                notify.push(index);
+            }
+        }
+        for (index, slot) in slots.iter().enumerate() {
+            if finished[index] {
+                continue;
+            }
+            let h = slot.as_ref().expect("slots are full at the start");
+            let w = Watcher {
+                id,
+                notify: notify.clone(),
+                index,
+            };
+            if h.completion().watch(w).is_some() {
+                notify.push(index);
+            }
+        }
+        let total = slots.len();
+        WatchSet {
+            slots,
+            notify,
+            id,
+            total,
+        }
+    }
+}
+
+impl<H: TaskRef> WatchSet<H> {
+    /// Unregisters and returns every task still held, in the order given.
+    pub(crate) fn take_all(&mut self) -> Vec<H> {
+        let id = self.id;
+        self.slots
+            .iter_mut()
+            .filter_map(Option::take)
+            .inspect(|h| h.completion().unwatch(id))
+            .collect()
+    }
+}
+
+impl<H: TaskRef> Drop for WatchSet<H> {
+    fn drop(&mut self) {
+        for h in self.slots.iter().flatten() {
+            h.completion().unwatch(self.id);
+        }
+    }
+}
