@@ -2,7 +2,12 @@
 
 use std::fmt;
 use std::iter::FusedIterator;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
+
+use futures_core::Stream;
+use futures_core::stream::FusedStream;
 
 use crate::error::TimeoutError;
 use crate::watch::{TaskRef, WatchSet};
@@ -20,6 +25,9 @@ use crate::watch::{TaskRef, WatchSet};
 ///
 /// For a time limit, counted from this call, use
 /// [`AsCompleted::timeout`].
+///
+/// For async code, [`AsCompleted::into_stream`] gives a [`Stream`] of the
+/// same tasks in the same order, which never blocks.
 ///
 /// Accepts anything that is a [`TaskRef`]: handles, references to handles,
 /// or `(key, handle)` pairs.
@@ -112,6 +120,32 @@ impl<H: TaskRef> AsCompleted<H> {
         }
     }
 
+    /// A [`Stream`] of the same tasks in the same order, for async code: it
+    /// never blocks the thread. It needs no particular runtime; for a time
+    /// limit, use your runtime's timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use futurepool::{ThreadPool, as_completed};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handles: Vec<_> = (1..=3).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// let sum = futures::executor::block_on(async {
+    ///     let mut sum = 0;
+    ///     let mut finished = as_completed(handles).into_stream();
+    ///     while let Some(handle) = finished.next().await {
+    ///         sum += handle.await.unwrap();
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 6);
+    /// ```
+    pub fn into_stream(self) -> AsCompletedStream<H> {
+        AsCompletedStream { inner: self }
+    }
+
     /// The next finished task, waiting until `deadline` (forever if `None`).
     fn next_deadline(&mut self, deadline: Option<Instant>) -> Option<H> {
         if self.remaining == 0 {
@@ -136,6 +170,7 @@ impl<H: TaskRef> Iterator for AsCompleted<H> {
 }
 
 impl<H: TaskRef> ExactSizeIterator for AsCompleted<H> {}
+
 impl<H: TaskRef> FusedIterator for AsCompleted<H> {}
 
 impl<H: TaskRef> fmt::Debug for AsCompleted<H> {
@@ -198,6 +233,49 @@ impl<H: TaskRef> fmt::Debug for AsCompletedTimeout<H> {
             .field("remaining", &self.inner.remaining)
             .field("deadline", &self.deadline)
             .field("expired", &self.expired)
+            .finish()
+    }
+}
+
+/// The [`Stream`] of [`as_completed`]: made by [`AsCompleted::into_stream`].
+#[must_use = "streams do nothing unless polled"]
+pub struct AsCompletedStream<H: TaskRef> {
+    inner: AsCompleted<H>,
+}
+
+impl<H: TaskRef> Stream for AsCompletedStream<H> {
+    type Item = H;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<H>> {
+        let inner = &mut self.get_mut().inner;
+        if inner.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        match inner.set.notify.poll_pop(cx.waker()) {
+            Some(index) => {
+                inner.remaining -= 1;
+                Poll::Ready(inner.set.slots[index].take())
+            }
+            None => Poll::Pending,
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        self.inner.size_hint()
+    }
+}
+
+impl<H: TaskRef> FusedStream for AsCompletedStream<H> {
+    fn is_terminated(&self) -> bool {
+        self.inner.remaining == 0
+    }
+}
+
+impl<H: TaskRef> fmt::Debug for AsCompletedStream<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AsCompletedStream")
+            .field("remaining", &self.inner.remaining)
+            .field("total", &self.inner.set.total)
             .finish()
     }
 }

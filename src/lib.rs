@@ -202,13 +202,15 @@ mod token;
 mod wait;
 mod watch;
 
-pub use crate::as_completed::{AsCompleted, AsCompletedTimeout, as_completed};
+pub use crate::as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
 pub use crate::error::{
     BuildError, JoinTimeoutError, SubmitError, TaskError, TimeoutError, TryJoinError,
 };
-pub use crate::handle::TaskHandle;
-pub use crate::map::Map;
+pub use crate::handle::{CancelOnDrop, TaskHandle};
+pub use crate::map::{Map, MapStream};
 pub use crate::thread_pool::{ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::token::CancelToken;
-pub use crate::wait::{ReturnWhen, Waited, wait, wait_deadline, wait_timeout};
+pub use crate::wait::{
+    ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
+};
 pub use crate::watch::TaskRef;

@@ -1,5 +1,9 @@
 //! [`wait`](wait()): block until some or all of a set of tasks finish.
 
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use crate::watch::{TaskRef, WatchSet};
@@ -131,32 +135,101 @@ where
     wait_until(tasks, return_when, Some(deadline))
 }
 
-fn wait_until<I>(tasks: I, return_when: ReturnWhen, deadline: Option<Instant>) -> Waited<I::Item>
+/// Like [`wait`](wait()), for async code: a future that resolves when the
+/// tasks meet `return_when`, without blocking the thread. It needs no
+/// particular runtime. (For a time limit, use your runtime's timeout; drop
+/// the future to stop waiting.)
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait_async};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let waited = futures::executor::block_on(wait_async(handles, ReturnWhen::AllCompleted));
+/// assert_eq!(waited.done.len(), 3);
+/// ```
+#[doc(alias = "asyncio.wait")]
+pub fn wait_async<I>(tasks: I, return_when: ReturnWhen) -> WaitAsync<I::Item>
 where
     I: IntoIterator,
     I::Item: TaskRef,
 {
-    let mut set = WatchSet::new(tasks);
-    let mut finished = 0;
-    let mut exception = false;
-    loop {
-        let met = match return_when {
-            ReturnWhen::FirstCompleted => finished > 0,
-            ReturnWhen::FirstException => exception,
-            ReturnWhen::AllCompleted => false,
-        };
-        if met || finished == set.total {
-            break;
+    WaitAsync {
+        set: WatchSet::new(tasks),
+        progress: Progress::new(return_when),
+    }
+}
+
+/// The future of [`wait_async`].
+#[must_use = "futures do nothing unless polled"]
+pub struct WaitAsync<H: TaskRef> {
+    set: WatchSet<H>,
+    progress: Progress,
+}
+
+impl<H: TaskRef> Future for WaitAsync<H> {
+    type Output = Waited<H>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Waited<H>> {
+        let this = self.get_mut();
+        while !this.progress.met(this.set.total) {
+            match this.set.notify.poll_pop(cx.waker()) {
+                Some(index) => this.progress.record(&this.set, index),
+                None => return Poll::Pending,
+            }
         }
-        let Some(index) = set.notify.pop_deadline(deadline) else {
-            break; // timed out
-        };
-        finished += 1;
+        Poll::Ready(split(&mut this.set))
+    }
+}
+
+impl<H: TaskRef> fmt::Debug for WaitAsync<H> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WaitAsync")
+            .field("return_when", &self.progress.return_when)
+            .field("finished", &self.progress.finished)
+            .field("total", &self.set.total)
+            .finish()
+    }
+}
+
+/// How far a wait has got.
+struct Progress {
+    return_when: ReturnWhen,
+    finished: usize,
+    exception: bool,
+}
+
+impl Progress {
+    fn new(return_when: ReturnWhen) -> Progress {
+        Progress {
+            return_when,
+            finished: 0,
+            exception: false,
+        }
+    }
+
+    fn met(&self, total: usize) -> bool {
+        self.finished == total
+            || match self.return_when {
+                ReturnWhen::FirstCompleted => self.finished > 0,
+                ReturnWhen::FirstException => self.exception,
+                ReturnWhen::AllCompleted => false,
+            }
+    }
+
+    fn record<H: TaskRef>(&mut self, set: &WatchSet<H>, index: usize) {
+        self.finished += 1;
         let task = set.slots[index]
             .as_ref()
             .expect("each index is pushed once");
-        exception |= task.completion().done_status() == Some(true);
+        self.exception |= task.completion().done_status() == Some(true);
     }
+}
+
+/// Unregisters and splits the tasks into done and not done, in input order.
+fn split<H: TaskRef>(set: &mut WatchSet<H>) -> Waited<H> {
     let mut waited = Waited {
         done: Vec::new(),
         not_done: Vec::new(),
@@ -169,4 +242,20 @@ where
         }
     }
     waited
+}
+
+fn wait_until<I>(tasks: I, return_when: ReturnWhen, deadline: Option<Instant>) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    let mut set = WatchSet::new(tasks);
+    let mut progress = Progress::new(return_when);
+    while !progress.met(set.total) {
+        let Some(index) = set.notify.pop_deadline(deadline) else {
+            break; // timed out
+        };
+        progress.record(&set, index);
+    }
+    split(&mut set)
 }

@@ -64,6 +64,20 @@ impl Notify {
             }
         }
     }
+
+    /// Pops the next ready index without blocking, or registers `waker` to
+    /// be woken by the next push.
+    pub(crate) fn poll_pop(&self, waker: &Waker) -> Option<usize> {
+        let mut inner = self.inner.lock();
+        if let Some(i) = inner.ready.pop_front() {
+            return Some(i);
+        }
+        match &inner.waker {
+            Some(w) if w.will_wake(waker) => {}
+            _ => inner.waker = Some(waker.clone()),
+        }
+        None
+    }
 }
 
 /// One registration of a [`Notify`] on one task.
@@ -163,6 +177,10 @@ pub(crate) struct WatchSet<H: TaskRef> {
     /// Tasks given, after dropping duplicates.
     pub(crate) total: usize,
 }
+
+// The tasks are never pinned: polling only moves handles in and out of
+// `slots`, so the set can move freely whatever `H` is.
+impl<H: TaskRef> Unpin for WatchSet<H> {}
 
 impl<H: TaskRef> WatchSet<H> {
     /// Registers on every distinct task. The indices of tasks that were

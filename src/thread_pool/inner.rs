@@ -315,6 +315,16 @@ impl Inner {
         }
     }
 
+    /// Why a submit would be refused now, if it would.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        let st = self.state.lock();
+        if st.shutdown {
+            Some(Refusal::Shutdown)
+        } else {
+            st.broken.clone().map(Refusal::Broken)
+        }
+    }
+
     pub(crate) fn is_shutdown(&self) -> bool {
         self.state.lock().shutdown
     }

@@ -417,7 +417,7 @@ impl ThreadPool {
 
     /// Queues a job, registering its deadline. On refusal, hands back the
     /// closure as it was given.
-    fn spawn<J, T, F>(
+    pub(crate) fn spawn<J, T, F>(
         &self,
         job: J,
         token: Option<CancelToken>,
@@ -431,6 +431,17 @@ impl ThreadPool {
     {
         let task = Arc::new(Task::new(Box::new(job), token));
         let runnable: Arc<dyn Runnable> = task.clone();
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            // Already passed: the task must not run at all, so it is ended
+            // here rather than raced against a worker. A pool that would
+            // refuse it still does, handing the closure back.
+            if let Some(reason) = self.inner.refusal() {
+                let f = take_back(&task).expect("nothing else has seen the task");
+                return Err(SubmitError::new(f, reason));
+            }
+            runnable.expire();
+            return Ok(TaskHandle::new(task));
+        }
         // The deadline is registered before the task is queued, so that a
         // timer that can't start refuses a task nobody has seen yet.
         let scheduled = match deadline {
@@ -443,21 +454,25 @@ impl ThreadPool {
         };
         match scheduled.and_then(|()| self.inner.push(runnable, block)) {
             Ok(()) => Ok(TaskHandle::new(task)),
-            Err(reason) => match task.take_unqueued_job() {
-                Some(job) => {
-                    let f = job
-                        .into_any()
-                        .downcast::<F>()
-                        .expect("the job holds the closure given");
-                    Err(SubmitError::new(*f, reason))
-                }
-                // The deadline had already passed and the timer ended the
-                // task before it could be refused: its outcome is that
-                // timeout.
+            Err(reason) => match take_back(&task) {
+                Some(f) => Err(SubmitError::new(f, reason)),
+                // A deadline just after the submit fired before the refusal
+                // and ended the task: its outcome is that timeout.
                 None => Ok(TaskHandle::new(task)),
             },
         }
     }
+}
+
+/// The closure of a task that was refused before any worker saw it, unless
+/// its deadline ended it (and dropped the closure) first.
+fn take_back<T, F: 'static>(task: &Task<T>) -> Option<F> {
+    let job = task.take_unqueued_job()?;
+    let f = job
+        .into_any()
+        .downcast::<F>()
+        .expect("the job holds the closure given");
+    Some(*f)
 }
 
 /// Submits one task with options; made by [`ThreadPool::task`].
