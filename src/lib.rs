@@ -168,24 +168,51 @@
 //! # Async
 //!
 //! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it from
-//! any runtime (tokio, smol, `futures::executor`, your own). It depends on
-//! none: the waker of the last poll is woken when the task ends. Dropping the
-//! awaiting future does not cancel the task.
+//! any runtime (tokio, smol, `futures::executor`, your own). futurepool
+//! depends on none: a handle stores the waker of its last poll and wakes it
+//! when the task ends, whichever thread ends it. This is how an async
+//! program hands blocking or CPU-heavy work to a pool without stalling its
+//! event loop: the `.await` yields, and other requests are served meanwhile.
 //!
 //! ```
 //! use futurepool::ThreadPool;
 //!
+//! fn fib(n: u32) -> u64 { if n < 2 { n as u64 } else { fib(n - 1) + fib(n - 2) } }
+//!
 //! let pool = ThreadPool::new();
 //! let answer = futures::executor::block_on(async {
-//!     pool.submit(|| 6 * 7).unwrap().await
+//!     // In a web handler: the event loop is free while fib runs on the pool.
+//!     pool.submit(|| fib(25)).unwrap().await
 //! });
-//! assert_eq!(answer.unwrap(), 42);
+//! assert_eq!(answer.unwrap(), 75_025);
 //! ```
+//!
+//! The rest of the API has async forms too:
+//!
+//! | blocking                            | async |
+//! |-------------------------------------|-------|
+//! | [`handle.join()`](TaskHandle::join) | `handle.await` |
+//! | [`as_completed(hs)`](as_completed()) (an `Iterator`) | [`as_completed(hs).into_stream()`](AsCompleted::into_stream) (a `Stream`) |
+//! | [`pool.map(f, xs)`](ThreadPool::map) (an `Iterator`) | [`pool.map(f, xs).into_stream()`](Map::into_stream) (a `Stream`, input order) |
+//! | [`wait(hs, when)`](wait())          | [`wait_async(hs, when).await`](wait_async) |
+//!
+//! **Dropping an awaiting future does not cancel the task**, by default:
+//! the work goes on and its outcome is dropped, as with
+//! `std::thread::JoinHandle` (work with side effects finishes). Python's
+//! `asyncio.wrap_future` does the opposite, and so does
+//! [`handle.cancel_on_drop()`](TaskHandle::cancel_on_drop): dropping that
+//! future (a client went away, a `select!` took another branch, a runtime's
+//! timeout fired) cancels the task if it hasn't started, or signals its
+//! [`CancelToken`] if it has one.
+//!
+//! Time limits: a [`Map`]'s timeout and a task's own deadline are enforced by
+//! the pool's timer and wake an async consumer without any runtime timer. To
+//! bound a plain `.await`, use your runtime's timeout.
 //!
 //! # Features
 //!
-//! futurepool has no optional features yet; its only dependency is
-//! `parking_lot`.
+//! futurepool has no optional features yet. It depends on `parking_lot`
+//! (locks) and `futures-core` (the `Stream` trait), and on no async runtime.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
