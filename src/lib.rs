@@ -167,7 +167,7 @@
 //!
 //! # Async
 //!
-//! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it from
+//! A [`TaskHandle`] is a [`Future`]: `.await` it from
 //! any runtime (tokio, smol, `futures::executor`, your own). futurepool
 //! depends on none: a handle stores the waker of its last poll and wakes it
 //! when the task ends, whichever thread ends it. This is how an async

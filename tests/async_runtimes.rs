@@ -234,7 +234,7 @@ fn dropping_the_awaiting_future_does_not_cancel_by_default() {
             let queued = pool
                 .submit(move || r.store(true, Ordering::SeqCst))
                 .unwrap();
-            let mut awaiting = Box::pin(async move { queued.await });
+            let mut awaiting = Box::pin(async move { queued.await.unwrap() });
             assert!(futures::poll!(&mut awaiting).is_pending());
             drop(awaiting);
             go.send(()).unwrap();
