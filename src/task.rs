@@ -150,19 +150,35 @@ impl<T> Task<T> {
     /// See [`TaskHandle::add_done_callback`](crate::TaskHandle::add_done_callback).
     pub(crate) fn add_callback(&self, cb: Callback<T>) {
         let mut st = self.state.lock();
-        if st.phase != Phase::Done {
+        if st.phase != Phase::Done || st.outcome_lent {
+            // Not done: the winner runs it. Done, but the outcome is lent to
+            // a thread running late callbacks (another thread, or a callback
+            // on this one adding another): that thread runs it next. Either
+            // way callbacks run one at a time, as `&T` must not be shared
+            // between threads (`T` is only `Send`).
             st.callbacks.push(cb);
             return;
         }
         // Done: run it here and now. The outcome is lent out while the lock
         // is released; only the handle's owner could take it, and the owner
-        // is this caller.
+        // is this caller (or a thread borrowing the handle, which can't take
+        // it either).
         let outcome = st
             .outcome
             .take()
             .expect("`add_done_callback` after the outcome was taken by polling the handle");
-        MutexGuard::unlocked(&mut st, || run_callback(cb, outcome.as_ref()));
+        st.outcome_lent = true;
+        let mut batch = vec![cb];
+        while !batch.is_empty() {
+            MutexGuard::unlocked(&mut st, || {
+                for cb in batch {
+                    run_callback(cb, outcome.as_ref());
+                }
+            });
+            batch = std::mem::take(&mut st.callbacks);
+        }
         st.outcome = Some(outcome);
+        st.outcome_lent = false;
     }
 
     /// Blocks until the task is done or `deadline` passes; returns whether it
