@@ -19,6 +19,9 @@ pub(crate) struct Task<T> {
     done: Condvar,
     /// Present for tasks that accept cooperative cancellation.
     token: Option<CancelToken>,
+    /// When the task times out, if it has a deadline. The timer thread
+    /// expires it; a worker checks too, because the timer may lag behind.
+    deadline: Option<Instant>,
 }
 
 /// What a pool's queue and timer need of a task, whatever its output type.
@@ -64,11 +67,16 @@ where
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(job: Box<dyn Job<T>>, token: Option<CancelToken>) -> Task<T> {
+    pub(crate) fn new(
+        job: Box<dyn Job<T>>,
+        token: Option<CancelToken>,
+        deadline: Option<Instant>,
+    ) -> Task<T> {
         Task {
             state: Mutex::new(State::new(job)),
             done: Condvar::new(),
             token,
+            deadline,
         }
     }
 
@@ -251,6 +259,12 @@ fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
 
 impl<T: Send + 'static> Runnable for Task<T> {
     fn run(&self) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            // Past its deadline before it started: it never runs, even if
+            // the timer thread hasn't got to it yet.
+            self.expire();
+            return;
+        }
         let Some(job) = self.state.lock().start() else {
             return; // ended before it started
         };

@@ -429,7 +429,7 @@ impl ThreadPool {
         F: 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(Box::new(job), token));
+        let task = Arc::new(Task::new(Box::new(job), token, deadline));
         let runnable: Arc<dyn Runnable> = task.clone();
         // The deadline is registered before the task is queued, so that a
         // timer that can't start refuses a task nobody has seen yet.
