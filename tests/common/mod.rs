@@ -77,6 +77,7 @@ impl GateWaiter {
 pub struct DropCounter(Arc<AtomicUsize>);
 
 /// Increments its [`DropCounter`] when dropped.
+#[derive(Debug)]
 pub struct DropGuard(Arc<AtomicUsize>);
 
 impl DropCounter {
