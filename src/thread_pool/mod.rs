@@ -434,6 +434,9 @@ impl ThreadPool {
         // The deadline is registered before the task is queued, so that a
         // timer that can't start refuses a task nobody has seen yet.
         let scheduled = match deadline {
+            // Refused anyway: don't start a timer thread (which would stay
+            // until the pool is dropped) for a task that will never be queued.
+            Some(_) if self.inner.is_shutdown() => Err(Refusal::Shutdown),
             Some(deadline) => self
                 .inner
                 .timer
