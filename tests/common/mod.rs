@@ -205,6 +205,22 @@ pub fn threads_named(prefix: &str) -> Vec<(String, char)> {
     found
 }
 
+/// How many threads of this process are named exactly `name` (as Linux
+/// keeps it: the first 15 bytes). A new thread has its creator's name until
+/// it names itself, so counting the creator's name too catches a thread
+/// that was just started.
+#[cfg(target_os = "linux")]
+pub fn threads_named_exactly(name: &str) -> usize {
+    let name: String = name.chars().take(15).collect();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return 0;
+    };
+    dir.flatten()
+        .filter_map(|e| std::fs::read_to_string(e.path().join("comm")).ok())
+        .filter(|comm| comm.trim_end() == name)
+        .count()
+}
+
 /// The scheduler state of the thread named exactly `name`, if it exists.
 #[cfg(target_os = "linux")]
 pub fn thread_state(name: &str) -> Option<char> {
