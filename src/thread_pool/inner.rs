@@ -110,9 +110,11 @@ impl Inner {
         job: Arc<dyn Runnable>,
         block: bool,
     ) -> Result<(), Refusal> {
-        let mut st = self.state.lock();
+        // Declared before the state guard, so it drops after it: dropping a
+        // `Lend` locks the state.
         let mut _lend = None;
         let mut lend_tried = false;
+        let mut st = self.state.lock();
         loop {
             if st.shutdown {
                 return Err(Refusal::Shutdown);
