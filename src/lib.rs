@@ -167,7 +167,7 @@
 //!
 //! # Async
 //!
-//! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it from
+//! A [`TaskHandle`] is a [`Future`]: `.await` it from
 //! any runtime (tokio, smol, `futures::executor`, your own). It depends on
 //! none: the waker of the last poll is woken when the task ends. Dropping the
 //! awaiting future does not cancel the task.
