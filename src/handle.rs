@@ -354,6 +354,9 @@ impl<T> TaskHandle<T> {
     ///   done: once `join` returns, every callback added before the task ended
     ///   has run.
     /// - Added after the task ended, the callback runs at once, in this call.
+    ///   (If a late callback is already running at that moment, on another
+    ///   thread or as the caller, the new one runs right after it, on that
+    ///   thread: callbacks never run concurrently.)
     /// - A callback that panics is reported on standard error and otherwise
     ///   ignored: the other callbacks still run, and the thread carries on.
     ///

@@ -217,6 +217,8 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod as_completed;
+#[cfg(doctest)]
+mod compile_fail;
 mod error;
 mod handle;
 mod map;

@@ -76,6 +76,10 @@ pub(crate) struct State<T> {
     pub(crate) job: Option<Box<dyn Job<T>>>,
     /// The outcome, from `Done` until the handle takes it.
     pub(crate) outcome: Option<Result<T, TaskError>>,
+    /// Whether `outcome` is lent to a thread running late callbacks (added
+    /// after `Done`). Callbacks added meanwhile go to `callbacks`, and the
+    /// lending thread runs them before it puts the outcome back.
+    pub(crate) outcome_lent: bool,
     pub(crate) callbacks: Vec<Callback<T>>,
     /// The waker of the one `poll`ing the handle.
     pub(crate) waker: Option<Waker>,
@@ -90,6 +94,7 @@ impl<T> State<T> {
             end: None,
             job: Some(job),
             outcome: None,
+            outcome_lent: false,
             callbacks: Vec::new(),
             waker: None,
             watchers: Vec::new(),

@@ -19,6 +19,9 @@ pub(crate) struct Task<T> {
     done: Condvar,
     /// Present for tasks that accept cooperative cancellation.
     token: Option<CancelToken>,
+    /// When the task times out, if it has a deadline. The timer thread
+    /// expires it; a worker checks too, because the timer may lag behind.
+    deadline: Option<Instant>,
 }
 
 /// What a pool's queue and timer need of a task, whatever its output type.
@@ -64,11 +67,16 @@ where
 }
 
 impl<T> Task<T> {
-    pub(crate) fn new(job: Box<dyn Job<T>>, token: Option<CancelToken>) -> Task<T> {
+    pub(crate) fn new(
+        job: Box<dyn Job<T>>,
+        token: Option<CancelToken>,
+        deadline: Option<Instant>,
+    ) -> Task<T> {
         Task {
             state: Mutex::new(State::new(job)),
             done: Condvar::new(),
             token,
+            deadline,
         }
     }
 
@@ -150,19 +158,35 @@ impl<T> Task<T> {
     /// See [`TaskHandle::add_done_callback`](crate::TaskHandle::add_done_callback).
     pub(crate) fn add_callback(&self, cb: Callback<T>) {
         let mut st = self.state.lock();
-        if st.phase != Phase::Done {
+        if st.phase != Phase::Done || st.outcome_lent {
+            // Not done: the winner runs it. Done, but the outcome is lent to
+            // a thread running late callbacks (another thread, or a callback
+            // on this one adding another): that thread runs it next. Either
+            // way callbacks run one at a time, as `&T` must not be shared
+            // between threads (`T` is only `Send`).
             st.callbacks.push(cb);
             return;
         }
         // Done: run it here and now. The outcome is lent out while the lock
         // is released; only the handle's owner could take it, and the owner
-        // is this caller.
+        // is this caller (or a thread borrowing the handle, which can't take
+        // it either).
         let outcome = st
             .outcome
             .take()
             .expect("`add_done_callback` after the outcome was taken by polling the handle");
-        MutexGuard::unlocked(&mut st, || run_callback(cb, outcome.as_ref()));
+        st.outcome_lent = true;
+        let mut batch = vec![cb];
+        while !batch.is_empty() {
+            MutexGuard::unlocked(&mut st, || {
+                for cb in batch {
+                    run_callback(cb, outcome.as_ref());
+                }
+            });
+            batch = std::mem::take(&mut st.callbacks);
+        }
         st.outcome = Some(outcome);
+        st.outcome_lent = false;
     }
 
     /// Blocks until the task is done or `deadline` passes; returns whether it
@@ -235,6 +259,12 @@ fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
 
 impl<T: Send + 'static> Runnable for Task<T> {
     fn run(&self) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            // Past its deadline before it started: it never runs, even if
+            // the timer thread hasn't got to it yet.
+            self.expire();
+            return;
+        }
         let Some(job) = self.state.lock().start() else {
             return; // ended before it started
         };

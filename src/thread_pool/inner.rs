@@ -110,8 +110,11 @@ impl Inner {
         job: Arc<dyn Runnable>,
         block: bool,
     ) -> Result<(), Refusal> {
-        let mut st = self.state.lock();
+        // Declared before the state guard, so it drops after it: dropping a
+        // `Lend` locks the state.
         let mut _lend = None;
+        let mut lend_tried = false;
+        let mut st = self.state.lock();
         loop {
             if st.shutdown {
                 return Err(Refusal::Shutdown);
@@ -124,9 +127,11 @@ impl Inner {
                     if !block {
                         return Err(Refusal::Full);
                     }
-                    if _lend.is_none() {
+                    if !lend_tried {
                         // A worker submitting to its own full pool lends its
-                        // place, so the queue keeps draining.
+                        // place, so the queue keeps draining. (Elsewhere
+                        // there is nothing to lend: just wait.)
+                        lend_tried = true;
                         _lend = MutexGuard::unlocked(&mut st, enter_blocking);
                         continue;
                     }

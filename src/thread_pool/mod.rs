@@ -429,7 +429,7 @@ impl ThreadPool {
         F: 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(Box::new(job), token));
+        let task = Arc::new(Task::new(Box::new(job), token, deadline));
         let runnable: Arc<dyn Runnable> = task.clone();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
@@ -445,6 +445,9 @@ impl ThreadPool {
         // The deadline is registered before the task is queued, so that a
         // timer that can't start refuses a task nobody has seen yet.
         let scheduled = match deadline {
+            // Refused anyway: don't start a timer thread (which would stay
+            // until the pool is dropped) for a task that will never be queued.
+            Some(_) if self.inner.is_shutdown() => Err(Refusal::Shutdown),
             Some(deadline) => self
                 .inner
                 .timer

@@ -1,0 +1,233 @@
+//! `as_completed`: every task exactly once, finished ones first, then in the
+//! order they finish; with a timeout, one error holding the unfinished.
+//!
+//! Deliberate difference from CPython: a cancelled task is always done (there
+//! is no "cancelled but not yet notified" state that counts as pending).
+
+mod common;
+
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::{Fixtures, Gate, LONG, block_worker_with, busy_pool};
+use futurepool::{TaskHandle, ThreadPool, as_completed};
+
+fn same<T>(a: &TaskHandle<T>, b: &TaskHandle<T>) -> bool {
+    std::ptr::eq(a, b)
+}
+
+// CPython: test_as_completed.AsCompletedTests.test_no_timeout
+#[test]
+fn yields_finished_failed_and_cancelled_tasks() {
+    let fx = Fixtures::new();
+    let pool = ThreadPool::new();
+    let a = pool.submit(|| 21 * 2).unwrap();
+    let b = pool.submit(|| 2 * 3).unwrap();
+    let given = [&fx.cancelled, &fx.exception, &fx.success, &a, &b];
+    let yielded: Vec<&TaskHandle<i32>> = as_completed(given).collect();
+    assert_eq!(yielded.len(), 5);
+    for h in given {
+        assert_eq!(yielded.iter().filter(|y| same(y, h)).count(), 1);
+    }
+}
+
+// CPython: test_as_completed.AsCompletedTests.test_future_times_out (the 1 s
+// sleep is a gated task; timeouts 0 and 0.1 s).
+#[test]
+fn a_timeout_yields_the_finished_then_one_error() {
+    let fx = Fixtures::new();
+    for timeout in [Duration::ZERO, Duration::from_millis(100)] {
+        let started = Instant::now();
+        let mut it =
+            as_completed([&fx.cancelled, &fx.exception, &fx.success, &fx.running]).timeout(timeout);
+        let mut yielded = Vec::new();
+        let err = loop {
+            match it.next().expect("ends with the error") {
+                Ok(h) => yielded.push(h),
+                Err(e) => break e,
+            }
+        };
+        assert!(it.next().is_none());
+        assert!(started.elapsed() >= timeout);
+        assert_eq!(yielded.len(), 3, "even a zero timeout yields the done ones");
+        assert!(!yielded.iter().any(|h| same(h, &fx.running)));
+        assert_eq!((err.unfinished_count(), err.total()), (1, 4));
+        assert!(same(err.into_unfinished()[0], &fx.running));
+    }
+}
+
+// CPython: test_as_completed.AsCompletedTests.test_duplicate_futures: any
+// iterable, the same task many times, yielded once.
+#[test]
+fn a_task_given_twice_is_yielded_once() {
+    let pool = ThreadPool::new();
+    let h = pool.submit(|| 1).unwrap();
+    let repeated = std::iter::repeat_n(&h, 3);
+    let it = as_completed(repeated);
+    assert_eq!(it.len(), 1);
+    assert_eq!(it.count(), 1);
+}
+
+// CPython: test_as_completed.AsCompletedTests.test_free_reference_yielded_future
+// (the weakref part is Python's; here handles are moved out as yielded):
+// tasks that finish during the iteration are picked up.
+#[test]
+fn tasks_finishing_during_the_iteration_are_picked_up() {
+    let pool = ThreadPool::builder().max_workers(8).build().unwrap();
+    let gates: Vec<Gate> = (0..8).map(|_| Gate::new()).collect();
+    let handles: Vec<_> = gates
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let w = g.waiter();
+            (i, pool.submit(move || w.wait()).unwrap())
+        })
+        .collect();
+    let mut it = as_completed(handles);
+    // Each finishes only when the loop releases it, in reverse order.
+    let mut order = Vec::new();
+    for g in gates.iter().rev() {
+        g.open();
+        let (i, h) = it.next().unwrap();
+        h.join().unwrap();
+        order.push(i);
+    }
+    assert!(it.next().is_none());
+    assert_eq!(order, [7, 6, 5, 4, 3, 2, 1, 0]);
+}
+
+// CPython: test_as_completed.AsCompletedTests.test_correct_timeout_exception_msg
+#[test]
+fn the_timeout_error_counts_the_unfinished() {
+    let fx = Fixtures::new();
+    let mut it = as_completed([&fx.cancelled, &fx.pending, &fx.running, &fx.success])
+        .timeout(Duration::ZERO);
+    assert!(it.next().unwrap().is_ok());
+    assert!(it.next().unwrap().is_ok());
+    let err = it.next().unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "2 (of 4) tasks unfinished");
+    assert_eq!(
+        format!("{err:?}"),
+        "TimeoutError { unfinished: 2, total: 4 }"
+    );
+}
+
+#[test]
+fn finished_first_in_the_order_given_then_in_finishing_order() {
+    let pool = ThreadPool::builder().max_workers(4).build().unwrap();
+    let a = block_worker_with(&pool, "a");
+    let b = block_worker_with(&pool, "b");
+    let c = pool.submit(|| "c").unwrap();
+    let d = pool.submit(|| "d").unwrap();
+    c.wait();
+    d.wait();
+    let mut it = as_completed([a.handle, d, b.handle, c]);
+    assert_eq!(it.next().unwrap().join().unwrap(), "d");
+    assert_eq!(it.next().unwrap().join().unwrap(), "c");
+    b.gate.open();
+    assert_eq!(it.next().unwrap().join().unwrap(), "b");
+    a.gate.open();
+    assert_eq!(it.next().unwrap().join().unwrap(), "a");
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn a_cancel_while_waiting_wakes_the_iterator() {
+    let (pool, blocker) = busy_pool();
+    let queued = pool.submit(|| 1).unwrap();
+    let mut it = as_completed([&queued]);
+    thread::scope(|s| {
+        s.spawn(|| assert!(queued.cancel()));
+        let h = it.next().unwrap();
+        assert!(h.is_cancelled());
+    });
+    drop(blocker);
+}
+
+#[test]
+fn keyed_pairs_say_which_task_finished() {
+    let pool = ThreadPool::new();
+    let keyed = ["a", "bb", "ccc"].map(|s| (s, pool.submit(move || s.len()).unwrap()));
+    let mut seen: Vec<(&str, usize)> = as_completed(keyed)
+        .map(|(k, h)| (k, h.join().unwrap()))
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, [("a", 1), ("bb", 2), ("ccc", 3)]);
+}
+
+#[test]
+fn empty_input_ends_at_once() {
+    let none: Vec<TaskHandle<()>> = Vec::new();
+    assert!(as_completed(none).next().is_none());
+    let none: Vec<TaskHandle<()>> = Vec::new();
+    assert!(as_completed(none).timeout(Duration::ZERO).next().is_none());
+}
+
+#[test]
+fn a_deadline_counts_like_a_timeout() {
+    let fx = Fixtures::new();
+    let deadline = Instant::now() + Duration::from_millis(20);
+    let mut it = as_completed([&fx.running, &fx.success]).deadline(deadline);
+    assert!(same(it.next().unwrap().unwrap(), &fx.success));
+    assert!(it.next().unwrap().is_err());
+    assert!(Instant::now() >= deadline);
+    assert!(it.next().is_none());
+}
+
+#[test]
+fn unfinished_handles_come_back_to_be_joined() {
+    let pool = ThreadPool::new();
+    let a = block_worker_with(&pool, 1);
+    let b = block_worker_with(&pool, 2);
+    let mut it = as_completed([a.handle, b.handle]).timeout(Duration::ZERO);
+    let unfinished = it.next().unwrap().unwrap_err().into_unfinished();
+    a.gate.open();
+    b.gate.open();
+    let sum: i32 = unfinished.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(sum, 3);
+}
+
+#[test]
+fn iterating_many_tasks_while_they_finish_yields_each_once() {
+    let pool = ThreadPool::builder().max_workers(4).build().unwrap();
+    for _ in 0..20 {
+        let handles: Vec<_> = (0..50)
+            .map(|i| (i, pool.submit(move || i).unwrap()))
+            .collect();
+        let mut seen: Vec<usize> = as_completed(handles)
+            .map(|(i, h)| {
+                assert_eq!(h.join().unwrap(), i);
+                i
+            })
+            .collect();
+        seen.sort_unstable();
+        assert_eq!(seen, (0..50).collect::<Vec<_>>());
+    }
+}
+
+#[test]
+fn an_as_completed_in_another_thread_sees_every_completion() {
+    let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+    let gate = Gate::new();
+    let handles: Vec<_> = (0..30)
+        .map(|i| {
+            let w = gate.waiter();
+            pool.submit(move || {
+                w.wait();
+                i
+            })
+            .unwrap()
+        })
+        .collect();
+    let (tx, rx) = mpsc::channel();
+    let collector = thread::spawn(move || {
+        tx.send(()).unwrap();
+        as_completed(handles)
+            .map(|h| h.join().unwrap())
+            .sum::<i32>()
+    });
+    rx.recv_timeout(LONG).unwrap();
+    gate.open();
+    assert_eq!(collector.join().unwrap(), (0..30).sum());
+}
