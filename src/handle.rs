@@ -83,9 +83,9 @@ impl<T> TaskHandle<T> {
         self.task.phase() == Phase::Done
     }
 
-    /// Returns `true` while a worker is running the task (and while its
-    /// done-callbacks run). A queued task is not running; neither is one that
-    /// has ended.
+    /// Returns `true` while a worker is running the task (and while the
+    /// done-callbacks of a task that ran are running). A queued task is not
+    /// running; neither is one that has ended.
     ///
     /// # Examples
     ///
@@ -107,7 +107,7 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "running")]
     pub fn is_running(&self) -> bool {
-        matches!(self.task.phase(), Phase::Running | Phase::Completing)
+        self.task.is_running()
     }
 
     /// Returns `true` if the task ended by being cancelled.
@@ -360,7 +360,10 @@ impl<T> TaskHandle<T> {
     /// - A callback that panics is reported on standard error and otherwise
     ///   ignored: the other callbacks still run, and the thread carries on.
     ///
-    /// Keep callbacks short: a worker running them is not running tasks.
+    /// Keep callbacks short: a worker running them is not running tasks. A
+    /// callback must not wait for its own task (through a handle to it
+    /// shared some other way): the task is done only after its callbacks
+    /// return, so that wait would never end.
     ///
     /// # Panics
     ///

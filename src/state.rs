@@ -70,6 +70,9 @@ pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 's
 /// The mutable state of a task, guarded by the task's mutex.
 pub(crate) struct State<T> {
     pub(crate) phase: Phase,
+    /// Whether a worker took the closure (`Completing` is "running" only
+    /// for a task that started).
+    pub(crate) started: bool,
     /// Set by the winner, together with `phase = Completing`.
     pub(crate) end: Option<End>,
     /// The closure, while `Pending`.
@@ -91,6 +94,7 @@ impl<T> State<T> {
     pub(crate) fn new(job: Box<dyn Job<T>>) -> State<T> {
         State {
             phase: Phase::Pending,
+            started: false,
             end: None,
             job: Some(job),
             outcome: None,
@@ -106,6 +110,7 @@ impl<T> State<T> {
     pub(crate) fn start(&mut self) -> Option<Box<dyn Job<T>>> {
         if self.phase == Phase::Pending {
             self.phase = Phase::Running;
+            self.started = true;
             self.job.take()
         } else {
             None

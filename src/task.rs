@@ -90,6 +90,13 @@ impl<T> Task<T> {
         self.state.lock().phase
     }
 
+    /// Running, or finishing (callbacks) after it ran. A queued task being
+    /// cancelled never counts as running.
+    pub(crate) fn is_running(&self) -> bool {
+        let st = self.state.lock();
+        st.phase == Phase::Running || (st.phase == Phase::Completing && st.started)
+    }
+
     pub(crate) fn is_cancelled(&self) -> bool {
         let st = self.state.lock();
         st.phase == Phase::Done && st.end == Some(End::Cancelled)
@@ -194,6 +201,9 @@ impl<T> Task<T> {
     pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
         if self.state.lock().phase == Phase::Done {
             return true;
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return false; // a poll, not a wait: nothing to lend
         }
         // A pool worker that blocks here lends its slot to the pool.
         let _lend = crate::thread_pool::enter_blocking();

@@ -199,6 +199,9 @@ impl ThreadPoolBuilder {
     /// [`ThreadPool::try_submit`] refuses. `0` is refused by
     /// [`build`](Self::build). The default queue is unbounded.
     ///
+    /// A queued task that is cancelled keeps its place until a worker takes
+    /// it off the queue (which it then does at once, without running it).
+    ///
     /// # Examples
     ///
     /// ```

@@ -42,9 +42,17 @@ use crate::token::CancelToken;
 /// `submit` waiting for room in a bounded queue). In Python this deadlocks
 /// once every worker is waiting. Here the waiting worker **lends its place**:
 /// while it is blocked it does not count against `max_workers`, and if work
-/// is queued and no worker is idle, the pool starts one more. The number of
-/// workers *running tasks* never exceeds `max_workers`; a worker that comes
-/// back from lending when the pool is full retires after its task.
+/// is queued and no worker is idle, the pool starts one more. When the wait
+/// ends, the returning worker finishes its task alongside the extra one, so
+/// for that moment the workers running tasks can exceed `max_workers` by the
+/// number that just came back; each of them retires after its task if the
+/// pool is over its limit. Workers that are not waiting never exceed
+/// `max_workers`.
+///
+/// The pool only sees waits made through futurepool. A task that blocks in
+/// some other way, say an async executor's `block_on` awaiting a handle, or
+/// a channel `recv`, keeps its place, and a full pool can deadlock on it as
+/// in Python.
 ///
 /// # Shutdown
 ///
