@@ -1,9 +1,9 @@
 //! Don't block the event loop: offload CPU work from an async web server to a
 //! [`futurepool::ThreadPool`] and `.await` the handle.
 //!
-//! This reproduces a well-known Python experiment (an asyncio web server that
-//! computes Fibonacci numbers, with and without `loop.run_in_executor`) with
-//! tokio, axum and futurepool.
+//! This reproduces a published Python experiment (an asyncio web server that
+//! computes Fibonacci numbers either on its event loop or in a
+//! `concurrent.futures` pool) with tokio, axum and futurepool.
 //!
 //! # The server
 //!
@@ -29,6 +29,9 @@
 //! see, but it is the same mistake: it is what `spawn_blocking` exists for.)
 //!
 //! # Running it
+//!
+//! Build it with `--release`: a debug build computes Fibonacci about ten
+//! times slower (the benchmark still works, in about ten seconds).
 //!
 //! ```text
 //! cargo run --release --example webserver            # the benchmark below, then exits
@@ -92,8 +95,8 @@ use tokio::net::TcpStream;
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
-/// The largest `n` that `/fib/{n}` accepts. `fib(40)` takes about half a
-/// second in a release build (a minute in CPython); each step up multiplies
+/// The largest `n` that `/fib/{n}` accepts. `fib(40)` takes under a second
+/// in a release build (half a minute in CPython); each step up multiplies
 /// that by 1.6.
 const MAX_N: u64 = 40;
 
@@ -479,6 +482,10 @@ usage: webserver [bench]                      run the benchmark (the default)
 fn main() -> Result<(), BoxError> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let usage = |code| -> ! {
+        eprintln!("{USAGE}");
+        std::process::exit(code)
+    };
     match args.as_slice() {
         [] | ["bench"] => bench(),
         ["serve", rest @ ..] => {
@@ -488,12 +495,13 @@ fn main() -> Result<(), BoxError> {
                 match *arg {
                     "inline" => variant = Variant::Inline,
                     "pool" => variant = Variant::Pool,
-                    other => port = other.parse().map_err(|_| USAGE)?,
+                    other => port = other.parse().unwrap_or_else(|_| usage(2)),
                 }
             }
             serve(variant, port)
         }
-        _ => Err(USAGE.into()),
+        ["-h" | "--help" | "help"] => usage(0),
+        _ => usage(2),
     }
 }
 
