@@ -58,24 +58,40 @@
 //! # Results
 //!
 //! The Python numbers are the published ones (asyncio server, Python
-//! Fibonacci). The Rust numbers are from `cargo run --release --example
-//! webserver` on a 2-core Linux VM; the client, the server and the pool all
-//! share those two cores.
+//! Fibonacci; "—" where none was published). The Rust numbers are from one
+//! run of `cargo run --release --example webserver` on a 2-core Linux VM
+//! that was otherwise idle (load average 0.9); the client, both servers and
+//! the pool all share those two cores. Medians of 9 rounds.
 //!
-//! | scenario                             | Python inline | Python pool | Rust inline | Rust pool |
-//! |--------------------------------------|--------------:|------------:|------------:|----------:|
-//! RESULTS_TABLE
+//! | scenario                          | Python inline | Python pool | Rust inline | Rust pool |
+//! |-----------------------------------|--------------:|------------:|------------:|----------:|
+//! | 1 x `/fast`                       |             — |           — |       93 µs |     93 µs |
+//! | 100 x `/fast`, concurrent         |      ~100 ms¹ |    ~100 ms¹ |     4.88 ms |   4.85 ms |
+//! | 1 x `/fib/28`                     |             — |           — |     1.81 ms |   1.83 ms |
+//! | 20 x `/fib/28`, concurrent        |        1.82 s |      0.34 s |    34.03 ms |  18.18 ms |
+//! | 1 x `/fast` while `/fib/35` runs  |         2.6 s |      7.6 ms |    38.21 ms |    376 µs |
+//! | (that `/fib/35` itself)           |             — |           — |    44.28 ms |  36.66 ms |
+//! | pool round trip (submit + await)  |               |     8.96 ms |             |     14 µs |
 //!
-//! Rust computes naive Fibonacci about 100 times faster than CPython, so
-//! every Fibonacci time shrinks; what carries over is the ratios. Inline,
+//! ¹ published as one number for the server.
+//!
+//! Rust computes naive Fibonacci about 50 times faster than CPython, so
+//! every Fibonacci time shrinks; what carries over is the shape. Inline,
 //! 20 concurrent `fib(28)` take as long as 20 in a row, and a `/fast` request
-//! that arrives during `fib(35)` waits for all of it. Offloaded, the Fibonacci
-//! requests run two at a time (two cores) and `/fast` is answered at once.
+//! that arrives while `fib(35)` runs waits until it is done (the client gives
+//! `fib(35)` a 5 ms head start, so `/fast` waits a little less than all of
+//! it). Offloaded, the Fibonacci requests run two at a time, one per core
+//! (1.9 times faster here, on two cores; the Python pool's 5.4 times
+//! suggests more cores),
+//! and `/fast` is answered at once. On a busy machine the Rust numbers
+//! scatter by a factor of two or more; the `/fast`-behind-`fib(35)` gap (a
+//! hundredfold) does not go away.
 //!
 //! The pool round trip (submit a trivial task, await its handle) is
-//! microseconds, not milliseconds, because a futurepool `ThreadPool` runs
-//! closures on threads in the same process: no pickling and no process
-//! boundary. That makes it cheap enough to offload even short computations.
+//! microseconds, not milliseconds: a futurepool `ThreadPool` runs closures
+//! on threads of the same process, so handing one over is a queue push and
+//! a wake-up, and nothing is serialized. That makes it cheap enough to
+//! offload even short computations.
 
 use std::error::Error;
 use std::net::SocketAddr;
