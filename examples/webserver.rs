@@ -193,6 +193,9 @@ async fn fib_route(State(app): State<App>, Path(raw): Path<String>) -> Response 
         Variant::Inline => fib(n),
         // The fix: the computation runs on a pool thread, and this handler
         // sleeps in `.await` (not in a blocking `join`) until it is done.
+        // If the client hangs up, axum drops this future and with it the
+        // handle; that does not cancel the task, so `fib(n)` still runs to
+        // its end on the pool, and its value is dropped.
         Variant::Pool => match app.pool.submit(move || fib(n)) {
             Ok(handle) => match handle.await {
                 Ok(value) => value,
@@ -227,7 +230,7 @@ struct Server {
 }
 
 impl Server {
-    /// Starts a server of `variant` on `127.0.0.1`, on an ephemeral port.
+    /// Starts a server for `app` on `127.0.0.1`, on an ephemeral port.
     fn start(app: App) -> Result<Server, BoxError> {
         let listener = std::net::TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))?;
         listener.set_nonblocking(true)?;
