@@ -13,7 +13,7 @@ use std::fmt;
 use std::io;
 
 use crate::TaskHandle;
-use crate::sync::Arc;
+use crate::sync::{Arc, Mutex};
 
 /// A boxed error, as an initializer returns it.
 pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
@@ -31,6 +31,10 @@ pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
 /// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed ([`source`](Error::source) is its error) |
 /// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
 ///
+/// `TaskError` is `Send + Sync + 'static`, so `?` turns it into a
+/// `Box<dyn Error + Send + Sync>` (or an `anyhow::Error`) whatever the panic
+/// payload was.
+///
 /// A timeout while *waiting* for a task ([`TaskHandle::join_timeout`]) is not a
 /// `TaskError`: the task is still running and its handle is handed back.
 ///
@@ -45,6 +49,10 @@ pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
 /// assert!(err.is_panic());
 /// assert_eq!(err.panic_message(), Some("boom"));
 /// assert_eq!(err.to_string(), "task panicked: boom");
+///
+/// // It is Send + Sync, so `?` boxes it like any other error.
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
+/// assert_eq!(boxed.to_string(), "task panicked: boom");
 /// ```
 #[doc(alias = "CancelledError")]
 #[doc(alias = "BrokenExecutor")]
@@ -53,7 +61,14 @@ pub struct TaskError {
 }
 
 enum Repr {
-    Panic(Box<dyn Any + Send + 'static>),
+    /// The message is copied out when the panic is caught, and the payload
+    /// kept behind a mutex, so that `TaskError` is `Sync` (it goes into a
+    /// `Box<dyn Error + Send + Sync>`) whatever the payload is: nothing ever
+    /// shares a reference to the payload itself.
+    Panic {
+        message: Option<String>,
+        payload: Mutex<Box<dyn Any + Send + 'static>>,
+    },
     Cancelled,
     Timeout,
     Broken(Arc<BoxError>),
@@ -64,7 +79,10 @@ enum Repr {
 impl TaskError {
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
         TaskError {
-            repr: Repr::Panic(payload),
+            repr: Repr::Panic {
+                message: payload_message(payload.as_ref()).map(str::to_owned),
+                payload: Mutex::new(payload),
+            },
         }
     }
 
@@ -99,7 +117,7 @@ impl TaskError {
     /// assert!(!err.is_cancelled());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic(_))
+        matches!(self.repr, Repr::Panic { .. })
     }
 
     /// Returns `true` if the task was cancelled before it produced a value.
@@ -196,7 +214,7 @@ impl TaskError {
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
-            Repr::Panic(payload) => payload_message(payload.as_ref()),
+            Repr::Panic { message, .. } => message.as_deref(),
             _ => None,
         }
     }
@@ -242,7 +260,7 @@ impl TaskError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match self.repr {
-            Repr::Panic(payload) => Ok(payload),
+            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
             repr => Err(TaskError { repr }),
         }
     }
@@ -260,7 +278,7 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Panic(payload) => match payload_message(payload.as_ref()) {
+            Repr::Panic { message, .. } => match message {
                 Some(msg) => write!(f, "task panicked: {msg}"),
                 None => f.write_str("task panicked"),
             },
@@ -276,9 +294,9 @@ impl fmt::Display for TaskError {
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.repr {
-            Repr::Panic(payload) => f
+            Repr::Panic { message, .. } => f
                 .debug_tuple("TaskError::Panic")
-                .field(&payload_message(payload.as_ref()).unwrap_or("..."))
+                .field(&message.as_deref().unwrap_or("..."))
                 .finish(),
             Repr::Cancelled => f.write_str("TaskError::Cancelled"),
             Repr::Timeout => f.write_str("TaskError::Timeout"),

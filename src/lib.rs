@@ -205,6 +205,12 @@
 //! timeout fired) cancels the task if it hasn't started, or signals its
 //! [`CancelToken`] if it has one.
 //!
+//! Submitting from async code: [`ThreadPool::submit`] never blocks on an
+//! unbounded pool (the default). On a [bounded](ThreadPoolBuilder::bounded)
+//! one it waits for room, which would stall the event loop: use
+//! [`ThreadPool::try_submit`] there, and answer "busy" (an HTTP 503, say)
+//! when the queue is full.
+//!
 //! Time limits: a [`Map`]'s timeout and a task's own deadline are enforced by
 //! the pool's timer and wake an async consumer without any runtime timer. To
 //! bound a plain `.await`, use your runtime's timeout.

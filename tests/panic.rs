@@ -217,3 +217,34 @@ fn awaiting_a_panicked_task_gives_the_error_not_a_panic() {
     let err = futures::executor::block_on(h).unwrap_err();
     assert_eq!(err.panic_message(), Some("async"));
 }
+
+#[test]
+fn task_error_is_send_and_sync_even_for_a_non_sync_payload() {
+    fn assert_send_sync<E: Send + Sync + 'static>(_: &E) {}
+    let pool = ThreadPool::new();
+    // `Cell` is Send but not Sync: the error must still be Sync, and the
+    // payload must still come back whole.
+    let err = pool
+        .submit(|| std::panic::panic_any(std::cell::Cell::new(7_u8)))
+        .unwrap()
+        .join()
+        .unwrap_err();
+    assert_send_sync(&err);
+    assert_eq!(err.panic_message(), None);
+    let payload = err.into_panic();
+    assert_eq!(
+        payload
+            .downcast_ref::<std::cell::Cell<u8>>()
+            .map(|c| c.get()),
+        Some(7)
+    );
+}
+
+#[test]
+fn task_error_boxes_into_a_send_sync_error() {
+    fn run(pool: &ThreadPool) -> Result<u8, Box<dyn std::error::Error + Send + Sync>> {
+        Ok(pool.submit(|| -> u8 { panic!("boxed") }).unwrap().join()?)
+    }
+    let pool = ThreadPool::new();
+    assert_eq!(run(&pool).unwrap_err().to_string(), "task panicked: boxed");
+}
