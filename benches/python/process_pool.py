@@ -51,7 +51,7 @@ def main():
         results.append({"group": "process_round_trip", "peer": PEER, "param": str(w), "samples_ns": round_trip(w)})
         print(f"python process_round_trip/{w}: {sorted(results[-1]['samples_ns'])[10] / 1000:.1f} us", flush=True)
     results.append({"group": "process_throughput", "peer": PEER, "param": str(cores), "samples_ns": throughput(cores)})
-    print(f"python process_throughput/{cores}: {1e6 / sorted(results[-1]['samples_ns'])[2]:.0f} tasks/s", flush=True)
+    print(f"python process_throughput/{cores}: {1e9 / sorted(results[-1]['samples_ns'])[2]:.0f} tasks/s", flush=True)
     with open(out, "w") as f:
         json.dump({"python": sys.version.split()[0], "results": results}, f)
 
