@@ -7,5 +7,32 @@
 //! the way `oneshot` and `crossbeam-utils` do.
 
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
-pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Weak};
+
+/// Waits a moment for `ready` to turn true without sleeping: a few rounds of
+/// exponentially longer busy-waits, then a few `yield_now`s (crossbeam's
+/// `Backoff` schedule, a few microseconds in all). Returns whether `ready`
+/// turned true.
+///
+/// A thread about to block on a condvar calls this first: when the other
+/// side is only microseconds away (a worker finishing a trivial task, a
+/// submitter coming back with the next one), staying awake saves both the
+/// futex wait here and the futex wake there, which cost more than the spin.
+pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    const SPIN_STEPS: u32 = 6;
+    const YIELD_STEPS: u32 = 4;
+    for step in 0..SPIN_STEPS + YIELD_STEPS {
+        if ready() {
+            return true;
+        }
+        if step < SPIN_STEPS {
+            for _ in 0..1u32 << step {
+                std::hint::spin_loop();
+            }
+        } else {
+            std::thread::yield_now();
+        }
+    }
+    ready()
+}

@@ -9,7 +9,7 @@ use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use crate::error::{BoxError, Refusal, TaskError, payload_message};
-use crate::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, Weak, spin_until};
 use crate::task::Runnable;
 use crate::timer::Timer;
 
@@ -26,6 +26,9 @@ pub(crate) struct Config {
 
 pub(crate) struct Inner {
     state: Mutex<PoolState>,
+    /// `state.queue.len()`, readable without the lock: what a spinning
+    /// worker watches. Written only under the lock.
+    queued: AtomicUsize,
     /// Idle workers wait here for work.
     work: Condvar,
     /// Submitters wait here for room in a bounded queue.
@@ -43,6 +46,9 @@ struct PoolState {
     idle: usize,
     /// Wake-ups sent to idle workers and not yet taken up.
     notified: usize,
+    /// Workers spinning a moment for work before they go idle; each will
+    /// take a queued job without being woken.
+    spinning: usize,
     /// Workers blocked in a futurepool wait, their places lent to the pool.
     lent: usize,
     shutdown: bool,
@@ -96,6 +102,7 @@ impl Inner {
         let timer = Timer::new(format!("{}-timer", config.name_prefix));
         Inner {
             state: Mutex::new(PoolState::default()),
+            queued: AtomicUsize::new(0),
             work: Condvar::new(),
             room: Condvar::new(),
             config,
@@ -141,20 +148,33 @@ impl Inner {
             }
         }
         st.queue.push_back(job);
+        self.set_queued(&st);
         if let Err(err) = self.wake_or_spawn(&mut st) {
             if st.threads == 0 {
                 // Nobody would ever run it: refuse it instead.
                 st.queue.pop_back();
+                self.set_queued(&st);
                 return Err(Refusal::Spawn(err));
             }
         }
         Ok(())
     }
 
-    /// Makes sure someone will take the newest queued job: wakes an idle
-    /// worker, or starts a new one if the pool has room.
+    /// Publishes the queue's length to spinning workers. Called under the
+    /// lock after every change to the queue.
+    fn set_queued(&self, st: &PoolState) {
+        // ORDERING: a hint for `spin_for_work` only; a worker that sees it
+        // takes the lock and looks at the queue itself.
+        self.queued.store(st.queue.len(), Ordering::Relaxed);
+    }
+
+    /// Makes sure someone will take the newest queued job: leaves it to a
+    /// spinning worker, wakes an idle one, or starts a new one if the pool
+    /// has room.
     fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
-        if st.idle > st.notified {
+        if st.queue.len() <= st.spinning {
+            Ok(()) // each queued job has a spinning worker to take it
+        } else if st.idle > st.notified {
             st.notified += 1;
             self.work.notify_one();
             Ok(())
@@ -210,8 +230,12 @@ impl Inner {
         }
 
         let mut st = self.state.lock();
+        // Whether this worker has spun for work since its last job.
+        let mut spun = false;
         loop {
             if let Some(job) = st.queue.pop_front() {
+                self.set_queued(&st);
+                spun = false;
                 if self.config.capacity.is_some() {
                     self.room.notify_one();
                 }
@@ -231,6 +255,19 @@ impl Inner {
             }
             if st.shutdown || st.broken.is_some() {
                 break;
+            }
+            if !spun {
+                // Stay awake a moment before going idle: the next job is
+                // often microseconds away, and a spinning worker takes it
+                // with no futex wake on either side.
+                spun = true;
+                st.spinning += 1;
+                MutexGuard::unlocked(&mut st, || {
+                    // ORDERING: a hint; the queue is re-read under the lock.
+                    spin_until(|| self.queued.load(Ordering::Relaxed) > 0)
+                });
+                st.spinning -= 1;
+                continue;
             }
             st.idle += 1;
             let timed_out = self
@@ -262,7 +299,9 @@ impl Inner {
         let (cause, drained) = {
             let mut st = self.state.lock();
             let cause = st.broken.get_or_insert_with(|| Arc::new(cause)).clone();
-            (cause, std::mem::take(&mut st.queue))
+            let drained = std::mem::take(&mut st.queue);
+            self.set_queued(&st);
+            (cause, drained)
         };
         self.work.notify_all();
         self.room.notify_all();
@@ -278,7 +317,9 @@ impl Inner {
             let mut st = self.state.lock();
             st.shutdown = true;
             if cancel_pending {
-                std::mem::take(&mut st.queue)
+                let drained = std::mem::take(&mut st.queue);
+                self.set_queued(&st);
+                drained
             } else {
                 VecDeque::new()
             }

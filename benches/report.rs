@@ -1,0 +1,839 @@
+//! Writes `BENCHMARKS.md` and `benches/results/chart.svg` from what the
+//! other bench binaries left behind: criterion's samples under
+//! `target/criterion/`, and `target/bench-results/*.json` (the Python
+//! peers, memory, the as_completed ideal). Run by `benches/run.sh` after
+//! them; a bench target only so that `cargo test` doesn't build it.
+
+mod peers;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use serde_json::Value;
+
+/// One peer's measurement in one workload: time per task of each sample.
+#[derive(Debug, Clone)]
+struct Series {
+    per_task_ns: Vec<f64>,
+}
+
+impl Series {
+    fn sorted(&self) -> Vec<f64> {
+        let mut v = self.per_task_ns.clone();
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn median(&self) -> f64 {
+        let v = self.sorted();
+        let n = v.len();
+        if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        }
+    }
+    fn min(&self) -> f64 {
+        self.sorted()[0]
+    }
+    fn max(&self) -> f64 {
+        *self.sorted().last().expect("samples")
+    }
+}
+
+/// (group, param) -> peer -> series, in the order peers were first seen.
+#[derive(Default)]
+struct Results {
+    groups: BTreeMap<(String, String), Vec<(String, Series)>>,
+}
+
+impl Results {
+    fn add(&mut self, group: &str, param: &str, peer: &str, series: Series) {
+        self.groups
+            .entry((group.to_owned(), param.to_owned()))
+            .or_default()
+            .push((peer.to_owned(), series));
+    }
+    fn get(&self, group: &str, param: &str) -> &[(String, Series)] {
+        self.groups
+            .get(&(group.to_owned(), param.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
+    fn find(&self, group: &str, param: &str, peer: &str) -> Option<&Series> {
+        self.get(group, param)
+            .iter()
+            .find(|(p, _)| p == peer)
+            .map(|(_, s)| s)
+    }
+}
+
+fn read_json(path: &Path) -> Option<Value> {
+    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
+}
+
+/// Every `*/new/benchmark.json` under `target/criterion`.
+fn criterion_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            if p.file_name().is_some_and(|n| n == "new") && p.join("benchmark.json").exists() {
+                out.push(p);
+            } else {
+                criterion_dirs(&p, out);
+            }
+        }
+    }
+}
+
+fn load_criterion(results: &mut Results) {
+    let mut dirs = Vec::new();
+    criterion_dirs(&target_dir().join("criterion"), &mut dirs);
+    dirs.sort();
+    for dir in dirs {
+        let (Some(bench), Some(sample)) = (
+            read_json(&dir.join("benchmark.json")),
+            read_json(&dir.join("sample.json")),
+        ) else {
+            continue;
+        };
+        let elements = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0);
+        let iters = sample["iters"].as_array().cloned().unwrap_or_default();
+        let times = sample["times"].as_array().cloned().unwrap_or_default();
+        let per_task_ns = iters
+            .iter()
+            .zip(&times)
+            .filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()? / elements))
+            .collect::<Vec<_>>();
+        if per_task_ns.is_empty() {
+            continue;
+        }
+        results.add(
+            bench["group_id"].as_str().unwrap_or("?"),
+            bench["value_str"].as_str().unwrap_or(""),
+            bench["function_id"].as_str().unwrap_or("?"),
+            Series { per_task_ns },
+        );
+    }
+}
+
+fn load_python(results: &mut Results, file: &str) -> Option<String> {
+    let json = read_json(&target_dir().join("bench-results").join(file))?;
+    for r in json["results"].as_array()? {
+        let samples: Vec<f64> = r["samples_ns"]
+            .as_array()?
+            .iter()
+            .filter_map(Value::as_f64)
+            .collect();
+        results.add(
+            r["group"].as_str()?,
+            r["param"].as_str()?,
+            r["peer"].as_str()?,
+            Series {
+                per_task_ns: samples,
+            },
+        );
+    }
+    json["python"].as_str().map(str::to_owned)
+}
+
+fn fmt_ns(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.3} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.1} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
+fn mps(ns_per_task: f64) -> f64 {
+    1e3 / ns_per_task
+}
+
+/// The ratio of a peer's time to futurepool's: of the medians, and of the
+/// fastest and the slowest samples (sorted).
+fn ratio(peer: &Series, fp: &Series) -> String {
+    let (a, b) = (peer.min() / fp.min(), peer.max() / fp.max());
+    format!(
+        "**{:.2}×** ({:.2}–{:.2})",
+        peer.median() / fp.median(),
+        a.min(b),
+        a.max(b)
+    )
+}
+
+/// An extra column of a table: its heading and how to fill it from a series.
+type Column<'a> = (&'a str, &'a dyn Fn(&Series) -> String);
+
+enum Unit {
+    Time,
+    Throughput,
+}
+
+/// A table of one (group, param): each peer's median, range, and ratio to
+/// `baseline` (futurepool).
+fn table(
+    md: &mut String,
+    rows: &[(String, Series)],
+    baseline: &str,
+    unit: Unit,
+    extra: Option<Column<'_>>,
+) {
+    let fp = rows.iter().find(|(p, _)| p == baseline).map(|(_, s)| s);
+    let (h1, h2) = match unit {
+        Unit::Time => ("median", "min–max"),
+        Unit::Throughput => ("median (M tasks/s)", "min–max (M tasks/s)"),
+    };
+    let extra_h = extra
+        .as_ref()
+        .map_or(String::new(), |(h, _)| format!(" {h} |"));
+    let _ = writeln!(
+        md,
+        "| peer | {h1} | {h2} |{extra_h} peer ÷ futurepool (time) |"
+    );
+    let _ = writeln!(
+        md,
+        "|---|---:|---:|{}---:|",
+        if extra.is_some() { "---:|" } else { "" }
+    );
+    for (peer, s) in rows {
+        let (med, range) = match unit {
+            Unit::Time => (
+                fmt_ns(s.median()),
+                format!("{} – {}", fmt_ns(s.min()), fmt_ns(s.max())),
+            ),
+            Unit::Throughput => (
+                format!("{:.3}", mps(s.median())),
+                format!("{:.3} – {:.3}", mps(s.max()), mps(s.min())),
+            ),
+        };
+        let r = match fp {
+            Some(fp) if peer != baseline => ratio(s, fp),
+            Some(_) => "1 (baseline)".to_owned(),
+            None => "–".to_owned(),
+        };
+        let name = if peer == baseline {
+            format!("**{peer}**")
+        } else {
+            peer.clone()
+        };
+        let extra_c = extra
+            .as_ref()
+            .map_or(String::new(), |(_, f)| format!(" {} |", f(s)));
+        let _ = writeln!(md, "| {name} | {med} | {range} |{extra_c} {r} |");
+    }
+    md.push('\n');
+}
+
+struct Target {
+    what: String,
+    met: Option<bool>,
+    figure: String,
+}
+
+fn target(what: &str, met: Option<bool>, figure: String) -> Target {
+    Target {
+        what: what.to_owned(),
+        met,
+        figure,
+    }
+}
+
+/// A bar chart panel: (label, value, is futurepool).
+struct Panel {
+    title: String,
+    bars: Vec<(String, f64, bool)>,
+    fmt: fn(f64) -> String,
+}
+
+fn draw_chart(path: &Path, panels: &[Panel]) -> Result<(), Box<dyn std::error::Error>> {
+    let rows = panels.len().div_ceil(2);
+    let root = SVGBackend::new(path, (1200, 280 * rows as u32)).into_drawing_area();
+    root.fill(&WHITE)?;
+    let areas = root.split_evenly((rows, 2));
+    for (area, panel) in areas.iter().zip(panels) {
+        let (w, h) = area.dim_in_pixel();
+        let (w, h) = (w as i32, h as i32);
+        area.draw(&Text::new(
+            panel.title.clone(),
+            (12, 10),
+            ("sans-serif", 17).into_font().style(FontStyle::Bold),
+        ))?;
+        let label_w = 250;
+        let value_w = 90;
+        let top = 40;
+        let n = panel.bars.len().max(1) as i32;
+        let row_h = ((h - top - 12) / n).min(30);
+        let max = panel
+            .bars
+            .iter()
+            .map(|b| b.1)
+            .fold(0.0_f64, f64::max)
+            .max(1e-12);
+        for (i, (label, value, is_fp)) in panel.bars.iter().enumerate() {
+            let y = top + i as i32 * row_h;
+            let bar_w = ((w - label_w - value_w - 20) as f64 * value / max).round() as i32;
+            let color = if *is_fp {
+                RGBColor(214, 96, 38)
+            } else {
+                RGBColor(90, 120, 170)
+            };
+            area.draw(&Text::new(
+                label.clone(),
+                (12, y + 6),
+                ("sans-serif", 13).into_font(),
+            ))?;
+            area.draw(&Rectangle::new(
+                [(label_w, y + 3), (label_w + bar_w.max(1), y + row_h - 3)],
+                color.filled(),
+            ))?;
+            area.draw(&Text::new(
+                (panel.fmt)(*value),
+                (label_w + bar_w + 6, y + 6),
+                ("sans-serif", 13).into_font(),
+            ))?;
+        }
+        area.draw(&Rectangle::new(
+            [(0, 0), (w - 1, h - 1)],
+            RGBColor(220, 220, 220).stroke_width(1),
+        ))?;
+    }
+    root.present()?;
+    Ok(())
+}
+
+fn bars(
+    rows: &[(String, Series)],
+    baseline: &str,
+    value: impl Fn(&Series) -> f64,
+) -> Vec<(String, f64, bool)> {
+    rows.iter()
+        .map(|(p, s)| (p.clone(), value(s), p == baseline))
+        .collect()
+}
+
+fn cargo_lock_versions(names: &[&str]) -> Vec<(String, String)> {
+    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    let mut name = None;
+    for line in lock.lines() {
+        if let Some(n) = line.strip_prefix("name = ") {
+            name = Some(n.trim_matches('"').to_owned());
+        } else if let (Some(v), Some(n)) = (line.strip_prefix("version = "), &name) {
+            if names.contains(&n.as_str()) {
+                out.push((n.clone(), v.trim_matches('"').to_owned()));
+            }
+        }
+    }
+    out
+}
+
+fn machine() -> String {
+    let cpuinfo = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let model = cpuinfo
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .map(|r| r.trim_start_matches([' ', '\t', ':']).to_owned())
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    let mem_kb: f64 = meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap_or(0.0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let rustc =
+        std::process::Command::new(std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into()))
+            .arg("-V")
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+    format!(
+        "- CPU: {model}, {} cores available to the run\n- Memory: {:.1} GiB\n- OS: Linux {}\n- {rustc}\n",
+        peers::cores(),
+        mem_kb / 1024.0 / 1024.0,
+        kernel.trim()
+    )
+}
+
+fn main() {
+    let mut results = Results::default();
+    load_criterion(&mut results);
+    let py_thread = load_python(&mut results, "python_thread.json");
+    // Its Python version is the same as the thread pool script's.
+    let _ = load_python(&mut results, "python_process.json");
+    let res_dir = target_dir().join("bench-results");
+    let memory = read_json(&res_dir.join("memory.json"));
+    let py_memory = read_json(&res_dir.join("python_thread.json")).map(|j| j["memory"].clone());
+    let ac = read_json(&res_dir.join("as_completed.json"));
+
+    let cores = peers::cores();
+    let w = cores.to_string();
+    let fp = "futurepool";
+    let mut md = String::new();
+    let mut targets = Vec::new();
+    let mut panels = Vec::new();
+
+    let _ = writeln!(md, "# Benchmarks\n");
+    let _ = writeln!(
+        md,
+        "futurepool measured side by side with the pools a user would otherwise pick, in the same process and the same run \
+         (issue 5). Every figure below comes from one run of `benches/run.sh`{}; nothing is copied from elsewhere.\n",
+        std::env::var("RUN_SECONDS")
+            .map(|s| format!(", which took {s} s"))
+            .unwrap_or_default()
+    );
+    let _ = writeln!(
+        md,
+        "![futurepool beside its peers](benches/results/chart.svg)\n"
+    );
+
+    let _ = writeln!(md, "## Machine\n\n{}", machine());
+    let _ = writeln!(md, "## Versions\n");
+    for (n, v) in cargo_lock_versions(&[
+        "futurepool",
+        "criterion",
+        "rayon",
+        "rayon-core",
+        "tokio",
+        "blocking",
+        "threadpool",
+        "crossbeam-channel",
+        "oneshot",
+        "procspawn",
+        "parking_lot",
+    ]) {
+        let _ = writeln!(md, "- {n} {v}");
+    }
+    match &py_thread {
+        Some(v) => {
+            let _ = writeln!(md, "- Python {v}");
+        }
+        None => {
+            let _ = writeln!(md, "- Python: not found, its rows are missing");
+        }
+    }
+    md.push('\n');
+
+    let _ = writeln!(
+        md,
+        "## Method\n\n\
+         - Each workload is a criterion group; every peer of a group runs in the same process, one after another, with a short \
+         warm-up (criterion's defaults are far too long for a 20-minute budget on 2 cores). Latencies take 20–30 samples; \
+         the 1,000,000-task and sleeping workloads take 10 flat samples of whole runs.\n\
+         - A figure is the time per task of one sample; the tables give the **median** over samples and the min–max.\n\
+         - **peer ÷ futurepool** is the peer's median time per task over futurepool's (above 1: futurepool is faster), \
+         with the same ratio for the fastest samples and for the slowest in brackets. For throughput, time per task is \
+         the inverse of tasks per second, so the ratio reads the same way.\n\
+         - Peers without a handle of their own (rayon's `spawn`, `threadpool`, the floor) get a `oneshot` channel per task, \
+         so every peer pays for a handle. The **crossbeam floor** is a hand-written pool: boxed closures on one \
+         `crossbeam-channel`, workers looping on `recv`. No cancellation, callbacks, panic capture or lazy start: the \
+         cost no pool goes much below.\n\
+         - `blocking::unblock` runs on smol's global pool, sized by `BLOCKING_MAX_THREADS` (set to the core count by the \
+         script, to 1 in the memory workload). tokio's blocking pool is sized with `max_blocking_threads`.\n\
+         - Python's peers are timed by `benches/python/*.py` with `time.perf_counter_ns` in the same way (round trips in \
+         batches of 1,000, throughput over 100,000 tasks, 3 samples).\n\
+         - Memory: each peer in a fresh child process, its one worker held busy, 1,000,000 trivial tasks queued with a \
+         handle each (200,000 for Python); the rise in peak RSS (`VmHWM`) divided by the task count.\n\
+         - Targets are checked on the medians, as the issue sets them; they are reported here, never asserted by tests.\n"
+    );
+
+    // 1. Round trip.
+    let _ = writeln!(
+        md,
+        "## 1. Round trip\n\nSubmit a trivial task and block on its result, one at a time.\n"
+    );
+    for wk in peers::worker_counts() {
+        let rows = results.get("round_trip", &wk.to_string());
+        let _ = writeln!(md, "### {wk} worker{}\n", if wk == 1 { "" } else { "s" });
+        table(&mut md, rows, fp, Unit::Time, None);
+    }
+    let rows = results.get("round_trip", &w);
+    panels.push(Panel {
+        title: format!("1. Round trip, {cores} workers (µs, lower is better)"),
+        bars: bars(rows, fp, |s| s.median() / 1e3),
+        fmt: |v| format!("{v:.1} µs"),
+    });
+    let fp_rt = results.find("round_trip", &w, fp).map(Series::median);
+    let peer_rt = |p: &str| results.find("round_trip", &w, p).map(Series::median);
+    if let (Some(f), Some(r)) = (fp_rt, peer_rt("rayon spawn+oneshot")) {
+        targets.push(target(
+            "round trip no slower than rayon spawn + oneshot",
+            Some(f <= r),
+            format!("{} vs {} ({:.2}×)", fmt_ns(f), fmt_ns(r), r / f),
+        ));
+    }
+    if let (Some(f), Some(r)) = (fp_rt, peer_rt("crossbeam floor")) {
+        targets.push(target(
+            "round trip within 1.2× the hand-written floor",
+            Some(f <= 1.2 * r),
+            format!("{} vs {}: {:.2}× the floor", fmt_ns(f), fmt_ns(r), f / r),
+        ));
+    }
+    if let (Some(f), Some(r)) = (fp_rt, peer_rt("tokio spawn_blocking")) {
+        targets.push(target(
+            "round trip at least 2× faster than tokio spawn_blocking",
+            Some(r >= 2.0 * f),
+            format!("{} vs {}: {:.2}× faster", fmt_ns(f), fmt_ns(r), r / f),
+        ));
+    }
+
+    // 2. Throughput.
+    let _ = writeln!(
+        md,
+        "## 2. Throughput\n\nSubmit 1,000,000 trivial tasks keeping a handle for each, then wait for all \
+         (`std::thread::spawn`: 5,000 threads; Python: 100,000 tasks). With several submitters, each submits its share \
+         and waits for its own handles.\n"
+    );
+    let mut tp_params: Vec<String> = results
+        .groups
+        .keys()
+        .filter(|(g, _)| g == "throughput")
+        .map(|(_, p)| p.clone())
+        .collect();
+    tp_params.sort_by_key(|p| {
+        p.split(", ")
+            .nth(1)
+            .and_then(|s| s.split(' ').next())
+            .and_then(|n| n.parse::<usize>().ok())
+    });
+    for param in &tp_params {
+        let _ = writeln!(md, "### {param}\n");
+        table(
+            &mut md,
+            results.get("throughput", param),
+            fp,
+            Unit::Throughput,
+            None,
+        );
+        let f = results.find("throughput", param, fp).map(Series::median);
+        if let (Some(f), Some(r)) = (
+            f,
+            results
+                .find("throughput", param, "rayon spawn+oneshot")
+                .map(Series::median),
+        ) {
+            targets.push(target(
+                &format!("throughput with handles at least rayon's ({param})"),
+                Some(f <= r),
+                format!("{:.2} vs {:.2} M/s", mps(f), mps(r)),
+            ));
+        }
+        if let (Some(f), Some(r)) = (
+            f,
+            results
+                .find("throughput", param, "crossbeam floor")
+                .map(Series::median),
+        ) {
+            targets.push(target(
+                &format!("throughput at least 0.9× the floor ({param})"),
+                Some(mps(f) >= 0.9 * mps(r)),
+                format!(
+                    "{:.2} vs {:.2} M/s: {:.2}×",
+                    mps(f),
+                    mps(r),
+                    mps(f) / mps(r)
+                ),
+            ));
+        }
+    }
+    if let Some(param) = tp_params.first() {
+        panels.push(Panel {
+            title: format!("2. Throughput, {param} (M tasks/s, higher is better)"),
+            bars: bars(results.get("throughput", param), fp, |s| mps(s.median())),
+            fmt: |v| format!("{v:.2} M/s"),
+        });
+    }
+
+    // 3. Map.
+    let _ = writeln!(
+        md,
+        "## 3. Map of a CPU-bound function\n\nNaive `is_prime` over 64 primes above 10^11 (about 1.5 ms each); \
+         speed-up = sequential median ÷ the peer's median. The limit is the worker count.\n"
+    );
+    let seq = results.find("map", "1", "sequential").cloned();
+    for wk in peers::worker_counts() {
+        let _ = writeln!(md, "### {wk} worker{}\n", if wk == 1 { "" } else { "s" });
+        let mut rows = results.get("map", &wk.to_string()).to_vec();
+        if let Some(seq) = &seq {
+            rows.insert(0, ("sequential".to_owned(), seq.clone()));
+        }
+        let speedup = |s: &Series| {
+            seq.as_ref().map_or("–".to_owned(), |q| {
+                format!("{:.3}", q.median() / s.median())
+            })
+        };
+        table(&mut md, &rows, fp, Unit::Time, Some(("speed-up", &speedup)));
+        if wk == cores {
+            if let Some(q) = &seq {
+                panels.push(Panel {
+                    title: format!(
+                        "3. Map speed-up over sequential, {wk} workers (higher is better)"
+                    ),
+                    bars: bars(&rows, fp, |s| q.median() / s.median()),
+                    fmt: |v| format!("{v:.3}"),
+                });
+                if let Some(f) = results.find("map", &w, fp) {
+                    let sp = q.median() / f.median();
+                    targets.push(target(
+                        &format!(
+                            "map speed-up at least 0.965 × {cores} = {:.2}",
+                            0.965 * cores as f64
+                        ),
+                        Some(sp >= 0.965 * cores as f64),
+                        format!("{sp:.3}"),
+                    ));
+                }
+            }
+        }
+    }
+
+    // 4. as_completed.
+    let ideal = ac.as_ref().and_then(|j| j["ideal_ns"].as_f64());
+    let _ = writeln!(
+        md,
+        "## 4. as_completed\n\n10,000 tasks sleeping 1–5 ms (uniform, fixed seed) on 64 threads, each result taken as it \
+         completes. The ideal is the makespan of the same sleeps handed in order to the first free of 64 workers with no \
+         overhead at all{}. The peers without an `as_completed` report completion on one shared channel.\n",
+        ideal
+            .map(|i| format!(": **{}**", fmt_ns(i)))
+            .unwrap_or_default()
+    );
+    let rows = results.get("as_completed", "64");
+    let over = |s: &Series| {
+        ideal.map_or("–".to_owned(), |i| {
+            format!("{:+.1}%", (s.median() / i - 1.0) * 100.0)
+        })
+    };
+    table(
+        &mut md,
+        rows,
+        fp,
+        Unit::Time,
+        Some(("over the ideal", &over)),
+    );
+    if let Some(i) = ideal {
+        panels.push(Panel {
+            title: "4. as_completed, 64 threads: % over the ideal (lower is better)".to_owned(),
+            bars: bars(rows, fp, |s| (s.median() / i - 1.0) * 100.0),
+            fmt: |v| format!("{v:+.2}%"),
+        });
+        if let Some(f) = results.find("as_completed", "64", fp) {
+            let o = (f.median() / i - 1.0) * 100.0;
+            let floor = results
+                .find("as_completed", "64", "crossbeam floor")
+                .map(|s| (s.median() / i - 1.0) * 100.0);
+            targets.push(target(
+                "as_completed within 3% of the ideal",
+                Some(o <= 3.0),
+                format!(
+                    "{o:+.2}%{}",
+                    floor
+                        .map(|f| format!(" (the floor: {f:+.2}%)"))
+                        .unwrap_or_default()
+                ),
+            ));
+        }
+    }
+
+    // 5. Await.
+    let _ = writeln!(
+        md,
+        "## 5. Await\n\nThe round trip ({cores} workers) awaited: from a current-thread tokio runtime's `block_on`, and from \
+         `futures::executor::block_on`, beside blocking on it and beside the async peers. Ratios are to futurepool's \
+         blocking `join`.\n"
+    );
+    let base = "futurepool join (blocking)";
+    let rows = results.get("await", &w);
+    table(&mut md, rows, base, Unit::Time, None);
+    panels.push(Panel {
+        title: format!("5. Await a round trip, {cores} workers (µs, lower is better)"),
+        bars: rows
+            .iter()
+            .map(|(p, s)| (p.clone(), s.median() / 1e3, p.starts_with(fp)))
+            .collect(),
+        fmt: |v| format!("{v:.1} µs"),
+    });
+    if let (Some(b), Some(t)) = (
+        results.find("await", &w, base).map(Series::median),
+        results
+            .find("await", &w, "futurepool .await in tokio")
+            .map(Series::median),
+    ) {
+        targets.push(target(
+            "awaiting from tokio within 1.1× of blocking on it",
+            Some(t <= 1.1 * b),
+            format!("{} vs {}: {:.2}×", fmt_ns(t), fmt_ns(b), t / b),
+        ));
+    }
+
+    // 6. Process pool.
+    let _ = writeln!(
+        md,
+        "## 6. Process pool\n\nRound trip and throughput (5,000 tasks of `x + 1`) on a pool of worker processes. \
+         **futurepool's process pool is not on this branch yet**: its row is missing until it lands, and its targets \
+         are pending.\n"
+    );
+    for wk in peers::worker_counts() {
+        let _ = writeln!(
+            md,
+            "### Round trip, {wk} worker{}\n",
+            if wk == 1 { "" } else { "s" }
+        );
+        table(
+            &mut md,
+            results.get("process_round_trip", &wk.to_string()),
+            fp,
+            Unit::Time,
+            None,
+        );
+    }
+    let _ = writeln!(md, "### Throughput, {cores} workers\n");
+    table(
+        &mut md,
+        results.get("process_throughput", &w),
+        fp,
+        Unit::Throughput,
+        None,
+    );
+    let prt = |p: &str| {
+        results
+            .find("process_round_trip", &w, p)
+            .map(Series::median)
+    };
+    for (peer, k) in [("procspawn Pool", 2.0), ("Python ProcessPoolExecutor", 6.0)] {
+        let what = format!("process round trip at least {k}× faster than {peer}");
+        match (prt(fp), prt(peer)) {
+            (Some(f), Some(r)) => targets.push(target(
+                &what,
+                Some(r >= k * f),
+                format!("{} vs {}: {:.2}×", fmt_ns(f), fmt_ns(r), r / f),
+            )),
+            (None, r) => targets.push(target(
+                &what,
+                None,
+                format!(
+                    "futurepool's process pool not on this branch yet; {peer}: {}",
+                    r.map_or("–".to_owned(), fmt_ns)
+                ),
+            )),
+            (Some(_), None) => targets.push(target(&what, None, format!("{peer} not measured"))),
+        }
+    }
+    let prows = results.get("process_round_trip", &w);
+    if !prows.is_empty() {
+        panels.push(Panel {
+            title: format!("6. Process pool round trip, {cores} workers (µs, lower is better)"),
+            bars: bars(prows, fp, |s| s.median() / 1e3),
+            fmt: |v| format!("{v:.0} µs"),
+        });
+    }
+
+    // 7. Memory.
+    let _ = writeln!(md, "## 7. Memory per pending task\n");
+    let mut mem_rows: Vec<(String, f64)> = memory
+        .as_ref()
+        .and_then(|m| m["results"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|r| {
+            Some((
+                r["peer"].as_str()?.to_owned(),
+                r["bytes_per_task"].as_f64()?,
+            ))
+        })
+        .collect();
+    if let Some(pm) = &py_memory {
+        if let (Some(p), Some(b)) = (pm["peer"].as_str(), pm["bytes_per_task"].as_f64()) {
+            mem_rows.push((p.to_owned(), b));
+        }
+    }
+    let fp_mem = mem_rows.iter().find(|(p, _)| p == fp).map(|r| r.1);
+    let _ = writeln!(
+        md,
+        "| peer | bytes per pending task | peer ÷ futurepool |\n|---|---:|---:|"
+    );
+    for (p, b) in &mem_rows {
+        let r = fp_mem.map_or("–".to_owned(), |f| {
+            if p == fp {
+                "1 (baseline)".to_owned()
+            } else {
+                format!("**{:.2}×**", b / f)
+            }
+        });
+        let name = if p == fp {
+            format!("**{p}**")
+        } else {
+            p.clone()
+        };
+        let _ = writeln!(md, "| {name} | {b:.0} | {r} |");
+    }
+    md.push('\n');
+    panels.push(Panel {
+        title: "7. Bytes per pending task (lower is better)".to_owned(),
+        bars: mem_rows
+            .iter()
+            .map(|(p, b)| (p.clone(), *b, p == fp))
+            .collect(),
+        fmt: |v| format!("{v:.0} B"),
+    });
+
+    // Targets.
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "## Targets\n\n| target | status | figure (medians) |\n|---|---|---|"
+    );
+    for tg in &targets {
+        let status = match tg.met {
+            Some(true) => "MET",
+            Some(false) => "**MISSED**",
+            None => "pending",
+        };
+        let _ = writeln!(t, "| {} | {status} | {} |", tg.what, tg.figure);
+    }
+    t.push('\n');
+    if let Ok(notes) = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results/notes.md"),
+    ) {
+        t.push_str(&notes);
+        t.push('\n');
+    }
+    // The targets go right after the method, before the tables.
+    let at = md.find("## 1. Round trip").unwrap_or(md.len());
+    md.insert_str(at, &t);
+
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let chart = root.join("benches/results/chart.svg");
+    std::fs::create_dir_all(chart.parent().expect("has a parent")).expect("create benches/results");
+    draw_chart(&chart, &panels).expect("draw the chart");
+    std::fs::write(root.join("BENCHMARKS.md"), md).expect("write BENCHMARKS.md");
+    println!("wrote BENCHMARKS.md and benches/results/chart.svg");
+    for tg in &targets {
+        println!(
+            "{:>8}  {}: {}",
+            match tg.met {
+                Some(true) => "MET",
+                Some(false) => "MISSED",
+                None => "pending",
+            },
+            tg.what,
+            tg.figure
+        );
+    }
+}

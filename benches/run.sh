@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Runs every benchmark of issue 5 and writes BENCHMARKS.md and
+# benches/results/chart.svg. About 10 minutes on 2 cores, building included.
+#
+#   benches/run.sh            # everything
+#   benches/run.sh --report   # only rewrite BENCHMARKS.md from the last run
+set -euo pipefail
+cd "$(dirname "$0")/.."
+start=$(date +%s)
+target=${CARGO_TARGET_DIR:-target}
+results="$target/bench-results"
+cores=$(nproc)
+# smol's `blocking` pool is global and sized from the environment: give it the
+# same number of threads as the other pools.
+export BLOCKING_MAX_THREADS=$cores
+
+if [[ "${1:-}" != "--report" ]]; then
+    rm -rf "$target/criterion" "$results"
+    mkdir -p "$results"
+    echo "== building the benches"
+    cargo bench --no-run --benches
+    echo "== thread pool workloads (1-5)"
+    cargo bench --bench thread_pool
+    echo "== process pool workload (6)"
+    cargo bench --bench process_pool
+    echo "== memory workload (7)"
+    cargo bench --bench memory
+    if command -v python3 >/dev/null 2>&1; then
+        echo "== Python's concurrent.futures"
+        python3 benches/python/thread_pool.py "$results/python_thread.json"
+        python3 benches/python/process_pool.py "$results/python_process.json"
+    else
+        echo "== python3 not found: skipping Python's ThreadPoolExecutor and ProcessPoolExecutor"
+    fi
+    echo $(( $(date +%s) - start )) > "$results/run_seconds"
+fi
+
+echo "== writing BENCHMARKS.md"
+RUN_SECONDS=$(cat "$results/run_seconds" 2>/dev/null || echo "?") cargo bench --bench report
