@@ -277,13 +277,20 @@ where
     }
 
     fn cancel_all(&mut self) {
+        self.cancel_window();
+        self.inputs = None;
+        self.stalled = None;
+    }
+}
+
+impl<I: Iterator, F, T> Map<'_, I, F, T> {
+    /// Cancels every submitted task that hasn't been yielded.
+    fn cancel_window(&mut self) {
         for slot in self.window.drain(..) {
             if let Slot::Task(handle) = slot {
                 handle.cancel();
             }
         }
-        self.inputs = None;
-        self.stalled = None;
     }
 }
 
@@ -419,11 +426,7 @@ impl<I: Iterator, F, T> fmt::Debug for MapStream<'_, I, F, T> {
 
 impl<I: Iterator, F, T> Drop for Map<'_, I, F, T> {
     fn drop(&mut self) {
-        for slot in self.window.drain(..) {
-            if let Slot::Task(handle) = slot {
-                handle.cancel();
-            }
-        }
+        self.cancel_window();
     }
 }
 
