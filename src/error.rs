@@ -98,6 +98,12 @@ impl TaskError {
         }
     }
 
+    pub(crate) fn spawn_failure(err: Arc<io::Error>) -> TaskError {
+        TaskError {
+            repr: Repr::Spawn(err),
+        }
+    }
+
     pub(crate) fn broken(cause: Arc<BoxError>) -> TaskError {
         TaskError {
             repr: Repr::Broken(cause),

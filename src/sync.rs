@@ -6,6 +6,7 @@
 //! [`loom`](https://docs.rs/loom)'s model-checked versions under a cfg later,
 //! the way `oneshot` and `crossbeam-utils` do.
 
+pub(crate) use crossbeam_queue::SegQueue;
 pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
 pub(crate) use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 pub(crate) use std::sync::{Arc, Weak};
