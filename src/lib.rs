@@ -193,6 +193,8 @@ mod as_completed;
 mod error;
 mod handle;
 mod map;
+#[cfg(feature = "process")]
+mod process_pool;
 mod state;
 mod sync;
 mod task;
@@ -212,3 +214,30 @@ pub use crate::thread_pool::{ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoo
 pub use crate::token::CancelToken;
 pub use crate::wait::{ReturnWhen, Waited, wait, wait_deadline, wait_timeout};
 pub use crate::watch::TaskRef;
+
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+pub use crate::process_pool::{
+    ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder, RemoteFn,
+};
+
+/// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
+/// line a program calls first in `main`.
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+pub mod process {
+    pub use crate::process_pool::init;
+}
+
+/// What the `remote!` macro expands to. Not public API.
+#[cfg(feature = "process")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::process_pool::protocol::Outcome;
+    pub use crate::process_pool::registry::{REGISTRY, Registration, call};
+    pub use linkme;
+}
+
+// The library's own unit tests start workers from the test binary.
+#[cfg(all(test, feature = "process"))]
+process_init_before_main!();
