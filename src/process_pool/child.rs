@@ -121,14 +121,20 @@ impl WorkerProcess {
         let reply =
             match protocol::read_frame(&mut self.stdout, protocol::MAX_HANDSHAKE, &mut self.buf) {
                 Ok(true) => protocol::decode_handshake::<HelloReply>(&self.buf),
-                Ok(false) | Err(_) => {
+                Ok(false) => {
+                    // End of stream: it exited (or closed its output). Make
+                    // sure it is gone, then say how it ended.
+                    let _ = self.child.kill();
                     let status = self.child.wait().ok();
                     return Err(StartError::Start(format!(
                         "worker process {pid} exited during start-up ({}); \
-                     does the program call `futurepool::process::init()` first in `main`?",
+                         does the program call `futurepool::process::init()` first in `main`?",
                         status.map_or("unknown status".to_owned(), |s| s.to_string())
                     )));
                 }
+                // Too long, or cut short: garbage either way. The caller
+                // kills it.
+                Err(err) => Err(err.to_string()),
             };
         match reply {
             Ok(HelloReply::Ready { .. }) => Ok(()),
