@@ -38,6 +38,9 @@
 //! | `with ThreadPoolExecutor() as ex:`                  | a `ThreadPool` in scope: dropping it shuts it down and waits |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`  | [`TaskError::is_cancelled`], [`is_timeout`](TaskError::is_timeout), [`is_broken`](TaskError::is_broken) |
 //! | `asyncio.wrap_future(fut)`                          | `handle.await`, on any runtime |
+//! | `ProcessPoolExecutor(max_workers, max_tasks_per_child=n)` | `ProcessPool::builder().max_workers(..).max_tasks_per_child(n).build()?` (feature `process`) |
+//! | `pex.submit(fn, arg)` / `pex.map(fn, it, chunksize=8)` | `pool.submit(remote!(f), arg)?` / `pool.map(remote!(f), it).chunksize(8)` |
+//! | `BrokenProcessPool` after a worker dies             | only that task fails: `TaskError::is_worker_died` |
 //!
 //! And what Python gets wrong, fixed: a task waiting on another task of the
 //! same full pool doesn't deadlock; running work can be cancelled and timed
@@ -167,7 +170,7 @@
 //!
 //! # Async
 //!
-//! A [`TaskHandle`] is a [`Future`](std::future::Future): `.await` it from
+//! A [`TaskHandle`] is a [`Future`]: `.await` it from
 //! any runtime (tokio, smol, `futures::executor`, your own). It depends on
 //! none: the waker of the last poll is woken when the task ends. Dropping the
 //! awaiting future does not cancel the task.
@@ -182,10 +185,20 @@
 //! assert_eq!(answer.unwrap(), 42);
 //! ```
 //!
+#![cfg_attr(feature = "process", doc = include_str!("process_pool/chapter.md"))]
+#![cfg_attr(
+    not(feature = "process"),
+    doc = "# Processes\n\nThe `process` feature adds a pool of worker *processes*, \
+           whose running tasks can be killed and whose crashes fail only their own task.\n"
+)]
 //! # Features
 //!
-//! futurepool has no optional features yet; its only dependency is
-//! `parking_lot`.
+//! - `process` (off by default): the process pool (`ProcessPool`, `remote!`,
+//!   `process::init`; see "Processes" above when it is enabled). Adds
+//!   `serde`, `bincode` 1, `libc` and `linkme`. Linux: the parent-death
+//!   signal and the test-binary hook are Linux-specific.
+//!
+//! Without features, the only dependency is `parking_lot`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

@@ -350,7 +350,9 @@ fn done_callbacks_run() {
 }
 
 fn init_env(value: String) -> Result<(), String> {
-    // SAFETY-free: this worker has one thread while its initializer runs.
+    // SAFETY: the initializer runs in the worker before its first task,
+    // while the worker has a single thread: nothing reads the environment
+    // concurrently.
     unsafe { std::env::set_var("FUTUREPOOL_TEST_INIT", value) };
     Ok(())
 }
