@@ -30,6 +30,12 @@ pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
 /// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
 /// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed ([`source`](Error::source) is its error) |
 /// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
+/// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
+/// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
+/// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
+///
+/// The last three come only from a process pool (the `process` feature); the
+/// predicates exist, and return `false`, in every build.
 ///
 /// `TaskError` is `Send + Sync + 'static`, so `?` turns it into a
 /// `Box<dyn Error + Send + Sync>` (or an `anyhow::Error`) whatever the panic
@@ -74,6 +80,89 @@ enum Repr {
     Broken(Arc<BoxError>),
     Shutdown,
     Spawn(Arc<io::Error>),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    WorkerDied {
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Protocol {
+        pid: u32,
+        msg: Arc<str>,
+    },
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Serialization(Arc<str>),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    StartFailed(Arc<BoxError>),
+}
+
+#[cfg(feature = "process")]
+impl TaskError {
+    /// The worker process `pid` died with this exit code or signal.
+    pub(crate) fn worker_died(pid: u32, code: Option<i32>, signal: Option<i32>) -> TaskError {
+        TaskError {
+            repr: Repr::WorkerDied { pid, code, signal },
+        }
+    }
+
+    /// The worker process `pid` sent garbage (or a reply that made no sense).
+    pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError {
+            repr: Repr::Protocol {
+                pid,
+                msg: msg.into(),
+            },
+        }
+    }
+
+    /// An argument or result failed to cross the process boundary;
+    /// `msg` says which and why.
+    pub(crate) fn serialization(msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError {
+            repr: Repr::Serialization(msg.into()),
+        }
+    }
+
+    /// No worker process could be started, so the pool is broken.
+    pub(crate) fn start_failed(cause: Arc<BoxError>) -> TaskError {
+        TaskError {
+            repr: Repr::StartFailed(cause),
+        }
+    }
+
+    /// A copy of this error, for every task of a chunk that failed as one
+    /// (a panic payload is copied as its message).
+    pub(crate) fn duplicate(&self) -> TaskError {
+        let repr = match &self.repr {
+            Repr::Panic { message, .. } => {
+                let message = message
+                    .clone()
+                    .unwrap_or_else(|| "(non-string payload)".to_owned());
+                Repr::Panic {
+                    payload: Mutex::new(Box::new(message.clone())),
+                    message: Some(message),
+                }
+            }
+            Repr::Cancelled => Repr::Cancelled,
+            Repr::Timeout => Repr::Timeout,
+            Repr::Broken(cause) => Repr::Broken(cause.clone()),
+            Repr::Shutdown => Repr::Shutdown,
+            Repr::Spawn(err) => Repr::Spawn(err.clone()),
+            Repr::WorkerDied { pid, code, signal } => Repr::WorkerDied {
+                pid: *pid,
+                code: *code,
+                signal: *signal,
+            },
+            Repr::Protocol { pid, msg } => Repr::Protocol {
+                pid: *pid,
+                msg: msg.clone(),
+            },
+            Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
+            Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
+        };
+        TaskError { repr }
+    }
 }
 
 impl TaskError {
@@ -168,8 +257,9 @@ impl TaskError {
     }
 
     /// Returns `true` if the task never ran because the pool is broken (a
-    /// worker's initializer failed). [`Error::source`] gives the initializer's
-    /// error.
+    /// worker's initializer failed, or a process pool could not start a
+    /// worker process). [`Error::source`] gives the initializer's error or
+    /// the start failure.
     ///
     /// # Examples
     ///
@@ -185,7 +275,7 @@ impl TaskError {
     /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no database");
     /// ```
     pub fn is_broken(&self) -> bool {
-        matches!(self.repr, Repr::Broken(_))
+        matches!(self.repr, Repr::Broken(_) | Repr::StartFailed(_))
     }
 
     /// Returns `true` if the task was refused because its pool had been shut
@@ -204,6 +294,114 @@ impl TaskError {
     /// ```
     pub fn is_shutdown(&self) -> bool {
         matches!(self.repr, Repr::Shutdown)
+    }
+
+    /// Returns `true` if the worker process running the task died: it
+    /// crashed (a segfault, `abort`, a panic with `panic = "abort"`), was
+    /// killed by a signal (`kill -9`, the out-of-memory killer), or exited.
+    /// Only the task it was running fails; the pool starts a new worker.
+    /// Cancelling or timing out a task also kills its worker, but reports
+    /// [`is_cancelled`](Self::is_cancelled) or [`is_timeout`](Self::is_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// // Threads don't die of their tasks; see `ProcessPool` for processes.
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_worker_died());
+    /// assert_eq!(err.worker_pid(), None);
+    /// ```
+    pub fn is_worker_died(&self) -> bool {
+        matches!(self.repr, Repr::WorkerDied { .. })
+    }
+
+    /// The process id of the worker that died running the task, or that
+    /// broke the protocol ([`is_worker_died`](Self::is_worker_died),
+    /// [`is_protocol_error`](Self::is_protocol_error)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.worker_pid(), None);
+    /// ```
+    pub fn worker_pid(&self) -> Option<u32> {
+        match self.repr {
+            Repr::WorkerDied { pid, .. } | Repr::Protocol { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// The exit code of a worker process that died by exiting (rather than
+    /// by a signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.exit_code(), None);
+    /// ```
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.repr {
+            Repr::WorkerDied { code, .. } => code,
+            _ => None,
+        }
+    }
+
+    /// The signal that killed a worker process (for example 9 for
+    /// `SIGKILL`, 11 for `SIGSEGV`, 6 for `SIGABRT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.exit_signal(), None);
+    /// ```
+    pub fn exit_signal(&self) -> Option<i32> {
+        match self.repr {
+            Repr::WorkerDied { signal, .. } => signal,
+            _ => None,
+        }
+    }
+
+    /// Returns `true` if the task's argument could not be serialized (it
+    /// never left the caller), or could not be deserialized in the worker,
+    /// or its result could not be serialized in the worker or deserialized
+    /// here. The message says which. The pool and its workers are fine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_serialization());
+    /// ```
+    pub fn is_serialization(&self) -> bool {
+        matches!(self.repr, Repr::Serialization(_))
+    }
+
+    /// Returns `true` if the worker process running the task sent a reply
+    /// the pool could not understand. The worker is killed and replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_protocol_error());
+    /// ```
+    pub fn is_protocol_error(&self) -> bool {
+        matches!(self.repr, Repr::Protocol { .. })
     }
 
     /// The panic message, if the task panicked with a `&str` or `String`
@@ -293,8 +491,51 @@ impl fmt::Display for TaskError {
             Repr::Broken(cause) => write!(f, "pool is broken: worker initializer failed: {cause}"),
             Repr::Shutdown => f.write_str("pool is shut down"),
             Repr::Spawn(err) => write!(f, "failed to start a worker thread: {err}"),
+            Repr::WorkerDied { pid, code, signal } => {
+                write!(f, "worker process {pid} died")?;
+                match (code, signal) {
+                    (_, Some(sig)) => match signal_name(*sig) {
+                        Some(name) => write!(f, ": killed by signal {sig} ({name})"),
+                        None => write!(f, ": killed by signal {sig}"),
+                    },
+                    (Some(code), None) => write!(f, ": exited with code {code}"),
+                    (None, None) => Ok(()),
+                }
+            }
+            Repr::Protocol { pid, msg } => {
+                write!(f, "worker process {pid} broke the protocol: {msg}")
+            }
+            Repr::Serialization(msg) => f.write_str(msg),
+            Repr::StartFailed(cause) => {
+                write!(
+                    f,
+                    "pool is broken: failed to start a worker process: {cause}"
+                )
+            }
         }
     }
+}
+
+/// The usual name of a Unix signal number, for messages.
+fn signal_name(sig: i32) -> Option<&'static str> {
+    Some(match sig {
+        1 => "SIGHUP",
+        2 => "SIGINT",
+        3 => "SIGQUIT",
+        4 => "SIGILL",
+        5 => "SIGTRAP",
+        6 => "SIGABRT",
+        7 => "SIGBUS",
+        8 => "SIGFPE",
+        9 => "SIGKILL",
+        11 => "SIGSEGV",
+        13 => "SIGPIPE",
+        14 => "SIGALRM",
+        15 => "SIGTERM",
+        24 => "SIGXCPU",
+        25 => "SIGXFSZ",
+        _ => return None,
+    })
 }
 
 impl fmt::Debug for TaskError {
@@ -309,6 +550,25 @@ impl fmt::Debug for TaskError {
             Repr::Broken(cause) => f.debug_tuple("TaskError::Broken").field(cause).finish(),
             Repr::Shutdown => f.write_str("TaskError::Shutdown"),
             Repr::Spawn(err) => f.debug_tuple("TaskError::Spawn").field(err).finish(),
+            Repr::WorkerDied { pid, code, signal } => f
+                .debug_struct("TaskError::WorkerDied")
+                .field("pid", pid)
+                .field("code", code)
+                .field("signal", signal)
+                .finish(),
+            Repr::Protocol { pid, msg } => f
+                .debug_struct("TaskError::Protocol")
+                .field("pid", pid)
+                .field("msg", msg)
+                .finish(),
+            Repr::Serialization(msg) => f
+                .debug_tuple("TaskError::Serialization")
+                .field(msg)
+                .finish(),
+            Repr::StartFailed(cause) => f
+                .debug_tuple("TaskError::StartFailed")
+                .field(cause)
+                .finish(),
         }
     }
 }
@@ -316,7 +576,7 @@ impl fmt::Debug for TaskError {
 impl Error for TaskError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.repr {
-            Repr::Broken(cause) => Some(cause.as_ref().as_ref()),
+            Repr::Broken(cause) | Repr::StartFailed(cause) => Some(cause.as_ref().as_ref()),
             Repr::Spawn(err) => Some(err.as_ref()),
             _ => None,
         }
@@ -533,6 +793,9 @@ pub(crate) enum Refusal {
     Broken(Arc<BoxError>),
     Full,
     Spawn(io::Error),
+    /// A process pool could not start a worker process.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    StartFailed(Arc<BoxError>),
 }
 
 impl<F> SubmitError<F> {
@@ -546,6 +809,7 @@ impl<F> SubmitError<F> {
             repr: match &self.reason {
                 Refusal::Shutdown | Refusal::Full => Repr::Shutdown,
                 Refusal::Broken(cause) => Repr::Broken(cause.clone()),
+                Refusal::StartFailed(cause) => Repr::StartFailed(cause.clone()),
                 Refusal::Spawn(err) => {
                     Repr::Spawn(Arc::new(io::Error::new(err.kind(), err.to_string())))
                 }
@@ -585,7 +849,8 @@ impl<F> SubmitError<F> {
     }
 
     /// Returns `true` if the pool is broken because a worker initializer
-    /// failed; [`Error::source`] gives the initializer's error.
+    /// failed, or a process pool could not start a worker process;
+    /// [`Error::source`] gives the initializer's error or the start failure.
     ///
     /// # Examples
     ///
@@ -598,7 +863,7 @@ impl<F> SubmitError<F> {
     /// assert!(pool.submit(|| ()).unwrap_err().is_broken());
     /// ```
     pub fn is_broken(&self) -> bool {
-        matches!(self.reason, Refusal::Broken(_))
+        matches!(self.reason, Refusal::Broken(_) | Refusal::StartFailed(_))
     }
 
     /// Returns `true` if a bounded queue was full (only
@@ -660,6 +925,12 @@ impl<F> fmt::Display for SubmitError<F> {
             }
             Refusal::Full => f.write_str("pool queue is full"),
             Refusal::Spawn(err) => write!(f, "failed to start a worker thread: {err}"),
+            Refusal::StartFailed(cause) => {
+                write!(
+                    f,
+                    "pool is broken: failed to start a worker process: {cause}"
+                )
+            }
         }
     }
 }
@@ -667,7 +938,7 @@ impl<F> fmt::Display for SubmitError<F> {
 impl<F> Error for SubmitError<F> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.reason {
-            Refusal::Broken(cause) => Some(cause.as_ref().as_ref()),
+            Refusal::Broken(cause) | Refusal::StartFailed(cause) => Some(cause.as_ref().as_ref()),
             Refusal::Spawn(err) => Some(err),
             _ => None,
         }
@@ -693,6 +964,9 @@ pub struct BuildError {
 pub(crate) enum BuildErrorKind {
     ZeroWorkers,
     ZeroCapacity,
+    /// A process pool setting that can't work, with the reason.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Process(String),
 }
 
 impl BuildError {
@@ -703,11 +977,12 @@ impl BuildError {
 
 impl fmt::Display for BuildError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.kind {
+        match &self.kind {
             BuildErrorKind::ZeroWorkers => f.write_str("max_workers must be at least 1"),
             BuildErrorKind::ZeroCapacity => {
                 f.write_str("a bounded queue needs a capacity of at least 1")
             }
+            BuildErrorKind::Process(msg) => f.write_str(msg),
         }
     }
 }

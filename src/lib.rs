@@ -38,6 +38,9 @@
 //! | `with ThreadPoolExecutor() as ex:`                  | a `ThreadPool` in scope: dropping it shuts it down and waits |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`  | [`TaskError::is_cancelled`], [`is_timeout`](TaskError::is_timeout), [`is_broken`](TaskError::is_broken) |
 //! | `asyncio.wrap_future(fut)`                          | `handle.await`, on any runtime |
+//! | `ProcessPoolExecutor(max_workers, max_tasks_per_child=n)` | `ProcessPool::builder().max_workers(..).max_tasks_per_child(n).build()?` (feature `process`) |
+//! | `pex.submit(fn, arg)` / `pex.map(fn, it, chunksize=8)` | `pool.submit(remote!(f), arg)?` / `pool.map(remote!(f), it).chunksize(8)` |
+//! | `BrokenProcessPool` after a worker dies             | only that task fails: `TaskError::is_worker_died` |
 //!
 //! And what Python gets wrong, fixed: a task waiting on another task of the
 //! same full pool doesn't deadlock; running work can be cancelled and timed
@@ -215,10 +218,22 @@
 //! the pool's timer and wake an async consumer without any runtime timer. To
 //! bound a plain `.await`, use your runtime's timeout.
 //!
+#![cfg_attr(feature = "process", doc = include_str!("process_pool/chapter.md"))]
+#![cfg_attr(
+    not(feature = "process"),
+    doc = "# Processes\n\nThe `process` feature adds a pool of worker *processes*, \
+           whose running tasks can be killed and whose crashes fail only their own task.\n"
+)]
 //! # Features
 //!
-//! futurepool has no optional features yet. It depends on `parking_lot`
-//! (locks) and `futures-core` (the `Stream` trait), and on no async runtime.
+//! - `process` (off by default): the process pool (`ProcessPool`, `remote!`,
+//!   `process::init`; see "Processes" above when it is enabled). Adds
+//!   `serde`, `bincode` 1, `libc` and `linkme`. Linux: the parent-death
+//!   signal and the test-binary hook are Linux-specific.
+//!
+//! Without features, futurepool depends on `parking_lot` (locks),
+//! `crossbeam-queue` (the lock-free job queue) and `futures-core` (the
+//! `Stream` trait), and on no async runtime.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
@@ -228,6 +243,8 @@ mod compile_fail;
 mod error;
 mod handle;
 mod map;
+#[cfg(feature = "process")]
+mod process_pool;
 mod state;
 mod sync;
 mod task;
@@ -249,3 +266,30 @@ pub use crate::wait::{
     ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
 };
 pub use crate::watch::TaskRef;
+
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+pub use crate::process_pool::{
+    ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder, RemoteFn,
+};
+
+/// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
+/// line a program calls first in `main`.
+#[cfg(feature = "process")]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+pub mod process {
+    pub use crate::process_pool::init;
+}
+
+/// What the `remote!` macro expands to. Not public API.
+#[cfg(feature = "process")]
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::process_pool::protocol::Outcome;
+    pub use crate::process_pool::registry::{REGISTRY, Registration, call};
+    pub use linkme;
+}
+
+// The library's own unit tests start workers from the test binary.
+#[cfg(all(test, feature = "process"))]
+process_init_before_main!();

@@ -23,6 +23,14 @@
 //! | `Completing` | lost             | lost              | lost                              | lost                | lost                           |
 //! | `Done`       | lost             | lost              | lost                              | lost                | lost                           |
 //!
+//! A task "has a token" when it was submitted with a [`CancelToken`](crate::CancelToken):
+//! a thread-pool task from `submit_cancellable` (the token asks the closure to
+//! stop), and every process-pool task (the token's hook kills the worker process
+//! running it, so the cancel or timeout really stops the work). `start` and
+//! `finish` are also driven from outside a worker thread: the process pool
+//! starts a task before sending it to a worker process and finishes it with the
+//! outcome read back from the pipe (`Task::start`, `Task::complete`).
+//!
 //! `Completing` always moves to `Done` once the callbacks have run, and
 //! `Done` is final. A task therefore ends exactly once, callbacks run exactly
 //! once, and the closure runs at most once.

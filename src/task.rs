@@ -3,6 +3,12 @@
 //!
 //! The handle holds one reference, the queue (or the worker running it)
 //! another, and a deadline timer a weak one.
+//!
+//! A thread pool runs a task with [`Runnable::run`]. A process pool runs it
+//! in another process: it calls [`Task::start`] itself, sends the job away,
+//! and ends the task with [`Task::complete`] when the reply comes back. Its
+//! tasks carry a token whose hook kills the worker, so that `cancel` and a
+//! deadline stop them while they run.
 
 use std::panic::{self, AssertUnwindSafe};
 use std::task::{Context, Poll};
@@ -67,6 +73,41 @@ where
 }
 
 impl<T> Task<T> {
+    /// `Pending -> Running`: hands over the job, or `None` if the task
+    /// already ended. [`Runnable::run`] calls it before running the closure
+    /// here; the process pool calls it before sending the job to a worker.
+    pub(crate) fn start(&self) -> Option<Box<dyn Job<T>>> {
+        self.state.lock().start()
+    }
+
+    /// `Running -> Completing -> Done` with an outcome computed by whoever
+    /// [`start`](Self::start)ed the task (here, or in a worker process).
+    /// Returns `false`, dropping `outcome`, if another event (a cancel, a
+    /// timeout) ended the task first.
+    pub(crate) fn complete(&self, outcome: Result<T, TaskError>) -> bool {
+        let mut st = self.state.lock();
+        if st.phase != Phase::Running {
+            // Cancelled or timed out while running: nobody wants this value.
+            drop(st);
+            drop(outcome);
+            return false;
+        }
+        st.phase = Phase::Completing;
+        st.end = Some(if outcome.is_ok() {
+            End::Value
+        } else {
+            End::Error
+        });
+        self.finish(st, outcome);
+        true
+    }
+
+    /// The task's cancellation token, if it has one.
+    #[cfg(feature = "process")]
+    pub(crate) fn token(&self) -> Option<&CancelToken> {
+        self.token.as_ref()
+    }
+
     pub(crate) fn new(
         job: Box<dyn Job<T>>,
         token: Option<CancelToken>,
@@ -275,25 +316,12 @@ impl<T: Send + 'static> Runnable for Task<T> {
             self.expire();
             return;
         }
-        let Some(job) = self.state.lock().start() else {
+        let Some(job) = self.start() else {
             return; // ended before it started
         };
         let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
-        let mut st = self.state.lock();
-        if st.phase != Phase::Running {
-            // Cancelled or timed out while running: nobody wants this value.
-            drop(st);
-            drop(outcome);
-            return;
-        }
-        st.phase = Phase::Completing;
-        st.end = Some(if outcome.is_ok() {
-            End::Value
-        } else {
-            End::Error
-        });
-        self.finish(st, outcome);
+        self.complete(outcome);
     }
 
     fn fail(&self, err: TaskError) {

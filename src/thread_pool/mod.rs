@@ -93,8 +93,8 @@ pub struct ThreadPool {
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShutdownOptions {
-    wait: bool,
-    cancel_pending: bool,
+    pub(crate) wait: bool,
+    pub(crate) cancel_pending: bool,
 }
 
 impl Default for ShutdownOptions {

@@ -1,0 +1,281 @@
+//! [`ProcessPoolBuilder`]: how a process pool is configured.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::supervisor::Shared;
+use super::{ProcessPool, RemoteFn, protocol};
+use crate::error::{BuildError, BuildErrorKind};
+use crate::sync::Arc;
+
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) program: PathBuf,
+    pub(crate) init: Option<(String, Vec<u8>)>,
+    pub(crate) max_tasks_per_child: Option<usize>,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) start_timeout: Duration,
+    pub(crate) retries: u32,
+}
+
+/// Configures and builds a [`ProcessPool`].
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::ProcessPool;
+///
+/// let err = ProcessPool::builder().max_tasks_per_child(0).build().unwrap_err();
+/// assert_eq!(err.to_string(), "max_tasks_per_child must be at least 1");
+/// ```
+#[must_use = "a builder does nothing until `build` is called"]
+pub struct ProcessPoolBuilder {
+    max_workers: Option<usize>,
+    program: Option<PathBuf>,
+    init: Option<Result<(String, Vec<u8>), String>>,
+    max_tasks_per_child: Option<usize>,
+    capacity: Option<usize>,
+    start_timeout: Duration,
+    retries: u32,
+}
+
+impl Default for ProcessPoolBuilder {
+    fn default() -> Self {
+        ProcessPoolBuilder::new()
+    }
+}
+
+impl ProcessPoolBuilder {
+    /// A builder with the defaults: one worker per core
+    /// ([`available_parallelism`](std::thread::available_parallelism)),
+    /// workers run from [`current_exe`](std::env::current_exe), no
+    /// initializer, workers live until shutdown, an unbounded queue, no
+    /// retries, and 30 seconds for a worker to start.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPoolBuilder;
+    ///
+    /// let pool = ProcessPoolBuilder::new().build().unwrap();
+    /// let cores = std::thread::available_parallelism().unwrap().get();
+    /// assert_eq!(pool.max_workers(), cores);
+    /// assert_eq!(pool.worker_count(), 0); // workers start when work comes
+    /// ```
+    pub fn new() -> ProcessPoolBuilder {
+        ProcessPoolBuilder {
+            max_workers: None,
+            program: None,
+            init: None,
+            max_tasks_per_child: None,
+            capacity: None,
+            start_timeout: Duration::from_secs(30),
+            retries: 0,
+        }
+    }
+
+    /// The most worker processes, and so tasks running at once. Workers
+    /// start as tasks arrive and no idle worker can take them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert_eq!(ProcessPool::builder().max_workers(3).build().unwrap().max_workers(), 3);
+    /// assert!(ProcessPool::builder().max_workers(0).build().is_err());
+    /// ```
+    pub fn max_workers(mut self, n: usize) -> Self {
+        self.max_workers = Some(n);
+        self
+    }
+
+    /// Replaces a worker with a fresh process after it has completed `n`
+    /// tasks (a chunk of a `map` counts as one). Python's
+    /// `max_tasks_per_child`: a cure for leaks in the code tasks call.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert!(ProcessPool::builder().max_tasks_per_child(100).build().is_ok());
+    /// ```
+    pub fn max_tasks_per_child(mut self, n: usize) -> Self {
+        self.max_tasks_per_child = Some(n);
+        self
+    }
+
+    /// Runs `f(arg)` in every worker process before its first task. If it
+    /// returns an error or panics, the pool is broken, as a thread pool is
+    /// by a failing initializer: queued tasks fail with
+    /// [`TaskError::is_broken`](crate::TaskError::is_broken) and later
+    /// submits are refused.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// fn connect(url: String) -> Result<(), String> {
+    ///     if url.is_empty() { Err("no url".into()) } else { Ok(()) }
+    /// }
+    ///
+    /// let pool = ProcessPool::builder()
+    ///     .initializer(remote!(connect), "db://localhost".to_owned())
+    ///     .build()
+    ///     .unwrap();
+    /// # drop(pool);
+    /// ```
+    pub fn initializer<A: Serialize>(mut self, f: RemoteFn<A, Result<(), String>>, arg: A) -> Self {
+        self.init = Some(
+            protocol::encode(&arg)
+                .map(|bytes| (f.name().to_owned(), bytes))
+                .map_err(|err| format!("failed to serialize the initializer's argument: {err}")),
+        );
+        self
+    }
+
+    /// Bounds the queue of tasks waiting for a worker to `capacity`:
+    /// [`submit`](ProcessPool::submit) then waits for room, and
+    /// [`try_submit`](ProcessPool::try_submit) refuses.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert!(ProcessPool::builder().bounded(0).build().is_err());
+    /// assert!(ProcessPool::builder().bounded(64).build().is_ok());
+    /// ```
+    pub fn bounded(mut self, capacity: usize) -> Self {
+        self.capacity = Some(capacity);
+        self
+    }
+
+    /// How many times a task is run again, on a fresh worker, when the
+    /// worker running it dies. The default is 0: the task fails with
+    /// [`TaskError::is_worker_died`](crate::TaskError::is_worker_died).
+    /// [`ProcessTaskBuilder::retries`](crate::ProcessTaskBuilder::retries)
+    /// overrides it for one task. Cancelled and timed-out tasks are never
+    /// retried.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert!(ProcessPool::builder().retries_on_worker_death(2).build().is_ok());
+    /// ```
+    pub fn retries_on_worker_death(mut self, n: u32) -> Self {
+        self.retries = n;
+        self
+    }
+
+    /// Runs workers from `program` instead of this program's own executable
+    /// ([`std::env::current_exe`]). It must be the same binary (a copy of
+    /// it, say): a worker that finds itself built differently refuses to
+    /// start, and the pool reports it as broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let exe = std::env::current_exe().unwrap();
+    /// assert!(ProcessPool::builder().worker_program(exe).build().is_ok());
+    /// ```
+    pub fn worker_program(mut self, program: impl Into<PathBuf>) -> Self {
+        self.program = Some(program.into());
+        self
+    }
+
+    /// How long a new worker may take to answer the handshake (and run its
+    /// initializer) before it is killed and the pool reports it broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    /// use std::time::Duration;
+    ///
+    /// assert!(ProcessPool::builder().start_timeout(Duration::from_secs(5)).build().is_ok());
+    /// ```
+    pub fn start_timeout(mut self, timeout: Duration) -> Self {
+        self.start_timeout = timeout;
+        self
+    }
+
+    /// Builds the pool. No worker starts until a task is submitted.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] if `max_workers`, `bounded` or `max_tasks_per_child`
+    /// is 0, the initializer's argument can't be serialized, or this
+    /// program's executable can't be found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let err = ProcessPool::builder().max_workers(0).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "max_workers must be at least 1");
+    /// ```
+    pub fn build(self) -> Result<ProcessPool, BuildError> {
+        let max_workers = match self.max_workers {
+            Some(0) => return Err(BuildError::new(BuildErrorKind::ZeroWorkers)),
+            Some(n) => n,
+            None => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        };
+        if self.capacity == Some(0) {
+            return Err(BuildError::new(BuildErrorKind::ZeroCapacity));
+        }
+        if self.max_tasks_per_child == Some(0) {
+            return Err(process_error("max_tasks_per_child must be at least 1"));
+        }
+        let init = self.init.transpose().map_err(process_error)?;
+        let program = match self.program {
+            Some(program) => program,
+            None => std::env::current_exe().map_err(|err| {
+                process_error(format!("cannot find this program's executable: {err}"))
+            })?,
+        };
+        let config = Config {
+            max_workers,
+            program,
+            init,
+            max_tasks_per_child: self.max_tasks_per_child,
+            capacity: self.capacity,
+            start_timeout: self.start_timeout,
+            retries: self.retries,
+        };
+        Ok(ProcessPool {
+            shared: Arc::new(Shared::new(config)),
+        })
+    }
+}
+
+fn process_error(msg: impl Into<String>) -> BuildError {
+    BuildError::new(BuildErrorKind::Process(msg.into()))
+}
+
+impl fmt::Debug for ProcessPoolBuilder {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPoolBuilder")
+            .field("max_workers", &self.max_workers)
+            .field("program", &self.program)
+            .field(
+                "initializer",
+                &self.init.as_ref().map(|i| i.as_ref().map(|(n, _)| n)),
+            )
+            .field("max_tasks_per_child", &self.max_tasks_per_child)
+            .field("capacity", &self.capacity)
+            .field("start_timeout", &self.start_timeout)
+            .field("retries", &self.retries)
+            .finish()
+    }
+}

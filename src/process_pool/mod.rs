@@ -1,0 +1,729 @@
+//! The process pool: Python's `ProcessPoolExecutor`, with running tasks that
+//! can be cancelled and timed out (the worker is killed and replaced), and
+//! workers whose crash fails only their own task.
+//!
+//! - [`ProcessPool`] is the pool and the submit / map / shutdown API;
+//!   [`ProcessPoolBuilder`] configures one, [`ProcessTaskBuilder`] submits
+//!   one task with options (a timeout, retries);
+//! - [`ProcessMap`] is `map` with a chunk size;
+//! - `registry.rs`: [`RemoteFn`] and [`remote!`](crate::remote), how a task
+//!   names its function (a stable string, looked up in a link-time table);
+//! - `protocol.rs`: the versioned, length-prefixed frames on the pipes;
+//! - `worker.rs`: the worker's side, [`init`] and
+//!   [`process_init_before_main!`](crate::process_init_before_main);
+//! - `child.rs`: the parent's handle on one worker process (start,
+//!   handshake, call, kill, reap);
+//! - `supervisor.rs`: the queue and the driver threads, one per worker.
+//!
+//! How these fit together (start-up and the identity check, a task's trip,
+//! killing, crashes, shutdown, parent death) is described in `README.md`
+//! beside this file.
+
+mod builder;
+mod child;
+mod map;
+pub(crate) mod protocol;
+pub(crate) mod registry;
+mod supervisor;
+mod worker;
+
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use builder::ProcessPoolBuilder;
+pub use map::ProcessMap;
+pub use registry::RemoteFn;
+pub use worker::init;
+
+use protocol::{Outcome, Reply, Request};
+use supervisor::{Dispatch, Shared};
+
+use crate::TaskHandle;
+use crate::error::{Refusal, SubmitError, TaskError};
+use crate::state::{Job, Phase};
+use crate::sync::Arc;
+use crate::task::{Runnable, Task};
+use crate::thread_pool::ShutdownOptions;
+use crate::token::CancelToken;
+
+/// A pool of worker **processes** that runs registered functions and hands
+/// back a [`TaskHandle`] for each: the same handle as a
+/// [`ThreadPool`](crate::ThreadPool)'s, with the same `join`, `cancel`,
+/// callbacks, `.await`, [`as_completed`](crate::as_completed()) and
+/// [`wait`](crate::wait()).
+///
+/// # Setting up
+///
+/// Workers are this program, started again (never a `fork` of this
+/// multi-threaded process). The program opts in with one line, first in
+/// `main`, which turns a worker into a worker and does nothing otherwise:
+///
+/// ```no_run
+/// fn main() {
+///     futurepool::process::init();
+///     // ...
+/// }
+/// ```
+///
+/// A test binary uses [`process_init_before_main!`](crate::process_init_before_main)
+/// instead. A task is a plain function (or non-capturing closure) named with
+/// [`remote!`](crate::remote), and an argument: serde-serializable, and so
+/// is the result.
+///
+/// # What it fixes
+///
+/// - [`cancel`](TaskHandle::cancel) stops a **running** task: its worker is
+///   killed (`SIGKILL`) and replaced, and the handle reports cancelled. A
+///   [timeout](ProcessTaskBuilder::timeout) does the same and reports a
+///   timeout.
+/// - A worker that **dies** mid-task (a segfault, `abort`, `kill -9`, the
+///   out-of-memory killer, `exit`) fails only the task it was running, with
+///   [`TaskError::is_worker_died`] naming its pid and exit code or signal.
+///   The next task gets a fresh worker. Python breaks the whole pool.
+/// - A **panic** in a task comes back as [`TaskError::is_panic`] with its
+///   message; the worker lives on.
+/// - A value that fails to **serialize** fails only its task
+///   ([`TaskError::is_serialization`]).
+///
+/// # Workers
+///
+/// Workers start as tasks arrive and no idle worker can take them, up to
+/// [`max_workers`](ProcessPoolBuilder::max_workers) (by default one per
+/// core), and live until shutdown, or until they have done
+/// [`max_tasks_per_child`](ProcessPoolBuilder::max_tasks_per_child) tasks.
+/// Each runs one task at a time. A worker never outlives the pool, and
+/// dies with this process even if it is killed with `kill -9` (Linux's
+/// parent-death signal).
+///
+/// # Shutdown
+///
+/// As for the thread pool: [`shutdown`](Self::shutdown) refuses new tasks,
+/// lets the queued ones run, and waits for every worker process to exit (and
+/// reaps it); [`shutdown_with`](Self::shutdown_with) can skip the wait and
+/// cancel the queued tasks. Dropping the pool shuts it down and waits.
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// # futurepool::process::init();
+/// use futurepool::{ProcessPool, remote};
+///
+/// fn fib(n: u64) -> u64 {
+///     if n < 2 { n } else { fib(n - 1) + fib(n - 2) }
+/// }
+///
+/// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+/// let handle = pool.submit(remote!(fib), 20).unwrap();
+/// assert_eq!(handle.join().unwrap(), 6765);
+/// # }
+/// ```
+#[doc(alias = "ProcessPoolExecutor")]
+#[allow(clippy::needless_doctest_main)] // `main` is the point
+pub struct ProcessPool {
+    shared: Arc<Shared>,
+}
+
+/// The job of a process task: the encoded request, run elsewhere.
+struct RemoteJob {
+    frame: Arc<[u8]>,
+}
+
+impl<T> Job<T> for RemoteJob {
+    fn call(self: Box<Self>) -> T {
+        unreachable!("a process task is sent to a worker, never called in the parent")
+    }
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+        self
+    }
+}
+
+/// Turns a worker's reply into a task's outcome.
+type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
+
+/// A process task as the driver sees it.
+struct RemoteTask<T> {
+    task: Arc<Task<T>>,
+    decode: Decoder<T>,
+    retries: u32,
+}
+
+impl<T: Send + 'static> Dispatch for RemoteTask<T> {
+    fn start(&self) -> Option<Arc<[u8]>> {
+        let job = self.task.start()?;
+        let job = job
+            .into_any()
+            .downcast::<RemoteJob>()
+            .expect("process tasks hold a RemoteJob");
+        Some(job.frame)
+    }
+
+    fn token(&self) -> &CancelToken {
+        self.task.token().expect("process tasks have a token")
+    }
+
+    fn complete(&self, reply: Reply, pid: u32) {
+        self.task.complete((self.decode)(reply, pid));
+    }
+
+    fn fail(&self, err: TaskError) {
+        if self.task.phase() == Phase::Running {
+            self.task.complete(Err(err));
+        } else {
+            Runnable::fail(&*self.task, err);
+        }
+    }
+
+    fn cancel_queued(&self) {
+        self.task.cancel();
+    }
+
+    fn retries(&self) -> u32 {
+        self.retries
+    }
+}
+
+/// One call's outcome as a task's.
+fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskError> {
+    match outcome {
+        Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
+            TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
+        }),
+        Outcome::Panic(msg) => Err(TaskError::panic(Box::new(msg))),
+        Outcome::ArgError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to deserialize the task's argument: {msg}"
+        ))),
+        Outcome::ResultError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to serialize the task's result: {msg}"
+        ))),
+        Outcome::Unknown(name) => Err(TaskError::protocol(
+            pid,
+            format!("no function is registered as `{name}` in the worker"),
+        )),
+    }
+}
+
+fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<R, TaskError> {
+    match reply {
+        Reply::One(o) => outcome(o, pid),
+        Reply::Chunk(_) => Err(TaskError::protocol(pid, "a chunk reply to a single call")),
+    }
+}
+
+fn decode_chunk<R: DeserializeOwned>(
+    reply: Reply,
+    pid: u32,
+) -> Result<Vec<Result<R, TaskError>>, TaskError> {
+    match reply {
+        Reply::Chunk(outcomes) => Ok(outcomes.into_iter().map(|o| outcome(o, pid)).collect()),
+        Reply::One(_) => Err(TaskError::protocol(pid, "a single reply to a chunk")),
+    }
+}
+
+/// Encodes `arg` for a worker.
+fn encode_arg<A: Serialize>(arg: &A) -> Result<Vec<u8>, TaskError> {
+    protocol::encode(arg).map_err(|err| {
+        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
+    })
+}
+
+fn request_frame(request: &Request) -> Result<Vec<u8>, TaskError> {
+    protocol::frame(&[], request).map_err(|err| {
+        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
+    })
+}
+
+/// Options of one submit.
+#[derive(Debug, Clone, Copy, Default)]
+struct Options {
+    deadline: Option<Instant>,
+    retries: Option<u32>,
+}
+
+impl Default for ProcessPool {
+    fn default() -> Self {
+        ProcessPool::new()
+    }
+}
+
+impl ProcessPool {
+    /// A pool with the default configuration (see [`ProcessPoolBuilder::new`]).
+    ///
+    /// # Panics
+    ///
+    /// If this program's executable can't be found
+    /// ([`std::env::current_exe`] fails); use the builder to handle that.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::new();
+    /// assert!(!pool.is_shutdown());
+    /// ```
+    pub fn new() -> ProcessPool {
+        ProcessPoolBuilder::new()
+            .build()
+            .expect("cannot build a process pool")
+    }
+
+    /// A builder to configure a pool.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    /// assert_eq!(pool.max_workers(), 2);
+    /// ```
+    pub fn builder() -> ProcessPoolBuilder {
+        ProcessPoolBuilder::new()
+    }
+
+    /// Submits `f(arg)` to run in a worker process and returns its handle.
+    ///
+    /// The argument is serialized here, before this returns: one that fails
+    /// to serialize never leaves this process, and its handle reports
+    /// [`TaskError::is_serialization`]. With a bounded queue that is full,
+    /// waits for room.
+    ///
+    /// # Errors
+    ///
+    /// A [`SubmitError`] holding `arg` if the pool is shut down or broken.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// fn shout(s: String) -> String {
+    ///     s.to_uppercase()
+    /// }
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let handle = pool.submit(remote!(shout), "hi".to_owned()).unwrap();
+    /// assert_eq!(handle.join().unwrap(), "HI");
+    /// # }
+    /// ```
+    pub fn submit<A, R>(&self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.task().submit(f, arg)
+    }
+
+    /// Like [`submit`](Self::submit), but refuses instead of waiting when a
+    /// bounded queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As for `submit`, and [`SubmitError::is_full`] if the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::new();
+    /// pool.shutdown();
+    /// let err = pool.try_submit(remote!(|x: u8| x), 5).unwrap_err();
+    /// assert!(err.is_shutdown());
+    /// assert_eq!(err.into_inner(), 5); // the argument comes back
+    /// ```
+    pub fn try_submit<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+    ) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_with(f, arg, Options::default(), false)
+    }
+
+    /// Starts a task with options: a timeout, retries.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ProcessPool::new();
+    /// let builder = pool.task().timeout(Duration::from_secs(1)).retries(2);
+    /// # drop(builder);
+    /// ```
+    pub fn task(&self) -> ProcessTaskBuilder<'_> {
+        ProcessTaskBuilder {
+            pool: self,
+            deadline: None,
+            retries: None,
+        }
+    }
+
+    /// Runs `f` on every input in the worker processes, sending inputs in
+    /// chunks, and yields the results **in input order**. See [`ProcessMap`]
+    /// for the options (the chunk size, a timeout, how much runs ahead).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    /// let squares: Vec<u64> = pool
+    ///     .map(remote!(|x: u64| x * x), 1..=6)
+    ///     .chunksize(2)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert_eq!(squares, [1, 4, 9, 16, 25, 36]);
+    /// # }
+    /// ```
+    pub fn map<A, R, I>(&self, f: RemoteFn<A, R>, inputs: I) -> ProcessMap<'_, I::IntoIter, A, R>
+    where
+        I: IntoIterator<Item = A>,
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        ProcessMap::new(self, f, inputs.into_iter())
+    }
+
+    /// Shuts the pool down: refuses new tasks, lets the queued ones run, and
+    /// waits for every worker process to exit. Calling it again does
+    /// nothing more.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::new();
+    /// pool.shutdown();
+    /// assert_eq!(pool.worker_count(), 0);
+    /// assert!(pool.submit(remote!(|x: i32| x), 1).is_err());
+    /// ```
+    pub fn shutdown(&self) {
+        self.shutdown_with(ShutdownOptions::new());
+    }
+
+    /// Shuts the pool down as `options` say: whether to wait, and whether to
+    /// cancel the queued tasks. Running tasks are not affected; cancel their
+    /// handles to kill them.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ProcessPool, ShutdownOptions};
+    ///
+    /// let pool = ProcessPool::new();
+    /// pool.shutdown_with(ShutdownOptions::new().wait(false).cancel_pending(true));
+    /// assert!(pool.is_shutdown());
+    /// ```
+    pub fn shutdown_with(&self, options: ShutdownOptions) {
+        self.shared.shutdown(options.wait, options.cancel_pending);
+    }
+
+    /// Returns `true` once [`shutdown`](Self::shutdown) has been called.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::new();
+    /// pool.shutdown();
+    /// assert!(pool.is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        self.shared.is_shutdown()
+    }
+
+    /// The most worker processes that run at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert_eq!(ProcessPool::builder().max_workers(5).build().unwrap().max_workers(), 5);
+    /// ```
+    pub fn max_workers(&self) -> usize {
+        self.shared.config.max_workers
+    }
+
+    /// How many worker processes are alive now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert_eq!(ProcessPool::new().worker_count(), 0); // they start lazily
+    /// ```
+    pub fn worker_count(&self) -> usize {
+        self.shared.worker_pids().len()
+    }
+
+    /// The process ids of the live workers, in increasing order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert!(ProcessPool::new().worker_pids().is_empty());
+    /// ```
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.shared.worker_pids()
+    }
+
+    /// How many worker processes the pool has started in its life,
+    /// replacements included.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert_eq!(ProcessPool::new().workers_started(), 0);
+    /// ```
+    pub fn workers_started(&self) -> u64 {
+        self.shared.workers_started()
+    }
+
+    /// How many tasks are queued, waiting for a worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// assert_eq!(ProcessPool::new().queued(), 0);
+    /// ```
+    pub fn queued(&self) -> usize {
+        self.shared.queued()
+    }
+
+    fn submit_with<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+        options: Options,
+        block: bool,
+    ) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let frame = encode_arg(&arg).and_then(|arg| {
+            request_frame(&Request::Call {
+                name: f.name().to_owned(),
+                arg,
+            })
+        });
+        self.spawn(frame, decode_one::<R>, options, block)
+            .map_err(|reason| SubmitError::new(arg, reason))
+    }
+
+    /// Queues an encoded request. A request that failed to encode gives a
+    /// handle that has already failed.
+    fn spawn<T: Send + 'static>(
+        &self,
+        frame: Result<Vec<u8>, TaskError>,
+        decode: Decoder<T>,
+        options: Options,
+        block: bool,
+    ) -> Result<TaskHandle<T>, Refusal> {
+        let (frame, failure) = match frame {
+            Ok(frame) => (frame, None),
+            Err(err) => (Vec::new(), Some(err)),
+        };
+        let job = RemoteJob {
+            frame: frame.into(),
+        };
+        // No deadline in the task itself: the pool enforces it by killing the
+        // worker (see the supervisor).
+        let task = Arc::new(Task::new(Box::new(job), Some(CancelToken::new()), None));
+        if let Some(err) = failure {
+            Runnable::fail(&*task, err);
+            return Ok(TaskHandle::new(task));
+        }
+        if let Some(deadline) = options.deadline {
+            let runnable: Arc<dyn Runnable> = task.clone();
+            self.shared
+                .timer
+                .schedule(deadline, Arc::downgrade(&runnable))
+                .map_err(Refusal::Spawn)?;
+        }
+        let dispatch = Arc::new(RemoteTask {
+            task: task.clone(),
+            decode,
+            retries: options.retries.unwrap_or(self.shared.config.retries),
+        });
+        match self.shared.push(dispatch, block) {
+            Ok(()) => Ok(TaskHandle::new(task)),
+            Err(reason) => match task.take_unqueued_job() {
+                Some(_) => Err(reason),
+                // The deadline passed and the timer ended the task before it
+                // could be refused: its outcome is that timeout.
+                None => Ok(TaskHandle::new(task)),
+            },
+        }
+    }
+}
+
+/// Submits one process task with options; made by [`ProcessPool::task`].
+///
+/// # Examples
+///
+/// ```
+/// # fn main() {
+/// # futurepool::process::init();
+/// use futurepool::{ProcessPool, remote};
+/// use std::time::Duration;
+///
+/// fn forever(_: ()) {
+///     loop {
+///         std::thread::park();
+///     }
+/// }
+///
+/// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+/// let handle = pool
+///     .task()
+///     .timeout(Duration::from_millis(100))
+///     .submit(remote!(forever), ())
+///     .unwrap();
+/// assert!(handle.join().unwrap_err().is_timeout()); // the worker was killed
+/// # }
+/// ```
+#[must_use = "a task builder does nothing until `submit` is called"]
+pub struct ProcessTaskBuilder<'a> {
+    pool: &'a ProcessPool,
+    deadline: Option<Deadline>,
+    retries: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Deadline {
+    After(Duration),
+    At(Instant),
+}
+
+impl ProcessTaskBuilder<'_> {
+    /// Gives the task `timeout`, counted from the submit, to finish. When it
+    /// passes, the handle completes with a timeout error
+    /// ([`TaskError::is_timeout`]): a queued task never runs, and a running
+    /// one is **stopped**: its worker is killed and replaced.
+    ///
+    /// # Examples
+    ///
+    /// See the [type's example](Self).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.deadline = Some(Deadline::After(timeout));
+        self
+    }
+
+    /// Like [`timeout`](Self::timeout), with a point in time.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    /// use std::time::Instant;
+    ///
+    /// let pool = ProcessPool::new();
+    /// let h = pool.task().deadline(Instant::now()).submit(remote!(|x: u8| x), 1).unwrap();
+    /// assert!(h.join().unwrap_err().is_timeout()); // already passed
+    /// # }
+    /// ```
+    pub fn deadline(mut self, deadline: Instant) -> Self {
+        self.deadline = Some(Deadline::At(deadline));
+        self
+    }
+
+    /// Runs the task again, on a fresh worker, up to `n` times if the worker
+    /// running it dies; overrides
+    /// [`ProcessPoolBuilder::retries_on_worker_death`]. Only a death is
+    /// retried: not a panic, a cancel or a timeout.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::new();
+    /// let builder = pool.task().retries(3);
+    /// # drop(builder);
+    /// ```
+    pub fn retries(mut self, n: u32) -> Self {
+        self.retries = Some(n);
+        self
+    }
+
+    /// Submits `f(arg)`, as [`ProcessPool::submit`] does, with these options.
+    ///
+    /// # Errors
+    ///
+    /// As for [`ProcessPool::submit`]; also refused if the pool's deadline
+    /// timer thread can't be started.
+    ///
+    /// # Examples
+    ///
+    /// See the [type's example](Self).
+    pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let deadline = match self.deadline {
+            None => None,
+            Some(Deadline::After(d)) => Instant::now().checked_add(d),
+            Some(Deadline::At(at)) => Some(at),
+        };
+        let options = Options {
+            deadline,
+            retries: self.retries,
+        };
+        self.pool.submit_with(f, arg, options, true)
+    }
+}
+
+impl fmt::Debug for ProcessTaskBuilder<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessTaskBuilder")
+            .field("deadline", &self.deadline)
+            .field("retries", &self.retries)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for ProcessPool {
+    fn drop(&mut self) {
+        self.shared.shutdown(true, false);
+    }
+}
+
+impl fmt::Debug for ProcessPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ProcessPool")
+            .field("max_workers", &self.max_workers())
+            .field("workers", &self.worker_pids())
+            .field("queued", &self.queued())
+            .field("shutdown", &self.is_shutdown())
+            .finish()
+    }
+}

@@ -1,0 +1,270 @@
+//! The pipe protocol between a pool and its worker processes.
+//!
+//! Every message is a **frame**: a little-endian `u32` length, then that
+//! many bytes. Frames longer than a limit are refused before anything is
+//! allocated for them, and the payload is read as it arrives, so a garbage
+//! length can neither exhaust memory nor hang a reader whose writer is gone.
+//!
+//! The first frame each way is the handshake. It starts with the 8-byte
+//! magic `futurepl` and the `u32` protocol [`VERSION`], which are checked
+//! before anything else is decoded: a different version (or a program that
+//! is not a futurepool worker at all) is refused with an error naming what
+//! was found. After the magic comes a [`Hello`] (parent to worker) or a
+//! [`HelloReply`] (worker to parent).
+//!
+//! Then the parent sends [`Request`]s and the worker answers each with one
+//! [`Reply`], in order; one task is in flight per worker. Payloads are
+//! encoded with `bincode` 1.x (varint integers, bounded, no trailing bytes),
+//! the same codec as the tasks' arguments and results. Anything that fails
+//! to decode is an error, never a panic.
+
+use std::io::{self, Read, Write};
+
+use bincode::Options;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// The first bytes of a handshake, each way.
+pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
+/// Bumped on any change to the messages below.
+pub(crate) const VERSION: u32 = 1;
+/// The largest frame (and so argument or result) the pool sends or takes.
+pub(crate) const MAX_FRAME: usize = 1 << 30;
+/// The largest handshake frame.
+pub(crate) const MAX_HANDSHAKE: usize = 1 << 20;
+
+/// The parent's side of the handshake.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Hello {
+    /// The parent's pid: a worker whose parent is already another process
+    /// (the parent died before the worker could arm its death signal) exits.
+    pub(crate) parent_pid: u32,
+    /// The identity of the parent's executable file.
+    pub(crate) exe: ExeId,
+    /// A hash of the parent's executable, sent when the worker runs a file
+    /// that is not the parent's own (a copy, or another machine).
+    pub(crate) exe_hash: Option<u64>,
+    /// The digest of the registered function names.
+    pub(crate) registry: u64,
+    /// The initializer to run before the first task: a name and an argument.
+    pub(crate) init: Option<(String, Vec<u8>)>,
+}
+
+/// A file's identity on this machine: same values, same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ExeId {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) mtime: i64,
+    pub(crate) mtime_nsec: i64,
+}
+
+/// The worker's side of the handshake.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum HelloReply {
+    /// Ready for requests.
+    Ready { pid: u32 },
+    /// The worker refuses to serve this parent (another binary, another
+    /// protocol version); it exits.
+    Refused(String),
+    /// The initializer failed (returned an error or panicked); it exits.
+    InitFailed(String),
+}
+
+/// A task for a worker.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Request {
+    /// Run the function called `name` on one encoded argument.
+    Call { name: String, arg: Vec<u8> },
+    /// Run it on each of several arguments (a chunk of a `map`).
+    Chunk { name: String, args: Vec<Vec<u8>> },
+}
+
+/// A worker's answer to one [`Request`].
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    One(Outcome),
+    Chunk(Vec<Outcome>),
+}
+
+/// How one call went in the worker.
+#[doc(hidden)]
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The encoded result.
+    Value(Vec<u8>),
+    /// The function panicked with this message.
+    Panic(String),
+    /// The argument failed to decode.
+    ArgError(String),
+    /// The result failed to encode.
+    ResultError(String),
+    /// No function is registered under the name.
+    Unknown(String),
+}
+
+fn options() -> impl Options {
+    bincode::DefaultOptions::new()
+        .with_limit(MAX_FRAME as u64)
+        .reject_trailing_bytes()
+}
+
+/// Encodes an argument, a result or a message.
+pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> bincode::Result<Vec<u8>> {
+    options().serialize(value)
+}
+
+/// Decodes what [`encode`] made; any other bytes are an error.
+pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> bincode::Result<T> {
+    options().deserialize(bytes)
+}
+
+/// Encodes `message` as a whole frame (length prefix included), after
+/// `prefix`, ready for one `write_all`.
+pub(crate) fn frame<T: Serialize>(prefix: &[u8], message: &T) -> io::Result<Vec<u8>> {
+    let mut buf = vec![0; 4];
+    buf.extend_from_slice(prefix);
+    options()
+        .serialize_into(&mut buf, message)
+        .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
+    let len = u32::try_from(buf.len() - 4)
+        .ok()
+        .filter(|&len| len as usize <= MAX_FRAME)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message too large"))?;
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(buf)
+}
+
+/// A handshake frame: the magic, the version, then `message`.
+pub(crate) fn handshake_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
+    let mut prefix = MAGIC.to_vec();
+    prefix.extend_from_slice(&VERSION.to_le_bytes());
+    frame(&prefix, message)
+}
+
+/// Reads one frame into `buf`. `Ok(false)` is a clean end of stream before
+/// a frame started; a stream that ends inside a frame is `UnexpectedEof`,
+/// and a frame longer than `max` is `InvalidData`.
+pub(crate) fn read_frame(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let mut len = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        match r.read(&mut len[got..]) {
+            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+            Ok(n) => got += n,
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    let len = u32::from_le_bytes(len) as usize;
+    if len > max {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("frame of {len} bytes is over the limit of {max}"),
+        ));
+    }
+    buf.clear();
+    // `take` + `read_to_end` grows the buffer as bytes arrive, instead of
+    // trusting `len` with an allocation up front.
+    r.take(len as u64).read_to_end(buf)?;
+    if buf.len() != len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    Ok(true)
+}
+
+/// Splits the magic and version off a handshake payload and decodes the
+/// rest.
+pub(crate) fn decode_handshake<T: DeserializeOwned>(payload: &[u8]) -> Result<T, String> {
+    if payload.len() < 12 || payload[..8] != MAGIC {
+        return Err("not a futurepool worker handshake (bad magic)".to_owned());
+    }
+    let version = u32::from_le_bytes(payload[8..12].try_into().expect("4 bytes"));
+    if version != VERSION {
+        return Err(format!(
+            "protocol version {version}, but this side speaks version {VERSION}"
+        ));
+    }
+    decode(&payload[12..]).map_err(|err| format!("malformed handshake: {err}"))
+}
+
+/// Writes a whole frame made by [`frame`].
+pub(crate) fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
+    w.write_all(frame)?;
+    w.flush()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn frames_round_trip() {
+        let req = Request::Call {
+            name: "a::b".into(),
+            arg: vec![1, 2, 3],
+        };
+        let bytes = frame(&[], &req).unwrap();
+        let mut buf = Vec::new();
+        assert!(read_frame(&mut &bytes[..], MAX_FRAME, &mut buf).unwrap());
+        let Request::Call { name, arg } = decode(&buf).unwrap() else {
+            panic!()
+        };
+        assert_eq!((name.as_str(), arg.as_slice()), ("a::b", &[1, 2, 3][..]));
+    }
+
+    #[test]
+    fn clean_and_unclean_ends() {
+        let mut buf = Vec::new();
+        assert!(!read_frame(&mut &[][..], MAX_FRAME, &mut buf).unwrap());
+        let err = read_frame(&mut &[5, 0][..], MAX_FRAME, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+        let err = read_frame(&mut &[5, 0, 0, 0, 1][..], MAX_FRAME, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
+    }
+
+    #[test]
+    fn oversized_frames_are_refused_without_allocating() {
+        let mut buf = Vec::new();
+        let err = read_frame(&mut &b"GET / HTTP/1.1\r\n"[..], 1 << 20, &mut buf).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(buf.capacity() < 1 << 20);
+    }
+
+    #[test]
+    fn handshake_checks_magic_and_version() {
+        let hello = HelloReply::Ready { pid: 7 };
+        let bytes = handshake_frame(&hello).unwrap();
+        let ok: HelloReply = decode_handshake(&bytes[4..]).unwrap();
+        assert!(matches!(ok, HelloReply::Ready { pid: 7 }));
+        let mut wrong = bytes[4..].to_vec();
+        wrong[8] = 99;
+        let err = decode_handshake::<HelloReply>(&wrong).unwrap_err();
+        assert!(err.contains("protocol version 99"), "{err}");
+        let err = decode_handshake::<HelloReply>(b"hello world, not us").unwrap_err();
+        assert!(err.contains("bad magic"), "{err}");
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        // A cheap deterministic fuzz: every prefix and many byte patterns.
+        let mut seed = 0x1234_5678_u64;
+        for len in 0..200 {
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    seed as u8
+                })
+                .collect();
+            let _ = decode::<Request>(&bytes);
+            let _ = decode::<Reply>(&bytes);
+            let _ = decode_handshake::<Hello>(&bytes);
+            let mut buf = Vec::new();
+            let _ = read_frame(&mut &bytes[..], 1 << 16, &mut buf);
+        }
+    }
+}

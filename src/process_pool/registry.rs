@@ -1,0 +1,294 @@
+//! Naming functions across processes: [`RemoteFn`], the [`remote!`](crate::remote)
+//! macro, and the link-time registry a worker looks names up in.
+//!
+//! A task names its function by a **stable string**, never by an address:
+//! `module::path::to::function` for a named function, and
+//! `module::{closure}@file:line:column` for a non-capturing closure. Every
+//! use of `remote!` puts a `(name, trampoline)` entry into a
+//! [`linkme`](https://docs.rs/linkme) distributed slice, so the table is
+//! complete at link time, before `main`, in every process running the same
+//! binary: on this machine, and later on others. The trampoline decodes the
+//! argument, calls the function with the panic caught, and encodes the result.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::marker::PhantomData;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::OnceLock;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::protocol::{self, Outcome};
+use crate::error::payload_message;
+
+/// One function a worker can run; made by [`remote!`](crate::remote).
+#[doc(hidden)]
+#[derive(Debug)]
+pub struct Registration {
+    pub name: &'static str,
+    pub call: fn(&[u8]) -> Outcome,
+}
+
+/// Every `remote!` use in the binary, gathered by the linker.
+#[doc(hidden)]
+#[linkme::distributed_slice]
+pub static REGISTRY: [Registration];
+
+/// The trampoline behind every registration: decode, call, encode.
+#[doc(hidden)]
+pub fn call<A, R>(f: fn(A) -> R, arg: &[u8]) -> Outcome
+where
+    A: DeserializeOwned,
+    R: Serialize,
+{
+    let arg: A = match protocol::decode(arg) {
+        Ok(arg) => arg,
+        Err(err) => return Outcome::ArgError(err.to_string()),
+    };
+    match panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
+        Ok(value) => match protocol::encode(&value) {
+            Ok(bytes) => Outcome::Value(bytes),
+            Err(err) => Outcome::ResultError(err.to_string()),
+        },
+        Err(payload) => Outcome::Panic(
+            payload_message(payload.as_ref())
+                .unwrap_or("(non-string payload)")
+                .to_owned(),
+        ),
+    }
+}
+
+/// The registry as a map, built once per process. The first registration
+/// of a name wins: two `remote!(f)` in one module name the same function.
+pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
+    type Trampoline = fn(&[u8]) -> Outcome;
+    static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut map = HashMap::new();
+        for reg in REGISTRY.iter() {
+            map.entry(reg.name).or_insert(reg.call);
+        }
+        map
+    })
+    .get(name)
+    .copied()
+}
+
+/// A digest of the registered names: parent and worker must agree on it.
+pub(crate) fn digest() -> u64 {
+    static DIGEST: OnceLock<u64> = OnceLock::new();
+    *DIGEST.get_or_init(|| {
+        let mut names: Vec<&str> = REGISTRY.iter().map(|r| r.name).collect();
+        names.sort_unstable();
+        names.dedup();
+        names.iter().fold(hash_bytes(0, b"registry"), |h, name| {
+            hash_bytes(hash_bytes(h, name.as_bytes()), &[0xff])
+        })
+    })
+}
+
+/// A fast, stable (same on every machine) 64-bit hash: FxHash over 8-byte
+/// words. Not cryptographic: it tells builds apart, it doesn't resist forgery.
+pub(crate) fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+    let mut chunks = bytes.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().expect("8 bytes"));
+        h = (h.rotate_left(5) ^ word).wrapping_mul(K);
+    }
+    for &b in chunks.remainder() {
+        h = (h.rotate_left(5) ^ u64::from(b)).wrapping_mul(K);
+    }
+    (h.rotate_left(5) ^ bytes.len() as u64).wrapping_mul(K)
+}
+
+/// A function that a [`ProcessPool`](crate::ProcessPool) can run in a worker
+/// process: a stable name, and the types of its argument and result.
+///
+/// Make one with [`remote!`](crate::remote), from a plain `fn(A) -> R` or a
+/// non-capturing closure. The argument must be [`Serialize`], the result
+/// [`DeserializeOwned`] (and both, in practice, serde-derived). A function
+/// of several arguments takes a tuple.
+///
+/// The name is what crosses the process boundary: a worker running the
+/// same binary finds the function under it. [`call`](Self::call) runs the
+/// function here, in this process (a sequential baseline, a fallback).
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{RemoteFn, remote};
+///
+/// fn add((a, b): (i32, i32)) -> i32 {
+///     a + b
+/// }
+///
+/// let add_remote: RemoteFn<(i32, i32), i32> = remote!(add);
+/// assert!(add_remote.name().ends_with("::add"));
+/// assert_eq!(add_remote.call((2, 3)), 5);
+/// ```
+pub struct RemoteFn<A, R> {
+    name: &'static str,
+    f: fn(A) -> R,
+    _types: PhantomData<fn(A) -> R>,
+}
+
+impl<A, R> RemoteFn<A, R> {
+    #[doc(hidden)]
+    pub const fn __new(name: &'static str, f: fn(A) -> R) -> RemoteFn<A, R> {
+        RemoteFn {
+            name,
+            f,
+            _types: PhantomData,
+        }
+    }
+
+    /// The stable name a worker process finds the function under.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// fn double(x: u64) -> u64 {
+    ///     2 * x
+    /// }
+    ///
+    /// let f = futurepool::remote!(double);
+    /// assert_eq!(f.name(), concat!(module_path!(), "::double"));
+    /// ```
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// Calls the function here, in this process and thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let negate = futurepool::remote!(|x: i64| -x);
+    /// assert_eq!(negate.call(4), -4);
+    /// ```
+    pub fn call(&self, arg: A) -> R {
+        (self.f)(arg)
+    }
+}
+
+impl<A, R> Clone for RemoteFn<A, R> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<A, R> Copy for RemoteFn<A, R> {}
+
+impl<A, R> fmt::Debug for RemoteFn<A, R> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("RemoteFn").field(&self.name).finish()
+    }
+}
+
+/// Makes a [`RemoteFn`]: registers a function (or a non-capturing closure)
+/// under a stable name, so that a worker process can run it.
+///
+/// - `remote!(path::to::function)` names it `module::path::to::function`,
+///   where `module` is the module the macro is used in;
+/// - `remote!(|x: T| ...)` names a non-capturing closure by the module and
+///   the macro's file, line and column. A capturing closure doesn't compile:
+///   what it captured could not be sent.
+///
+/// The macro can be used anywhere an expression can (in a function, in a
+/// `const`); each use adds one entry to a table the linker builds, so
+/// registration needs no call at start-up and every process running the
+/// binary knows every name. Uses in generic functions are not supported.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{RemoteFn, remote};
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// const SQUARE: RemoteFn<u64, u64> = remote!(square);
+/// let cube = remote!(|x: u64| x * x * x);
+/// assert_eq!((SQUARE.call(3), cube.call(3)), (9, 27));
+/// assert_ne!(SQUARE.name(), cube.name());
+/// ```
+#[macro_export]
+#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+macro_rules! remote {
+    ($f:path) => {
+        $crate::__remote_with_name!(concat!(module_path!(), "::", stringify!($f)), $f)
+    };
+    ($f:expr) => {
+        $crate::__remote_with_name!(
+            concat!(
+                module_path!(),
+                "::{closure}@",
+                file!(),
+                ":",
+                line!(),
+                ":",
+                column!()
+            ),
+            $f
+        )
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __remote_with_name {
+    ($name:expr, $f:expr) => {{
+        #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
+        #[linkme(crate = $crate::__private::linkme)]
+        static __FUTUREPOOL_REMOTE: $crate::__private::Registration =
+            $crate::__private::Registration {
+                name: $name,
+                call: |arg| $crate::__private::call($f, arg),
+            };
+        $crate::RemoteFn::__new($name, $f)
+    }};
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn triple(x: i32) -> i32 {
+        3 * x
+    }
+
+    #[test]
+    fn registered_names_resolve() {
+        let f = crate::remote!(triple);
+        assert_eq!(
+            f.name(),
+            "futurepool::process_pool::registry::tests::triple"
+        );
+        let call = lookup(f.name()).expect("registered");
+        let Outcome::Value(bytes) = call(&protocol::encode(&5i32).unwrap()) else {
+            panic!("not a value")
+        };
+        assert_eq!(protocol::decode::<i32>(&bytes).unwrap(), 15);
+        assert!(lookup("no::such::fn").is_none());
+    }
+
+    #[test]
+    fn trampoline_catches_panics_and_bad_arguments() {
+        let f = crate::remote!(|x: u8| -> u8 { panic!("bad {x}") });
+        let call = lookup(f.name()).unwrap();
+        assert!(
+            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic(m) if m == "bad 7")
+        );
+        assert!(matches!(call(&[]), Outcome::ArgError(_)));
+    }
+
+    #[test]
+    fn hash_is_stable() {
+        assert_eq!(hash_bytes(0, b"abc"), hash_bytes(0, b"abc"));
+        assert_ne!(hash_bytes(0, b"abc"), hash_bytes(0, b"abd"));
+        assert_ne!(hash_bytes(0, b""), hash_bytes(0, b"\0"));
+    }
+}

@@ -1,0 +1,363 @@
+//! The parent side of a process pool: the queue, and one **driver thread**
+//! per worker slot that owns a worker process, feeds it one task at a time,
+//! and replaces it when it dies, is killed, or has done its quota. The
+//! protocol is described in `README.md` beside this file.
+
+use std::collections::{HashMap, VecDeque};
+use std::io;
+use std::thread::{self, JoinHandle};
+
+use super::builder::Config;
+use super::child::{self, CallError, StartError, WorkerProcess};
+use super::protocol::Reply;
+use crate::error::{BoxError, Refusal, TaskError};
+use crate::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::timer::Timer;
+use crate::token::CancelToken;
+
+/// A queued process task, whatever its result type.
+pub(crate) trait Dispatch: Send + Sync {
+    /// `Pending -> Running`: the encoded request frame, or `None` if the
+    /// task already ended (cancelled or timed out while queued).
+    fn start(&self) -> Option<Arc<[u8]>>;
+    /// The token whose hook kills the worker.
+    fn token(&self) -> &CancelToken;
+    /// Ends a running task with the reply of worker `pid`.
+    fn complete(&self, reply: Reply, pid: u32);
+    /// Ends the task (pending or running) with `err`.
+    fn fail(&self, err: TaskError);
+    /// Cancels a task that hasn't started.
+    fn cancel_queued(&self);
+    /// How many times to retry on a worker's death.
+    fn retries(&self) -> u32;
+}
+
+pub(crate) struct Shared {
+    state: Mutex<PoolState>,
+    /// Idle drivers wait here for work.
+    work: Condvar,
+    /// Submitters wait here for room in a bounded queue.
+    room: Condvar,
+    pub(crate) config: Config,
+    pub(crate) timer: Timer,
+}
+
+#[derive(Default)]
+struct PoolState {
+    queue: VecDeque<Arc<dyn Dispatch>>,
+    /// Live driver threads.
+    drivers: usize,
+    /// Drivers waiting on `work`.
+    idle: usize,
+    /// Wake-ups sent to idle drivers and not yet taken up.
+    notified: usize,
+    shutdown: bool,
+    broken: Option<Broken>,
+    next_id: usize,
+    threads: HashMap<usize, JoinHandle<()>>,
+    exited: Vec<JoinHandle<()>>,
+    /// The pid of each driver's worker process, while it has one.
+    pids: HashMap<usize, u32>,
+    /// Worker processes started, ever.
+    started: u64,
+}
+
+#[derive(Clone)]
+enum Broken {
+    Init(Arc<BoxError>),
+    Start(Arc<BoxError>),
+}
+
+impl Broken {
+    fn refusal(&self) -> Refusal {
+        match self {
+            Broken::Init(cause) => Refusal::Broken(cause.clone()),
+            Broken::Start(cause) => Refusal::StartFailed(cause.clone()),
+        }
+    }
+
+    fn task_error(&self) -> TaskError {
+        match self {
+            Broken::Init(cause) => TaskError::broken(cause.clone()),
+            Broken::Start(cause) => TaskError::start_failed(cause.clone()),
+        }
+    }
+}
+
+impl Shared {
+    pub(crate) fn new(config: Config) -> Shared {
+        Shared {
+            state: Mutex::new(PoolState::default()),
+            work: Condvar::new(),
+            room: Condvar::new(),
+            config,
+            timer: Timer::new("futurepool-process-timer".to_owned()),
+        }
+    }
+
+    /// Queues `job`. With `block`, waits for room in a bounded queue;
+    /// without, a full queue refuses.
+    pub(crate) fn push(
+        self: &Arc<Self>,
+        job: Arc<dyn Dispatch>,
+        block: bool,
+    ) -> Result<(), Refusal> {
+        let mut st = self.state.lock();
+        loop {
+            if st.shutdown {
+                return Err(Refusal::Shutdown);
+            }
+            if let Some(broken) = &st.broken {
+                return Err(broken.refusal());
+            }
+            match self.config.capacity {
+                Some(cap) if st.queue.len() >= cap => {
+                    if !block {
+                        return Err(Refusal::Full);
+                    }
+                    self.room.wait(&mut st);
+                }
+                _ => break,
+            }
+        }
+        st.queue.push_back(job);
+        if let Err(err) = self.wake_or_spawn(&mut st) {
+            if st.drivers == 0 {
+                st.queue.pop_back();
+                return Err(Refusal::Spawn(err));
+            }
+        }
+        Ok(())
+    }
+
+    /// Wakes an idle driver, or starts one if the pool has room.
+    fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
+        if st.idle > st.notified {
+            st.notified += 1;
+            self.work.notify_one();
+            return Ok(());
+        }
+        if st.drivers >= self.config.max_workers {
+            return Ok(()); // a busy driver will take it
+        }
+        let (finished, running): (Vec<_>, Vec<_>) =
+            st.exited.drain(..).partition(|h| h.is_finished());
+        st.exited = running;
+        for handle in finished {
+            let _ = handle.join();
+        }
+        let id = st.next_id;
+        let shared = self.clone();
+        let handle = thread::Builder::new()
+            .name(format!("futurepool-process-{id}"))
+            .spawn(move || shared.driver_main(id))?;
+        st.next_id += 1;
+        st.drivers += 1;
+        st.threads.insert(id, handle);
+        Ok(())
+    }
+
+    /// A driver: takes tasks off the queue and runs them on its worker.
+    fn driver_main(self: Arc<Self>, id: usize) {
+        let mut worker: Option<WorkerProcess> = None;
+        let mut st = self.state.lock();
+        loop {
+            if let Some(job) = st.queue.pop_front() {
+                if self.config.capacity.is_some() {
+                    self.room.notify_one();
+                }
+                MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job));
+                continue;
+            }
+            if st.shutdown || st.broken.is_some() {
+                break;
+            }
+            st.idle += 1;
+            self.work.wait(&mut st);
+            st.idle -= 1;
+            if st.notified > 0 {
+                st.notified -= 1;
+            }
+        }
+        drop(st);
+        if let Some(proc) = worker.take() {
+            self.end_worker(id, proc, false);
+        }
+        let mut st = self.state.lock();
+        st.drivers -= 1;
+        if let Some(handle) = st.threads.remove(&id) {
+            st.exited.push(handle);
+        }
+    }
+
+    /// Runs one task on this driver's worker, starting one if needed.
+    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Arc<dyn Dispatch>) {
+        let Some(request) = job.start() else {
+            return; // ended while queued
+        };
+        let mut retries = job.retries();
+        loop {
+            if worker.is_none() {
+                match WorkerProcess::start(&self.config) {
+                    Ok(proc) => {
+                        let mut st = self.state.lock();
+                        st.pids.insert(id, proc.pid);
+                        st.started += 1;
+                        *worker = Some(proc);
+                    }
+                    Err(err) => {
+                        job.fail(self.break_pool(err));
+                        return;
+                    }
+                }
+            }
+            let proc = worker.as_mut().expect("started above");
+            let pid = proc.pid;
+            // From here until `clear_hook`, `cancel()` and a deadline kill
+            // the worker. See README.md, "Killing a running task".
+            let hook = Box::new(move || {
+                // SAFETY: `kill` takes plain integers. The pid is that of our
+                // child, which is not reaped before `clear_hook` returns, so
+                // it can't have been reused by another process.
+                unsafe {
+                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
+                }
+            });
+            if !job.token().set_hook(hook) {
+                return; // cancelled or timed out before it was sent
+            }
+            let result = proc.call(&request);
+            let killed = job.token().clear_hook();
+            match result {
+                Ok(reply) => {
+                    proc.tasks += 1;
+                    let quota = self
+                        .config
+                        .max_tasks_per_child
+                        .is_some_and(|max| proc.tasks >= max);
+                    job.complete(reply, pid);
+                    if killed || quota {
+                        let proc = worker.take().expect("present");
+                        self.end_worker(id, proc, killed);
+                    }
+                    return;
+                }
+                Err(err) => {
+                    let proc = worker.take().expect("present");
+                    let status = self.end_worker(id, proc, true);
+                    if killed {
+                        return; // the task already reports its cancel or timeout
+                    }
+                    match err {
+                        CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
+                        CallError::Died if retries > 0 => {
+                            retries -= 1;
+                            continue;
+                        }
+                        CallError::Died => {
+                            let (code, signal) = child::describe(status);
+                            job.fail(TaskError::worker_died(pid, code, signal));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Ends a worker process, killing it or letting it exit, and reaps it.
+    fn end_worker(&self, id: usize, proc: WorkerProcess, kill: bool) -> std::process::ExitStatus {
+        let status = if kill { proc.kill() } else { proc.retire() };
+        self.state.lock().pids.remove(&id);
+        status
+    }
+
+    /// A worker could not start: the pool breaks, and every queued task
+    /// fails. Returns the error for the task that needed the worker.
+    fn break_pool(&self, err: StartError) -> TaskError {
+        let (broken, drained) = {
+            let mut st = self.state.lock();
+            let broken = st
+                .broken
+                .get_or_insert_with(|| match err {
+                    StartError::Init(msg) => Broken::Init(Arc::new(msg.into())),
+                    StartError::Start(msg) => Broken::Start(Arc::new(msg.into())),
+                })
+                .clone();
+            (broken, std::mem::take(&mut st.queue))
+        };
+        self.work.notify_all();
+        self.room.notify_all();
+        for job in drained {
+            job.fail(broken.task_error());
+        }
+        broken.task_error()
+    }
+
+    /// Stops accepting work; optionally cancels what is queued and waits
+    /// for every driver (and so every worker process) to exit.
+    pub(crate) fn shutdown(&self, wait: bool, cancel_pending: bool) {
+        let drained = {
+            let mut st = self.state.lock();
+            st.shutdown = true;
+            if cancel_pending {
+                std::mem::take(&mut st.queue)
+            } else {
+                VecDeque::new()
+            }
+        };
+        self.work.notify_all();
+        self.room.notify_all();
+        for job in drained {
+            job.cancel_queued();
+        }
+        if wait {
+            self.join_drivers();
+            self.timer.stop();
+        }
+    }
+
+    /// Joins every driver thread but the current one (a done-callback runs
+    /// on a driver, and may shut the pool down).
+    fn join_drivers(&self) {
+        let me = thread::current().id();
+        loop {
+            let handles: Vec<JoinHandle<()>> = {
+                let mut st = self.state.lock();
+                let mut handles: Vec<_> = st.exited.drain(..).collect();
+                let ids: Vec<usize> = st
+                    .threads
+                    .iter()
+                    .filter(|(_, h)| h.thread().id() != me)
+                    .map(|(&i, _)| i)
+                    .collect();
+                handles.extend(ids.into_iter().filter_map(|i| st.threads.remove(&i)));
+                handles
+            };
+            if handles.is_empty() {
+                return;
+            }
+            for handle in handles {
+                let _ = handle.join();
+            }
+        }
+    }
+
+    pub(crate) fn is_shutdown(&self) -> bool {
+        self.state.lock().shutdown
+    }
+
+    pub(crate) fn queued(&self) -> usize {
+        self.state.lock().queue.len()
+    }
+
+    pub(crate) fn worker_pids(&self) -> Vec<u32> {
+        let mut pids: Vec<u32> = self.state.lock().pids.values().copied().collect();
+        pids.sort_unstable();
+        pids
+    }
+
+    pub(crate) fn workers_started(&self) -> u64 {
+        self.state.lock().started
+    }
+}
