@@ -2,19 +2,23 @@
 //! prime? Trial division is slow on purpose, so the pool has real work.
 //!
 //! ```text
-//! cargo run --release --example primes            # the demo, then a timing over 48 numbers
-//! cargo run --release --example primes -- 96      # time over 96 numbers instead
+//! cargo run --release --features process --example primes        # as scripts/example.sh does
+//! cargo run --release --features process --example primes -- 96  # time over 96 numbers
+//! cargo run --release --example primes                            # threads only
 //! ```
 //!
 //! First it checks the six numbers of Python's documentation example with
 //! [`ThreadPool::map`], printing `N is prime: true/false` in input order.
-//! Then it times the same check over a longer list, sequentially and on a
-//! pool with one worker per core, with a live count while the pool runs, and
-//! prints the speed-up (at most the number of cores).
+//! Then it times the same check over a longer list: sequentially, on a thread
+//! pool with one worker per core (with a live count while it runs), and, with
+//! the `process` feature, on a process pool with `map` and a chunk size. It
+//! prints each pool's speed-up over sequential (at most the number of cores).
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
+#[cfg(feature = "process")]
+use futurepool::{ProcessPool, remote};
 use futurepool::{ThreadPool, as_completed};
 
 const PRIMES: [u64; 6] = [
@@ -46,6 +50,11 @@ fn is_prime(n: u64) -> bool {
 }
 
 fn main() {
+    // With the process pool, this program is also its own worker: a worker
+    // process never gets past this line.
+    #[cfg(feature = "process")]
+    futurepool::process::init();
+
     let count: usize = match std::env::args().nth(1) {
         None => 48,
         Some(arg) => match arg.parse() {
@@ -105,9 +114,35 @@ fn main() {
         "the pool must agree with the sequential run"
     );
     println!(
-        "speed-up:   {:.2}x with {cores} worker(s) (at most {cores}x)",
+        "speed-up:   {:.2}x with {cores} thread(s) (at most {cores}x)",
         seq_time.as_secs_f64() / pool_time.as_secs_f64()
     );
+
+    #[cfg(feature = "process")]
+    {
+        let pool = ProcessPool::builder()
+            .max_workers(cores)
+            .build()
+            .expect("a valid pool configuration");
+        let check = remote!(is_prime);
+        // Start the workers before timing, as the thread pool's are by now.
+        let _ = pool.map(check, vec![3; cores]).count();
+        let start = Instant::now();
+        let processes: Vec<bool> = pool
+            .map(check, numbers.iter().copied())
+            .chunksize(2)
+            .collect::<Result<_, _>>()
+            .expect("is_prime doesn't panic");
+        let proc_time = start.elapsed();
+        assert_eq!(processes, sequential, "the process pool must agree too");
+        println!("processes:  {} (map, chunk size 2)", secs(proc_time));
+        println!(
+            "speed-up:   {:.2}x with {cores} process(es) (at most {cores}x)",
+            seq_time.as_secs_f64() / proc_time.as_secs_f64()
+        );
+    }
+    #[cfg(not(feature = "process"))]
+    println!("(run with --features process to time a process pool too)");
 }
 
 fn secs(d: Duration) -> String {
