@@ -2,8 +2,7 @@
 //! `procspawn`'s pool. Python's `ProcessPoolExecutor` is measured by
 //! `benches/python/process_pool.py`, which `benches/run.sh` runs.
 //!
-//! futurepool's own process pool is not on this branch yet: see
-//! [`futurepool_process_pool`] for the slot it goes in.
+//! Needs the `process` feature (`benches/run.sh` passes it).
 
 mod peers;
 
@@ -72,43 +71,50 @@ enum Workload {
     Throughput,
 }
 
-/// SLOT: futurepool's process pool goes here, as `BenchmarkId::new("futurepool",
-/// workers)` in the same group, before the peers. Until it lands this adds
-/// nothing, and `BENCHMARKS.md` shows the row as missing.
-///
-/// Once it lands, replace the body with (adjusting to the real API):
-///
-/// ```text
-/// let pool = futurepool::ProcessPool::builder().max_workers(workers).build().unwrap();
-/// match workload {
-///     Workload::RoundTrip => group.bench_function(BenchmarkId::new("futurepool", workers), |b| {
-///         b.iter(|| pool.submit(trivial, 1u64).unwrap().join().unwrap())
-///     }),
-///     Workload::Throughput => group.bench_function(BenchmarkId::new("futurepool", workers), |b| {
-///         b.iter(|| {
-///             let hs: Vec<_> = (0..TASKS as u64).map(|i| pool.submit(trivial, i).unwrap()).collect();
-///             hs.into_iter().for_each(|h| { h.join().unwrap(); });
-///         })
-///     }),
-/// };
-/// ```
-///
-/// (and call the process pool's own child-process entry point at the top of
-/// `main`, beside `procspawn::init()`).
+/// futurepool's process pool, as `futurepool` in the same group, before the
+/// peers: the same trivial function, named with `remote!`.
 fn futurepool_process_pool(
-    _group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
-    _workers: usize,
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    workers: usize,
     workload: Workload,
 ) {
+    let pool = futurepool::ProcessPool::builder()
+        .max_workers(workers)
+        .build()
+        .expect("futurepool process pool");
+    let f = futurepool::remote!(trivial);
+    // Start every worker before measuring, as procspawn's pool does.
+    pool.map(f, 0..workers as u64 * 4).for_each(|r| {
+        r.unwrap();
+    });
+    let id = BenchmarkId::new("futurepool", workers);
     match workload {
-        Workload::RoundTrip | Workload::Throughput => {}
+        Workload::RoundTrip => {
+            group.bench_function(id, |b| {
+                b.iter(|| pool.submit(f, 1u64).unwrap().join().unwrap())
+            });
+        }
+        Workload::Throughput => {
+            group.bench_function(id, |b| {
+                b.iter(|| {
+                    let handles: Vec<_> = (0..TASKS as u64)
+                        .map(|i| pool.submit(f, i).unwrap())
+                        .collect();
+                    for h in handles {
+                        h.join().unwrap();
+                    }
+                })
+            });
+        }
     }
 }
 
 criterion_group!(benches, round_trip, throughput);
 
 fn main() {
-    // Child processes of procspawn's pool start here and never return.
+    // Worker processes of futurepool's pool, then procspawn's, start here
+    // and never return.
+    futurepool::process::init();
     procspawn::init();
     benches();
     Criterion::default().configure_from_args().final_summary();

@@ -18,11 +18,11 @@ if [[ "${1:-}" != "--report" ]]; then
     rm -rf "$target/criterion" "$results"
     mkdir -p "$results"
     echo "== building the benches"
-    cargo bench --no-run --benches
+    cargo bench --no-run --benches --all-features
     echo "== thread pool workloads (1-5)"
     cargo bench --bench thread_pool
     echo "== process pool workload (6)"
-    cargo bench --bench process_pool
+    cargo bench --bench process_pool --features process
     echo "== memory workload (7)"
     cargo bench --bench memory
     if command -v python3 >/dev/null 2>&1; then
