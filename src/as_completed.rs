@@ -63,6 +63,20 @@ where
 }
 
 /// The iterator of [`as_completed`].
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ThreadPool, as_completed};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..4).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let finished = as_completed(handles);
+/// assert_eq!(finished.len(), 4); // an ExactSizeIterator
+/// let mut values: Vec<i32> = finished.map(|h| h.join().unwrap()).collect();
+/// values.sort();
+/// assert_eq!(values, [0, 1, 2, 3]);
+/// ```
 #[must_use = "as_completed does nothing unless iterated"]
 pub struct AsCompleted<H: TaskRef> {
     set: WatchSet<H>,
@@ -187,6 +201,23 @@ impl<H: TaskRef> fmt::Debug for AsCompleted<H> {
 ///
 /// Yields `Ok(task)` as tasks finish. If the deadline passes first, yields one
 /// `Err(`[`TimeoutError`]`)` carrying the unfinished tasks, and ends.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ThreadPool, as_completed};
+/// use std::sync::mpsc;
+/// use std::time::Duration;
+///
+/// let pool = ThreadPool::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let stuck = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// let items: Vec<_> = as_completed([stuck]).timeout(Duration::from_millis(10)).collect();
+/// assert_eq!(items.len(), 1);
+/// let unfinished = items.into_iter().next().unwrap().unwrap_err().into_unfinished();
+/// tx.send(()).unwrap();
+/// unfinished.into_iter().for_each(|h| h.join().unwrap());
+/// ```
 #[must_use = "as_completed does nothing unless iterated"]
 pub struct AsCompletedTimeout<H: TaskRef> {
     inner: AsCompleted<H>,
@@ -238,6 +269,18 @@ impl<H: TaskRef> fmt::Debug for AsCompletedTimeout<H> {
 }
 
 /// The [`Stream`] of [`as_completed`]: made by [`AsCompleted::into_stream`].
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use futurepool::{ThreadPool, as_completed};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let count = futures::executor::block_on(as_completed(handles).into_stream().count());
+/// assert_eq!(count, 3);
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct AsCompletedStream<H: TaskRef> {
     inner: AsCompleted<H>,

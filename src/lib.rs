@@ -275,6 +275,20 @@ pub use crate::process_pool::{
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
 /// line a program calls first in `main`.
+///
+/// # Examples
+///
+/// ```
+/// # #[allow(clippy::needless_doctest_main)]
+/// fn main() {
+///     // In a worker process this serves tasks and never returns; in the
+///     // program itself it returns at once.
+///     futurepool::process::init();
+///     let pool = futurepool::ProcessPool::new();
+///     let pid = pool.submit(futurepool::remote!(|(): ()| std::process::id()), ()).unwrap();
+///     assert_ne!(pid.join().unwrap(), std::process::id()); // it ran elsewhere
+/// }
+/// ```
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod process {

@@ -357,6 +357,21 @@ where
 ///
 /// The same items as the iterator, in input order, without blocking on any
 /// task.
+///
+/// # Examples
+///
+/// ```
+/// use futures::StreamExt;
+/// use futurepool::ThreadPool;
+///
+/// let pool = ThreadPool::new();
+/// let mut stream = pool.map(|s: &str| s.to_uppercase(), ["a", "b"]).into_stream();
+/// futures::executor::block_on(async {
+///     assert_eq!(stream.next().await.unwrap().unwrap(), "A");
+///     assert_eq!(stream.next().await.unwrap().unwrap(), "B");
+///     assert!(stream.next().await.is_none());
+/// });
+/// ```
 #[must_use = "streams do nothing unless polled"]
 pub struct MapStream<'a, I: Iterator, F, T> {
     map: Map<'a, I, F, T>,

@@ -163,6 +163,18 @@ where
 }
 
 /// The future of [`wait_async`].
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{ReturnWhen, ThreadPool, wait_async};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..2).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let waiting = wait_async(&handles, ReturnWhen::FirstCompleted);
+/// let waited = futures::executor::block_on(waiting);
+/// assert!(!waited.done.is_empty());
+/// ```
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitAsync<H: TaskRef> {
     set: WatchSet<H>,
