@@ -393,10 +393,11 @@ fn main() {
     let _ = writeln!(
         md,
         "futurepool measured side by side with the pools a user would otherwise pick, in the same process and the same run \
-         (issue 5). Every figure below comes from one run of `benches/run.sh`{}; nothing is copied from elsewhere.\n",
-        std::env::var("RUN_SECONDS")
-            .map(|s| format!(", which took {s} s"))
-            .unwrap_or_default()
+         (issue 5). Every figure below comes from `benches/run.sh` on this machine (the last full run took {} s); \
+         the peers of a workload are always measured in the same run, and a workload re-run alone (`cargo bench \
+         --bench thread_pool`, then `benches/run.sh --report`) is re-run with all its peers. Nothing is copied from \
+         elsewhere.\n",
+        std::env::var("RUN_SECONDS").unwrap_or_else(|_| "?".to_owned())
     );
     let _ = writeln!(
         md,
