@@ -249,6 +249,7 @@ mod state;
 mod sync;
 mod task;
 mod thread_pool;
+mod threads;
 mod timer;
 mod token;
 mod wait;

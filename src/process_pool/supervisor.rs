@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use super::builder::Config;
@@ -13,6 +13,7 @@ use super::child::{self, CallError, StartError, WorkerProcess};
 use super::protocol::Reply;
 use crate::error::{BoxError, Refusal, TaskError};
 use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, spin_until};
+use crate::threads::{ThreadSet, join_all};
 use crate::timer::Timer;
 use crate::token::CancelToken;
 
@@ -68,8 +69,7 @@ struct PoolState {
     shutdown: bool,
     broken: Option<Broken>,
     next_id: usize,
-    threads: HashMap<usize, JoinHandle<()>>,
-    exited: Vec<JoinHandle<()>>,
+    threads: ThreadSet,
     /// The pid of each driver's worker process, while it has one.
     pids: HashMap<usize, u32>,
     /// Worker processes started, ever.
@@ -169,12 +169,6 @@ impl Shared {
         if st.drivers >= self.config.max_workers {
             return Ok(()); // a busy driver will take it
         }
-        let (finished, running): (Vec<_>, Vec<_>) =
-            st.exited.drain(..).partition(|h| h.is_finished());
-        st.exited = running;
-        for handle in finished {
-            let _ = handle.join();
-        }
         let id = st.next_id;
         let shared = self.clone();
         let handle = thread::Builder::new()
@@ -228,9 +222,7 @@ impl Shared {
         }
         let mut st = self.state.lock();
         st.drivers -= 1;
-        if let Some(handle) = st.threads.remove(&id) {
-            st.exited.push(handle);
-        }
+        st.threads.exiting(id);
     }
 
     /// Waits up to [`DRIVER_SPIN`] for a job without sleeping: a short busy
@@ -381,27 +373,7 @@ impl Shared {
     /// Joins every driver thread but the current one (a done-callback runs
     /// on a driver, and may shut the pool down).
     fn join_drivers(&self) {
-        let me = thread::current().id();
-        loop {
-            let handles: Vec<JoinHandle<()>> = {
-                let mut st = self.state.lock();
-                let mut handles: Vec<_> = st.exited.drain(..).collect();
-                let ids: Vec<usize> = st
-                    .threads
-                    .iter()
-                    .filter(|(_, h)| h.thread().id() != me)
-                    .map(|(&i, _)| i)
-                    .collect();
-                handles.extend(ids.into_iter().filter_map(|i| st.threads.remove(&i)));
-                handles
-            };
-            if handles.is_empty() {
-                return;
-            }
-            for handle in handles {
-                let _ = handle.join();
-            }
-        }
+        join_all(|| self.state.lock().threads.take_joinable());
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {

@@ -2,10 +2,9 @@
 //! described in `README.md` beside this file.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
 
 use crate::error::{BoxError, Refusal, TaskError, payload_message};
@@ -13,6 +12,7 @@ use crate::sync::{
     Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, SegQueue, Weak, spin_until,
 };
 use crate::task::Runnable;
+use crate::threads::{ThreadSet, join_all};
 use crate::timer::Timer;
 
 pub(crate) type Initializer = dyn Fn() -> Result<(), BoxError> + Send + Sync + 'static;
@@ -69,9 +69,7 @@ struct PoolState {
     shutdown: bool,
     broken: Option<Arc<BoxError>>,
     next_index: usize,
-    workers: HashMap<usize, JoinHandle<()>>,
-    /// Handles of workers that have exited, to be joined.
-    exited: Vec<JoinHandle<()>>,
+    workers: ThreadSet,
 }
 
 impl PoolState {
@@ -304,14 +302,6 @@ impl Inner {
     }
 
     fn spawn_worker(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
-        // Reap workers that retired since the last spawn.
-        let (finished, running): (Vec<_>, Vec<_>) =
-            st.exited.drain(..).partition(|h| h.is_finished());
-        st.exited = running;
-        for handle in finished {
-            let _ = handle.join();
-        }
-
         let index = st.next_index;
         let mut builder =
             thread::Builder::new().name(format!("{}-{}", self.config.name_prefix, index));
@@ -442,9 +432,7 @@ impl Inner {
     fn exit(&self, mut st: MutexGuard<'_, PoolState>, index: usize) {
         st.threads -= 1;
         self.publish_counts(&st);
-        if let Some(handle) = st.workers.remove(&index) {
-            st.exited.push(handle);
-        }
+        st.workers.exiting(index);
         CURRENT.with(|c| *c.borrow_mut() = None);
     }
 
@@ -500,30 +488,9 @@ impl Inner {
         }
     }
 
-    /// Joins every worker thread but the current one; loops because a
-    /// worker lending its place may start another while we join.
+    /// Joins every worker thread but the current one.
     fn join_workers(&self) {
-        let me = thread::current().id();
-        loop {
-            let handles: Vec<JoinHandle<()>> = {
-                let mut st = self.state.lock();
-                let mut handles: Vec<_> = st.exited.drain(..).collect();
-                let ids: Vec<usize> = st
-                    .workers
-                    .iter()
-                    .filter(|(_, h)| h.thread().id() != me)
-                    .map(|(&i, _)| i)
-                    .collect();
-                handles.extend(ids.into_iter().filter_map(|i| st.workers.remove(&i)));
-                handles
-            };
-            if handles.is_empty() {
-                return;
-            }
-            for handle in handles {
-                let _ = handle.join();
-            }
-        }
+        join_all(|| self.state.lock().workers.take_joinable());
     }
 
     /// Why a submit would be refused now, if it would.

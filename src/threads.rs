@@ -1,0 +1,69 @@
+//! [`ThreadSet`]: the threads a pool started, so that none outlives it.
+//!
+//! Both pools (the thread pool's workers, the process pool's drivers) start
+//! threads lazily and let them retire on their own. A retiring thread can't
+//! join itself, so it moves its handle to `exited`; the next spawn reaps the
+//! ones that have finished, and shutdown joins everything, so even the
+//! thread-local destructors of a retired thread have run when it returns.
+
+use std::collections::HashMap;
+use std::thread::{self, JoinHandle};
+
+/// Handles of a pool's threads, by id. Kept under the pool's mutex.
+#[derive(Default)]
+pub(crate) struct ThreadSet {
+    live: HashMap<usize, JoinHandle<()>>,
+    /// Threads that have left their loop, to be joined.
+    exited: Vec<JoinHandle<()>>,
+}
+
+impl ThreadSet {
+    /// Records a thread just started as `id`, first joining the retired
+    /// threads that have finished.
+    pub(crate) fn insert(&mut self, id: usize, handle: JoinHandle<()>) {
+        let (finished, running): (Vec<_>, Vec<_>) =
+            self.exited.drain(..).partition(JoinHandle::is_finished);
+        self.exited = running;
+        for handle in finished {
+            let _ = handle.join();
+        }
+        self.live.insert(id, handle);
+    }
+
+    /// Called by thread `id` as it leaves its loop.
+    pub(crate) fn exiting(&mut self, id: usize) {
+        if let Some(handle) = self.live.remove(&id) {
+            self.exited.push(handle);
+        }
+    }
+
+    /// Takes every handle but the current thread's (a pool may be shut down
+    /// from one of its own threads, which can't join itself).
+    pub(crate) fn take_joinable(&mut self) -> Vec<JoinHandle<()>> {
+        let me = thread::current().id();
+        let mut handles: Vec<_> = self.exited.drain(..).collect();
+        let ids: Vec<usize> = self
+            .live
+            .iter()
+            .filter(|(_, h)| h.thread().id() != me)
+            .map(|(&id, _)| id)
+            .collect();
+        handles.extend(ids.into_iter().filter_map(|id| self.live.remove(&id)));
+        handles
+    }
+}
+
+/// Joins what `take` hands out until it hands out nothing: a pool may start
+/// another thread while we join (a lending worker does), so one pass is not
+/// enough. `take` locks the pool and calls [`ThreadSet::take_joinable`].
+pub(crate) fn join_all(mut take: impl FnMut() -> Vec<JoinHandle<()>>) {
+    loop {
+        let handles = take();
+        if handles.is_empty() {
+            return;
+        }
+        for handle in handles {
+            let _ = handle.join();
+        }
+    }
+}
