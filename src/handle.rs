@@ -61,10 +61,6 @@ impl<T> TaskHandle<T> {
         TaskHandle { task }
     }
 
-    pub(crate) fn task(&self) -> &Task<T> {
-        &self.task
-    }
-
     /// Returns `true` if the task has ended: with a value, a panic, a
     /// cancellation, a timeout, or a broken pool. A `join` would not block.
     ///
@@ -525,5 +521,25 @@ impl<T> std::future::Future for TaskHandle<T> {
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskHandle").finish_non_exhaustive()
+    }
+}
+
+/// What `as_completed` and `wait` need of a task, reached through its
+/// handle (the task itself is unsized, so it can't be a `&dyn` on its own).
+impl<T: Send + 'static> crate::watch::Completion for TaskHandle<T> {
+    fn done_status(&self) -> Option<bool> {
+        self.task.done_status()
+    }
+
+    fn watch(&self, w: crate::watch::Watcher) -> Option<bool> {
+        self.task.watch(w)
+    }
+
+    fn unwatch(&self, id: u64) {
+        self.task.unwatch(id);
+    }
+
+    fn identity(&self) -> *const () {
+        Arc::as_ptr(&self.task).cast()
     }
 }

@@ -106,11 +106,11 @@ where
     F: Fn(X) -> T + Send + Sync + 'static,
     X: Send + 'static,
 {
-    fn call(self: Box<Self>) -> T {
+    fn call(self) -> T {
         (self.f)(self.input)
     }
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        self
+    fn into_any(self) -> Box<dyn std::any::Any + Send> {
+        Box::new(self)
     }
 }
 

@@ -66,10 +66,36 @@ pub(crate) enum End {
 }
 
 /// A closure waiting to run, with a way to hand it back unrun.
-pub(crate) trait Job<T>: Send {
-    fn call(self: Box<Self>) -> T;
+pub(crate) trait Job<T>: Send + 'static {
+    fn call(self) -> T;
     /// The job as it was given, so a refused submit can return it.
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send>;
+    fn into_any(self) -> Box<dyn std::any::Any + Send>;
+}
+
+/// Where a task keeps its job, inside the task's own allocation: an
+/// `Option<J>` for a concrete job type `J`, seen through this object-safe
+/// trait once the task is unsized to `Task<T>`. The state machine decides who
+/// may touch it: the worker that won `start`, or the event that won the race
+/// to end a pending task.
+pub(crate) trait JobSlot<T>: Send {
+    /// Runs the job, if it is still there.
+    fn call(&mut self) -> Option<T>;
+    /// Drops the job unrun, if it is still there.
+    fn discard(&mut self);
+    /// Takes the job back out unrun, as it was given.
+    fn take_any(&mut self) -> Option<Box<dyn std::any::Any + Send>>;
+}
+
+impl<T, J: Job<T>> JobSlot<T> for Option<J> {
+    fn call(&mut self) -> Option<T> {
+        self.take().map(Job::call)
+    }
+    fn discard(&mut self) {
+        *self = None;
+    }
+    fn take_any(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.take().map(Job::into_any)
+    }
 }
 
 /// A done-callback.
@@ -83,8 +109,6 @@ pub(crate) struct State<T> {
     pub(crate) started: bool,
     /// Set by the winner, together with `phase = Completing`.
     pub(crate) end: Option<End>,
-    /// The closure, while `Pending`.
-    pub(crate) job: Option<Box<dyn Job<T>>>,
     /// The outcome, from `Done` until the handle takes it.
     pub(crate) outcome: Option<Result<T, TaskError>>,
     /// Whether `outcome` is lent to a thread running late callbacks (added
@@ -99,12 +123,11 @@ pub(crate) struct State<T> {
 }
 
 impl<T> State<T> {
-    pub(crate) fn new(job: Box<dyn Job<T>>) -> State<T> {
+    pub(crate) fn new() -> State<T> {
         State {
             phase: Phase::Pending,
             started: false,
             end: None,
-            job: Some(job),
             outcome: None,
             outcome_lent: false,
             callbacks: Vec::new(),
@@ -113,35 +136,32 @@ impl<T> State<T> {
         }
     }
 
-    /// `Pending -> Running`: hands the closure to the worker, or `None` if
-    /// the task already ended (it was cancelled, timed out or failed).
-    pub(crate) fn start(&mut self) -> Option<Box<dyn Job<T>>> {
+    /// `Pending -> Running`: returns whether the caller may now run the
+    /// job (`false` if the task already ended: cancelled, timed out, failed).
+    pub(crate) fn start(&mut self) -> bool {
         if self.phase == Phase::Pending {
             self.phase = Phase::Running;
             self.started = true;
-            self.job.take()
+            true
         } else {
-            None
+            false
         }
     }
 
     /// Tries to win the race to end the task with `end`. `running_too` says
     /// whether a `Running` task can be ended this way (it can't be cancelled
-    /// without a token). On success the phase is `Completing` and any unrun
-    /// closure is returned, to be dropped outside the lock.
-    pub(crate) fn win(
-        &mut self,
-        end: End,
-        running_too: bool,
-    ) -> Result<Option<Box<dyn Job<T>>>, Lost> {
-        match self.phase {
-            Phase::Pending => {}
-            Phase::Running if running_too => {}
+    /// without a token). On success the phase is `Completing`, and the
+    /// result says whether the task was still pending: then its unrun job
+    /// is the winner's to drop (outside the lock).
+    pub(crate) fn win(&mut self, end: End, running_too: bool) -> Result<bool, Lost> {
+        let pending = match self.phase {
+            Phase::Pending => true,
+            Phase::Running if running_too => false,
             _ => return Err(Lost),
-        }
+        };
         self.phase = Phase::Completing;
         self.end = Some(end);
-        Ok(self.job.take())
+        Ok(pending)
     }
 
     /// Whether the task ended with an error other than cancellation (what
@@ -159,39 +179,49 @@ pub(crate) struct Lost;
 mod tests {
     use super::*;
 
-    struct Noop;
-    impl Job<u8> for Noop {
-        fn call(self: Box<Self>) -> u8 {
-            7
-        }
-        fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-            self
-        }
-    }
-
     #[test]
-    fn start_takes_the_job_once() {
-        let mut st = State::new(Box::new(Noop));
-        assert_eq!(st.start().map(|j| j.call()), Some(7));
+    fn start_happens_once() {
+        let mut st = State::<u8>::new();
+        assert!(st.start());
         assert_eq!(st.phase, Phase::Running);
-        assert!(st.start().is_none());
+        assert!(!st.start());
     }
 
     #[test]
     fn only_one_winner() {
-        let mut st = State::new(Box::new(Noop));
-        assert!(st.win(End::Cancelled, false).unwrap().is_some());
+        let mut st = State::<u8>::new();
+        assert!(st.win(End::Cancelled, false).unwrap(), "it was pending");
         assert!(st.win(End::Error, true).is_err());
-        assert!(st.start().is_none(), "a cancelled task never starts");
+        assert!(!st.start(), "a cancelled task never starts");
     }
 
     #[test]
     fn running_needs_permission() {
-        let mut st = State::new(Box::new(Noop));
+        let mut st = State::<u8>::new();
         st.start();
         assert!(st.win(End::Cancelled, false).is_err());
         assert_eq!(st.phase, Phase::Running);
-        assert!(st.win(End::Cancelled, true).unwrap().is_none());
+        assert!(!st.win(End::Cancelled, true).unwrap(), "it was running");
         assert_eq!(st.phase, Phase::Completing);
+    }
+
+    #[test]
+    fn a_slot_runs_or_drops_its_job_once() {
+        struct Seven;
+        impl Job<u8> for Seven {
+            fn call(self) -> u8 {
+                7
+            }
+            fn into_any(self) -> Box<dyn std::any::Any + Send> {
+                Box::new(self)
+            }
+        }
+        let mut slot: Option<Seven> = Some(Seven);
+        let slot: &mut dyn JobSlot<u8> = &mut slot;
+        assert_eq!(slot.call(), Some(7));
+        assert_eq!(slot.call(), None);
+        let mut other: Option<Seven> = Some(Seven);
+        other.discard();
+        assert!(other.take_any().is_none());
     }
 }

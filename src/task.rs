@@ -4,6 +4,11 @@
 //! The handle holds one reference, the queue (or the worker running it)
 //! another, and a deadline timer a weak one.
 //!
+//! The job lives inside the task's own allocation: a task is created as a
+//! `Task<T, Option<J>>` for its concrete job type `J`, queued as an
+//! `Arc<dyn Runnable>`, and handed to its handle unsized to `Task<T>` (whose
+//! job is a `dyn JobSlot<T>`). One allocation per task, not two.
+//!
 //! A thread pool runs a task with [`Runnable::run`]. A process pool runs it
 //! in another process: it calls [`Task::start`] itself, sends the job away,
 //! and ends the task with [`Task::complete`] when the reply comes back. Its
@@ -15,12 +20,12 @@ use std::task::{Context, Poll};
 use std::time::Instant;
 
 use crate::error::{TaskError, payload_message};
-use crate::state::{Callback, End, Job, Phase, State};
+use crate::state::{Callback, End, Job, JobSlot, Phase, State};
 use crate::sync::{Condvar, Mutex, MutexGuard};
 use crate::token::CancelToken;
-use crate::watch::{Completion, Watcher};
+use crate::watch::Watcher;
 
-pub(crate) struct Task<T> {
+pub(crate) struct Task<T, J: ?Sized = dyn JobSlot<T>> {
     state: Mutex<State<T>>,
     done: Condvar,
     /// Present for tasks that accept cooperative cancellation.
@@ -28,6 +33,10 @@ pub(crate) struct Task<T> {
     /// When the task times out, if it has a deadline. The timer thread
     /// expires it; a worker checks too, because the timer may lag behind.
     deadline: Option<Instant>,
+    /// The job, until it runs or is dropped unrun. Only the winner of
+    /// `start`, or of the race to end a pending task, touches it, so this
+    /// lock is never contended. Last, so that the task can be unsized.
+    job: Mutex<J>,
 }
 
 /// What a pool's queue and timer need of a task, whatever its output type.
@@ -49,10 +58,10 @@ impl<F, T> Job<T> for Plain<F>
 where
     F: FnOnce() -> T + Send + 'static,
 {
-    fn call(self: Box<Self>) -> T {
+    fn call(self) -> T {
         (self.0)()
     }
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+    fn into_any(self) -> Box<dyn std::any::Any + Send> {
         Box::new(self.0)
     }
 }
@@ -64,19 +73,32 @@ impl<F, T> Job<T> for WithToken<F>
 where
     F: FnOnce(CancelToken) -> T + Send + 'static,
 {
-    fn call(self: Box<Self>) -> T {
+    fn call(self) -> T {
         (self.0)(self.1)
     }
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
+    fn into_any(self) -> Box<dyn std::any::Any + Send> {
         Box::new(self.0)
     }
 }
 
-impl<T> Task<T> {
-    /// `Pending -> Running`: hands over the job, or `None` if the task
-    /// already ended. [`Runnable::run`] calls it before running the closure
-    /// here; the process pool calls it before sending the job to a worker.
-    pub(crate) fn start(&self) -> Option<Box<dyn Job<T>>> {
+impl<T, J: Job<T>> Task<T, Option<J>> {
+    pub(crate) fn new(job: J, token: Option<CancelToken>, deadline: Option<Instant>) -> Self {
+        Task {
+            state: Mutex::new(State::new()),
+            done: Condvar::new(),
+            token,
+            deadline,
+            job: Mutex::new(Some(job)),
+        }
+    }
+}
+
+impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
+    /// `Pending -> Running`: returns whether the caller may now run the job
+    /// (`false` if the task already ended). [`Runnable::run`] calls it before
+    /// running the closure here; the process pool calls it before sending
+    /// the request to a worker.
+    pub(crate) fn start(&self) -> bool {
         self.state.lock().start()
     }
 
@@ -108,23 +130,11 @@ impl<T> Task<T> {
         self.token.as_ref()
     }
 
-    pub(crate) fn new(
-        job: Box<dyn Job<T>>,
-        token: Option<CancelToken>,
-        deadline: Option<Instant>,
-    ) -> Task<T> {
-        Task {
-            state: Mutex::new(State::new(job)),
-            done: Condvar::new(),
-            token,
-            deadline,
-        }
-    }
-
-    /// Takes back the closure of a task that was never queued (a refused
-    /// submit).
-    pub(crate) fn take_unqueued_job(&self) -> Option<Box<dyn Job<T>>> {
-        self.state.lock().job.take()
+    /// Takes back the job of a task that was never queued (a refused
+    /// submit), as it was given; `None` if something already ended the task
+    /// and dropped it (a deadline that passed at once).
+    pub(crate) fn take_unqueued_job(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.job.lock().take_any()
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -147,11 +157,13 @@ impl<T> Task<T> {
     pub(crate) fn cancel(&self) -> bool {
         let mut st = self.state.lock();
         match st.win(End::Cancelled, self.token.is_some()) {
-            Ok(job) => {
+            Ok(pending) => {
                 if let Some(token) = &self.token {
                     token.signal();
                 }
-                MutexGuard::unlocked(&mut st, || drop(job));
+                if pending {
+                    MutexGuard::unlocked(&mut st, || self.job.lock().discard());
+                }
                 self.finish(st, Err(TaskError::cancelled()));
                 true
             }
@@ -163,11 +175,13 @@ impl<T> Task<T> {
     /// says which kind of outcome it is.
     fn end_with(&self, end: End, outcome: TaskError) {
         let mut st = self.state.lock();
-        if let Ok(job) = st.win(end, true) {
+        if let Ok(pending) = st.win(end, true) {
             if let Some(token) = &self.token {
                 token.signal();
             }
-            MutexGuard::unlocked(&mut st, || drop(job));
+            if pending {
+                MutexGuard::unlocked(&mut st, || self.job.lock().discard());
+            }
             self.finish(st, Err(outcome));
         }
     }
@@ -308,42 +322,26 @@ fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
     }
 }
 
-impl<T: Send + 'static> Runnable for Task<T> {
-    fn run(&self) {
-        if self.deadline.is_some_and(|d| Instant::now() >= d) {
-            // Past its deadline before it started: it never runs, even if
-            // the timer thread hasn't got to it yet.
-            self.expire();
-            return;
-        }
-        let Some(job) = self.start() else {
-            return; // ended before it started
-        };
-        let outcome =
-            panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
-        self.complete(outcome);
-    }
-
-    fn fail(&self, err: TaskError) {
+impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
+    /// Ends a task that hasn't started with `err` (shutdown, broken pool).
+    pub(crate) fn fail(&self, err: TaskError) {
         self.end_with(End::Error, err);
     }
 
-    fn expire(&self) {
+    /// The deadline passed: ends the task as timed out.
+    pub(crate) fn expire(&self) {
         self.end_with(End::Error, TaskError::timeout());
     }
 
-    fn cancel_queued(&self) {
-        self.cancel();
-    }
-}
-
-impl<T: Send + 'static> Completion for Task<T> {
-    fn done_status(&self) -> Option<bool> {
+    /// `Some(is_exception)` if the task is done, else `None`.
+    pub(crate) fn done_status(&self) -> Option<bool> {
         let st = self.state.lock();
         (st.phase == Phase::Done).then(|| st.is_exception())
     }
 
-    fn watch(&self, w: Watcher) -> Option<bool> {
+    /// Registers `w`, or returns `Some(is_exception)` without registering
+    /// if the task is already done.
+    pub(crate) fn watch(&self, w: Watcher) -> Option<bool> {
         let mut st = self.state.lock();
         if st.phase == Phase::Done {
             return Some(st.is_exception());
@@ -352,11 +350,40 @@ impl<T: Send + 'static> Completion for Task<T> {
         None
     }
 
-    fn unwatch(&self, id: u64) {
+    /// Removes the watchers with this id, if still registered.
+    pub(crate) fn unwatch(&self, id: u64) {
         self.state.lock().watchers.retain(|w| w.id != id);
     }
+}
 
-    fn identity(&self) -> *const () {
-        (self as *const Self).cast()
+impl<T: Send + 'static, J: JobSlot<T> + 'static> Runnable for Task<T, J> {
+    fn run(&self) {
+        if self.deadline.is_some_and(|d| Instant::now() >= d) {
+            // Past its deadline before it started: it never runs, even if
+            // the timer thread hasn't got to it yet.
+            self.expire();
+            return;
+        }
+        if !self.start() {
+            return; // ended before it started
+        }
+        // The job lock is held while the closure runs; nothing else takes it
+        // once the task has started (see `job`).
+        let outcome = panic::catch_unwind(AssertUnwindSafe(|| self.job.lock().call()))
+            .map(|value| value.expect("a task that started has its job"))
+            .map_err(TaskError::panic);
+        self.complete(outcome);
+    }
+
+    fn fail(&self, err: TaskError) {
+        Task::fail(self, err);
+    }
+
+    fn expire(&self) {
+        Task::expire(self);
+    }
+
+    fn cancel_queued(&self) {
+        self.cancel();
     }
 }

@@ -148,7 +148,7 @@ impl<T: Send + 'static> sealed::Sealed for crate::TaskHandle<T> {}
 #[allow(private_interfaces)]
 impl<T: Send + 'static> TaskRef for crate::TaskHandle<T> {
     fn completion(&self) -> &dyn Completion {
-        self.task()
+        self
     }
 }
 
@@ -156,7 +156,7 @@ impl<T: Send + 'static> sealed::Sealed for &crate::TaskHandle<T> {}
 #[allow(private_interfaces)]
 impl<T: Send + 'static> TaskRef for &crate::TaskHandle<T> {
     fn completion(&self) -> &dyn Completion {
-        self.task()
+        *self
     }
 }
 
@@ -164,7 +164,7 @@ impl<K, T: Send + 'static> sealed::Sealed for (K, crate::TaskHandle<T>) {}
 #[allow(private_interfaces)]
 impl<K, T: Send + 'static> TaskRef for (K, crate::TaskHandle<T>) {
     fn completion(&self) -> &dyn Completion {
-        self.1.task()
+        &self.1
     }
 }
 

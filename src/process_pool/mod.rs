@@ -127,17 +127,17 @@ pub struct ProcessPool {
     shared: Arc<Shared>,
 }
 
-/// The job of a process task: the encoded request, run elsewhere.
-struct RemoteJob {
-    frame: Arc<[u8]>,
-}
+/// The job of a process task, in the parent: nothing to call here. The
+/// request it stands for is sent to a worker by the driver that wins
+/// `start`; it is kept in the [`RemoteTask`].
+struct RemoteJob;
 
 impl<T> Job<T> for RemoteJob {
-    fn call(self: Box<Self>) -> T {
+    fn call(self) -> T {
         unreachable!("a process task is sent to a worker, never called in the parent")
     }
-    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any + Send> {
-        self
+    fn into_any(self) -> Box<dyn std::any::Any + Send> {
+        Box::new(self)
     }
 }
 
@@ -147,18 +147,15 @@ type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
 /// A process task as the driver sees it.
 struct RemoteTask<T> {
     task: Arc<Task<T>>,
+    /// The encoded request.
+    frame: Arc<[u8]>,
     decode: Decoder<T>,
     retries: u32,
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
     fn start(&self) -> Option<Arc<[u8]>> {
-        let job = self.task.start()?;
-        let job = job
-            .into_any()
-            .downcast::<RemoteJob>()
-            .expect("process tasks hold a RemoteJob");
-        Some(job.frame)
+        self.task.start().then(|| self.frame.clone())
     }
 
     fn token(&self) -> &CancelToken {
@@ -173,7 +170,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         if self.task.phase() == Phase::Running {
             self.task.complete(Err(err));
         } else {
-            Runnable::fail(&*self.task, err);
+            self.task.fail(err);
         }
     }
 
@@ -549,12 +546,9 @@ impl ProcessPool {
             Ok(frame) => (frame, None),
             Err(err) => (Vec::new(), Some(err)),
         };
-        let job = RemoteJob {
-            frame: frame.into(),
-        };
         // No deadline in the task itself: the pool enforces it by killing the
         // worker (see the supervisor).
-        let task = Arc::new(Task::new(Box::new(job), Some(CancelToken::new()), None));
+        let task = Arc::new(Task::new(RemoteJob, Some(CancelToken::new()), None));
         if let Some(err) = failure {
             Runnable::fail(&*task, err);
             return Ok(TaskHandle::new(task));
@@ -568,6 +562,7 @@ impl ProcessPool {
         }
         let dispatch = Arc::new(RemoteTask {
             task: task.clone(),
+            frame: frame.into(),
             decode,
             retries: options.retries.unwrap_or(self.shared.config.retries),
         });

@@ -19,7 +19,7 @@ pub(crate) use inner::enter_blocking;
 use crate::TaskHandle;
 use crate::error::{Refusal, SubmitError};
 use crate::map::Map;
-use crate::state::Job;
+use crate::state::{Job, JobSlot};
 use crate::sync::Arc;
 use crate::task::{Plain, Runnable, Task, WithToken};
 use crate::token::CancelToken;
@@ -437,7 +437,7 @@ impl ThreadPool {
         F: 'static,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(Box::new(job), token, deadline));
+        let task = Arc::new(Task::new(job, token, deadline));
         let runnable: Arc<dyn Runnable> = task.clone();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
@@ -477,10 +477,9 @@ impl ThreadPool {
 
 /// The closure of a task that was refused before any worker saw it, unless
 /// its deadline ended it (and dropped the closure) first.
-fn take_back<T, F: 'static>(task: &Task<T>) -> Option<F> {
+fn take_back<T, J: JobSlot<T>, F: 'static>(task: &Task<T, J>) -> Option<F> {
     let job = task.take_unqueued_job()?;
     let f = job
-        .into_any()
         .downcast::<F>()
         .expect("the job holds the closure given");
     Some(*f)
