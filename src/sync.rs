@@ -23,10 +23,11 @@ pub(crate) use std::sync::{Arc, Weak};
 /// futex wait here and the futex wake there, which cost more than the spin.
 ///
 /// The yields are what matter on a VM whose futex wake-ups are slow: with
-/// crossbeam's 4 yields a submit-and-join round trip cost 17 us on our 2-core
-/// box (the worker had gone to sleep before the caller, itself just woken,
-/// came back); with 32 it costs 6.5 us, at or under the hand-written
-/// crossbeam-channel floor measured beside it (7-8.6 us).
+/// crossbeam's 4 yields the worker had gone back to sleep before the caller,
+/// itself just woken, submitted again, so every round trip paid two futex
+/// wake-ups. With 32, the round-trip benchmark (`BENCHMARKS.md`, workload 1)
+/// puts futurepool at 0.66x the hand-written crossbeam-channel floor run
+/// beside it.
 pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
     const SPIN_STEPS: u32 = 7;
     const YIELD_STEPS: u32 = 32;
