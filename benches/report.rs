@@ -72,12 +72,6 @@ fn read_json(path: &Path) -> Option<Value> {
     serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
 }
 
-fn target_dir() -> PathBuf {
-    std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"))
-}
-
 /// Every `*/new/benchmark.json` under `target/criterion`.
 fn criterion_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -97,7 +91,7 @@ fn criterion_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
 
 fn load_criterion(results: &mut Results) {
     let mut dirs = Vec::new();
-    criterion_dirs(&target_dir().join("criterion"), &mut dirs);
+    criterion_dirs(&peers::target_dir().join("criterion"), &mut dirs);
     dirs.sort();
     for dir in dirs {
         let (Some(bench), Some(sample)) = (
@@ -127,7 +121,7 @@ fn load_criterion(results: &mut Results) {
 }
 
 fn load_python(results: &mut Results, file: &str) -> Option<String> {
-    let json = read_json(&target_dir().join("bench-results").join(file))?;
+    let json = read_json(&peers::target_dir().join("bench-results").join(file))?;
     for r in json["results"].as_array()? {
         let samples: Vec<f64> = r["samples_ns"]
             .as_array()?
@@ -325,8 +319,7 @@ fn bars(
 }
 
 fn cargo_lock_versions(names: &[&str]) -> Vec<(String, String)> {
-    let lock = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.lock"))
-        .unwrap_or_default();
+    let lock = std::fs::read_to_string(peers::repo_root().join("Cargo.lock")).unwrap_or_default();
     let mut out = Vec::new();
     let mut name = None;
     for line in lock.lines() {
@@ -377,7 +370,7 @@ fn main() {
     let py_thread = load_python(&mut results, "python_thread.json");
     // Its Python version is the same as the thread pool script's.
     let _ = load_python(&mut results, "python_process.json");
-    let res_dir = target_dir().join("bench-results");
+    let res_dir = peers::target_dir().join("bench-results");
     let memory = read_json(&res_dir.join("memory.json"));
     let py_memory = read_json(&res_dir.join("python_thread.json")).map(|j| j["memory"].clone());
     let ac = read_json(&res_dir.join("as_completed.json"));
@@ -809,9 +802,8 @@ fn main() {
         let _ = writeln!(t, "| {} | {status} | {} |", tg.what, tg.figure);
     }
     t.push('\n');
-    if let Ok(notes) = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/results/notes.md"),
-    ) {
+    if let Ok(notes) = std::fs::read_to_string(peers::repo_root().join("benches/results/notes.md"))
+    {
         t.push_str(&notes);
         t.push('\n');
     }
@@ -819,7 +811,7 @@ fn main() {
     let at = md.find("## 1. Round trip").unwrap_or(md.len());
     md.insert_str(at, &t);
 
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let root = peers::repo_root();
     let chart = root.join("benches/results/chart.svg");
     std::fs::create_dir_all(chart.parent().expect("has a parent")).expect("create benches/results");
     draw_chart(&chart, &panels).expect("draw the chart");

@@ -18,13 +18,13 @@ if [[ "${1:-}" != "--report" ]]; then
     rm -rf "$target/criterion" "$results"
     mkdir -p "$results"
     echo "== building the benches"
-    cargo bench --no-run --benches --all-features
+    cargo bench -p futurepool-benches --no-run
     echo "== thread pool workloads (1-5)"
-    cargo bench --bench thread_pool
+    cargo bench -p futurepool-benches --bench thread_pool
     echo "== process pool workload (6)"
-    cargo bench --bench process_pool --features process
+    cargo bench -p futurepool-benches --bench process_pool
     echo "== memory workload (7)"
-    cargo bench --bench memory
+    cargo bench -p futurepool-benches --bench memory
     if command -v python3 >/dev/null 2>&1; then
         echo "== Python's concurrent.futures"
         python3 benches/python/thread_pool.py "$results/python_thread.json"
@@ -36,4 +36,4 @@ if [[ "${1:-}" != "--report" ]]; then
 fi
 
 echo "== writing BENCHMARKS.md"
-RUN_SECONDS=$(cat "$results/run_seconds" 2>/dev/null || echo "?") cargo bench --bench report
+RUN_SECONDS=$(cat "$results/run_seconds" 2>/dev/null || echo "?") cargo bench -p futurepool-benches --bench report

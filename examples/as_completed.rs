@@ -1,7 +1,7 @@
 //! Tasks of random length, printed in the order they finish.
 //!
 //! ```text
-//! cargo run --example as_completed
+//! cargo run -p futurepool-examples --example as_completed
 //! ```
 //!
 //! Each task sleeps a random time (standing in for a download of a random

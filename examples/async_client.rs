@@ -19,7 +19,7 @@
 //! free: nothing in the async code blocks.
 //!
 //! ```text
-//! cargo run --release --example async_client
+//! cargo run --release -p futurepool-examples --features web --example async_client
 //! ```
 
 use std::cell::Cell;

@@ -1,7 +1,7 @@
 //! A task that crashes its process: the program reports the error and keeps
 //! using the pool.
 //!
-//! `cargo run --features process --example crash`
+//! `cargo run -p futurepool-examples --example crash`
 
 use futurepool::{ProcessPool, remote};
 

@@ -2,8 +2,8 @@
 //! on a pool of 3,600 threads, finish in about 8 seconds.
 //!
 //! ```text
-//! cargo run --release --example sleeps              # 3600 tasks x 8 s
-//! cargo run --release --example sleeps -- 100 0.5   # 100 tasks x 0.5 s
+//! cargo run --release -p futurepool-examples --example sleeps              # 3600 tasks x 8 s
+//! cargo run --release -p futurepool-examples --example sleeps -- 100 0.5   # 100 tasks x 0.5 s
 //! ```
 //!
 //! Sleeping stands in for blocking I/O: a thread waiting on the network costs

@@ -4,7 +4,7 @@
 //! worker process is killed, the caller gets a timeout error, and the next
 //! task runs on a fresh worker. Then a running task is cancelled.
 //!
-//! `cargo run --features process --example timeout`
+//! `cargo run -p futurepool-examples --example timeout`
 
 use std::time::{Duration, Instant};
 

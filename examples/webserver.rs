@@ -34,9 +34,9 @@
 //! times slower (the benchmark still works, in about ten seconds).
 //!
 //! ```text
-//! cargo run --release --example webserver            # the benchmark below, then exits
-//! cargo run --release --example webserver -- bench   # the same
-//! cargo run --release --example webserver -- serve [inline|pool] [PORT]
+//! cargo run --release -p futurepool-examples --features web --example webserver            # the benchmark below, then exits
+//! cargo run --release -p futurepool-examples --features web --example webserver -- bench   # the same
+//! cargo run --release -p futurepool-examples --features web --example webserver -- serve [inline|pool] [PORT]
 //! ```
 //!
 //! `bench` starts one server of each variant on `127.0.0.1` (ephemeral ports,
@@ -59,7 +59,7 @@
 //!
 //! The Python numbers are the published ones (asyncio server, Python
 //! Fibonacci; "—" where none was published). The Rust numbers are from one
-//! run of `cargo run --release --example webserver` on a 2-core Linux VM
+//! run of `cargo run --release -p futurepool-examples --features web --example webserver` on a 2-core Linux VM
 //! that was otherwise idle (load average 0.9); the client, both servers and
 //! the pool all share those two cores. Medians of 9 rounds.
 //!

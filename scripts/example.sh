@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs the main example: primes checked sequentially and on the pool.
+# Runs the main example: primes checked sequentially, on a thread pool and on
+# a process pool. Builds only futurepool and its ~20 dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-toolchain.sh
-exec cargo run --release --features process --example primes -- "$@"
+exec cargo run --release -p futurepool-examples --example primes -- "$@"

@@ -19,13 +19,26 @@ pub fn cores() -> usize {
     thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The repository's root: the workspace this benches package belongs to.
+pub fn repo_root() -> PathBuf {
+    let benches = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    benches
+        .parent()
+        .expect("benches/ is inside the repository")
+        .to_owned()
+}
+
+/// Cargo's target directory: the workspace's, unless `CARGO_TARGET_DIR` says otherwise.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
 /// Where the bench binaries leave what criterion does not record (the
 /// as_completed ideal, the memory figures); `benches/report.rs` reads it.
 pub fn results_dir() -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target"));
-    let dir = target.join("bench-results");
+    let dir = target_dir().join("bench-results");
     std::fs::create_dir_all(&dir).expect("create target/bench-results");
     dir
 }
