@@ -2,24 +2,26 @@
 //! prime? Trial division is slow on purpose, so the pool has real work.
 //!
 //! ```text
-//! cargo run --release --features process --example primes        # as scripts/example.sh does
-//! cargo run --release --features process --example primes -- 96  # time over 96 numbers
-//! cargo run --release --example primes                            # threads only
+//! scripts/example.sh                                            # runs this
+//! cargo run --release -p futurepool-examples --example primes        # the same
+//! cargo run --release -p futurepool-examples --example primes -- 96  # time over 96 numbers
 //! ```
 //!
 //! First it checks the six numbers of Python's documentation example with
 //! [`ThreadPool::map`], printing `N is prime: true/false` in input order.
 //! Then it times the same check over a longer list: sequentially, on a thread
-//! pool with one worker per core (with a live count while it runs), and, with
-//! the `process` feature, on a process pool with `map` and a chunk size. It
-//! prints each pool's speed-up over sequential (at most the number of cores).
+//! pool with one worker per core, and on a process pool with `map` and a
+//! chunk size, each pool with a live count while it runs. It prints each
+//! pool's speed-up over sequential (at most the number of cores), and warns
+//! if other programs were busy on the machine meanwhile: they take cores
+//! from the pools, and the speed-up with them.
+
+mod load;
 
 use std::io::Write;
 use std::time::{Duration, Instant};
 
-#[cfg(feature = "process")]
-use futurepool::{ProcessPool, remote};
-use futurepool::{ThreadPool, as_completed};
+use futurepool::{ProcessPool, ThreadPool, as_completed, remote};
 
 const PRIMES: [u64; 6] = [
     112_272_535_095_293,
@@ -50,9 +52,8 @@ fn is_prime(n: u64) -> bool {
 }
 
 fn main() {
-    // With the process pool, this program is also its own worker: a worker
-    // process never gets past this line.
-    #[cfg(feature = "process")]
+    // This program is also its own process-pool worker: a worker process
+    // never gets past this line.
     futurepool::process::init();
 
     let count: usize = match std::env::args().nth(1) {
@@ -81,68 +82,110 @@ fn main() {
     // The timing: the list repeated (and the composite among them) up to
     // `count` numbers.
     let numbers: Vec<u64> = PRIMES.iter().copied().cycle().take(count).collect();
-    println!("\nchecking {count} numbers on {cores} core(s)");
+    println!("\nchecking {count} numbers, using {cores} core(s)");
 
     let start = Instant::now();
     let sequential: Vec<bool> = numbers.iter().map(|&n| is_prime(n)).collect();
     let seq_time = start.elapsed();
     println!("sequential: {}", secs(seq_time));
 
+    // The thread pool: one task per number, counted as they finish.
+    let meter = load::Meter::start(Vec::new());
     let start = Instant::now();
     let handles: Vec<_> = numbers
         .iter()
         .enumerate()
         .map(|(i, &n)| {
-            (
-                i,
-                pool.submit(move || is_prime(n))
-                    .expect("the pool is running"),
-            )
+            let handle = pool
+                .submit(move || is_prime(n))
+                .expect("the pool is running");
+            (i, handle)
         })
         .collect();
-    let mut pooled = vec![false; numbers.len()];
+    let mut threads = vec![false; numbers.len()];
     for (done, (i, handle)) in as_completed(handles).enumerate() {
-        pooled[i] = handle.join().expect("is_prime doesn't panic");
-        print!("\rpool:       {}/{count} checked", done + 1);
-        std::io::stdout().flush().ok();
+        threads[i] = handle.join().expect("is_prime doesn't panic");
+        progress("threads:", done + 1, count);
     }
-    let pool_time = start.elapsed();
-    println!("\rpool:       {}              ", secs(pool_time));
-
+    let thread_time = start.elapsed();
+    let thread_load = meter.finish(thread_time);
     assert_eq!(
-        pooled, sequential,
-        "the pool must agree with the sequential run"
+        threads, sequential,
+        "the thread pool must agree with the sequential run"
     );
-    println!(
-        "speed-up:   {:.2}x with {cores} thread(s) (at most {cores}x)",
-        seq_time.as_secs_f64() / pool_time.as_secs_f64()
-    );
+    report("threads:", thread_time, seq_time, cores, "thread(s)");
 
-    #[cfg(feature = "process")]
-    {
-        let pool = ProcessPool::builder()
-            .max_workers(cores)
-            .build()
-            .expect("a valid pool configuration");
-        let check = remote!(is_prime);
-        // Start the workers before timing, as the thread pool's are by now.
-        let _ = pool.map(check, vec![3; cores]).count();
-        let start = Instant::now();
-        let processes: Vec<bool> = pool
-            .map(check, numbers.iter().copied())
-            .chunksize(2)
-            .collect::<Result<_, _>>()
-            .expect("is_prime doesn't panic");
-        let proc_time = start.elapsed();
-        assert_eq!(processes, sequential, "the process pool must agree too");
-        println!("processes:  {} (map, chunk size 2)", secs(proc_time));
-        println!(
-            "speed-up:   {:.2}x with {cores} process(es) (at most {cores}x)",
-            seq_time.as_secs_f64() / proc_time.as_secs_f64()
-        );
+    // The process pool: `map` in chunks of two, yielding in input order.
+    // (Off Linux, building one fails with an error saying so.)
+    let proc_load = match ProcessPool::builder().max_workers(cores).build() {
+        Ok(processes) => Some(time_processes(
+            &processes,
+            &numbers,
+            &sequential,
+            seq_time,
+            cores,
+        )),
+        Err(err) => {
+            println!("processes:  skipped: {err}");
+            None
+        }
+    };
+
+    let busiest = [thread_load, proc_load.flatten()]
+        .into_iter()
+        .flatten()
+        .max_by(|a, b| a.others.total_cmp(&b.others));
+    if let Some(warning) = busiest.and_then(|load| load.warning(cores)) {
+        println!("\n{warning}");
     }
-    #[cfg(not(feature = "process"))]
-    println!("(run with --features process to time a process pool too)");
+}
+
+/// Times the check on a process pool, with a live count; returns how busy
+/// the machine was meanwhile.
+fn time_processes(
+    processes: &ProcessPool,
+    numbers: &[u64],
+    sequential: &[bool],
+    seq_time: Duration,
+    cores: usize,
+) -> Option<load::Load> {
+    let check = remote!(is_prime);
+    // Start the workers before timing, as the thread pool's are by now.
+    let _ = processes.map(check, vec![3; cores]).count();
+    let meter = load::Meter::start(processes.worker_pids());
+    let start = Instant::now();
+    let mut results = Vec::with_capacity(numbers.len());
+    for (done, prime) in processes
+        .map(check, numbers.iter().copied())
+        .chunksize(2)
+        .enumerate()
+    {
+        results.push(prime.expect("is_prime doesn't panic"));
+        progress("processes:", done + 1, numbers.len());
+    }
+    let time = start.elapsed();
+    let load = meter.finish(time);
+    assert_eq!(
+        results, sequential,
+        "the process pool must agree with the sequential run"
+    );
+    report("processes:", time, seq_time, cores, "process(es)");
+    load
+}
+
+/// Rewrites the current line with a live count.
+fn progress(label: &str, done: usize, count: usize) {
+    print!("\r{label:<11} {done}/{count} checked");
+    std::io::stdout().flush().ok();
+}
+
+/// Replaces the live count with the time and the speed-up.
+fn report(label: &str, time: Duration, sequential: Duration, cores: usize, units: &str) {
+    println!("\r{label:<11} {}              ", secs(time));
+    println!(
+        "speed-up:   {:.2}x with {cores} {units} (at most {cores}x)",
+        sequential.as_secs_f64() / time.as_secs_f64()
+    );
 }
 
 fn secs(d: Duration) -> String {
