@@ -10,7 +10,7 @@ use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
 use crate::error::TimeoutError;
-use crate::watch::{TaskRef, WatchSet};
+use crate::core::watch::{TaskRef, WatchSet};
 
 /// Yields the given tasks as they finish: first those already finished when
 /// it is called (in the order given), then the others in the order they

@@ -240,33 +240,28 @@
 mod as_completed;
 #[cfg(doctest)]
 mod compile_fail;
+mod core;
 mod error;
-mod handle;
-mod map;
+mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
-mod state;
-mod sync;
-mod task;
 mod thread_pool;
 mod threads;
-mod timer;
-mod token;
 mod wait;
-mod watch;
 
 pub use crate::as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
+pub use crate::core::handle::{CancelOnDrop, TaskHandle};
+pub use crate::core::token::CancelToken;
+pub use crate::core::watch::TaskRef;
 pub use crate::error::{
     BuildError, JoinTimeoutError, SubmitError, TaskError, TimeoutError, TryJoinError,
 };
-pub use crate::handle::{CancelOnDrop, TaskHandle};
-pub use crate::map::{Map, MapStream};
-pub use crate::thread_pool::{ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder};
-pub use crate::token::CancelToken;
+pub use crate::thread_pool::{
+    Map, MapStream, ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder,
+};
 pub use crate::wait::{
     ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
 };
-pub use crate::watch::TaskRef;
 
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]

@@ -11,7 +11,8 @@ use std::collections::VecDeque;
 use std::task::Waker;
 use std::time::Instant;
 
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering};
+use crate::core::blocking;
+use crate::loom::sync::{Arc, Condvar, Mutex};
 
 /// A ready-queue of task indices; see the [module docs](self).
 #[derive(Default)]
@@ -47,8 +48,8 @@ impl Notify {
             return Some(i);
         }
         drop(inner);
-        // A pool worker that blocks here lends its slot to the pool.
-        let _lend = crate::thread_pool::enter_blocking();
+        // A pool worker that blocks here lends its place to its pool.
+        let _blocking = blocking::enter();
         let mut inner = self.inner.lock();
         loop {
             if let Some(i) = inner.ready.pop_front() {
@@ -85,13 +86,6 @@ pub(crate) struct Watcher {
     pub(crate) id: u64,
     pub(crate) notify: Arc<Notify>,
     pub(crate) index: usize,
-}
-
-/// A fresh id for a group of watchers.
-pub(crate) fn next_watch_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // ORDERING: only uniqueness matters.
-    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 /// What `as_completed` and `wait` need of a task, whatever its output type.
@@ -194,7 +188,7 @@ impl<H: TaskRef> WatchSet<H> {
             }
         }
         let notify = Arc::new(Notify::default());
-        let id = next_watch_id();
+        let id = crate::loom::next_id();
         // First the ones finished before the call, then registration; a task
         // finishing in between is pushed by `watch` itself.
         let mut finished = vec![false; slots.len()];
