@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
-use crate::error::TimeoutError;
 use crate::core::watch::{TaskRef, WatchSet};
+use crate::error::TimeoutError;
 
 /// Yields the given tasks as they finish: first those already finished when
 /// it is called (in the order given), then the others in the order they

@@ -23,7 +23,7 @@ impl ThreadSet {
     /// threads that have finished.
     pub(crate) fn insert(&mut self, id: usize, handle: JoinHandle<()>) {
         let (finished, running): (Vec<_>, Vec<_>) =
-            self.exited.drain(..).partition(JoinHandle::is_finished);
+            self.exited.drain(..).partition(thread::is_finished);
         self.exited = running;
         for handle in finished {
             let _ = handle.join();

@@ -24,7 +24,9 @@ pub(crate) trait Blocking {
 }
 
 thread_local! {
-    static HOOK: std::cell::RefCell<Option<Rc<dyn Blocking>>> = const { std::cell::RefCell::new(None) };
+    // loom's `thread_local!` (the loom seam) takes no `const` initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
+    static HOOK: std::cell::RefCell<Option<Rc<dyn Blocking>>> = std::cell::RefCell::new(None);
 }
 
 /// Installs `hook` for the current thread (a backend's worker, at start),

@@ -88,11 +88,8 @@ impl<T> Outcome<T> {
             // The backend's decoder catches its own panics and says what
             // failed; this is the last guard, so a decoder can never unwind
             // into whoever asked.
-            Outcome::Deferred(decode) => {
-                panic::catch_unwind(AssertUnwindSafe(decode)).unwrap_or_else(|payload| {
-                    Err(TaskError::panic(payload))
-                })
-            }
+            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(decode))
+                .unwrap_or_else(|payload| Err(TaskError::panic(payload))),
         }
     }
 
@@ -514,7 +511,6 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
             Err(_) => false,
         }
     }
-
 
     /// The winner's part: callbacks, then publish. `st` is locked and the
     /// phase is `Completing`. Callbacks run here for [`Caller::User`], on the

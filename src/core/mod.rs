@@ -22,6 +22,8 @@
 pub(crate) mod blocking;
 pub(crate) mod cell;
 pub(crate) mod handle;
+#[cfg(all(test, futurepool_loom))]
+mod models;
 pub(crate) mod producer;
 pub(crate) mod runner;
 pub(crate) mod state;

@@ -66,7 +66,9 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
 
     /// The cell, for a backend's type-erased queue; see [`from_cell`](Self::from_cell).
     pub(crate) fn into_cell(mut self) -> Arc<Cell<T, P>> {
-        self.cell.take().expect("a producer holds its cell until it ends")
+        self.cell
+            .take()
+            .expect("a producer holds its cell until it ends")
     }
 
     fn cell(&self) -> &Arc<Cell<T, P>> {
@@ -141,7 +143,9 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> bool {
         let cell = self.cell.take().expect("a producer ends its task once");
-        let wanted = cell.complete(Outcome::Deferred(decode), self.caller).is_ok();
+        let wanted = cell
+            .complete(Outcome::Deferred(decode), self.caller)
+            .is_ok();
         self.let_cell_go(cell);
         wanted
     }

@@ -189,3 +189,65 @@ impl Shared {
         }
     }
 }
+
+#[cfg(all(test, not(futurepool_loom)))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    struct Flag(mpsc::Sender<()>);
+
+    impl Expire for Flag {
+        fn expire(self: Arc<Self>) {
+            let _ = self.0.send(());
+        }
+    }
+
+    fn entry(tx: &mpsc::Sender<()>) -> (Arc<dyn Expire>, Weak<dyn Expire>) {
+        let task: Arc<dyn Expire> = Arc::new(Flag(tx.clone()));
+        let weak = Arc::downgrade(&task);
+        (task, weak)
+    }
+
+    /// Issue 9, fault 2, the mechanism: a closed timer stays closed. Before,
+    /// `stop` then `schedule` started a new thread and cleared the stop
+    /// flag, so the old thread never saw it and `stop`'s join hung.
+    #[test]
+    fn close_is_final() {
+        let timer = Timer::new("timer-test".to_owned());
+        let (tx, rx) = mpsc::channel();
+        let (_kept, weak) = entry(&tx);
+        timer.schedule(Instant::now(), weak).unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).expect("it fires");
+        timer.close();
+        let (_kept, weak) = entry(&tx);
+        assert!(matches!(
+            timer.schedule(Instant::now(), weak),
+            Err(ScheduleError::Closed)
+        ));
+        assert!(timer.shared.state.lock().thread.is_none(), "no new thread");
+        timer.close(); // again: nothing more
+    }
+
+    #[test]
+    fn deadlines_fire_in_order_and_dead_entries_are_skipped() {
+        let timer = Timer::new("timer-test".to_owned());
+        let (tx, rx) = mpsc::channel();
+        let now = Instant::now();
+        let (gone, weak) = entry(&tx);
+        timer.schedule(now, weak).unwrap();
+        drop(gone); // freed before its deadline: skipped
+        let (_kept, weak) = entry(&tx);
+        timer
+            .schedule(now + Duration::from_millis(5), weak)
+            .unwrap();
+        assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert!(
+            rx.recv_timeout(Duration::from_millis(50)).is_err(),
+            "one fired"
+        );
+        timer.close();
+    }
+}

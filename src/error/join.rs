@@ -190,4 +190,3 @@ impl<T> Error for TryJoinError<T> {
         }
     }
 }
-

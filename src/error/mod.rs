@@ -23,8 +23,8 @@ use std::error::Error;
 pub use build::BuildError;
 pub(crate) use build::BuildErrorKind;
 pub use join::{JoinTimeoutError, TryJoinError};
-pub use submit::SubmitError;
 pub(crate) use submit::Refusal;
+pub use submit::SubmitError;
 pub use task::TaskError;
 pub use timeout::TimeoutError;
 
@@ -39,4 +39,3 @@ pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
         payload.downcast_ref::<String>().map(String::as_str)
     }
 }
-

@@ -186,4 +186,3 @@ impl<F> Error for SubmitError<F> {
         }
     }
 }
-

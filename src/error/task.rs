@@ -6,7 +6,7 @@ use std::fmt;
 use std::io;
 
 use super::{BoxError, payload_message};
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, StdMutex};
 
 /// Why a task produced no value.
 ///
@@ -66,7 +66,7 @@ pub(super) enum Repr {
     /// shares a reference to the payload itself.
     Panic {
         message: Option<String>,
-        payload: Mutex<Box<dyn Any + Send + 'static>>,
+        payload: StdMutex<Box<dyn Any + Send + 'static>>,
     },
     Cancelled,
     Timeout,
@@ -102,9 +102,9 @@ impl TaskError {
     /// The worker process `pid` sent garbage (or a reply that made no sense).
     pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
         TaskError::new(Repr::Protocol {
-                pid,
-                msg: msg.into(),
-            })
+            pid,
+            msg: msg.into(),
+        })
     }
 
     /// An argument or result failed to cross the process boundary;
@@ -112,7 +112,6 @@ impl TaskError {
     pub(crate) fn serialization(msg: impl Into<Arc<str>>) -> TaskError {
         TaskError::new(Repr::Serialization(msg.into()))
     }
-
 
     /// A copy of this error, for every task of a chunk that failed as one
     /// (a panic payload is copied as its message).
@@ -123,7 +122,7 @@ impl TaskError {
                     .clone()
                     .unwrap_or_else(|| "(non-string payload)".to_owned());
                 Repr::Panic {
-                    payload: Mutex::new(Box::new(message.clone())),
+                    payload: StdMutex::new(Box::new(message.clone())),
                     message: Some(message),
                 }
             }
@@ -158,9 +157,9 @@ impl TaskError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
         TaskError::new(Repr::Panic {
-                message: payload_message(payload.as_ref()).map(str::to_owned),
-                payload: Mutex::new(payload),
-            })
+            message: payload_message(payload.as_ref()).map(str::to_owned),
+            payload: StdMutex::new(payload),
+        })
     }
 
     pub(crate) fn cancelled() -> TaskError {
@@ -480,7 +479,9 @@ impl TaskError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match *self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
+            Repr::Panic { payload, .. } => {
+                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+            }
             repr => Err(TaskError::new(repr)),
         }
     }
@@ -587,4 +588,3 @@ impl Error for TaskError {
         }
     }
 }
-

@@ -95,4 +95,3 @@ impl<H> fmt::Display for TimeoutError<H> {
 }
 
 impl<H> Error for TimeoutError<H> {}
-

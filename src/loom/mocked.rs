@@ -6,7 +6,10 @@ pub(crate) mod sync {
     use std::ops::{Deref, DerefMut};
     use std::time::{Duration, Instant};
 
-    pub(crate) use std::sync::{Arc, OnceLock, Weak};
+    pub(crate) use std::sync::{Arc, Weak};
+
+    /// See `std.rs`: a std mutex in every build.
+    pub(crate) use std::sync::Mutex as StdMutex;
 
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -117,6 +120,11 @@ pub(crate) mod sync {
 pub(crate) mod thread {
     pub(crate) use loom::thread::{JoinHandle, ThreadId, yield_now};
 
+    /// Loom's handles can't tell: say no, so nothing is joined early.
+    pub(crate) fn is_finished(_handle: &JoinHandle<()>) -> bool {
+        false
+    }
+
     pub(crate) fn current_id() -> ThreadId {
         loom::thread::current().id()
     }
@@ -134,6 +142,7 @@ pub(crate) mod thread {
 }
 
 pub(crate) mod hint {
+    #[allow(unused_imports)]
     pub(crate) use loom::hint::spin_loop;
 }
 

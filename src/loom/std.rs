@@ -5,6 +5,10 @@ pub(crate) mod sync {
     pub(crate) use parking_lot::{Condvar, Mutex, MutexGuard};
     pub(crate) use std::sync::{Arc, OnceLock, Weak};
 
+    /// A std mutex in every build: it guards no protocol (it only makes a
+    /// caught panic payload `Sync`), so the models have nothing to see in it.
+    pub(crate) use std::sync::Mutex as StdMutex;
+
     pub(crate) mod atomic {
         pub(crate) use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
     }
@@ -12,6 +16,11 @@ pub(crate) mod sync {
 
 pub(crate) mod thread {
     pub(crate) use std::thread::{JoinHandle, ThreadId, yield_now};
+
+    /// Whether the thread has finished (its `join` won't block).
+    pub(crate) fn is_finished(handle: &JoinHandle<()>) -> bool {
+        handle.is_finished()
+    }
 
     /// The current thread's id.
     pub(crate) fn current_id() -> ThreadId {

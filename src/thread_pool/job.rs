@@ -113,7 +113,11 @@ impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
         let Some(job) = producer.payload().take() else {
             return; // taken back by a refused submit; never queued for real
         };
-        if producer.payload().deadline.is_some_and(|d| Instant::now() >= d) {
+        if producer
+            .payload()
+            .deadline
+            .is_some_and(|d| Instant::now() >= d)
+        {
             // Past its deadline before it started: it never runs, even if
             // the timer thread hasn't got to it yet.
             producer.expire();
@@ -124,7 +128,8 @@ impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
             drop(job); // cancelled or timed out while queued
             return;
         }
-        let outcome = panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
         // Lost to a cancel or a timeout while running: the value nobody
         // wants is dropped here, on the worker.
         let _ = producer.complete(outcome);

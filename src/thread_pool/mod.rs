@@ -16,7 +16,7 @@ mod inner;
 mod job;
 mod map;
 mod options;
-#[cfg(test)]
+#[cfg(all(test, not(futurepool_loom)))]
 mod tests;
 mod worker;
 
@@ -369,11 +369,8 @@ impl ThreadPool {
             if let Some(reason) = self.inner.refusal() {
                 return Err((job, reason));
             }
-            let (producer, handle) = new_task::<T, ThreadJob<J>>(
-                ThreadJob::new_empty(),
-                stopping,
-                Caller::User,
-            );
+            let (producer, handle) =
+                new_task::<T, ThreadJob<J>>(ThreadJob::new_empty(), stopping, Caller::User);
             producer.expire();
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
@@ -402,7 +399,10 @@ impl ThreadPool {
                 // Nothing but this thread (and maybe the timer, which
                 // doesn't touch the closure) has seen the task: the closure
                 // is still in it, and goes back to the caller.
-                let job = cell.payload.take().expect("a refused task's job is still there");
+                let job = cell
+                    .payload
+                    .take()
+                    .expect("a refused task's job is still there");
                 drop(handle);
                 producer_of(cell).fail(reason.to_task_error());
                 Err((job, reason))
@@ -434,4 +434,3 @@ impl fmt::Debug for ThreadPool {
             .finish()
     }
 }
-

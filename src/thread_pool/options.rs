@@ -239,7 +239,12 @@ impl<'a> TaskBuilder<'a> {
     {
         let token = CancelToken::new();
         self.pool
-            .spawn(WithToken(f, token.clone()), Some(token), self.resolve(), true)
+            .spawn(
+                WithToken(f, token.clone()),
+                Some(token),
+                self.resolve(),
+                true,
+            )
             .map_err(|(job, reason)| SubmitError::new(job.into_given(), reason))
     }
 }
@@ -251,4 +256,3 @@ impl fmt::Debug for TaskBuilder<'_> {
             .finish_non_exhaustive()
     }
 }
-

@@ -77,11 +77,15 @@ fn lost_start() {
     let first = pool.submit(task(1)).unwrap();
     assert_eq!(arrived_rx.recv_timeout(LONG), Ok(1));
     let second = pool.submit(task(2)).unwrap();
-    at_point_rx.recv_timeout(LONG).expect("the second worker took task 2");
+    at_point_rx
+        .recv_timeout(LONG)
+        .expect("the second worker took task 2");
     let third = pool.submit(task(3)).unwrap();
     resume_tx.send(()).unwrap();
     let mut arrived = vec![
-        arrived_rx.recv_timeout(LONG).expect("a second task started"),
+        arrived_rx
+            .recv_timeout(LONG)
+            .expect("a second task started"),
         arrived_rx
             .recv_timeout(LONG)
             .unwrap_or_else(|_| panic!("the third task never started: {pool:?}")),

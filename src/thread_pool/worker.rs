@@ -13,8 +13,10 @@ use crate::loom::sync::{Arc, MutexGuard, Weak};
 use crate::loom::{spin_until, thread, thread_local};
 
 thread_local! {
+    // loom's `thread_local!` (the loom seam) takes no `const` initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
     /// The pool this thread is a worker of.
-    static CURRENT: RefCell<Option<Weak<Inner>>> = const { RefCell::new(None) };
+    static CURRENT: RefCell<Option<Weak<Inner>>> = RefCell::new(None);
 }
 
 /// Whether the current thread is a worker of `inner`'s pool.
