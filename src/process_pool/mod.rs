@@ -3,8 +3,9 @@
 //! workers whose crash fails only their own task.
 //!
 //! - [`ProcessPool`] is the pool and the submit / map / shutdown API;
-//!   [`ProcessPoolBuilder`] configures one, [`ProcessTaskBuilder`] submits
-//!   one task with options (a timeout, retries);
+//!   [`ProcessPoolBuilder`] configures one;
+//! - `task_builder.rs`: [`ProcessTaskBuilder`] submits one task with options
+//!   (a timeout, retries);
 //! - [`ProcessMap`] is `map` with a chunk size;
 //! - `registry.rs`: [`RemoteFn`] and [`remote!`](crate::remote), how a task
 //!   names its function (a stable string, looked up in a link-time table);
@@ -25,10 +26,11 @@ mod map;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod supervisor;
+mod task_builder;
 mod worker;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,6 +38,7 @@ use serde::de::DeserializeOwned;
 pub use builder::ProcessPoolBuilder;
 pub use map::ProcessMap;
 pub use registry::RemoteFn;
+pub use task_builder::ProcessTaskBuilder;
 pub use worker::init;
 
 use protocol::{Outcome, Reply, Request};
@@ -360,11 +363,7 @@ impl ProcessPool {
     /// # drop(builder);
     /// ```
     pub fn task(&self) -> ProcessTaskBuilder<'_> {
-        ProcessTaskBuilder {
-            pool: self,
-            deadline: None,
-            retries: None,
-        }
+        ProcessTaskBuilder::new(self)
     }
 
     /// Runs `f` on every input in the worker processes, sending inputs in
@@ -575,134 +574,6 @@ impl ProcessPool {
                 None => Ok(TaskHandle::new(task)),
             },
         }
-    }
-}
-
-/// Submits one process task with options; made by [`ProcessPool::task`].
-///
-/// # Examples
-///
-/// ```
-/// # fn main() {
-/// # futurepool::process::init();
-/// use futurepool::{ProcessPool, remote};
-/// use std::time::Duration;
-///
-/// fn forever(_: ()) {
-///     loop {
-///         std::thread::park();
-///     }
-/// }
-///
-/// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-/// let handle = pool
-///     .task()
-///     .timeout(Duration::from_millis(100))
-///     .submit(remote!(forever), ())
-///     .unwrap();
-/// assert!(handle.join().unwrap_err().is_timeout()); // the worker was killed
-/// # }
-/// ```
-#[must_use = "a task builder does nothing until `submit` is called"]
-pub struct ProcessTaskBuilder<'a> {
-    pool: &'a ProcessPool,
-    deadline: Option<Deadline>,
-    retries: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    After(Duration),
-    At(Instant),
-}
-
-impl ProcessTaskBuilder<'_> {
-    /// Gives the task `timeout`, counted from the submit, to finish. When it
-    /// passes, the handle completes with a timeout error
-    /// ([`TaskError::is_timeout`]): a queued task never runs, and a running
-    /// one is **stopped**: its worker is killed and replaced.
-    ///
-    /// # Examples
-    ///
-    /// See the [type's example](Self).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Deadline::After(timeout));
-        self
-    }
-
-    /// Like [`timeout`](Self::timeout), with a point in time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() {
-    /// # futurepool::process::init();
-    /// use futurepool::{ProcessPool, remote};
-    /// use std::time::Instant;
-    ///
-    /// let pool = ProcessPool::new();
-    /// let h = pool.task().deadline(Instant::now()).submit(remote!(|x: u8| x), 1).unwrap();
-    /// assert!(h.join().unwrap_err().is_timeout()); // already passed
-    /// # }
-    /// ```
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(Deadline::At(deadline));
-        self
-    }
-
-    /// Runs the task again, on a fresh worker, up to `n` times if the worker
-    /// running it dies; overrides
-    /// [`ProcessPoolBuilder::retries_on_worker_death`]. Only a death is
-    /// retried: not a panic, a cancel or a timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ProcessPool;
-    ///
-    /// let pool = ProcessPool::new();
-    /// let builder = pool.task().retries(3);
-    /// # drop(builder);
-    /// ```
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = Some(n);
-        self
-    }
-
-    /// Submits `f(arg)`, as [`ProcessPool::submit`] does, with these options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ProcessPool::submit`]; also refused if the pool's deadline
-    /// timer thread can't be started.
-    ///
-    /// # Examples
-    ///
-    /// See the [type's example](Self).
-    pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
-    where
-        A: Serialize,
-        R: DeserializeOwned + Send + 'static,
-    {
-        let deadline = match self.deadline {
-            None => None,
-            Some(Deadline::After(d)) => Instant::now().checked_add(d),
-            Some(Deadline::At(at)) => Some(at),
-        };
-        let options = Options {
-            deadline,
-            retries: self.retries,
-        };
-        self.pool.submit_with(f, arg, options, true)
-    }
-}
-
-impl fmt::Debug for ProcessTaskBuilder<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessTaskBuilder")
-            .field("deadline", &self.deadline)
-            .field("retries", &self.retries)
-            .finish_non_exhaustive()
     }
 }
 
