@@ -115,7 +115,26 @@ where
     ///
     /// # Examples
     ///
-    /// See the [type's example](Self).
+    /// A chunk is one task: with a fresh worker for every task, ten inputs
+    /// in chunks of five run in two workers, five in each.
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
+    /// let pids: Vec<u32> = pool
+    ///     .map(remote!(|_: u32| std::process::id()), 0..10)
+    ///     .chunksize(5)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert!(pids[..5].iter().all(|&pid| pid == pids[0]));
+    /// assert!(pids[5..].iter().all(|&pid| pid == pids[5]));
+    /// assert_ne!(pids[0], pids[5]);
+    /// assert_eq!(pool.workers_started(), 2);
+    /// # }
+    /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = n.max(1);
         self

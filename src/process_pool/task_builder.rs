@@ -65,7 +65,25 @@ impl<'a> ProcessTaskBuilder<'a> {
     ///
     /// # Examples
     ///
-    /// See the [type's example](Self).
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    /// use std::time::Duration;
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let worker_pid = remote!(|_: ()| std::process::id());
+    /// let before = pool.submit(worker_pid, ()).unwrap().join().unwrap();
+    ///
+    /// let stuck = remote!(|_: ()| -> u8 { loop { std::thread::park() } });
+    /// let handle = pool.task().timeout(Duration::from_millis(100)).submit(stuck, ()).unwrap();
+    /// assert!(handle.join().unwrap_err().is_timeout());
+    ///
+    /// // The worker that ran it was killed; the next task gets a fresh one.
+    /// let after = pool.submit(worker_pid, ()).unwrap().join().unwrap();
+    /// assert_ne!(before, after);
+    /// # }
+    /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.deadline = Some(Deadline::After(timeout));
         self
@@ -119,7 +137,29 @@ impl<'a> ProcessTaskBuilder<'a> {
     ///
     /// # Examples
     ///
-    /// See the [type's example](Self).
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// use futurepool::{ProcessPool, remote};
+    /// use std::time::Duration;
+    ///
+    /// let count = remote!(|s: String| s.chars().count());
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let handle = pool
+    ///     .task()
+    ///     .timeout(Duration::from_secs(60))
+    ///     .retries(1)
+    ///     .submit(count, "naïve".to_owned())
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), 5);
+    ///
+    /// // Refused once the pool is shut down, with the argument handed back.
+    /// pool.shutdown();
+    /// let refused = pool.task().submit(count, "again".to_owned()).unwrap_err();
+    /// assert!(refused.is_shutdown());
+    /// assert_eq!(refused.into_inner(), "again");
+    /// # }
+    /// ```
     pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
     where
         A: Serialize,
