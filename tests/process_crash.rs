@@ -19,7 +19,9 @@ use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::process::{Started, children, is_dead, notify, open_fds, wait_dead};
+use common::process::{
+    Started, child_test, children, is_dead, notify, open_fds, passed, wait_dead,
+};
 use futurepool::{ProcessPool, ShutdownOptions, TaskError, remote};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
@@ -328,13 +330,11 @@ fn kill_a_worker_mid_map() {
 #[test]
 fn no_zombies_or_fd_leaks_after_1000_replacements() {
     if std::env::var_os("FUTUREPOOL_TEST_ALONE").is_none() {
-        let name = "no_zombies_or_fd_leaks_after_1000_replacements";
-        let status = Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture", "--test-threads=1"])
-            .env("FUTUREPOOL_TEST_ALONE", "1")
-            .status()
-            .unwrap();
-        assert!(status.success(), "{status}");
+        let mut child = child_test("no_zombies_or_fd_leaks_after_1000_replacements");
+        child.env("FUTUREPOOL_TEST_ALONE", "1");
+        let (stdout, _) = passed(child);
+        let timing = stdout.lines().find(|l| l.contains("replacements took"));
+        eprintln!("{}", timing.expect("the child reports its timing"));
         return;
     }
     let fds_before = open_fds();
@@ -355,7 +355,7 @@ fn no_zombies_or_fd_leaks_after_1000_replacements() {
     assert_eq!(open_fds(), fds_before, "leaked fds");
     let left: Vec<_> = children();
     assert!(left.is_empty(), "children left (zombie or not): {left:?}");
-    eprintln!("1000 worker replacements took {elapsed:?}");
+    println!("1000 worker replacements took {elapsed:?}");
 }
 
 /// A worker built from another binary is refused at start-up: a copy of this
