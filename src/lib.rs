@@ -301,7 +301,9 @@ pub mod process {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::process_pool::protocol::Outcome;
-    pub use crate::process_pool::registry::{REGISTRY, Registration, call};
+    pub use crate::process_pool::registry::{
+        REGISTRY, Registration, call, remote_takes_a_function_or_a_closure_that_captures_nothing,
+    };
     pub use linkme;
 }
 
