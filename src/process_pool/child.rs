@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::builder::Config;
 use super::protocol::{self, Hello, HelloReply, Reply};
 use super::registry;
-use super::worker::{self, ENV_WORKER};
+use super::worker;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {
@@ -48,15 +48,7 @@ pub(crate) fn describe(status: ExitStatus) -> (Option<i32>, Option<i32>) {
 impl WorkerProcess {
     /// Starts a worker from `config.program` and shakes hands with it.
     pub(crate) fn start(config: &Config) -> Result<WorkerProcess, StartError> {
-        if std::env::var_os(ENV_WORKER).is_some() {
-            // We were started as a worker but `init` never ran: starting
-            // workers from here would recurse without end.
-            return Err(StartError::Start(
-                "this process was started as a futurepool worker, but its `main` \
-                 did not call `futurepool::process::init()` first"
-                    .to_owned(),
-            ));
-        }
+        worker::check_not_recursing().map_err(StartError::Start)?;
         let own = worker::exe_id("/proc/self/exe".as_ref())
             .ok_or_else(|| StartError::Start("cannot stat /proc/self/exe".to_owned()))?;
         let exe_hash = if worker::exe_id(&config.program) == Some(own) {
@@ -77,7 +69,7 @@ impl WorkerProcess {
             .map_err(|err| StartError::Start(format!("cannot encode the handshake: {err}")))?;
 
         let mut child = Command::new(&config.program)
-            .env(ENV_WORKER, std::process::id().to_string())
+            .arg(worker::marker_arg())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

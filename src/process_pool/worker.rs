@@ -1,35 +1,50 @@
 //! The worker's side: what a process started by a pool runs instead of its
 //! `main`. See [`init`].
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{self, BufReader, BufWriter};
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
 use super::protocol::{self, ExeId, Hello, HelloReply, Outcome, Reply, Request};
 use super::registry;
+use crate::sync::{AtomicBool, Ordering};
 
-/// The environment variable that marks a process as a worker; its value is
-/// the parent's pid.
-pub(crate) const ENV_WORKER: &str = "FUTUREPOOL_PROCESS_WORKER";
+/// The argument that marks a process as a worker, followed by the parent's
+/// pid: a worker's command line is exactly `<program> --futurepool-worker=<pid>`.
+///
+/// An argument, not an environment variable: programs a task starts inherit
+/// the environment but not the arguments, so they are never mistaken for
+/// workers, and the worker has nothing to remove from its environment
+/// (`remove_var` is unsound once other threads exist).
+pub(crate) const WORKER_ARG: &str = "--futurepool-worker=";
 
 /// Exit codes of a worker that stops on its own.
 const EXIT_REFUSED: i32 = 3;
 const EXIT_GARBAGE: i32 = 2;
 
+/// Set once this process serves as a worker: a task that starts a pool of
+/// its own may start workers, though the marker is in this process's
+/// arguments.
+static SERVING: AtomicBool = AtomicBool::new(false);
+
 /// Makes this program usable as a [`ProcessPool`](crate::ProcessPool)
 /// worker: **call it first thing in `main`**.
 ///
 /// A process pool starts its workers from the program's own executable,
-/// with a marker in the environment. In such a process `init` never returns:
-/// it answers the pool's handshake, runs tasks until the pool closes the
-/// pipe, and exits. In any other process it returns at once and does
-/// nothing.
+/// with a marker argument (`--futurepool-worker=<parent pid>`, the only
+/// argument). In such a process `init` never returns: it answers the
+/// pool's handshake, runs tasks until the pool closes the pipe, and exits.
+/// In any other process it returns at once and does nothing. It reads the
+/// arguments only: the environment is neither read nor changed, so calling
+/// it after other threads have started (under `#[tokio::main]`, say) is
+/// sound. Programs that tasks start are never workers.
 ///
-/// Call it before anything else, in particular before starting threads:
-/// the worker adjusts its file descriptors and environment (it removes the
-/// marker, so that programs a task starts are not workers).
+/// Call it before anything else: before parsing the command line (which
+/// would refuse the marker), and before other work a worker shouldn't do.
 ///
 /// A test binary's `main` belongs to the test harness: use
 /// [`process_init_before_main!`](crate::process_init_before_main) there.
@@ -49,18 +64,72 @@ const EXIT_GARBAGE: i32 = 2;
 /// (`no_run`: the pool's integration tests start real workers.)
 #[allow(clippy::needless_doctest_main)] // `main` is the point
 pub fn init() {
-    let Some(parent) = std::env::var_os(ENV_WORKER) else {
+    let Some(parent) = started_as_worker() else {
         return;
     };
-    let parent: u32 = parent.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
     std::process::exit(serve(parent));
+}
+
+/// The parent's pid if this process was started as a worker (whether or
+/// not it serves).
+pub(crate) fn started_as_worker() -> Option<u32> {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    if !args.is_empty() {
+        return parse_marker(&args);
+    }
+    // Before `main`, only glibc hands std the arguments (its `.init_array`
+    // functions get them); elsewhere (musl) read them from the kernel.
+    let cmdline = std::fs::read("/proc/self/cmdline").ok()?;
+    let args: Vec<OsString> = cmdline
+        .split(|&b| b == 0)
+        .filter(|arg| !arg.is_empty())
+        .map(|arg| OsStr::from_bytes(arg).to_owned())
+        .collect();
+    parse_marker(&args)
+}
+
+/// `Some(parent pid)` for exactly `[program, "--futurepool-worker=<pid>"]`.
+fn parse_marker(args: &[OsString]) -> Option<u32> {
+    let [_, arg] = args else {
+        return None;
+    };
+    arg.to_str()?.strip_prefix(WORKER_ARG)?.parse().ok()
+}
+
+/// Refuses to start workers from a process that was started as a worker
+/// but never served: its `main` did not call [`init`], and starting
+/// workers from it would recurse without end.
+pub(crate) fn check_not_recursing() -> Result<(), String> {
+    // ORDERING: set by this process's main thread before it runs any task,
+    // and a task's pool starts its driver threads (which call this) after
+    // that: thread creation orders the two.
+    let serving = SERVING.load(Ordering::Relaxed);
+    may_start_workers(started_as_worker(), serving)
+}
+
+fn may_start_workers(marker: Option<u32>, serving: bool) -> Result<(), String> {
+    match marker {
+        Some(_) if !serving => Err("this process was started as a futurepool worker, but its \
+             `main` did not call `futurepool::process::init()` first"
+            .to_owned()),
+        _ => Ok(()),
+    }
+}
+
+/// The marker argument for a worker of this process.
+pub(crate) fn marker_arg() -> OsString {
+    let mut arg = OsString::from(WORKER_ARG);
+    arg.push(OsStr::new(&std::process::id().to_string()));
+    arg
 }
 
 /// Runs [`init`] before `main`, from the binary's constructors: the way to
 /// make a **test binary** (whose `main` the test harness owns) able to serve
 /// as a worker. Put it once, at the top level of the test file.
 ///
-/// Linux (ELF `.init_array`) only. In a program of your own, prefer calling
+/// Linux (ELF `.init_array`) only. It reads the worker marker from the
+/// command line, which the C library hands to constructors (glibc), or
+/// from `/proc/self/cmdline`. In a program of your own, prefer calling
 /// `futurepool::process::init()` first thing in `main`.
 ///
 /// # Examples
@@ -134,10 +203,8 @@ fn serve(parent: u32) -> i32 {
     if std::os::unix::process::parent_id() != parent {
         return 1;
     }
-    // SAFETY: `init` is documented to run first in `main` (or before it,
-    // from `process_init_before_main!`), when no other thread exists that
-    // could read the environment concurrently.
-    unsafe { std::env::remove_var(ENV_WORKER) };
+    // ORDERING: see `check_not_recursing`.
+    SERVING.store(true, Ordering::Relaxed);
 
     let (input, output) = match take_pipes() {
         Ok(pipes) => pipes,
@@ -299,4 +366,48 @@ fn take_pipes() -> io::Result<(OwnedFd, OwnedFd)> {
         return Err(io::Error::last_os_error());
     }
     Ok((input, output))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_marker_is_the_only_argument() {
+        let marked = args(&["prog", "--futurepool-worker=42"]);
+        assert_eq!(parse_marker(&marked), Some(42));
+        for other in [
+            &["prog"][..],
+            &["prog", "--futurepool-worker=42", "more"],
+            &["prog", "more", "--futurepool-worker=42"],
+            &["prog", "--futurepool-worker="],
+            &["prog", "--futurepool-worker=x"],
+            &["prog", "--futurepool-worker", "42"],
+            &["prog", "--FUTUREPOOL-WORKER=42"],
+        ] {
+            assert_eq!(parse_marker(&args(other)), None, "{other:?}");
+        }
+        let own = [OsString::from("prog"), marker_arg()];
+        assert_eq!(parse_marker(&own), Some(std::process::id()));
+        assert_eq!(started_as_worker(), None, "the test binary is no worker");
+    }
+
+    #[test]
+    fn a_worker_that_never_served_refuses_to_start_workers() {
+        assert!(may_start_workers(None, false).is_ok());
+        assert!(
+            may_start_workers(Some(1), true).is_ok(),
+            "a task's own pool"
+        );
+        let err = may_start_workers(Some(1), false).unwrap_err();
+        assert!(
+            err.contains("did not call `futurepool::process::init()` first"),
+            "{err}"
+        );
+        assert!(check_not_recursing().is_ok());
+    }
 }
