@@ -119,11 +119,16 @@ fn main() {
     );
 
     #[cfg(feature = "process")]
-    {
-        let pool = ProcessPool::builder()
-            .max_workers(cores)
-            .build()
-            .expect("a valid pool configuration");
+    'processes: {
+        let pool = match ProcessPool::builder().max_workers(cores).build() {
+            Ok(pool) => pool,
+            // Worker processes run on Linux only.
+            Err(err) if err.is_unsupported() => {
+                println!("processes:  skipped ({err})");
+                break 'processes;
+            }
+            Err(err) => panic!("a valid pool configuration: {err}"),
+        };
         let check = remote!(is_prime);
         // Start the workers before timing, as the thread pool's are by now.
         let _ = pool.map(check, vec![3; cores]).count();

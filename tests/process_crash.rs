@@ -6,7 +6,7 @@
 //! behaviour: the pool is never broken by one task) and
 //! `test_killed_child` / `test_traceback_when_child_process_terminates_abruptly`.
 
-#![cfg(feature = "process")]
+#![cfg(all(feature = "process", target_os = "linux"))]
 #![allow(missing_docs)]
 
 futurepool::process_init_before_main!();

@@ -26,6 +26,7 @@ pub(crate) struct Config {
 /// # Examples
 ///
 /// ```
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::ProcessPool;
 ///
 /// let err = ProcessPool::builder().max_tasks_per_child(0).build().unwrap_err();
@@ -58,6 +59,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPoolBuilder;
     ///
     /// let pool = ProcessPoolBuilder::new().build().unwrap();
@@ -83,6 +85,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::builder().max_workers(3).build().unwrap().max_workers(), 3);
@@ -100,6 +103,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().max_tasks_per_child(100).build().is_ok());
@@ -118,6 +122,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// fn connect(url: String) -> Result<(), String> {
@@ -146,6 +151,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().bounded(0).build().is_err());
@@ -166,6 +172,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().retries_on_worker_death(2).build().is_ok());
@@ -183,6 +190,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let exe = std::env::current_exe().unwrap();
@@ -199,6 +207,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     /// use std::time::Duration;
     ///
@@ -213,19 +222,23 @@ impl ProcessPoolBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] if `max_workers`, `bounded` or `max_tasks_per_child`
-    /// is 0, the initializer's argument can't be serialized, or this
-    /// program's executable can't be found.
+    /// A [`BuildError`] if this platform is not Linux
+    /// ([`BuildError::is_unsupported`]; see
+    /// [`ProcessPool`](ProcessPool#platforms)), if `max_workers`, `bounded`
+    /// or `max_tasks_per_child` is 0, the initializer's argument can't be
+    /// serialized, or this program's executable can't be found.
     ///
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let err = ProcessPool::builder().max_workers(0).build().unwrap_err();
     /// assert_eq!(err.to_string(), "max_workers must be at least 1");
     /// ```
     pub fn build(self) -> Result<ProcessPool, BuildError> {
+        check_platform(std::env::consts::OS)?;
         let max_workers = match self.max_workers {
             Some(0) => return Err(BuildError::new(BuildErrorKind::ZeroWorkers)),
             Some(n) => n,
@@ -259,6 +272,16 @@ impl ProcessPoolBuilder {
     }
 }
 
+/// Worker processes run on Linux only (see `child/mod.rs`): anywhere else,
+/// building a pool is refused with an error that says so.
+pub(crate) fn check_platform(os: &'static str) -> Result<(), BuildError> {
+    if os == "linux" {
+        Ok(())
+    } else {
+        Err(BuildError::new(BuildErrorKind::Unsupported { os }))
+    }
+}
+
 fn process_error(msg: impl Into<String>) -> BuildError {
     BuildError::new(BuildErrorKind::Process(msg.into()))
 }
@@ -277,5 +300,30 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("start_timeout", &self.start_timeout)
             .field("retries", &self.retries)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_linux_builds() {
+        assert!(check_platform("linux").is_ok());
+        for os in ["macos", "windows", "freebsd"] {
+            let err = check_platform(os).unwrap_err();
+            assert!(err.is_unsupported());
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "process pools run on Linux only, not on {os}: \
+                     use a ThreadPool, which runs everywhere"
+                )
+            );
+        }
+        assert_eq!(
+            ProcessPoolBuilder::new().build().is_ok(),
+            cfg!(target_os = "linux")
+        );
     }
 }

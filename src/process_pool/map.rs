@@ -48,6 +48,7 @@ use crate::error::{JoinTimeoutError, TaskError};
 /// ```
 /// # fn main() {
 /// # futurepool::process::init();
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::{ProcessPool, remote};
 ///
 /// fn is_prime(n: u64) -> bool {
@@ -121,6 +122,7 @@ where
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
@@ -146,6 +148,7 @@ where
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
@@ -163,6 +166,7 @@ where
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::{Duration, Instant};
     ///
@@ -180,6 +184,7 @@ where
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();

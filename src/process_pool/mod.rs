@@ -10,21 +10,37 @@
 //! - `registry.rs`: [`RemoteFn`] and [`remote!`](crate::remote), how a task
 //!   names its function (a stable string, looked up in a link-time table);
 //! - `protocol.rs`: the versioned, length-prefixed frames on the pipes;
-//! - `worker.rs`: the worker's side, [`init`] and
-//!   [`process_init_before_main!`](crate::process_init_before_main);
-//! - `child.rs`: the parent's handle on one worker process (start,
-//!   handshake, call, kill, reap);
+//! - `worker.rs`: the worker's side as a program sees it, [`init`],
+//!   [`process_init_before_main!`](crate::process_init_before_main) and the
+//!   marker argument; `serve.rs`: what a worker process does (Linux);
+//!   `identity.rs`: is the worker running the parent's program (Linux);
+//! - `child/`: the parent's handle on one worker process (start,
+//!   handshake, call, kill, reap): `linux.rs`, and `unsupported.rs`, a
+//!   handle that can't exist, everywhere else;
 //! - `supervisor.rs`: the queue and the driver threads, one per worker.
+//!
+//! Worker processes run on Linux only; the rest compiles everywhere, and
+//! [`ProcessPoolBuilder::build`] refuses elsewhere (`builder.rs`,
+//! `check_platform`).
 //!
 //! How these fit together (start-up and the identity check, a task's trip,
 //! killing, crashes, shutdown, parent death) is described in `README.md`
 //! beside this file.
 
+// Off Linux the pool compiles but never starts a worker (`child/mod.rs`):
+// what only a worker, or the handle on one, uses (the handshake, parts of
+// the configuration) is dead there by design. Linux builds check it all.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
 mod builder;
 mod child;
+#[cfg(target_os = "linux")]
+mod identity;
 mod map;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+#[cfg(target_os = "linux")]
+mod serve;
 mod supervisor;
 mod task_builder;
 mod worker;
@@ -101,6 +117,23 @@ use crate::token::CancelToken;
 /// dies with this process even if it is killed with `kill -9` (Linux's
 /// parent-death signal).
 ///
+/// # Platforms
+///
+/// Worker processes run on **Linux** only. This type,
+/// [`remote!`](crate::remote), [`RemoteFn`] and
+/// [`process::init`](crate::process::init) exist on every platform, so a
+/// program written for Linux compiles everywhere; elsewhere (macOS,
+/// Windows, the BSDs) [`ProcessPoolBuilder::build`] returns a
+/// [`BuildError`](crate::BuildError) that
+/// [`is_unsupported`](crate::BuildError::is_unsupported) and that names
+/// the platform, [`ProcessPool::new`] panics with it, and `process::init`
+/// returns at once. Use a [`ThreadPool`](crate::ThreadPool) there: it runs
+/// everywhere. What ties workers to Linux: they die with their parent by
+/// Linux's parent-death signal (`PR_SET_PDEATHSIG`), the identity check
+/// reads `/proc/self/exe`, and
+/// [`process_init_before_main!`](crate::process_init_before_main) is an
+/// ELF constructor.
+///
 /// # Shutdown
 ///
 /// As for the thread pool: [`shutdown`](Self::shutdown) refuses new tasks,
@@ -113,6 +146,7 @@ use crate::token::CancelToken;
 /// ```
 /// # fn main() {
 /// # futurepool::process::init();
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::{ProcessPool, remote};
 ///
 /// fn fib(n: u64) -> u64 {
@@ -254,12 +288,15 @@ impl ProcessPool {
     ///
     /// # Panics
     ///
-    /// If this program's executable can't be found
-    /// ([`std::env::current_exe`] fails); use the builder to handle that.
+    /// On a platform other than Linux (see [Platforms](Self#platforms)), or
+    /// if this program's executable can't be found
+    /// ([`std::env::current_exe`] fails): [`ProcessPoolBuilder::build`]
+    /// returns these as errors.
     ///
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::new();
@@ -268,7 +305,7 @@ impl ProcessPool {
     pub fn new() -> ProcessPool {
         ProcessPoolBuilder::new()
             .build()
-            .expect("cannot build a process pool")
+            .unwrap_or_else(|err| panic!("cannot build a process pool: {err}"))
     }
 
     /// A builder to configure a pool.
@@ -276,6 +313,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
@@ -301,6 +339,7 @@ impl ProcessPool {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// fn shout(s: String) -> String {
@@ -330,6 +369,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();
@@ -355,6 +395,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     /// use std::time::Duration;
     ///
@@ -375,6 +416,7 @@ impl ProcessPool {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
@@ -402,6 +444,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();
@@ -420,6 +463,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, ShutdownOptions};
     ///
     /// let pool = ProcessPool::new();
@@ -435,6 +479,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::new();
@@ -450,6 +495,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::builder().max_workers(5).build().unwrap().max_workers(), 5);
@@ -463,6 +509,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().worker_count(), 0); // they start lazily
@@ -476,6 +523,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::new().worker_pids().is_empty());
@@ -490,6 +538,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().workers_started(), 0);
@@ -503,6 +552,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().queued(), 0);

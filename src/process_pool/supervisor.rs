@@ -263,16 +263,9 @@ impl Shared {
             let proc = worker.as_mut().expect("started above");
             let pid = proc.pid;
             // From here until `clear_hook`, `cancel()` and a deadline kill
-            // the worker. See README.md, "Killing a running task".
-            let hook = Box::new(move || {
-                // SAFETY: `kill` takes plain integers. The pid is that of our
-                // child, which is not reaped before `clear_hook` returns, so
-                // it can't have been reused by another process.
-                unsafe {
-                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
-                }
-            });
-            if !job.token().set_hook(hook) {
+            // the worker. See README.md, "Killing a running task": the
+            // worker is not reaped before `clear_hook` returns.
+            if !job.token().set_hook(proc.kill_hook()) {
                 return; // cancelled or timed out before it was sent
             }
             let result = proc.call(&request);

@@ -18,6 +18,7 @@ use crate::error::SubmitError;
 /// ```
 /// # fn main() {
 /// # futurepool::process::init();
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::{ProcessPool, remote};
 /// use std::time::Duration;
 ///
@@ -68,6 +69,7 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
@@ -96,6 +98,7 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Instant;
     ///
@@ -117,6 +120,7 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::new();
@@ -140,6 +144,7 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///

@@ -1,5 +1,5 @@
-//! The parent's handle on one worker process: start it and shake hands,
-//! send a request and read the reply, and end it (gracefully, or by
+//! Linux: the parent's handle on one worker process: start it and shake
+//! hands, send a request and read the reply, and end it (gracefully, or by
 //! `SIGKILL`), always reaping it.
 
 use std::io::{self, BufReader};
@@ -8,10 +8,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::builder::Config;
-use super::protocol::{self, Hello, HelloReply, Reply};
-use super::registry;
-use super::worker;
+use super::{CallError, StartError};
+use crate::process_pool::builder::Config;
+use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
+use crate::process_pool::{identity, registry, worker};
+use crate::token::Hook;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {
@@ -24,23 +25,8 @@ pub(crate) struct WorkerProcess {
     buf: Vec<u8>,
 }
 
-/// Why a worker could not be started.
-pub(crate) enum StartError {
-    /// Its initializer failed: the pool breaks like a thread pool's.
-    Init(String),
-    /// It could not be started, or refused to serve (another binary).
-    Start(String),
-}
-
-/// Why a call got no reply.
-pub(crate) enum CallError {
-    /// The pipe broke or closed: the worker died (or was killed).
-    Died,
-    /// The worker sent something that is not a reply.
-    Protocol(String),
-}
-
-/// How a worker process ended, for error messages.
+/// How a worker process ended, for error messages: its exit code or the
+/// signal that killed it.
 pub(crate) fn describe(status: ExitStatus) -> (Option<i32>, Option<i32>) {
     (status.code(), status.signal())
 }
@@ -49,12 +35,12 @@ impl WorkerProcess {
     /// Starts a worker from `config.program` and shakes hands with it.
     pub(crate) fn start(config: &Config) -> Result<WorkerProcess, StartError> {
         worker::check_not_recursing().map_err(StartError::Start)?;
-        let own = worker::exe_id("/proc/self/exe".as_ref())
+        let own = identity::exe_id("/proc/self/exe".as_ref())
             .ok_or_else(|| StartError::Start("cannot stat /proc/self/exe".to_owned()))?;
-        let exe_hash = if worker::exe_id(&config.program) == Some(own) {
+        let exe_hash = if identity::exe_id(&config.program) == Some(own) {
             None
         } else {
-            Some(worker::own_exe_hash().map_err(|err| {
+            Some(identity::own_exe_hash().map_err(|err| {
                 StartError::Start(format!("cannot read this program's executable: {err}"))
             })?)
         };
@@ -156,6 +142,21 @@ impl WorkerProcess {
             }
             Err(_) => Err(CallError::Died),
         }
+    }
+
+    /// What cancelling or timing out its task does, from the moment the
+    /// request is sent until the reply is in: `SIGKILL` to the worker.
+    pub(crate) fn kill_hook(&self) -> Hook {
+        let pid = self.pid;
+        Box::new(move || {
+            // SAFETY: `kill` takes plain integers. The pid is that of our
+            // child, which the driver doesn't reap before it has cleared
+            // this hook (see README.md, "Killing a running task"), so it
+            // can't have been reused by another process.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        })
     }
 
     /// Kills the worker (if it still runs) and reaps it.
