@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::Request;
-use super::{Options, ProcessPool, RemoteFn, decode_chunk, encode_arg, request_frame};
+use super::remote_task::{decode_chunk, encode_arg, request_frame};
+use super::{Options, ProcessPool, RemoteFn};
 use crate::TaskHandle;
 use crate::error::{JoinTimeoutError, TaskError};
 
