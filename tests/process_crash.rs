@@ -15,7 +15,7 @@ mod common {
     pub mod process;
 }
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -402,28 +402,32 @@ fn garbage_from_a_worker_is_an_error() {
     }
 }
 
-/// Garbage into a worker's pipe: it exits with an error, never hangs.
+/// Garbage into a worker's pipe: it answers with the reason (its stderr
+/// goes nowhere) and exits with an error, never hangs.
 #[test]
 fn garbage_to_a_worker_is_refused() {
-    for garbage in [
-        &b"GET / HTTP/1.1\r\n\r\n"[..],
-        &[12, 0, 0, 0, 1, 2, 3][..],
-        b"\x10\0\0\0futurepl\x07\0\0\0abcd",
+    for (garbage, reason) in [
+        (&b"GET / HTTP/1.1\r\n\r\n"[..], "over the limit"),
+        (&[12, 0, 0, 0, 1, 2, 3][..], "unexpected end of file"),
+        (b"\x10\0\0\0futurepl\x07\0\0\0abcd", "protocol version 7"),
     ] {
         let mut child = Command::new(std::env::current_exe().unwrap())
             .arg(format!("--futurepool-worker={}", std::process::id()))
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
         child.stdin.take().unwrap().write_all(garbage).unwrap();
-        let mut out = Vec::new();
-        child.stdout.take().unwrap().read_to_end(&mut out).unwrap();
-        let status = child.wait().unwrap();
+        let out = child.wait_with_output().unwrap();
         // 2: garbage, 3: refused. Anything else (101: the test harness
         // refusing an unknown option) means it never acted as a worker.
-        assert!(matches!(status.code(), Some(2 | 3)), "{status}");
+        assert!(matches!(out.status.code(), Some(2 | 3)), "{}", out.status);
+        // The refusal is a handshake reply, with the reason in it.
+        let reply = String::from_utf8_lossy(&out.stdout);
+        assert!(reply.contains("futurepl"), "{reply:?}");
+        assert!(reply.contains(reason), "{reply:?}");
+        assert!(out.stderr.is_empty(), "it printed");
     }
 }
 

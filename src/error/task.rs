@@ -13,7 +13,7 @@ use crate::sync::{Arc, Mutex};
 ///
 /// | predicate | the task ...                                                    |
 /// |-----------|-----------------------------------------------------------------|
-/// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)) |
+/// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)), and in a worker process the backtrace if asked for ([`panic_backtrace`](Self::panic_backtrace)) |
 /// | [`is_cancelled`](Self::is_cancelled) | was cancelled, by [`TaskHandle::cancel`](crate::TaskHandle::cancel) or a shutdown that cancels pending work |
 /// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
 /// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed ([`source`](std::error::Error::source) is its error) |
@@ -62,6 +62,8 @@ pub(super) enum Repr {
     Panic {
         message: Option<String>,
         payload: Mutex<Box<dyn Any + Send + 'static>>,
+        /// Captured in a worker process, if its environment asked for one.
+        backtrace: Option<String>,
     },
     Cancelled,
     Timeout,
@@ -119,17 +121,32 @@ impl TaskError {
         }
     }
 
+    /// A task panicked in a worker process with `message`; its payload is
+    /// that message (a `String`), as for a thread pool's `panic!("...")`.
+    pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
+        TaskError {
+            repr: Repr::Panic {
+                payload: Mutex::new(Box::new(message.clone())),
+                message: Some(message),
+                backtrace,
+            },
+        }
+    }
+
     /// A copy of this error, for every task of a chunk that failed as one
     /// (a panic payload is copied as its message).
     pub(crate) fn duplicate(&self) -> TaskError {
         let repr = match &self.repr {
-            Repr::Panic { message, .. } => {
+            Repr::Panic {
+                message, backtrace, ..
+            } => {
                 let message = message
                     .clone()
                     .unwrap_or_else(|| "(non-string payload)".to_owned());
                 Repr::Panic {
                     payload: Mutex::new(Box::new(message.clone())),
                     message: Some(message),
+                    backtrace: backtrace.clone(),
                 }
             }
             Repr::Cancelled => Repr::Cancelled,
@@ -159,6 +176,7 @@ impl TaskError {
             repr: Repr::Panic {
                 message: payload_message(payload.as_ref()).map(str::to_owned),
                 payload: Mutex::new(payload),
+                backtrace: None,
             },
         }
     }
@@ -407,6 +425,53 @@ impl TaskError {
     pub fn panic_message(&self) -> Option<&str> {
         match &self.repr {
             Repr::Panic { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The backtrace of a panic in a worker process, as
+    /// [`std::backtrace::Backtrace`] prints it, if the user asked for one:
+    /// `RUST_LIB_BACKTRACE`, or else `RUST_BACKTRACE`, set and not `0` in
+    /// the worker's environment (which is this process's), as
+    /// [`Backtrace::capture`](std::backtrace::Backtrace::capture) reads
+    /// them. The worker doesn't print it: it comes here instead.
+    ///
+    /// `None` for any other error, and for a thread pool's task: that one
+    /// panics in this process, where the panic hook (by default, printing
+    /// to stderr) shows its backtrace as for any panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!("here")).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_backtrace(), None); // the panic hook showed it
+    /// # #[cfg(feature = "process")] {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    ///
+    /// fn fails(_: ()) -> u8 {
+    ///     panic!("there")
+    /// }
+    ///
+    /// let pool = futurepool::ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let err = pool.submit(futurepool::remote!(fails), ()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("there"));
+    /// // Whether it was asked for, as `Backtrace::capture` decides.
+    /// let asked = match std::env::var("RUST_LIB_BACKTRACE") {
+    ///     Ok(value) => value != "0",
+    ///     Err(_) => std::env::var("RUST_BACKTRACE").is_ok_and(|value| value != "0"),
+    /// };
+    /// assert_eq!(err.panic_backtrace().is_some(), asked);
+    /// if let Some(backtrace) = err.panic_backtrace() {
+    ///     assert!(backtrace.contains("fails"));
+    /// }
+    /// # }
+    /// ```
+    pub fn panic_backtrace(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic { backtrace, .. } => backtrace.as_deref(),
             _ => None,
         }
     }

@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) capacity: Option<usize>,
     pub(crate) start_timeout: Duration,
     pub(crate) retries: u32,
+    pub(crate) worker_stderr: bool,
 }
 
 /// Configures and builds a [`ProcessPool`].
@@ -41,6 +42,7 @@ pub struct ProcessPoolBuilder {
     capacity: Option<usize>,
     start_timeout: Duration,
     retries: u32,
+    worker_stderr: bool,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -54,7 +56,8 @@ impl ProcessPoolBuilder {
     /// ([`available_parallelism`](std::thread::available_parallelism)),
     /// workers run from [`current_exe`](std::env::current_exe), no
     /// initializer, workers live until shutdown, an unbounded queue, no
-    /// retries, and 30 seconds for a worker to start.
+    /// retries, 30 seconds for a worker to start, and workers' output
+    /// discarded.
     ///
     /// # Examples
     ///
@@ -76,6 +79,7 @@ impl ProcessPoolBuilder {
             capacity: None,
             start_timeout: Duration::from_secs(30),
             retries: 0,
+            worker_stderr: false,
         }
     }
 
@@ -218,6 +222,46 @@ impl ProcessPoolBuilder {
         self
     }
 
+    /// Lets the worker processes' output through to this process's stderr
+    /// (`true`), or discards it (`false`, the default).
+    ///
+    /// By default a worker prints nothing: its stderr is `/dev/null`, and so
+    /// is its stdout (which it sends to its stderr, since its real stdout is
+    /// the pipe to the pool). A task's panic doesn't print either: its
+    /// message, and its backtrace if `RUST_BACKTRACE` asks for one, come
+    /// back in the task's error ([`TaskError::panic_message`],
+    /// [`TaskError::panic_backtrace`]), and whatever stops a worker from
+    /// starting or serving comes back as the pool's or the task's error.
+    ///
+    /// With `true`, workers write to this process's stderr: what tasks
+    /// print (to stdout or stderr), and their panics, printed by the
+    /// standard panic hook as well as returned, as on a thread.
+    ///
+    /// [`TaskError::panic_message`]: crate::TaskError::panic_message
+    /// [`TaskError::panic_backtrace`]: crate::TaskError::panic_backtrace
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// // While debugging: see what the tasks print.
+    /// let pool = ProcessPool::builder().max_workers(1).worker_stderr(true).build().unwrap();
+    /// let chatty = remote!(|x: u32| {
+    ///     eprintln!("working on {x}"); // reaches this process's stderr
+    ///     x + 1
+    /// });
+    /// assert_eq!(pool.submit(chatty, 1).unwrap().join().unwrap(), 2);
+    /// # }
+    /// ```
+    pub fn worker_stderr(mut self, through: bool) -> Self {
+        self.worker_stderr = through;
+        self
+    }
+
     /// Builds the pool. No worker starts until a task is submitted.
     ///
     /// # Errors
@@ -265,6 +309,7 @@ impl ProcessPoolBuilder {
             capacity: self.capacity,
             start_timeout: self.start_timeout,
             retries: self.retries,
+            worker_stderr: self.worker_stderr,
         };
         Ok(ProcessPool {
             shared: Arc::new(Shared::new(config)),
@@ -299,6 +344,7 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("capacity", &self.capacity)
             .field("start_timeout", &self.start_timeout)
             .field("retries", &self.retries)
+            .field("worker_stderr", &self.worker_stderr)
             .finish()
     }
 }

@@ -39,6 +39,7 @@ mod child;
 #[cfg(target_os = "linux")]
 mod identity;
 mod map;
+mod panics;
 pub(crate) mod protocol;
 pub(crate) mod registry;
 mod remote_task;
@@ -106,7 +107,9 @@ use crate::token::CancelToken;
 ///   [`TaskError::is_worker_died`] naming its pid and exit code or signal.
 ///   The next task gets a fresh worker. Python breaks the whole pool.
 /// - A **panic** in a task comes back as [`TaskError::is_panic`] with its
-///   message; the worker lives on.
+///   message (and [backtrace](TaskError::panic_backtrace), if
+///   `RUST_BACKTRACE` asks for one); the worker lives on and prints
+///   nothing (see [`worker_stderr`](ProcessPoolBuilder::worker_stderr)).
 /// - A value that fails to **serialize** fails only its task
 ///   ([`TaskError::is_serialization`]).
 ///

@@ -13,14 +13,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::panics;
 use super::protocol::{self, Outcome};
-use crate::error::payload_message;
 
 /// One function a worker can run; made by [`remote!`](crate::remote).
 #[doc(hidden)]
@@ -35,28 +34,29 @@ pub struct Registration {
 #[linkme::distributed_slice]
 pub static REGISTRY: [Registration];
 
-/// The trampoline behind every registration: decode, call, encode.
+/// The trampoline behind every registration: decode, call, encode, with
+/// a panic anywhere in the three (a serde impl may panic too) caught as the
+/// task's.
 #[doc(hidden)]
 pub fn call<A, R>(f: fn(A) -> R, arg: &[u8]) -> Outcome
 where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let arg: A = match protocol::decode(arg) {
-        Ok(arg) => arg,
-        Err(err) => return Outcome::ArgError(err.to_string()),
-    };
-    match panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
-        Ok(value) => match protocol::encode(&value) {
+    let outcome = panics::catch(|| {
+        let arg: A = match protocol::decode(arg) {
+            Ok(arg) => arg,
+            Err(err) => return Outcome::ArgError(err.to_string()),
+        };
+        match protocol::encode(&f(arg)) {
             Ok(bytes) => Outcome::Value(bytes),
             Err(err) => Outcome::ResultError(err.to_string()),
-        },
-        Err(payload) => Outcome::Panic(
-            payload_message(payload.as_ref())
-                .unwrap_or("(non-string payload)")
-                .to_owned(),
-        ),
-    }
+        }
+    });
+    outcome.unwrap_or_else(|panicked| Outcome::Panic {
+        message: panicked.message,
+        backtrace: panicked.backtrace,
+    })
 }
 
 /// The registry as a map, built once per process. The first registration
@@ -325,7 +325,7 @@ mod tests {
         let f = crate::remote!(|x: u8| -> u8 { panic!("bad {x}") });
         let call = lookup(f.name()).unwrap();
         assert!(
-            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic(m) if m == "bad 7")
+            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
         );
         assert!(matches!(call(&[]), Outcome::ArgError(_)));
     }

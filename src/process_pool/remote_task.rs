@@ -75,7 +75,7 @@ fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskErr
         Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
             TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
         }),
-        Outcome::Panic(msg) => Err(TaskError::panic(Box::new(msg))),
+        Outcome::Panic { message, backtrace } => Err(TaskError::remote_panic(message, backtrace)),
         Outcome::ArgError(msg) => Err(TaskError::serialization(format!(
             "the worker failed to deserialize the task's argument: {msg}"
         ))),
@@ -93,6 +93,7 @@ pub(super) fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<
     match reply {
         Reply::One(o) => outcome(o, pid),
         Reply::Chunk(_) => Err(TaskError::protocol(pid, "a chunk reply to a single call")),
+        Reply::Refused(msg) => Err(refused(pid, msg)),
     }
 }
 
@@ -103,7 +104,14 @@ pub(super) fn decode_chunk<R: DeserializeOwned>(
     match reply {
         Reply::Chunk(outcomes) => Ok(outcomes.into_iter().map(|o| outcome(o, pid)).collect()),
         Reply::One(_) => Err(TaskError::protocol(pid, "a single reply to a chunk")),
+        Reply::Refused(msg) => Err(refused(pid, msg)),
     }
+}
+
+/// The worker could not read the request. (`WorkerProcess::call` already
+/// turns this reply into an error, and the driver kills the worker.)
+fn refused(pid: u32, msg: String) -> TaskError {
+    TaskError::protocol(pid, format!("the worker refused the request: {msg}"))
 }
 
 /// Encodes `arg` for a worker.

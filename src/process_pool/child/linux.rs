@@ -50,6 +50,7 @@ impl WorkerProcess {
             exe_hash,
             registry: registry::digest(),
             init: config.init.clone(),
+            worker_stderr: config.worker_stderr,
         };
         let hello = protocol::handshake_frame(&hello)
             .map_err(|err| StartError::Start(format!("cannot encode the handshake: {err}")))?;
@@ -58,7 +59,14 @@ impl WorkerProcess {
             .arg(worker::marker_arg())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // Quiet by default: what a worker prints (its tasks' output
+            // included: its stdout goes to its stderr) is discarded, and
+            // what matters comes back in the protocol.
+            .stderr(if config.worker_stderr {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .map_err(|err| {
                 StartError::Start(format!("cannot run {}: {err}", config.program.display()))
@@ -134,8 +142,14 @@ impl WorkerProcess {
             return Err(CallError::Died);
         }
         match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
-            Ok(true) => protocol::decode::<Reply>(&self.buf)
-                .map_err(|err| CallError::Protocol(format!("undecodable reply: {err}"))),
+            Ok(true) => match protocol::decode::<Reply>(&self.buf) {
+                // It exits after saying why: no reply is coming.
+                Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
+                    "the worker could not read the request: {msg}"
+                ))),
+                Ok(reply) => Ok(reply),
+                Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
+            },
             Ok(false) => Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 Err(CallError::Protocol(err.to_string()))
