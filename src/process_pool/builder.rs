@@ -126,6 +126,8 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
     /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
@@ -137,7 +139,14 @@ impl ProcessPoolBuilder {
     ///     .initializer(remote!(connect), "db://localhost".to_owned())
     ///     .build()
     ///     .unwrap();
-    /// # drop(pool);
+    /// assert_eq!(pool.submit(remote!(|x: u8| x + 1), 1).unwrap().join().unwrap(), 2);
+    ///
+    /// // An initializer that fails breaks the pool.
+    /// let pool = ProcessPool::builder().initializer(remote!(connect), String::new()).build().unwrap();
+    /// let err = pool.submit(remote!(|x: u8| x), 1).unwrap().join().unwrap_err();
+    /// assert!(err.is_broken());
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no url");
+    /// # }
     /// ```
     pub fn initializer<A: Serialize>(mut self, f: RemoteFn<A, Result<(), String>>, arg: A) -> Self {
         self.init = Some(

@@ -295,13 +295,21 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
     /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::ProcessPool;
+    /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
-    /// let pool = ProcessPool::new();
-    /// let builder = pool.task().timeout(Duration::from_secs(1)).retries(2);
-    /// # drop(builder);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let handle = pool
+    ///     .task()
+    ///     .timeout(Duration::from_secs(60))
+    ///     .retries(2)
+    ///     .submit(remote!(|x: u8| 2 * x), 21)
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), 42);
+    /// # }
     /// ```
     pub fn task(&self) -> ProcessTaskBuilder<'_> {
         ProcessTaskBuilder::new(self)

@@ -120,12 +120,18 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
     /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::ProcessPool;
+    /// use futurepool::{ProcessPool, remote};
     ///
-    /// let pool = ProcessPool::new();
-    /// let builder = pool.task().retries(3);
-    /// # drop(builder);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let crash = remote!(|_: ()| -> u8 { std::process::abort() });
+    /// let err = pool.task().retries(2).submit(crash, ()).unwrap().join().unwrap_err();
+    /// assert!(err.is_worker_died());
+    /// // It ran three times, each time on a fresh worker: once, and two retries.
+    /// assert_eq!(pool.workers_started(), 3);
+    /// # }
     /// ```
     pub fn retries(mut self, n: u32) -> Self {
         self.retries = Some(n);
