@@ -92,12 +92,16 @@ mod marker {
         // `.init_array` functions get them); elsewhere (musl) read them
         // from the kernel.
         let cmdline = std::fs::read("/proc/self/cmdline").ok()?;
-        let args: Vec<OsString> = cmdline
+        parse_marker(&cmdline_args(&cmdline))
+    }
+
+    /// The arguments in `/proc/<pid>/cmdline`: each ends with a NUL.
+    pub(super) fn cmdline_args(cmdline: &[u8]) -> Vec<OsString> {
+        let cmdline = cmdline.strip_suffix(&[0]).unwrap_or(cmdline);
+        cmdline
             .split(|&b| b == 0)
-            .filter(|arg| !arg.is_empty())
             .map(|arg| OsStr::from_bytes(arg).to_owned())
-            .collect();
-        parse_marker(&args)
+            .collect()
     }
 
     /// `Some(parent pid)` for exactly `[program, "--futurepool-worker=<pid>"]`.
@@ -217,6 +221,21 @@ mod tests {
             marker::started_as_worker(),
             None,
             "the test binary is no worker"
+        );
+    }
+
+    #[test]
+    fn the_kernel_s_command_line_reads_the_same() {
+        let args = |bytes: &[u8]| parse_marker(&marker::cmdline_args(bytes));
+        assert_eq!(args(b"/bin/prog\0--futurepool-worker=42\0"), Some(42));
+        assert_eq!(args(b"/bin/prog\0\0--futurepool-worker=42\0"), None);
+        assert_eq!(args(b"/bin/prog\0--futurepool-worker=42\0x\0"), None);
+        assert_eq!(args(b"/bin/prog\0"), None);
+        assert_eq!(args(b""), None);
+        let own = std::fs::read("/proc/self/cmdline").unwrap();
+        assert_eq!(
+            marker::cmdline_args(&own),
+            std::env::args_os().collect::<Vec<_>>()
         );
     }
 
