@@ -48,8 +48,9 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         self.task.token().expect("process tasks have a token")
     }
 
-    fn complete(&self, reply: Reply, pid: u32) {
-        self.task.complete((self.decode)(reply, pid));
+    fn complete(&self, reply: Reply, pid: u32, about_to_publish: &mut dyn FnMut()) {
+        self.task
+            .complete_then((self.decode)(reply, pid), Some(about_to_publish));
     }
 
     fn fail(&self, err: TaskError) {
