@@ -59,8 +59,8 @@ fn pool_with_panicking_tasks() {
             None => assert!(!backtrace, "no backtrace for task {i}"),
         }
     }
-    // The workers are still the first two: panics cost no worker.
-    assert_eq!(pool.workers_started(), 2);
+    // No worker was replaced: panics cost no worker.
+    assert!(pool.workers_started() <= 2, "{}", pool.workers_started());
     pool.shutdown();
     println!("checked {TASKS} panics");
 }
