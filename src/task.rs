@@ -107,6 +107,22 @@ impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
     /// Returns `false`, dropping `outcome`, if another event (a cancel, a
     /// timeout) ended the task first.
     pub(crate) fn complete(&self, outcome: Result<T, TaskError>) -> bool {
+        self.complete_then(outcome, None)
+    }
+
+    /// [`complete`](Self::complete), calling `about_to_publish` once the
+    /// done-callbacks have run, just before the outcome becomes visible (and
+    /// so before `join` can return), if this call does publish it.
+    ///
+    /// It runs under the task's lock, so that no callback can be added
+    /// after it: it must be short and run no user code. A process pool's
+    /// driver uses it to count itself available before the thread that
+    /// joins can submit the next task (see `process_pool/supervisor.rs`).
+    pub(crate) fn complete_then(
+        &self,
+        outcome: Result<T, TaskError>,
+        about_to_publish: Option<&mut dyn FnMut()>,
+    ) -> bool {
         let mut st = self.state.lock();
         if st.phase != Phase::Running {
             // Cancelled or timed out while running: nobody wants this value.
@@ -120,7 +136,7 @@ impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
         } else {
             End::Error
         });
-        self.finish(st, outcome);
+        self.finish(st, outcome, about_to_publish);
         true
     }
 
@@ -164,7 +180,7 @@ impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
                 if pending {
                     MutexGuard::unlocked(&mut st, || self.job.lock().discard());
                 }
-                self.finish(st, Err(TaskError::cancelled()));
+                self.finish(st, Err(TaskError::cancelled()), None);
                 true
             }
             Err(_) => st.end == Some(End::Cancelled),
@@ -182,12 +198,18 @@ impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
             if pending {
                 MutexGuard::unlocked(&mut st, || self.job.lock().discard());
             }
-            self.finish(st, Err(outcome));
+            self.finish(st, Err(outcome), None);
         }
     }
 
-    /// Publishes `outcome`. The caller has won (phase is `Completing`).
-    fn finish(&self, mut st: MutexGuard<'_, State<T>>, outcome: Result<T, TaskError>) {
+    /// Publishes `outcome`, calling `about_to_publish` (under the lock)
+    /// just before. The caller has won (phase is `Completing`).
+    fn finish(
+        &self,
+        mut st: MutexGuard<'_, State<T>>,
+        outcome: Result<T, TaskError>,
+        about_to_publish: Option<&mut dyn FnMut()>,
+    ) {
         debug_assert_eq!(st.phase, Phase::Completing);
         // Callbacks run before the outcome is visible, so that `join`
         // returning implies they have run. A callback added meanwhile is
@@ -202,6 +224,9 @@ impl<T, J: ?Sized + JobSlot<T>> Task<T, J> {
                     run_callback(cb, outcome.as_ref());
                 }
             });
+        }
+        if let Some(about_to_publish) = about_to_publish {
+            about_to_publish();
         }
         st.outcome = Some(outcome);
         st.phase = Phase::Done;

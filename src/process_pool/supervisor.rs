@@ -24,8 +24,10 @@ pub(crate) trait Dispatch: Send + Sync {
     fn start(&self) -> Option<Arc<[u8]>>;
     /// The token whose hook kills the worker.
     fn token(&self) -> &CancelToken;
-    /// Ends a running task with the reply of worker `pid`.
-    fn complete(&self, reply: Reply, pid: u32);
+    /// Ends a running task with the reply of worker `pid`, calling
+    /// `about_to_publish` just before its outcome is visible, if it is (see
+    /// [`Task::complete_then`](crate::task::Task::complete_then)).
+    fn complete(&self, reply: Reply, pid: u32, about_to_publish: &mut dyn FnMut());
     /// Ends the task (pending or running) with `err`.
     fn fail(&self, err: TaskError);
     /// Cancels a task that hasn't started.
@@ -193,7 +195,9 @@ impl Shared {
                 if self.config.capacity.is_some() {
                     self.room.notify_one();
                 }
-                MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job));
+                if MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job)) {
+                    st.spinning -= 1; // back: `run` counted it as spinning
+                }
                 continue;
             }
             if st.shutdown || st.broken.is_some() {
@@ -240,9 +244,11 @@ impl Shared {
     }
 
     /// Runs one task on this driver's worker, starting one if needed.
-    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Arc<dyn Dispatch>) {
+    /// Returns `true` if it counted this driver in `spinning` (see below),
+    /// for the caller to undo.
+    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Arc<dyn Dispatch>) -> bool {
         let Some(request) = job.start() else {
-            return; // ended while queued
+            return false; // ended while queued
         };
         let mut retries = job.retries();
         loop {
@@ -256,24 +262,17 @@ impl Shared {
                     }
                     Err(err) => {
                         job.fail(self.break_pool(err));
-                        return;
+                        return false;
                     }
                 }
             }
             let proc = worker.as_mut().expect("started above");
             let pid = proc.pid;
             // From here until `clear_hook`, `cancel()` and a deadline kill
-            // the worker. See README.md, "Killing a running task".
-            let hook = Box::new(move || {
-                // SAFETY: `kill` takes plain integers. The pid is that of our
-                // child, which is not reaped before `clear_hook` returns, so
-                // it can't have been reused by another process.
-                unsafe {
-                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
-                }
-            });
-            if !job.token().set_hook(hook) {
-                return; // cancelled or timed out before it was sent
+            // the worker. See README.md, "Killing a running task": the
+            // worker is not reaped before `clear_hook` returns.
+            if !job.token().set_hook(proc.kill_hook()) {
+                return false; // cancelled or timed out before it was sent
             }
             let result = proc.call(&request);
             let killed = job.token().clear_hook();
@@ -284,18 +283,31 @@ impl Shared {
                         .config
                         .max_tasks_per_child
                         .is_some_and(|max| proc.tasks >= max);
-                    job.complete(reply, pid);
+                    // The thread that joins may submit its next task the
+                    // moment the outcome is visible, before this driver is
+                    // back for it: count the driver as spinning (it will
+                    // take a queued job without being woken) from just
+                    // before then, so that the submit doesn't start a
+                    // second driver and worker. Not earlier: a done-callback
+                    // runs here first, and may submit and wait itself.
+                    // (Lock order: the pool's lock under the task's; the
+                    // pool never takes a task's lock while holding its own.)
+                    let mut counted = false;
+                    job.complete(reply, pid, &mut || {
+                        self.state.lock().spinning += 1;
+                        counted = true;
+                    });
                     if killed || quota {
                         let proc = worker.take().expect("present");
                         self.end_worker(id, proc, killed);
                     }
-                    return;
+                    return counted;
                 }
                 Err(err) => {
                     let proc = worker.take().expect("present");
                     let status = self.end_worker(id, proc, true);
                     if killed {
-                        return; // the task already reports its cancel or timeout
+                        return false; // the task already reports its cancel or timeout
                     }
                     match err {
                         CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
@@ -308,7 +320,7 @@ impl Shared {
                             job.fail(TaskError::worker_died(pid, code, signal));
                         }
                     }
-                    return;
+                    return false;
                 }
             }
         }
@@ -392,5 +404,82 @@ impl Shared {
 
     pub(crate) fn workers_started(&self) -> u64 {
         self.state.lock().started
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::future::Future;
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::pin::Pin;
+    use std::sync::mpsc;
+    use std::task::{Context, Wake, Waker};
+
+    use crate::ProcessPool;
+
+    /// Connects to the test at `path`, then returns once it sends a byte.
+    fn run_when_told(path: String) -> u32 {
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream.read_exact(&mut [0]).unwrap();
+        std::process::id()
+    }
+
+    /// A waker that, woken by the driver just after it published the
+    /// task's outcome, says so and holds the driver until told to go on.
+    struct Gate {
+        woken: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+        go_on: std::sync::Mutex<Option<mpsc::Receiver<()>>>,
+    }
+
+    impl Wake for Gate {
+        fn wake(self: std::sync::Arc<Self>) {
+            if let Some(woken) = self.woken.lock().unwrap().take() {
+                woken.send(()).unwrap();
+                let go_on = self.go_on.lock().unwrap().take().unwrap();
+                go_on.recv().unwrap();
+            }
+        }
+    }
+
+    /// CPython's `test_idle_process_reuse_one` failed under load: a task
+    /// submitted the moment the previous one's outcome was visible, before
+    /// its driver had come back for more, started a second driver and
+    /// worker. The window is held open here (the driver is held in the
+    /// handle's waker), and the submit must leave the task to the driver.
+    #[test]
+    fn a_submit_right_after_a_completion_waits_for_the_same_driver() {
+        let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+        let path =
+            std::env::temp_dir().join(format!("futurepool-unit-gate-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut first = pool
+            .submit(
+                crate::remote!(run_when_told),
+                path.to_str().unwrap().to_owned(),
+            )
+            .unwrap();
+        let (mut running, _) = listener.accept().unwrap(); // it runs, and waits
+        let (woken_tx, woken_rx) = mpsc::channel();
+        let (go_on_tx, go_on_rx) = mpsc::channel();
+        let waker = Waker::from(std::sync::Arc::new(Gate {
+            woken: std::sync::Mutex::new(Some(woken_tx)),
+            go_on: std::sync::Mutex::new(Some(go_on_rx)),
+        }));
+        let polled = Pin::new(&mut first).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        running.write_all(&[1]).unwrap();
+        woken_rx.recv().unwrap(); // published; the driver is held in `wake`
+        let second = pool
+            .submit(crate::remote!(|_: ()| std::process::id()), ())
+            .unwrap();
+        let drivers = pool.shared.state.lock().drivers;
+        go_on_tx.send(()).unwrap();
+        assert_eq!(drivers, 1, "the submit started a second driver");
+        let worker = first.join().unwrap();
+        assert_eq!(second.join().unwrap(), worker);
+        assert_eq!(pool.workers_started(), 1);
+        let _ = std::fs::remove_file(&path);
     }
 }

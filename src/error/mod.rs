@@ -1,0 +1,34 @@
+//! Every error type of the crate.
+//!
+//! A task's failure is one opaque [`TaskError`] with predicates, in the manner
+//! of tokio's `JoinError`: callers ask `is_panic()`, `is_cancelled()`,
+//! `is_timeout()`, and new kinds of failure (a dead worker process, say) can be
+//! added without breaking a `match`. Errors of a single operation are small
+//! enums, like crossbeam's `RecvTimeoutError`. Whatever the caller handed in
+//! and was refused comes back inside the error.
+//!
+//! One file per concern: a task's failure (`task.rs`, and how it reads in
+//! `task_fmt.rs`), waiting for a task (`join.rs`), handing one in
+//! (`submit.rs`), building a pool (`build.rs`), and waiting for many
+//! (`timeout.rs`).
+
+use std::error::Error;
+
+mod build;
+mod join;
+mod submit;
+mod task;
+mod task_fmt;
+mod timeout;
+
+pub use build::BuildError;
+pub(crate) use build::BuildErrorKind;
+pub use join::{JoinTimeoutError, TryJoinError};
+pub(crate) use submit::Refusal;
+pub use submit::SubmitError;
+pub use task::TaskError;
+pub(crate) use task::payload_message;
+pub use timeout::TimeoutError;
+
+/// A boxed error, as an initializer returns it.
+pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;

@@ -1,0 +1,533 @@
+//! [`TaskError`]: why a task produced no value.
+
+use std::any::Any;
+use std::io;
+
+use super::BoxError;
+use crate::sync::{Arc, Mutex};
+
+/// Why a task produced no value.
+///
+/// A task either returns its value or fails in one of these ways, which the
+/// predicates tell apart:
+///
+/// | predicate | the task ...                                                    |
+/// |-----------|-----------------------------------------------------------------|
+/// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)), and in a worker process the backtrace if asked for ([`panic_backtrace`](Self::panic_backtrace)) |
+/// | [`is_cancelled`](Self::is_cancelled) | was cancelled, by [`TaskHandle::cancel`](crate::TaskHandle::cancel) or a shutdown that cancels pending work |
+/// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
+/// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed ([`source`](std::error::Error::source) is its error) |
+/// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
+/// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
+/// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
+/// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
+///
+/// The last three come only from a process pool (the `process` feature); the
+/// predicates exist, and return `false`, in every build.
+///
+/// `TaskError` is `Send + Sync + 'static`, so `?` turns it into a
+/// `Box<dyn Error + Send + Sync>` (or an `anyhow::Error`) whatever the panic
+/// payload was.
+///
+/// A timeout while *waiting* for a task ([`TaskHandle::join_timeout`](crate::TaskHandle::join_timeout)) is not a
+/// `TaskError`: the task is still running and its handle is handed back.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::ThreadPool;
+///
+/// let pool = ThreadPool::new();
+/// let handle = pool.submit(|| -> u32 { panic!("boom") }).unwrap();
+/// let err = handle.join().unwrap_err();
+/// assert!(err.is_panic());
+/// assert_eq!(err.panic_message(), Some("boom"));
+/// assert_eq!(err.to_string(), "task panicked: boom");
+///
+/// // It is Send + Sync, so `?` boxes it like any other error.
+/// let boxed: Box<dyn std::error::Error + Send + Sync> = err.into();
+/// assert_eq!(boxed.to_string(), "task panicked: boom");
+/// ```
+#[doc(alias = "CancelledError")]
+#[doc(alias = "BrokenExecutor")]
+pub struct TaskError {
+    pub(super) repr: Repr,
+}
+
+pub(super) enum Repr {
+    /// The message is copied out when the panic is caught, and the payload
+    /// kept behind a mutex, so that `TaskError` is `Sync` (it goes into a
+    /// `Box<dyn Error + Send + Sync>`) whatever the payload is: nothing ever
+    /// shares a reference to the payload itself.
+    Panic {
+        message: Option<String>,
+        payload: Mutex<Box<dyn Any + Send + 'static>>,
+        /// Captured in a worker process, if its environment asked for one.
+        backtrace: Option<String>,
+    },
+    Cancelled,
+    Timeout,
+    Broken(Arc<BoxError>),
+    Shutdown,
+    Spawn(Arc<io::Error>),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    WorkerDied {
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+    },
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Protocol {
+        pid: u32,
+        msg: Arc<str>,
+    },
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Serialization(Arc<str>),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    StartFailed(Arc<BoxError>),
+}
+
+#[cfg(feature = "process")]
+impl TaskError {
+    /// The worker process `pid` died with this exit code or signal.
+    pub(crate) fn worker_died(pid: u32, code: Option<i32>, signal: Option<i32>) -> TaskError {
+        TaskError {
+            repr: Repr::WorkerDied { pid, code, signal },
+        }
+    }
+
+    /// The worker process `pid` sent garbage (or a reply that made no sense).
+    pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError {
+            repr: Repr::Protocol {
+                pid,
+                msg: msg.into(),
+            },
+        }
+    }
+
+    /// An argument or result failed to cross the process boundary;
+    /// `msg` says which and why.
+    pub(crate) fn serialization(msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError {
+            repr: Repr::Serialization(msg.into()),
+        }
+    }
+
+    /// No worker process could be started, so the pool is broken.
+    pub(crate) fn start_failed(cause: Arc<BoxError>) -> TaskError {
+        TaskError {
+            repr: Repr::StartFailed(cause),
+        }
+    }
+
+    /// A task panicked in a worker process with `message`; its payload is
+    /// that message (a `String`), as for a thread pool's `panic!("...")`.
+    pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
+        TaskError {
+            repr: Repr::Panic {
+                payload: Mutex::new(Box::new(message.clone())),
+                message: Some(message),
+                backtrace,
+            },
+        }
+    }
+
+    /// A copy of this error, for every task of a chunk that failed as one
+    /// (a panic payload is copied as its message).
+    pub(crate) fn duplicate(&self) -> TaskError {
+        let repr = match &self.repr {
+            Repr::Panic {
+                message, backtrace, ..
+            } => {
+                let message = message
+                    .clone()
+                    .unwrap_or_else(|| "(non-string payload)".to_owned());
+                Repr::Panic {
+                    payload: Mutex::new(Box::new(message.clone())),
+                    message: Some(message),
+                    backtrace: backtrace.clone(),
+                }
+            }
+            Repr::Cancelled => Repr::Cancelled,
+            Repr::Timeout => Repr::Timeout,
+            Repr::Broken(cause) => Repr::Broken(cause.clone()),
+            Repr::Shutdown => Repr::Shutdown,
+            Repr::Spawn(err) => Repr::Spawn(err.clone()),
+            Repr::WorkerDied { pid, code, signal } => Repr::WorkerDied {
+                pid: *pid,
+                code: *code,
+                signal: *signal,
+            },
+            Repr::Protocol { pid, msg } => Repr::Protocol {
+                pid: *pid,
+                msg: msg.clone(),
+            },
+            Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
+            Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
+        };
+        TaskError { repr }
+    }
+}
+
+impl TaskError {
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
+        TaskError {
+            repr: Repr::Panic {
+                message: payload_message(payload.as_ref()).map(str::to_owned),
+                payload: Mutex::new(payload),
+                backtrace: None,
+            },
+        }
+    }
+
+    pub(crate) fn cancelled() -> TaskError {
+        TaskError {
+            repr: Repr::Cancelled,
+        }
+    }
+
+    pub(crate) fn timeout() -> TaskError {
+        TaskError {
+            repr: Repr::Timeout,
+        }
+    }
+
+    pub(crate) fn spawn_failure(err: Arc<io::Error>) -> TaskError {
+        TaskError {
+            repr: Repr::Spawn(err),
+        }
+    }
+
+    pub(crate) fn broken(cause: Arc<BoxError>) -> TaskError {
+        TaskError {
+            repr: Repr::Broken(cause),
+        }
+    }
+
+    /// Returns `true` if the task panicked.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let err = pool.submit(|| panic!("oops")).unwrap().join().unwrap_err();
+    /// assert!(err.is_panic());
+    /// assert!(!err.is_cancelled());
+    /// ```
+    pub fn is_panic(&self) -> bool {
+        matches!(self.repr, Repr::Panic { .. })
+    }
+
+    /// Returns `true` if the task was cancelled before it produced a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::sync::mpsc;
+    ///
+    /// let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let blocker = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// let queued = pool.submit(|| 1).unwrap();
+    /// assert!(queued.cancel()); // still queued behind `blocker`
+    /// assert!(queued.join().unwrap_err().is_cancelled());
+    /// tx.send(()).unwrap();
+    /// blocker.join().unwrap();
+    /// ```
+    pub fn is_cancelled(&self) -> bool {
+        matches!(self.repr, Repr::Cancelled)
+    }
+
+    /// Returns `true` if the task's deadline passed before it produced a value.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool
+    ///     .task()
+    ///     .timeout(Duration::from_millis(10))
+    ///     .submit_cancellable(|token| while !token.is_cancelled() { std::thread::yield_now() })
+    ///     .unwrap();
+    /// assert!(handle.join().unwrap_err().is_timeout());
+    /// ```
+    pub fn is_timeout(&self) -> bool {
+        matches!(self.repr, Repr::Timeout)
+    }
+
+    /// Returns `true` if the task never ran because the pool is broken (a
+    /// worker's initializer failed, or a process pool could not start a
+    /// worker process). [`Error::source`](std::error::Error::source) gives the initializer's error or
+    /// the start failure.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::builder()
+    ///     .initializer(|| Err("no database"))
+    ///     .build()
+    ///     .unwrap();
+    /// let err = pool.submit(|| 1).unwrap().join().unwrap_err();
+    /// assert!(err.is_broken());
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no database");
+    /// ```
+    pub fn is_broken(&self) -> bool {
+        matches!(self.repr, Repr::Broken(_) | Repr::StartFailed(_))
+    }
+
+    /// Returns `true` if the task was refused because its pool had been shut
+    /// down. Only [`Map`](crate::Map) reports this as a `TaskError`; `submit`
+    /// hands the closure back in a [`SubmitError`](crate::SubmitError) instead.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// pool.shutdown();
+    /// let first = pool.map(|x: u32| x, 0..3).next().unwrap();
+    /// assert!(first.unwrap_err().is_shutdown());
+    /// ```
+    pub fn is_shutdown(&self) -> bool {
+        matches!(self.repr, Repr::Shutdown)
+    }
+
+    /// Returns `true` if the worker process running the task died: it
+    /// crashed (a segfault, `abort`, a panic with `panic = "abort"`), was
+    /// killed by a signal (`kill -9`, the out-of-memory killer), or exited.
+    /// Only the task it was running fails; the pool starts a new worker.
+    /// Cancelling or timing out a task also kills its worker, but reports
+    /// [`is_cancelled`](Self::is_cancelled) or [`is_timeout`](Self::is_timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// // Threads don't die of their tasks; see `ProcessPool` for processes.
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_worker_died());
+    /// assert_eq!(err.worker_pid(), None);
+    /// ```
+    pub fn is_worker_died(&self) -> bool {
+        matches!(self.repr, Repr::WorkerDied { .. })
+    }
+
+    /// The process id of the worker that died running the task, or that
+    /// broke the protocol ([`is_worker_died`](Self::is_worker_died),
+    /// [`is_protocol_error`](Self::is_protocol_error)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.worker_pid(), None);
+    /// ```
+    pub fn worker_pid(&self) -> Option<u32> {
+        match self.repr {
+            Repr::WorkerDied { pid, .. } | Repr::Protocol { pid, .. } => Some(pid),
+            _ => None,
+        }
+    }
+
+    /// The exit code of a worker process that died by exiting (rather than
+    /// by a signal).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.exit_code(), None);
+    /// ```
+    pub fn exit_code(&self) -> Option<i32> {
+        match self.repr {
+            Repr::WorkerDied { code, .. } => code,
+            _ => None,
+        }
+    }
+
+    /// The signal that killed a worker process (for example 9 for
+    /// `SIGKILL`, 11 for `SIGSEGV`, 6 for `SIGABRT`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.exit_signal(), None);
+    /// ```
+    pub fn exit_signal(&self) -> Option<i32> {
+        match self.repr {
+            Repr::WorkerDied { signal, .. } => signal,
+            _ => None,
+        }
+    }
+
+    /// Returns `true` if the task's argument could not be serialized (it
+    /// never left the caller), or could not be deserialized in the worker,
+    /// or its result could not be serialized in the worker or deserialized
+    /// here. The message says which. The pool and its workers are fine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_serialization());
+    /// ```
+    pub fn is_serialization(&self) -> bool {
+        matches!(self.repr, Repr::Serialization(_))
+    }
+
+    /// Returns `true` if the worker process running the task sent a reply
+    /// the pool could not understand. The worker is killed and replaced.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_protocol_error());
+    /// ```
+    pub fn is_protocol_error(&self) -> bool {
+        matches!(self.repr, Repr::Protocol { .. })
+    }
+
+    /// The panic message, if the task panicked with a `&str` or `String`
+    /// payload (as `panic!("...")` does).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let err = pool.submit(|| panic!("code {}", 7)).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("code 7"));
+    /// ```
+    pub fn panic_message(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic { message, .. } => message.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The backtrace of a panic in a worker process, as
+    /// [`std::backtrace::Backtrace`] prints it, if the user asked for one:
+    /// `RUST_LIB_BACKTRACE`, or else `RUST_BACKTRACE`, set and not `0` in
+    /// the worker's environment (which is this process's), as
+    /// [`Backtrace::capture`](std::backtrace::Backtrace::capture) reads
+    /// them. The worker doesn't print it: it comes here instead.
+    ///
+    /// `None` for any other error, and for a thread pool's task: that one
+    /// panics in this process, where the panic hook (by default, printing
+    /// to stderr) shows its backtrace as for any panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!("here")).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_backtrace(), None); // the panic hook showed it
+    /// # #[cfg(feature = "process")] {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    ///
+    /// fn fails(_: ()) -> u8 {
+    ///     panic!("there")
+    /// }
+    ///
+    /// let pool = futurepool::ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let err = pool.submit(futurepool::remote!(fails), ()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("there"));
+    /// // Whether it was asked for, as `Backtrace::capture` decides.
+    /// let asked = match std::env::var("RUST_LIB_BACKTRACE") {
+    ///     Ok(value) => value != "0",
+    ///     Err(_) => std::env::var("RUST_BACKTRACE").is_ok_and(|value| value != "0"),
+    /// };
+    /// assert_eq!(err.panic_backtrace().is_some(), asked);
+    /// if let Some(backtrace) = err.panic_backtrace() {
+    ///     assert!(backtrace.contains("fails"));
+    /// }
+    /// # }
+    /// ```
+    pub fn panic_backtrace(&self) -> Option<&str> {
+        match &self.repr {
+            Repr::Panic { backtrace, .. } => backtrace.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// Consumes the error, returning the panic payload, so the panic can be
+    /// resumed on this thread with [`std::panic::resume_unwind`].
+    ///
+    /// # Panics
+    ///
+    /// Panics if the error is not a panic; see [`try_into_panic`](Self::try_into_panic).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let err = pool.submit(|| std::panic::panic_any(42_u8)).unwrap().join().unwrap_err();
+    /// let payload = err.into_panic();
+    /// assert_eq!(payload.downcast_ref::<u8>(), Some(&42));
+    /// ```
+    #[track_caller]
+    pub fn into_panic(self) -> Box<dyn Any + Send + 'static> {
+        self.try_into_panic()
+            .expect("`TaskError::into_panic` called on an error that is not a panic")
+    }
+
+    /// Consumes the error, returning the panic payload if the task panicked,
+    /// or the error itself otherwise.
+    ///
+    /// # Errors
+    ///
+    /// Returns `Err(self)` if the task did not panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let err = pool.submit(|| panic!("x")).unwrap().join().unwrap_err();
+    /// assert!(err.try_into_panic().is_ok());
+    /// ```
+    pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
+        match self.repr {
+            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
+            repr => Err(TaskError { repr }),
+        }
+    }
+}
+
+/// The message of a panic payload made by `panic!`, if it has one.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        Some(s)
+    } else {
+        payload.downcast_ref::<String>().map(String::as_str)
+    }
+}
