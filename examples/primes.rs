@@ -125,10 +125,12 @@ fn main() {
             seq_time,
             cores,
         )),
-        Err(err) => {
-            println!("processes:  skipped: {err}");
+        // Worker processes run on Linux only.
+        Err(err) if err.is_unsupported() => {
+            println!("processes:  skipped ({err})");
             None
         }
+        Err(err) => panic!("a valid pool configuration: {err}"),
     };
 
     let busiest = [thread_load, proc_load.flatten()]

@@ -42,3 +42,22 @@
 //! let borrowed: &Vec<i32> = &local;
 //! let _ = pool.map(move |i: usize| borrowed[i], 0..3).count();
 //! ```
+
+/// A closure given to `remote!` can't capture anything: it runs in another
+/// process, where the captured variable doesn't exist. (The error codes are
+/// E0435 at the captured variable, then E0308 naming the rule.)
+///
+/// ```compile_fail,E0435,E0308
+/// let offset = 1_u64;
+/// let _ = futurepool::remote!(|x: u64| x + offset);
+/// ```
+///
+/// Nor can a closure stored in a variable first: the macro registers code,
+/// not a value.
+///
+/// ```compile_fail,E0435
+/// let add_one = |x: u64| x + 1;
+/// let _ = futurepool::remote!(add_one);
+/// ```
+#[cfg(feature = "process")]
+mod remote {}

@@ -256,10 +256,24 @@
 )]
 //! # Features
 //!
-//! - `process` (off by default): the process pool (`ProcessPool`, `remote!`,
-//!   `process::init`; see "Processes" above when it is enabled). Adds
-//!   `serde`, `bincode` 1, `libc` and `linkme`. Linux: the parent-death
-//!   signal and the test-binary hook are Linux-specific.
+//! - `process` (off by default): the process pool (`ProcessPool`,
+//!   `ProcessPoolBuilder`, `remote!`, `RemoteFn`, `process::init`,
+//!   `process_init_before_main!`; see "Processes" above when it is
+//!   enabled). Adds `serde`, `bincode` 1 and `linkme`, and on Linux `libc`.
+//!
+//! The `process` feature compiles on every platform, so a crate that
+//! enables it builds everywhere; worker processes run on **Linux** only:
+//!
+//! |                                   | Linux | macOS, Windows, FreeBSD, others |
+//! |-----------------------------------|-------|---------------------------------|
+//! | `ProcessPool::builder().build()`  | a pool | an error that `is_unsupported()` and names the platform: use a `ThreadPool` |
+//! | `ProcessPool::new()`              | a pool | panics with that error |
+//! | `process::init()`                 | serves in a worker process, returns at once in any other | returns at once |
+//! | `process_init_before_main!()`     | an ELF `.init_array` constructor that calls `init` | expands to nothing |
+//! | `remote!`, `RemoteFn::name`, `RemoteFn::call` | yes | yes (`call` runs in this process) |
+//! | workers die with their parent, even by `kill -9` | yes (`PR_SET_PDEATHSIG`) | no workers |
+//!
+//! The thread pool, and everything else in the crate, runs everywhere.
 //!
 //! Without features, futurepool depends on `parking_lot` (locks),
 //! `crossbeam-queue` (the lock-free job queue) and `futures-core` (the
@@ -305,13 +319,15 @@ pub use crate::process_pool::{
 };
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
-/// line a program calls first in `main`.
+/// line a program calls first in `main`. It exists on every platform, and
+/// returns at once where no worker runs (everywhere but Linux).
 ///
 /// # Examples
 ///
 /// ```
 /// # #[allow(clippy::needless_doctest_main)]
 /// fn main() {
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 ///     // In a worker process this serves tasks and never returns; in the
 ///     // program itself it returns at once.
 ///     futurepool::process::init();
@@ -331,7 +347,9 @@ pub mod process {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::process_pool::protocol::Outcome;
-    pub use crate::process_pool::registry::{REGISTRY, Registration, call};
+    pub use crate::process_pool::registry::{
+        REGISTRY, Registration, call, remote_takes_a_function_or_a_closure_that_captures_nothing,
+    };
     pub use linkme;
 }
 

@@ -3,7 +3,7 @@
 //! the cases of CPython's `test_process_pool.py` that apply (named after
 //! them), with the corrected behaviour where Python's is the known fault.
 
-#![cfg(feature = "process")]
+#![cfg(all(feature = "process", target_os = "linux"))]
 #![allow(missing_docs)]
 
 futurepool::process_init_before_main!();

@@ -224,12 +224,6 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         self.state.lock().phases.start()
     }
 
-    /// Whether an ending event has won (the outcome is decided).
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn is_ended(&self) -> bool {
-        matches!(self.phase(), Phase::Completing | Phase::Done)
-    }
-
     /// Installs the backend's stop hook on a running task. Returns `false`,
     /// dropping `hook` unrun, if the task is not running any more (it was
     /// cancelled or timed out first).

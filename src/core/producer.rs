@@ -82,12 +82,6 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         &self.cell().payload
     }
 
-    /// The task's id.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn id(&self) -> u64 {
-        self.cell().id()
-    }
-
     /// What the deadline timer holds to expire the task.
     pub(crate) fn expiry(&self) -> Weak<dyn Expire> {
         let cell: Arc<dyn Expire> = self.cell().clone();
@@ -99,13 +93,6 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// nothing more to do but drop what it kept for it.
     pub(crate) fn start(&self) -> bool {
         self.cell().start()
-    }
-
-    /// Whether an ending event has won: nobody wants what the task would
-    /// produce any more.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn is_ended(&self) -> bool {
-        self.cell().is_ended()
     }
 
     /// See [`Cell::set_hook`]: installs the stop hook of a running task;

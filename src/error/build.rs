@@ -27,11 +27,44 @@ pub(crate) enum BuildErrorKind {
     /// A process pool setting that can't work, with the reason.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     Process(String),
+    /// A process pool on a platform where worker processes don't run:
+    /// every OS but Linux (this one's `std::env::consts::OS`).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Unsupported {
+        os: &'static str,
+    },
 }
 
 impl BuildError {
     pub(crate) fn new(kind: BuildErrorKind) -> BuildError {
         BuildError { kind }
+    }
+
+    /// Returns `true` if the pool can't run on this platform at all: a
+    /// `ProcessPool` (feature `process`) runs on Linux only. Code meant for
+    /// every platform can fall back to a [`ThreadPool`](crate::ThreadPool),
+    /// which runs everywhere.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// // A thread pool runs everywhere: its build errors are about settings.
+    /// let err = ThreadPool::builder().max_workers(0).build().unwrap_err();
+    /// assert!(!err.is_unsupported());
+    /// # #[cfg(feature = "process")] {
+    ///
+    /// // A process pool runs on Linux only.
+    /// let built = futurepool::ProcessPool::builder().build();
+    /// assert_eq!(built.is_ok(), cfg!(target_os = "linux"));
+    /// if let Err(err) = built {
+    ///     assert!(err.is_unsupported()); // ... use a ThreadPool instead
+    /// }
+    /// # }
+    /// ```
+    pub fn is_unsupported(&self) -> bool {
+        matches!(self.kind, BuildErrorKind::Unsupported { .. })
     }
 }
 
@@ -46,6 +79,11 @@ impl fmt::Display for BuildError {
                 f.write_str("a thread name can't contain a NUL byte")
             }
             BuildErrorKind::Process(msg) => f.write_str(msg),
+            BuildErrorKind::Unsupported { os } => write!(
+                f,
+                "process pools run on Linux only, not on {os}: \
+                 use a ThreadPool, which runs everywhere"
+            ),
         }
     }
 }

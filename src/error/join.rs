@@ -1,4 +1,5 @@
-//! The errors of a bounded or non-blocking `join`: the handle comes back.
+//! The errors of waiting for one task: [`JoinTimeoutError`] and
+//! [`TryJoinError`], which hand the unfinished handle back.
 
 use std::error::Error;
 use std::fmt;

@@ -1,4 +1,4 @@
-//! Every error type of the crate, one file per concern.
+//! Every error type of the crate.
 //!
 //! A task's failure is one opaque [`TaskError`] with predicates, in the manner
 //! of tokio's `JoinError`: callers ask `is_panic()`, `is_cancelled()`,
@@ -7,18 +7,19 @@
 //! enums, like crossbeam's `RecvTimeoutError`. Whatever the caller handed in
 //! and was refused comes back inside the error.
 //!
-//! Following the Rust API guidelines (C-GOOD-ERR), an error either names its
-//! cause in `Display` or returns it from `source()`, never both: error
-//! reporters print the whole chain, and would print the cause twice.
+//! One file per concern: a task's failure (`task.rs`, and how it reads in
+//! `task_fmt.rs`), waiting for a task (`join.rs`), handing one in
+//! (`submit.rs`), building a pool (`build.rs`), and waiting for many
+//! (`timeout.rs`).
+
+use std::error::Error;
 
 mod build;
 mod join;
 mod submit;
 mod task;
+mod task_fmt;
 mod timeout;
-
-use std::any::Any;
-use std::error::Error;
 
 pub use build::BuildError;
 pub(crate) use build::BuildErrorKind;
@@ -26,16 +27,8 @@ pub use join::{JoinTimeoutError, TryJoinError};
 pub(crate) use submit::Refusal;
 pub use submit::SubmitError;
 pub use task::TaskError;
+pub(crate) use task::payload_message;
 pub use timeout::TimeoutError;
 
 /// A boxed error, as an initializer returns it.
 pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;
-
-/// The message of a panic payload made by `panic!`, if it has one.
-pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        Some(s)
-    } else {
-        payload.downcast_ref::<String>().map(String::as_str)
-    }
-}

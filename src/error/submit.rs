@@ -1,10 +1,11 @@
-//! [`SubmitError`]: a task refused by its pool, handed back.
+//! [`SubmitError`]: a task handed to a pool and refused, with the task.
 
 use std::error::Error;
 use std::fmt;
 use std::io;
 
-use super::{BoxError, TaskError};
+use super::BoxError;
+use super::task::TaskError;
 use crate::loom::sync::Arc;
 
 /// A task handed to a pool and refused. The task comes back inside the error.
@@ -61,6 +62,12 @@ impl Refusal {
 impl<F> SubmitError<F> {
     pub(crate) fn new(task: F, reason: Refusal) -> SubmitError<F> {
         SubmitError { task, reason }
+    }
+
+    /// The refusal as the failure of a task that never ran.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn to_task_error(&self) -> TaskError {
+        self.reason.to_task_error()
     }
 
     /// Returns the refused task.

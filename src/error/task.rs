@@ -1,11 +1,9 @@
 //! [`TaskError`]: why a task produced no value.
 
 use std::any::Any;
-use std::error::Error;
-use std::fmt;
 use std::io;
 
-use super::{BoxError, payload_message};
+use super::BoxError;
 use crate::loom::sync::{Arc, StdMutex};
 
 /// Why a task produced no value.
@@ -15,10 +13,10 @@ use crate::loom::sync::{Arc, StdMutex};
 ///
 /// | predicate | the task ...                                                    |
 /// |-----------|-----------------------------------------------------------------|
-/// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)) |
-/// | [`is_cancelled`](Self::is_cancelled) | was cancelled, by [`TaskHandle::cancel`] or a shutdown that cancels pending work |
+/// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)), and in a worker process the backtrace if asked for ([`panic_backtrace`](Self::panic_backtrace)) |
+/// | [`is_cancelled`](Self::is_cancelled) | was cancelled, by [`TaskHandle::cancel`](crate::TaskHandle::cancel) or a shutdown that cancels pending work |
 /// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
-/// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed, or no worker process could start ([`source`](Error::source) is the cause) |
+/// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed, or no worker process could start ([`source`](std::error::Error::source) is the cause) |
 /// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
@@ -32,7 +30,7 @@ use crate::loom::sync::{Arc, StdMutex};
 /// `Box<dyn Error + Send + Sync>` (or an `anyhow::Error`) whatever the panic
 /// payload was.
 ///
-/// A timeout while *waiting* for a task ([`TaskHandle::join_timeout`]) is not a
+/// A timeout while *waiting* for a task ([`TaskHandle::join_timeout`](crate::TaskHandle::join_timeout)) is not a
 /// `TaskError`: the task is still running and its handle is handed back.
 ///
 /// # Examples
@@ -56,7 +54,7 @@ use crate::loom::sync::{Arc, StdMutex};
 pub struct TaskError {
     /// Boxed: errors are rare, and a small `TaskError` keeps every
     /// `Result<T, TaskError>` (and so every task's cell) small.
-    repr: Box<Repr>,
+    pub(super) repr: Box<Repr>,
 }
 
 pub(super) enum Repr {
@@ -67,6 +65,8 @@ pub(super) enum Repr {
     Panic {
         message: Option<String>,
         payload: StdMutex<Box<dyn Any + Send + 'static>>,
+        /// Captured in a worker process, if its environment asked for one.
+        backtrace: Option<String>,
     },
     Cancelled,
     Timeout,
@@ -102,9 +102,9 @@ impl TaskError {
     /// The worker process `pid` sent garbage (or a reply that made no sense).
     pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
         TaskError::new(Repr::Protocol {
-            pid,
-            msg: msg.into(),
-        })
+                pid,
+                msg: msg.into(),
+            })
     }
 
     /// An argument or result failed to cross the process boundary;
@@ -113,17 +113,30 @@ impl TaskError {
         TaskError::new(Repr::Serialization(msg.into()))
     }
 
+    /// A task panicked in a worker process with `message`; its payload is
+    /// that message (a `String`), as for a thread pool's `panic!("...")`.
+    pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
+        TaskError::new(Repr::Panic {
+                payload: StdMutex::new(Box::new(message.clone())),
+                message: Some(message),
+                backtrace,
+            })
+    }
+
     /// A copy of this error, for every task of a chunk that failed as one
     /// (a panic payload is copied as its message).
     pub(crate) fn duplicate(&self) -> TaskError {
         let repr = match &*self.repr {
-            Repr::Panic { message, .. } => {
+            Repr::Panic {
+                message, backtrace, ..
+            } => {
                 let message = message
                     .clone()
                     .unwrap_or_else(|| "(non-string payload)".to_owned());
                 Repr::Panic {
                     payload: StdMutex::new(Box::new(message.clone())),
                     message: Some(message),
+                    backtrace: backtrace.clone(),
                 }
             }
             Repr::Cancelled => Repr::Cancelled,
@@ -157,9 +170,10 @@ impl TaskError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
         TaskError::new(Repr::Panic {
-            message: payload_message(payload.as_ref()).map(str::to_owned),
-            payload: StdMutex::new(payload),
-        })
+                message: payload_message(payload.as_ref()).map(str::to_owned),
+                payload: StdMutex::new(payload),
+                backtrace: None,
+            })
     }
 
     pub(crate) fn cancelled() -> TaskError {
@@ -253,7 +267,7 @@ impl TaskError {
 
     /// Returns `true` if the task never ran because the pool is broken (a
     /// worker's initializer failed, or a process pool could not start a
-    /// worker process). [`Error::source`] gives the initializer's error or
+    /// worker process). [`Error::source`](std::error::Error::source) gives the initializer's error or
     /// the start failure.
     ///
     /// # Examples
@@ -278,7 +292,7 @@ impl TaskError {
 
     /// Returns `true` if the task was refused because its pool had been shut
     /// down. Only [`Map`](crate::Map) reports this as a `TaskError`; `submit`
-    /// hands the closure back in a [`SubmitError`] instead.
+    /// hands the closure back in a [`SubmitError`](crate::SubmitError) instead.
     ///
     /// # Examples
     ///
@@ -438,6 +452,53 @@ impl TaskError {
         }
     }
 
+    /// The backtrace of a panic in a worker process, as
+    /// [`std::backtrace::Backtrace`] prints it, if the user asked for one:
+    /// `RUST_LIB_BACKTRACE`, or else `RUST_BACKTRACE`, set and not `0` in
+    /// the worker's environment (which is this process's), as
+    /// [`Backtrace::capture`](std::backtrace::Backtrace::capture) reads
+    /// them. The worker doesn't print it: it comes here instead.
+    ///
+    /// `None` for any other error, and for a thread pool's task: that one
+    /// panics in this process, where the panic hook (by default, printing
+    /// to stderr) shows its backtrace as for any panic.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!("here")).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_backtrace(), None); // the panic hook showed it
+    /// # #[cfg(feature = "process")] {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    ///
+    /// fn fails(_: ()) -> u8 {
+    ///     panic!("there")
+    /// }
+    ///
+    /// let pool = futurepool::ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let err = pool.submit(futurepool::remote!(fails), ()).unwrap().join().unwrap_err();
+    /// assert_eq!(err.panic_message(), Some("there"));
+    /// // Whether it was asked for, as `Backtrace::capture` decides.
+    /// let asked = match std::env::var("RUST_LIB_BACKTRACE") {
+    ///     Ok(value) => value != "0",
+    ///     Err(_) => std::env::var("RUST_BACKTRACE").is_ok_and(|value| value != "0"),
+    /// };
+    /// assert_eq!(err.panic_backtrace().is_some(), asked);
+    /// if let Some(backtrace) = err.panic_backtrace() {
+    ///     assert!(backtrace.contains("fails"));
+    /// }
+    /// # }
+    /// ```
+    pub fn panic_backtrace(&self) -> Option<&str> {
+        match &*self.repr {
+            Repr::Panic { backtrace, .. } => backtrace.as_deref(),
+            _ => None,
+        }
+    }
+
     /// Consumes the error, returning the panic payload, so the panic can be
     /// resumed on this thread with [`std::panic::resume_unwind`].
     ///
@@ -480,111 +541,18 @@ impl TaskError {
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match *self.repr {
             Repr::Panic { payload, .. } => {
-                Ok(payload.into_inner().unwrap_or_else(|e| e.into_inner()))
+                Ok(payload.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
             }
             repr => Err(TaskError::new(repr)),
         }
     }
 }
 
-impl fmt::Display for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &*self.repr {
-            Repr::Panic { message, .. } => match message {
-                Some(msg) => write!(f, "task panicked: {msg}"),
-                None => f.write_str("task panicked"),
-            },
-            Repr::Cancelled => f.write_str("task was cancelled"),
-            Repr::Timeout => f.write_str("task timed out"),
-            // The cause is the `source()`, not part of this message.
-            Repr::Broken(_) => f.write_str("pool is broken: worker initializer failed"),
-            Repr::Shutdown => f.write_str("pool is shut down"),
-            Repr::Spawn(_) => f.write_str("failed to start a worker thread"),
-            Repr::WorkerDied { pid, code, signal } => {
-                write!(f, "worker process {pid} died")?;
-                match (code, signal) {
-                    (_, Some(sig)) => match signal_name(*sig) {
-                        Some(name) => write!(f, ": killed by signal {sig} ({name})"),
-                        None => write!(f, ": killed by signal {sig}"),
-                    },
-                    (Some(code), None) => write!(f, ": exited with code {code}"),
-                    (None, None) => Ok(()),
-                }
-            }
-            Repr::Protocol { pid, msg } => {
-                write!(f, "worker process {pid} broke the protocol: {msg}")
-            }
-            Repr::Serialization(msg) => f.write_str(msg),
-            Repr::StartFailed(_) => f.write_str("pool is broken: failed to start a worker process"),
-            Repr::Abandoned => f.write_str("task was dropped by its executor before it ended"),
-        }
-    }
-}
-
-/// The usual name of a Unix signal number, for messages.
-fn signal_name(sig: i32) -> Option<&'static str> {
-    Some(match sig {
-        1 => "SIGHUP",
-        2 => "SIGINT",
-        3 => "SIGQUIT",
-        4 => "SIGILL",
-        5 => "SIGTRAP",
-        6 => "SIGABRT",
-        7 => "SIGBUS",
-        8 => "SIGFPE",
-        9 => "SIGKILL",
-        11 => "SIGSEGV",
-        13 => "SIGPIPE",
-        14 => "SIGALRM",
-        15 => "SIGTERM",
-        24 => "SIGXCPU",
-        25 => "SIGXFSZ",
-        _ => return None,
-    })
-}
-
-impl fmt::Debug for TaskError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &*self.repr {
-            Repr::Panic { message, .. } => f
-                .debug_tuple("TaskError::Panic")
-                .field(&message.as_deref().unwrap_or("..."))
-                .finish(),
-            Repr::Cancelled => f.write_str("TaskError::Cancelled"),
-            Repr::Timeout => f.write_str("TaskError::Timeout"),
-            Repr::Broken(cause) => f.debug_tuple("TaskError::Broken").field(cause).finish(),
-            Repr::Shutdown => f.write_str("TaskError::Shutdown"),
-            Repr::Spawn(err) => f.debug_tuple("TaskError::Spawn").field(err).finish(),
-            Repr::WorkerDied { pid, code, signal } => f
-                .debug_struct("TaskError::WorkerDied")
-                .field("pid", pid)
-                .field("code", code)
-                .field("signal", signal)
-                .finish(),
-            Repr::Protocol { pid, msg } => f
-                .debug_struct("TaskError::Protocol")
-                .field("pid", pid)
-                .field("msg", msg)
-                .finish(),
-            Repr::Serialization(msg) => f
-                .debug_tuple("TaskError::Serialization")
-                .field(msg)
-                .finish(),
-            Repr::StartFailed(cause) => f
-                .debug_tuple("TaskError::StartFailed")
-                .field(cause)
-                .finish(),
-            Repr::Abandoned => f.write_str("TaskError::Abandoned"),
-        }
-    }
-}
-
-impl Error for TaskError {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &*self.repr {
-            Repr::Broken(cause) | Repr::StartFailed(cause) => Some(cause.as_ref().as_ref()),
-            Repr::Spawn(err) => Some(err.as_ref()),
-            _ => None,
-        }
+/// The message of a panic payload made by `panic!`, if it has one.
+pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
+    if let Some(s) = payload.downcast_ref::<&'static str>() {
+        Some(s)
+    } else {
+        payload.downcast_ref::<String>().map(String::as_str)
     }
 }

@@ -1,4 +1,4 @@
-//! [`TimeoutError`]: the deadline of `as_completed` passed.
+//! [`TimeoutError`]: a deadline passed while waiting for many tasks.
 
 use std::error::Error;
 use std::fmt;
@@ -58,17 +58,59 @@ impl<H> TimeoutError<H> {
         self.unfinished.len()
     }
 
-    /// How many distinct tasks were given to wait for.
+    /// How many distinct tasks were given to wait for: a task given twice
+    /// (two references to one handle) counts once.
     ///
-    /// See [`unfinished_count`](Self::unfinished_count) for an example.
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ThreadPool, as_completed};
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let slow = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// let fast = pool.submit(|| ()).unwrap();
+    /// fast.wait();
+    /// let mut it = as_completed([&slow, &slow, &fast]).timeout(Duration::ZERO);
+    /// assert!(it.next().unwrap().is_ok()); // `fast` was already done
+    /// let err = it.next().unwrap().unwrap_err();
+    /// assert_eq!((err.unfinished_count(), err.total()), (1, 2));
+    /// tx.send(()).unwrap();
+    /// ```
     pub fn total(&self) -> usize {
         self.total
     }
 
     /// The unfinished tasks' handles (or whatever was given in their place),
-    /// in the order they were given.
+    /// in the order they were given. They are still live: join, wait for
+    /// or cancel them as usual.
     ///
-    /// See the [type's example](Self).
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ThreadPool, as_completed};
+    /// use std::sync::mpsc;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let (tx, rx) = mpsc::channel::<u32>();
+    /// let slow = pool.submit(move || rx.recv().unwrap()).unwrap();
+    /// let quick = pool.submit(|| 0).unwrap();
+    /// quick.wait();
+    /// let keyed = [("slow", slow), ("done", quick)];
+    /// let err = as_completed(keyed)
+    ///     .timeout(Duration::ZERO)
+    ///     .find_map(Result::err)
+    ///     .unwrap();
+    /// let mut unfinished = err.into_unfinished();
+    /// assert_eq!(unfinished.len(), 1);
+    /// let (key, handle) = unfinished.pop().unwrap();
+    /// assert_eq!(key, "slow");
+    /// tx.send(7).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 7); // the handle still works
+    /// ```
     pub fn into_unfinished(self) -> Vec<H> {
         self.unfinished
     }

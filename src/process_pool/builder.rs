@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::supervisor::Shared;
 use super::{ProcessPool, RemoteFn, protocol};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::sync::Arc;
+use crate::loom::sync::Arc;
 
 pub(crate) struct Config {
     pub(crate) max_workers: usize,
@@ -19,6 +19,7 @@ pub(crate) struct Config {
     pub(crate) capacity: Option<usize>,
     pub(crate) start_timeout: Duration,
     pub(crate) retries: u32,
+    pub(crate) worker_stderr: bool,
 }
 
 /// Configures and builds a [`ProcessPool`].
@@ -26,6 +27,7 @@ pub(crate) struct Config {
 /// # Examples
 ///
 /// ```
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::ProcessPool;
 ///
 /// let err = ProcessPool::builder().max_tasks_per_child(0).build().unwrap_err();
@@ -40,6 +42,7 @@ pub struct ProcessPoolBuilder {
     capacity: Option<usize>,
     start_timeout: Duration,
     retries: u32,
+    worker_stderr: bool,
 }
 
 impl Default for ProcessPoolBuilder {
@@ -53,11 +56,13 @@ impl ProcessPoolBuilder {
     /// ([`available_parallelism`](std::thread::available_parallelism)),
     /// workers run from [`current_exe`](std::env::current_exe), no
     /// initializer, workers live until shutdown, an unbounded queue, no
-    /// retries, and 30 seconds for a worker to start.
+    /// retries, 30 seconds for a worker to start, and workers' output
+    /// discarded.
     ///
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPoolBuilder;
     ///
     /// let pool = ProcessPoolBuilder::new().build().unwrap();
@@ -74,6 +79,7 @@ impl ProcessPoolBuilder {
             capacity: None,
             start_timeout: Duration::from_secs(30),
             retries: 0,
+            worker_stderr: false,
         }
     }
 
@@ -83,6 +89,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::builder().max_workers(3).build().unwrap().max_workers(), 3);
@@ -100,6 +107,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().max_tasks_per_child(100).build().is_ok());
@@ -118,6 +126,9 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// fn connect(url: String) -> Result<(), String> {
@@ -128,7 +139,14 @@ impl ProcessPoolBuilder {
     ///     .initializer(remote!(connect), "db://localhost".to_owned())
     ///     .build()
     ///     .unwrap();
-    /// # drop(pool);
+    /// assert_eq!(pool.submit(remote!(|x: u8| x + 1), 1).unwrap().join().unwrap(), 2);
+    ///
+    /// // An initializer that fails breaks the pool.
+    /// let pool = ProcessPool::builder().initializer(remote!(connect), String::new()).build().unwrap();
+    /// let err = pool.submit(remote!(|x: u8| x), 1).unwrap().join().unwrap_err();
+    /// assert!(err.is_broken());
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no url");
+    /// # }
     /// ```
     pub fn initializer<A: Serialize>(mut self, f: RemoteFn<A, Result<(), String>>, arg: A) -> Self {
         self.init = Some(
@@ -146,6 +164,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().bounded(0).build().is_err());
@@ -166,6 +185,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::builder().retries_on_worker_death(2).build().is_ok());
@@ -183,6 +203,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let exe = std::env::current_exe().unwrap();
@@ -199,6 +220,7 @@ impl ProcessPoolBuilder {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     /// use std::time::Duration;
     ///
@@ -209,23 +231,67 @@ impl ProcessPoolBuilder {
         self
     }
 
-    /// Builds the pool. No worker starts until a task is submitted.
+    /// Lets the worker processes' output through to this process's stderr
+    /// (`true`), or discards it (`false`, the default).
     ///
-    /// # Errors
+    /// By default a worker prints nothing: its stderr is `/dev/null`, and so
+    /// is its stdout (which it sends to its stderr, since its real stdout is
+    /// the pipe to the pool). A task's panic doesn't print either: its
+    /// message, and its backtrace if `RUST_BACKTRACE` asks for one, come
+    /// back in the task's error ([`TaskError::panic_message`],
+    /// [`TaskError::panic_backtrace`]), and whatever stops a worker from
+    /// starting or serving comes back as the pool's or the task's error.
     ///
-    /// A [`BuildError`] if `max_workers`, `bounded` or `max_tasks_per_child`
-    /// is 0, the initializer's argument can't be serialized, or this
-    /// program's executable can't be found.
+    /// With `true`, workers write to this process's stderr: what tasks
+    /// print (to stdout or stderr), and their panics, printed by the
+    /// standard panic hook as well as returned, as on a thread.
+    ///
+    /// [`TaskError::panic_message`]: crate::TaskError::panic_message
+    /// [`TaskError::panic_backtrace`]: crate::TaskError::panic_backtrace
     ///
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// // While debugging: see what the tasks print.
+    /// let pool = ProcessPool::builder().max_workers(1).worker_stderr(true).build().unwrap();
+    /// let chatty = remote!(|x: u32| {
+    ///     eprintln!("working on {x}"); // reaches this process's stderr
+    ///     x + 1
+    /// });
+    /// assert_eq!(pool.submit(chatty, 1).unwrap().join().unwrap(), 2);
+    /// # }
+    /// ```
+    pub fn worker_stderr(mut self, through: bool) -> Self {
+        self.worker_stderr = through;
+        self
+    }
+
+    /// Builds the pool. No worker starts until a task is submitted.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] if this platform is not Linux
+    /// ([`BuildError::is_unsupported`]; see
+    /// [`ProcessPool`](ProcessPool#platforms)), if `max_workers`, `bounded`
+    /// or `max_tasks_per_child` is 0, the initializer's argument can't be
+    /// serialized, or this program's executable can't be found.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let err = ProcessPool::builder().max_workers(0).build().unwrap_err();
     /// assert_eq!(err.to_string(), "max_workers must be at least 1");
     /// ```
     pub fn build(self) -> Result<ProcessPool, BuildError> {
+        check_platform(std::env::consts::OS)?;
         let max_workers = match self.max_workers {
             Some(0) => return Err(BuildError::new(BuildErrorKind::ZeroWorkers)),
             Some(n) => n,
@@ -252,10 +318,21 @@ impl ProcessPoolBuilder {
             capacity: self.capacity,
             start_timeout: self.start_timeout,
             retries: self.retries,
+            worker_stderr: self.worker_stderr,
         };
         Ok(ProcessPool {
             shared: Arc::new(Shared::new(config)),
         })
+    }
+}
+
+/// Worker processes run on Linux only (see `child/mod.rs`): anywhere else,
+/// building a pool is refused with an error that says so.
+pub(crate) fn check_platform(os: &'static str) -> Result<(), BuildError> {
+    if os == "linux" {
+        Ok(())
+    } else {
+        Err(BuildError::new(BuildErrorKind::Unsupported { os }))
     }
 }
 
@@ -276,6 +353,32 @@ impl fmt::Debug for ProcessPoolBuilder {
             .field("capacity", &self.capacity)
             .field("start_timeout", &self.start_timeout)
             .field("retries", &self.retries)
+            .field("worker_stderr", &self.worker_stderr)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_linux_builds() {
+        assert!(check_platform("linux").is_ok());
+        for os in ["macos", "windows", "freebsd"] {
+            let err = check_platform(os).unwrap_err();
+            assert!(err.is_unsupported());
+            assert_eq!(
+                err.to_string(),
+                format!(
+                    "process pools run on Linux only, not on {os}: \
+                     use a ThreadPool, which runs everywhere"
+                )
+            );
+        }
+        assert_eq!(
+            ProcessPoolBuilder::new().build().is_ok(),
+            cfg!(target_os = "linux")
+        );
     }
 }

@@ -10,7 +10,8 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::Request;
-use super::{Options, ProcessPool, RemoteFn, decode_chunk, encode_arg, request_frame};
+use super::remote_task::{decode_chunk, encode_arg, request_frame};
+use super::{Options, ProcessPool, RemoteFn};
 use crate::TaskHandle;
 use crate::error::{JoinTimeoutError, TaskError};
 
@@ -48,6 +49,7 @@ use crate::error::{JoinTimeoutError, TaskError};
 /// ```
 /// # fn main() {
 /// # futurepool::process::init();
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::{ProcessPool, remote};
 ///
 /// fn is_prime(n: u64) -> bool {
@@ -115,7 +117,27 @@ where
     ///
     /// # Examples
     ///
-    /// See the [type's example](Self).
+    /// A chunk is one task: with a fresh worker for every task, ten inputs
+    /// in chunks of five run in two workers, five in each.
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).max_tasks_per_child(1).build().unwrap();
+    /// let pids: Vec<u32> = pool
+    ///     .map(remote!(|_: u32| std::process::id()), 0..10)
+    ///     .chunksize(5)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert!(pids[..5].iter().all(|&pid| pid == pids[0]));
+    /// assert!(pids[5..].iter().all(|&pid| pid == pids[5]));
+    /// assert_ne!(pids[0], pids[5]);
+    /// assert_eq!(pool.workers_started(), 2);
+    /// # }
+    /// ```
     pub fn chunksize(mut self, n: usize) -> Self {
         self.chunksize = n.max(1);
         self
@@ -127,12 +149,28 @@ where
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
-    /// let pool = ProcessPool::new();
-    /// let map = pool.map(remote!(|x: u8| x), [1, 2]).timeout(Duration::from_secs(60));
-    /// # drop(map);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let stuck_on_zero = remote!(|x: u8| -> u8 {
+    ///     if x == 0 {
+    ///         loop { std::thread::park() }
+    ///     }
+    ///     x
+    /// });
+    /// let results: Vec<_> = pool
+    ///     .map(stuck_on_zero, [0, 1, 2])
+    ///     .timeout(Duration::from_millis(100))
+    ///     .collect();
+    /// // The first result never came: one timeout error, and the map ended (its
+    /// // workers killed).
+    /// assert_eq!(results.len(), 1);
+    /// assert!(results[0].as_ref().unwrap_err().is_timeout());
+    /// # }
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.deadline = self.started.checked_add(timeout);
@@ -144,12 +182,21 @@ where
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::{Duration, Instant};
     ///
-    /// let pool = ProcessPool::new();
-    /// let map = pool.map(remote!(|x: u8| x), [1]).deadline(Instant::now() + Duration::from_secs(60));
-    /// # drop(map);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let deadline = Instant::now() + Duration::from_secs(60);
+    /// let doubled: Vec<u8> = pool
+    ///     .map(remote!(|x: u8| 2 * x), [1, 2, 3])
+    ///     .deadline(deadline)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert_eq!(doubled, [2, 4, 6]); // all in time
+    /// # }
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
         self.deadline = Some(deadline);
@@ -161,11 +208,21 @@ where
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
-    /// let pool = ProcessPool::new();
-    /// let map = pool.map(remote!(|x: u8| x), 0..).max_in_flight(4); // endless input is fine
-    /// # drop(map);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// // Endless input is fine: at most 4 chunks are ever submitted ahead.
+    /// let squares: Vec<u64> = pool
+    ///     .map(remote!(|x: u64| x * x), 0..)
+    ///     .max_in_flight(4)
+    ///     .take(5)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// assert_eq!(squares, [0, 1, 4, 9, 16]);
+    /// # }
     /// ```
     pub fn max_in_flight(mut self, n: usize) -> Self {
         self.in_flight = n.max(1);

@@ -3,32 +3,54 @@
 //! workers whose crash fails only their own task.
 //!
 //! - [`ProcessPool`] is the pool and the submit / map / shutdown API;
-//!   [`ProcessPoolBuilder`] configures one, [`ProcessTaskBuilder`] submits
-//!   one task with options (a timeout, retries);
+//!   [`ProcessPoolBuilder`] configures one;
+//! - `task_builder.rs`: [`ProcessTaskBuilder`] submits one task with options
+//!   (a timeout, retries);
 //! - [`ProcessMap`] is `map` with a chunk size;
 //! - `registry.rs`: [`RemoteFn`] and [`remote!`](crate::remote), how a task
 //!   names its function (a stable string, looked up in a link-time table);
 //! - `protocol.rs`: the versioned, length-prefixed frames on the pipes;
-//! - `worker.rs`: the worker's side, [`init`] and
-//!   [`process_init_before_main!`](crate::process_init_before_main);
-//! - `child.rs`: the parent's handle on one worker process (start,
-//!   handshake, call, kill, reap);
+//! - `worker.rs`: the worker's side as a program sees it, [`init`],
+//!   [`process_init_before_main!`](crate::process_init_before_main) and the
+//!   marker argument; `serve.rs`: what a worker process does (Linux);
+//!   `identity.rs`: is the worker running the parent's program (Linux);
+//! - `child/`: the parent's handle on one worker process (start,
+//!   handshake, call, kill, reap): `linux.rs`, and `unsupported.rs`, a
+//!   handle that can't exist, everywhere else;
+//! - `remote_task.rs`: a queued task as the drivers see it, and how a
+//!   worker's reply becomes its outcome;
 //! - `supervisor.rs`: the queue and the driver threads, one per worker.
+//!
+//! Worker processes run on Linux only; the rest compiles everywhere, and
+//! [`ProcessPoolBuilder::build`] refuses elsewhere (`builder.rs`,
+//! `check_platform`).
 //!
 //! How these fit together (start-up and the identity check, a task's trip,
 //! killing, crashes, shutdown, parent death) is described in `README.md`
 //! beside this file.
 
+// Off Linux the pool compiles but never starts a worker (`child/mod.rs`):
+// what only a worker, or the handle on one, uses (the handshake, parts of
+// the configuration) is dead there by design. Linux builds check it all.
+#![cfg_attr(not(target_os = "linux"), allow(dead_code))]
+
 mod builder;
 mod child;
+#[cfg(target_os = "linux")]
+mod identity;
 mod map;
+mod panics;
 pub(crate) mod protocol;
 pub(crate) mod registry;
+mod remote_task;
+#[cfg(target_os = "linux")]
+mod serve;
 mod supervisor;
+mod task_builder;
 mod worker;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -36,18 +58,20 @@ use serde::de::DeserializeOwned;
 pub use builder::ProcessPoolBuilder;
 pub use map::ProcessMap;
 pub use registry::RemoteFn;
+pub use task_builder::ProcessTaskBuilder;
 pub use worker::init;
 
-use protocol::{Outcome, Reply, Request};
-use supervisor::{Dispatch, Shared};
+use protocol::Request;
+use remote_task::{Decoder, Remote, RemoteTask, decode_one, encode_arg, request_frame};
+use supervisor::Shared;
 
 use crate::TaskHandle;
+use crate::core::cell::{Caller, Stopping};
+use crate::core::producer::new_task;
+use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
-use crate::state::{Job, Phase};
-use crate::sync::Arc;
-use crate::task::{Runnable, Task};
+use crate::loom::sync::Arc;
 use crate::thread_pool::ShutdownOptions;
-use crate::token::CancelToken;
 
 /// A pool of worker **processes** that runs registered functions and hands
 /// back a [`TaskHandle`] for each: the same handle as a
@@ -84,7 +108,9 @@ use crate::token::CancelToken;
 ///   [`TaskError::is_worker_died`] naming its pid and exit code or signal.
 ///   The next task gets a fresh worker. Python breaks the whole pool.
 /// - A **panic** in a task comes back as [`TaskError::is_panic`] with its
-///   message; the worker lives on.
+///   message (and [backtrace](TaskError::panic_backtrace), if
+///   `RUST_BACKTRACE` asks for one); the worker lives on and prints
+///   nothing (see [`worker_stderr`](ProcessPoolBuilder::worker_stderr)).
 /// - A value that fails to **serialize** fails only its task
 ///   ([`TaskError::is_serialization`]).
 ///
@@ -98,6 +124,23 @@ use crate::token::CancelToken;
 /// dies with this process even if it is killed with `kill -9` (Linux's
 /// parent-death signal).
 ///
+/// # Platforms
+///
+/// Worker processes run on **Linux** only. This type,
+/// [`remote!`](crate::remote), [`RemoteFn`] and
+/// [`process::init`](crate::process::init) exist on every platform, so a
+/// program written for Linux compiles everywhere; elsewhere (macOS,
+/// Windows, the BSDs) [`ProcessPoolBuilder::build`] returns a
+/// [`BuildError`](crate::BuildError) that
+/// [`is_unsupported`](crate::BuildError::is_unsupported) and that names
+/// the platform, [`ProcessPool::new`] panics with it, and `process::init`
+/// returns at once. Use a [`ThreadPool`](crate::ThreadPool) there: it runs
+/// everywhere. What ties workers to Linux: they die with their parent by
+/// Linux's parent-death signal (`PR_SET_PDEATHSIG`), the identity check
+/// reads `/proc/self/exe`, and
+/// [`process_init_before_main!`](crate::process_init_before_main) is an
+/// ELF constructor.
+///
 /// # Shutdown
 ///
 /// As for the thread pool: [`shutdown`](Self::shutdown) refuses new tasks,
@@ -110,6 +153,7 @@ use crate::token::CancelToken;
 /// ```
 /// # fn main() {
 /// # futurepool::process::init();
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
 /// use futurepool::{ProcessPool, remote};
 ///
 /// fn fib(n: u64) -> u64 {
@@ -125,112 +169,6 @@ use crate::token::CancelToken;
 #[allow(clippy::needless_doctest_main)] // `main` is the point
 pub struct ProcessPool {
     shared: Arc<Shared>,
-}
-
-/// The job of a process task, in the parent: nothing to call here. The
-/// request it stands for is sent to a worker by the driver that wins
-/// `start`; it is kept in the [`RemoteTask`].
-struct RemoteJob;
-
-impl<T> Job<T> for RemoteJob {
-    fn call(self) -> T {
-        unreachable!("a process task is sent to a worker, never called in the parent")
-    }
-    fn into_any(self) -> Box<dyn std::any::Any + Send> {
-        Box::new(self)
-    }
-}
-
-/// Turns a worker's reply into a task's outcome.
-type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
-
-/// A process task as the driver sees it.
-struct RemoteTask<T> {
-    task: Arc<Task<T>>,
-    /// The encoded request.
-    frame: Arc<[u8]>,
-    decode: Decoder<T>,
-    retries: u32,
-}
-
-impl<T: Send + 'static> Dispatch for RemoteTask<T> {
-    fn start(&self) -> Option<Arc<[u8]>> {
-        self.task.start().then(|| self.frame.clone())
-    }
-
-    fn token(&self) -> &CancelToken {
-        self.task.token().expect("process tasks have a token")
-    }
-
-    fn complete(&self, reply: Reply, pid: u32) {
-        self.task.complete((self.decode)(reply, pid));
-    }
-
-    fn fail(&self, err: TaskError) {
-        if self.task.phase() == Phase::Running {
-            self.task.complete(Err(err));
-        } else {
-            self.task.fail(err);
-        }
-    }
-
-    fn cancel_queued(&self) {
-        self.task.cancel();
-    }
-
-    fn retries(&self) -> u32 {
-        self.retries
-    }
-}
-
-/// One call's outcome as a task's.
-fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskError> {
-    match outcome {
-        Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
-            TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
-        }),
-        Outcome::Panic(msg) => Err(TaskError::panic(Box::new(msg))),
-        Outcome::ArgError(msg) => Err(TaskError::serialization(format!(
-            "the worker failed to deserialize the task's argument: {msg}"
-        ))),
-        Outcome::ResultError(msg) => Err(TaskError::serialization(format!(
-            "the worker failed to serialize the task's result: {msg}"
-        ))),
-        Outcome::Unknown(name) => Err(TaskError::protocol(
-            pid,
-            format!("no function is registered as `{name}` in the worker"),
-        )),
-    }
-}
-
-fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<R, TaskError> {
-    match reply {
-        Reply::One(o) => outcome(o, pid),
-        Reply::Chunk(_) => Err(TaskError::protocol(pid, "a chunk reply to a single call")),
-    }
-}
-
-fn decode_chunk<R: DeserializeOwned>(
-    reply: Reply,
-    pid: u32,
-) -> Result<Vec<Result<R, TaskError>>, TaskError> {
-    match reply {
-        Reply::Chunk(outcomes) => Ok(outcomes.into_iter().map(|o| outcome(o, pid)).collect()),
-        Reply::One(_) => Err(TaskError::protocol(pid, "a single reply to a chunk")),
-    }
-}
-
-/// Encodes `arg` for a worker.
-fn encode_arg<A: Serialize>(arg: &A) -> Result<Vec<u8>, TaskError> {
-    protocol::encode(arg).map_err(|err| {
-        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
-    })
-}
-
-fn request_frame(request: &Request) -> Result<Vec<u8>, TaskError> {
-    protocol::frame(&[], request).map_err(|err| {
-        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
-    })
 }
 
 /// Options of one submit.
@@ -251,12 +189,15 @@ impl ProcessPool {
     ///
     /// # Panics
     ///
-    /// If this program's executable can't be found
-    /// ([`std::env::current_exe`] fails); use the builder to handle that.
+    /// On a platform other than Linux (see [Platforms](Self#platforms)), or
+    /// if this program's executable can't be found
+    /// ([`std::env::current_exe`] fails): [`ProcessPoolBuilder::build`]
+    /// returns these as errors.
     ///
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::new();
@@ -265,7 +206,7 @@ impl ProcessPool {
     pub fn new() -> ProcessPool {
         ProcessPoolBuilder::new()
             .build()
-            .expect("cannot build a process pool")
+            .unwrap_or_else(|err| panic!("cannot build a process pool: {err}"))
     }
 
     /// A builder to configure a pool.
@@ -273,6 +214,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
@@ -298,6 +240,7 @@ impl ProcessPool {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// fn shout(s: String) -> String {
@@ -327,6 +270,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();
@@ -352,19 +296,24 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
-    /// use futurepool::ProcessPool;
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
-    /// let pool = ProcessPool::new();
-    /// let builder = pool.task().timeout(Duration::from_secs(1)).retries(2);
-    /// # drop(builder);
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let handle = pool
+    ///     .task()
+    ///     .timeout(Duration::from_secs(60))
+    ///     .retries(2)
+    ///     .submit(remote!(|x: u8| 2 * x), 21)
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), 42);
+    /// # }
     /// ```
     pub fn task(&self) -> ProcessTaskBuilder<'_> {
-        ProcessTaskBuilder {
-            pool: self,
-            deadline: None,
-            retries: None,
-        }
+        ProcessTaskBuilder::new(self)
     }
 
     /// Runs `f` on every input in the worker processes, sending inputs in
@@ -376,6 +325,7 @@ impl ProcessPool {
     /// ```
     /// # fn main() {
     /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
@@ -403,6 +353,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();
@@ -421,6 +372,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::{ProcessPool, ShutdownOptions};
     ///
     /// let pool = ProcessPool::new();
@@ -436,6 +388,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// let pool = ProcessPool::new();
@@ -451,6 +404,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::builder().max_workers(5).build().unwrap().max_workers(), 5);
@@ -464,6 +418,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().worker_count(), 0); // they start lazily
@@ -477,6 +432,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert!(ProcessPool::new().worker_pids().is_empty());
@@ -491,6 +447,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().workers_started(), 0);
@@ -504,6 +461,7 @@ impl ProcessPool {
     /// # Examples
     ///
     /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
     /// use futurepool::ProcessPool;
     ///
     /// assert_eq!(ProcessPool::new().queued(), 0);
@@ -542,167 +500,36 @@ impl ProcessPool {
         options: Options,
         block: bool,
     ) -> Result<TaskHandle<T>, Refusal> {
-        let (frame, failure) = match frame {
-            Ok(frame) => (frame, None),
-            Err(err) => (Vec::new(), Some(err)),
+        // Cancellable while running: the driver installs a hook that kills
+        // the worker process. The deadline is the pool's timer's to enforce,
+        // the same way.
+        let stopping = Stopping {
+            token: None,
+            cancellable: true,
         };
-        // No deadline in the task itself: the pool enforces it by killing the
-        // worker (see the supervisor).
-        let task = Arc::new(Task::new(RemoteJob, Some(CancelToken::new()), None));
-        if let Some(err) = failure {
-            Runnable::fail(&*task, err);
-            return Ok(TaskHandle::new(task));
-        }
+        let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => {
+                producer.fail(err);
+                return Ok(handle);
+            }
+        };
         if let Some(deadline) = options.deadline {
-            let runnable: Arc<dyn Runnable> = task.clone();
-            self.shared
-                .timer
-                .schedule(deadline, Arc::downgrade(&runnable))
-                .map_err(Refusal::Spawn)?;
+            match self.shared.timer.schedule(deadline, producer.expiry()) {
+                Ok(()) => {}
+                Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
+                Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
+            }
         }
-        let dispatch = Arc::new(RemoteTask {
-            task: task.clone(),
+        let task = Box::new(RemoteTask {
+            producer,
             frame: frame.into(),
             decode,
             retries: options.retries.unwrap_or(self.shared.config.retries),
         });
-        match self.shared.push(dispatch, block) {
-            Ok(()) => Ok(TaskHandle::new(task)),
-            Err(reason) => match task.take_unqueued_job() {
-                Some(_) => Err(reason),
-                // The deadline passed and the timer ended the task before it
-                // could be refused: its outcome is that timeout.
-                None => Ok(TaskHandle::new(task)),
-            },
-        }
-    }
-}
-
-/// Submits one process task with options; made by [`ProcessPool::task`].
-///
-/// # Examples
-///
-/// ```
-/// # fn main() {
-/// # futurepool::process::init();
-/// use futurepool::{ProcessPool, remote};
-/// use std::time::Duration;
-///
-/// fn forever(_: ()) {
-///     loop {
-///         std::thread::park();
-///     }
-/// }
-///
-/// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-/// let handle = pool
-///     .task()
-///     .timeout(Duration::from_millis(100))
-///     .submit(remote!(forever), ())
-///     .unwrap();
-/// assert!(handle.join().unwrap_err().is_timeout()); // the worker was killed
-/// # }
-/// ```
-#[must_use = "a task builder does nothing until `submit` is called"]
-pub struct ProcessTaskBuilder<'a> {
-    pool: &'a ProcessPool,
-    deadline: Option<Deadline>,
-    retries: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    After(Duration),
-    At(Instant),
-}
-
-impl ProcessTaskBuilder<'_> {
-    /// Gives the task `timeout`, counted from the submit, to finish. When it
-    /// passes, the handle completes with a timeout error
-    /// ([`TaskError::is_timeout`]): a queued task never runs, and a running
-    /// one is **stopped**: its worker is killed and replaced.
-    ///
-    /// # Examples
-    ///
-    /// See the [type's example](Self).
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Deadline::After(timeout));
-        self
-    }
-
-    /// Like [`timeout`](Self::timeout), with a point in time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() {
-    /// # futurepool::process::init();
-    /// use futurepool::{ProcessPool, remote};
-    /// use std::time::Instant;
-    ///
-    /// let pool = ProcessPool::new();
-    /// let h = pool.task().deadline(Instant::now()).submit(remote!(|x: u8| x), 1).unwrap();
-    /// assert!(h.join().unwrap_err().is_timeout()); // already passed
-    /// # }
-    /// ```
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(Deadline::At(deadline));
-        self
-    }
-
-    /// Runs the task again, on a fresh worker, up to `n` times if the worker
-    /// running it dies; overrides
-    /// [`ProcessPoolBuilder::retries_on_worker_death`]. Only a death is
-    /// retried: not a panic, a cancel or a timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ProcessPool;
-    ///
-    /// let pool = ProcessPool::new();
-    /// let builder = pool.task().retries(3);
-    /// # drop(builder);
-    /// ```
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = Some(n);
-        self
-    }
-
-    /// Submits `f(arg)`, as [`ProcessPool::submit`] does, with these options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ProcessPool::submit`]; also refused if the pool's deadline
-    /// timer thread can't be started.
-    ///
-    /// # Examples
-    ///
-    /// See the [type's example](Self).
-    pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
-    where
-        A: Serialize,
-        R: DeserializeOwned + Send + 'static,
-    {
-        let deadline = match self.deadline {
-            None => None,
-            Some(Deadline::After(d)) => Instant::now().checked_add(d),
-            Some(Deadline::At(at)) => Some(at),
-        };
-        let options = Options {
-            deadline,
-            retries: self.retries,
-        };
-        self.pool.submit_with(f, arg, options, true)
-    }
-}
-
-impl fmt::Debug for ProcessTaskBuilder<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessTaskBuilder")
-            .field("deadline", &self.deadline)
-            .field("retries", &self.retries)
-            .finish_non_exhaustive()
+        // A refused task is dropped unqueued: nobody sees its handle.
+        self.shared.push(task, block).map(|()| handle)
     }
 }
 

@@ -26,8 +26,9 @@ use serde::{Deserialize, Serialize};
 
 /// The first bytes of a handshake, each way.
 pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
-/// Bumped on any change to the messages below.
-pub(crate) const VERSION: u32 = 1;
+/// Bumped on any change to the messages below. 2: a panic's backtrace,
+/// `Hello::worker_stderr`, `Reply::Refused`.
+pub(crate) const VERSION: u32 = 2;
 /// The largest frame (and so argument or result) the pool sends or takes.
 pub(crate) const MAX_FRAME: usize = 1 << 30;
 /// The largest handshake frame.
@@ -48,6 +49,9 @@ pub(crate) struct Hello {
     pub(crate) registry: u64,
     /// The initializer to run before the first task: a name and an argument.
     pub(crate) init: Option<(String, Vec<u8>)>,
+    /// Whether the worker's stderr reaches the parent's: then the standard
+    /// panic hook prints a task's panic there too.
+    pub(crate) worker_stderr: bool,
 }
 
 /// A file's identity on this machine: same values, same file.
@@ -86,6 +90,20 @@ pub(crate) enum Request {
 pub(crate) enum Reply {
     One(Outcome),
     Chunk(Vec<Outcome>),
+    /// The worker could not read the request, says why, and exits.
+    Refused(String),
+}
+
+impl Reply {
+    /// Whether turning this reply into an outcome decodes a user type (a
+    /// value, or a chunk of outcomes with values): that must not happen on a
+    /// driver thread.
+    pub(crate) fn carries_a_value(&self) -> bool {
+        match self {
+            Reply::One(Outcome::Value(_)) | Reply::Chunk(_) => true,
+            Reply::One(_) | Reply::Refused(_) => false,
+        }
+    }
 }
 
 /// How one call went in the worker.
@@ -94,8 +112,12 @@ pub(crate) enum Reply {
 pub enum Outcome {
     /// The encoded result.
     Value(Vec<u8>),
-    /// The function panicked with this message.
-    Panic(String),
+    /// The function panicked with this message, and this backtrace if
+    /// the worker's environment asked for one (`RUST_BACKTRACE`).
+    Panic {
+        message: String,
+        backtrace: Option<String>,
+    },
     /// The argument failed to decode.
     ArgError(String),
     /// The result failed to encode.

@@ -13,14 +13,13 @@
 use std::collections::HashMap;
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{self, AssertUnwindSafe};
 use std::sync::OnceLock;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::panics;
 use super::protocol::{self, Outcome};
-use crate::error::payload_message;
 
 /// One function a worker can run; made by [`remote!`](crate::remote).
 #[doc(hidden)]
@@ -35,28 +34,29 @@ pub struct Registration {
 #[linkme::distributed_slice]
 pub static REGISTRY: [Registration];
 
-/// The trampoline behind every registration: decode, call, encode.
+/// The trampoline behind every registration: decode, call, encode, with
+/// a panic anywhere in the three (a serde impl may panic too) caught as the
+/// task's.
 #[doc(hidden)]
 pub fn call<A, R>(f: fn(A) -> R, arg: &[u8]) -> Outcome
 where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let arg: A = match protocol::decode(arg) {
-        Ok(arg) => arg,
-        Err(err) => return Outcome::ArgError(err.to_string()),
-    };
-    match panic::catch_unwind(AssertUnwindSafe(|| f(arg))) {
-        Ok(value) => match protocol::encode(&value) {
+    let outcome = panics::catch(|| {
+        let arg: A = match protocol::decode(arg) {
+            Ok(arg) => arg,
+            Err(err) => return Outcome::ArgError(err.to_string()),
+        };
+        match protocol::encode(&f(arg)) {
             Ok(bytes) => Outcome::Value(bytes),
             Err(err) => Outcome::ResultError(err.to_string()),
-        },
-        Err(payload) => Outcome::Panic(
-            payload_message(payload.as_ref())
-                .unwrap_or("(non-string payload)")
-                .to_owned(),
-        ),
-    }
+        }
+    });
+    outcome.unwrap_or_else(|panicked| Outcome::Panic {
+        message: panicked.message,
+        backtrace: panicked.backtrace,
+    })
 }
 
 /// The registry as a map, built once per process. The first registration
@@ -192,14 +192,30 @@ impl<A, R> fmt::Debug for RemoteFn<A, R> {
 ///
 /// - `remote!(path::to::function)` names it `module::path::to::function`,
 ///   where `module` is the module the macro is used in;
-/// - `remote!(|x: T| ...)` names a non-capturing closure by the module and
-///   the macro's file, line and column. A capturing closure doesn't compile:
-///   what it captured could not be sent.
+/// - `remote!(|x: T| ...)` names a closure written in the macro by the
+///   module and the macro's file, line and column.
 ///
 /// The macro can be used anywhere an expression can (in a function, in a
 /// `const`); each use adds one entry to a table the linker builds, so
 /// registration needs no call at start-up and every process running the
 /// binary knows every name. Uses in generic functions are not supported.
+///
+/// # The rule: a function, or a closure that captures nothing
+///
+/// The function runs in another process, where this one's local variables
+/// don't exist, so a closure given to `remote!` must not use any: everything
+/// it needs comes in its argument. `remote!(|x: u64| x + offset)`, with
+/// `offset` a local, doesn't compile. rustc points at `offset`, first with
+/// E0435 ("attempt to use a non-constant value in a constant"; making it a
+/// `const` is indeed one fix), then with E0308 in a call to
+/// `remote_takes_a_function_or_a_closure_that_captures_nothing`, noting that
+/// "closures can only be coerced to `fn` types if they do not capture any
+/// variables". Pass the value along instead:
+/// `remote!(|(x, offset): (u64, u64)| x + offset)`.
+///
+/// For the same reason the closure must be written inside the macro: a
+/// closure first stored in a local variable is refused the same way, since
+/// the macro registers the closure's code, not a value.
 ///
 /// # Examples
 ///
@@ -214,6 +230,11 @@ impl<A, R> fmt::Debug for RemoteFn<A, R> {
 /// let cube = remote!(|x: u64| x * x * x);
 /// assert_eq!((SQUARE.call(3), cube.call(3)), (9, 27));
 /// assert_ne!(SQUARE.name(), cube.name());
+///
+/// // What a closure needs comes in its argument, not from around it.
+/// let offset = 10;
+/// let add = remote!(|(x, offset): (u64, u64)| x + offset);
+/// assert_eq!(add.call((3, offset)), 13);
 /// ```
 #[macro_export]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
@@ -241,15 +262,39 @@ macro_rules! remote {
 #[macro_export]
 macro_rules! __remote_with_name {
     ($name:expr, $f:expr) => {{
+        // The registration must be a constant, so the trampoline is a fn
+        // item and `$f` is used in it inside `const { }`: a closure that
+        // captures a local is then refused at the captured variable, in the
+        // caller's code (E0435), rather than somewhere inside this macro.
+        fn __futurepool_trampoline(arg: &[u8]) -> $crate::__private::Outcome {
+            $crate::__private::call(const { $f }, arg)
+        }
         #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
         #[linkme(crate = $crate::__private::linkme)]
         static __FUTUREPOOL_REMOTE: $crate::__private::Registration =
             $crate::__private::Registration {
                 name: $name,
-                call: |arg| $crate::__private::call($f, arg),
+                call: __futurepool_trampoline,
             };
-        $crate::RemoteFn::__new($name, $f)
+        // The helper's name states the rule in the type error (E0308) that
+        // a capturing closure gets here.
+        $crate::RemoteFn::__new(
+            $name,
+            $crate::__private::remote_takes_a_function_or_a_closure_that_captures_nothing($f),
+        )
     }};
+}
+
+/// The identity on `fn` pointers. `remote!` passes its argument through it
+/// so that a capturing closure is refused with an error that names the
+/// rule: "expected fn pointer, found closure" in a call to this function,
+/// and rustc's note that closures can only be coerced to `fn` types if they
+/// do not capture any variables.
+#[doc(hidden)]
+pub const fn remote_takes_a_function_or_a_closure_that_captures_nothing<A, R>(
+    f: fn(A) -> R,
+) -> fn(A) -> R {
+    f
 }
 
 #[cfg(test)]
@@ -280,7 +325,7 @@ mod tests {
         let f = crate::remote!(|x: u8| -> u8 { panic!("bad {x}") });
         let call = lookup(f.name()).unwrap();
         assert!(
-            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic(m) if m == "bad 7")
+            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
         );
         assert!(matches!(call(&[]), Outcome::ArgError(_)));
     }

@@ -5,31 +5,40 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::thread;
 use std::time::{Duration, Instant};
 
 use super::builder::Config;
 use super::child::{self, CallError, StartError, WorkerProcess};
 use super::protocol::Reply;
+use crate::core::cell::Hook;
+use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
-use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, spin_until};
+use crate::loom::spin_until;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::thread;
 use crate::threads::{ThreadSet, join_all};
-use crate::timer::Timer;
-use crate::token::CancelToken;
 
-/// A queued process task, whatever its result type.
-pub(crate) trait Dispatch: Send + Sync {
+/// A queued process task, whatever its result type: the driver's side of
+/// its producer. Drivers are internal threads; nothing here runs user code
+/// on them (see `remote_task.rs`).
+pub(crate) trait Dispatch: Send {
     /// `Pending -> Running`: the encoded request frame, or `None` if the
     /// task already ended (cancelled or timed out while queued).
     fn start(&self) -> Option<Arc<[u8]>>;
-    /// The token whose hook kills the worker.
-    fn token(&self) -> &CancelToken;
-    /// Ends a running task with the reply of worker `pid`.
-    fn complete(&self, reply: Reply, pid: u32);
+    /// Installs the hook that kills the worker running the task; `false` if
+    /// the task was cancelled or timed out first (see the core's
+    /// `Cell::set_hook`).
+    fn set_hook(&self, hook: Hook) -> bool;
+    /// Removes it; whether it ran. Once this returns it neither runs nor
+    /// will run, so the worker may be reaped.
+    fn clear_hook(&self) -> bool;
+    /// Ends the task with the reply of worker `pid`.
+    fn complete(self: Box<Self>, reply: Reply, pid: u32);
     /// Ends the task (pending or running) with `err`.
-    fn fail(&self, err: TaskError);
+    fn fail(self: Box<Self>, err: TaskError);
     /// Cancels a task that hasn't started.
-    fn cancel_queued(&self);
+    fn cancel_queued(self: Box<Self>);
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
 }
@@ -56,7 +65,7 @@ pub(crate) struct Shared {
 
 #[derive(Default)]
 struct PoolState {
-    queue: VecDeque<Arc<dyn Dispatch>>,
+    queue: VecDeque<Box<dyn Dispatch>>,
     /// Live driver threads.
     drivers: usize,
     /// Drivers waiting on `work`.
@@ -114,7 +123,7 @@ impl Shared {
     /// without, a full queue refuses.
     pub(crate) fn push(
         self: &Arc<Self>,
-        job: Arc<dyn Dispatch>,
+        job: Box<dyn Dispatch>,
         block: bool,
     ) -> Result<(), Refusal> {
         let mut st = self.state.lock();
@@ -141,7 +150,7 @@ impl Shared {
             if st.drivers == 0 {
                 st.queue.pop_back();
                 self.set_queued(&st);
-                return Err(Refusal::Spawn(err));
+                return Err(Refusal::spawn(err));
             }
         }
         Ok(())
@@ -171,9 +180,9 @@ impl Shared {
         }
         let id = st.next_id;
         let shared = self.clone();
-        let handle = thread::Builder::new()
-            .name(format!("futurepool-process-{id}"))
-            .spawn(move || shared.driver_main(id))?;
+        let handle = thread::spawn_named(format!("futurepool-process-{id}"), None, move || {
+            shared.driver_main(id)
+        })?;
         st.next_id += 1;
         st.drivers += 1;
         st.threads.insert(id, handle);
@@ -193,7 +202,9 @@ impl Shared {
                 if self.config.capacity.is_some() {
                     self.room.notify_one();
                 }
-                MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job));
+                if MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job)) {
+                    st.spinning -= 1; // back: `run` counted it as spinning
+                }
                 continue;
             }
             if st.shutdown || st.broken.is_some() {
@@ -240,9 +251,11 @@ impl Shared {
     }
 
     /// Runs one task on this driver's worker, starting one if needed.
-    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Arc<dyn Dispatch>) {
+    /// Returns `true` if it counted this driver in `spinning` (see below),
+    /// for the caller to undo.
+    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Box<dyn Dispatch>) -> bool {
         let Some(request) = job.start() else {
-            return; // ended while queued
+            return false; // ended while queued
         };
         let mut retries = job.retries();
         loop {
@@ -256,27 +269,20 @@ impl Shared {
                     }
                     Err(err) => {
                         job.fail(self.break_pool(err));
-                        return;
+                        return false;
                     }
                 }
             }
             let proc = worker.as_mut().expect("started above");
             let pid = proc.pid;
             // From here until `clear_hook`, `cancel()` and a deadline kill
-            // the worker. See README.md, "Killing a running task".
-            let hook = Box::new(move || {
-                // SAFETY: `kill` takes plain integers. The pid is that of our
-                // child, which is not reaped before `clear_hook` returns, so
-                // it can't have been reused by another process.
-                unsafe {
-                    libc::kill(pid as libc::pid_t, libc::SIGKILL);
-                }
-            });
-            if !job.token().set_hook(hook) {
-                return; // cancelled or timed out before it was sent
+            // the worker. See README.md, "Killing a running task": the
+            // worker is not reaped before `clear_hook` returns.
+            if !job.set_hook(proc.kill_hook()) {
+                return false; // cancelled or timed out before it was sent
             }
             let result = proc.call(&request);
-            let killed = job.token().clear_hook();
+            let killed = job.clear_hook();
             match result {
                 Ok(reply) => {
                     proc.tasks += 1;
@@ -284,18 +290,27 @@ impl Shared {
                         .config
                         .max_tasks_per_child
                         .is_some_and(|max| proc.tasks >= max);
+                    // The thread that joins may submit its next task the
+                    // moment the outcome is visible, before this driver is
+                    // back for it: count the driver as spinning (it will
+                    // take a queued job without being woken) from before
+                    // then, so that the submit doesn't start a second
+                    // driver and worker. (No done-callback runs on this
+                    // thread, so nothing can submit and wait here while it
+                    // is counted.)
+                    self.state.lock().spinning += 1;
                     job.complete(reply, pid);
                     if killed || quota {
                         let proc = worker.take().expect("present");
                         self.end_worker(id, proc, killed);
                     }
-                    return;
+                    return true;
                 }
                 Err(err) => {
                     let proc = worker.take().expect("present");
                     let status = self.end_worker(id, proc, true);
                     if killed {
-                        return; // the task already reports its cancel or timeout
+                        return false; // the task already reports its cancel or timeout
                     }
                     match err {
                         CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
@@ -308,7 +323,7 @@ impl Shared {
                             job.fail(TaskError::worker_died(pid, code, signal));
                         }
                     }
-                    return;
+                    return false;
                 }
             }
         }
@@ -366,12 +381,12 @@ impl Shared {
         }
         if wait {
             self.join_drivers();
-            self.timer.stop();
+            self.timer.close();
         }
     }
 
-    /// Joins every driver thread but the current one (a done-callback runs
-    /// on a driver, and may shut the pool down).
+    /// Joins every driver thread. (No user code runs on a driver, so a
+    /// shutdown never runs on one; the check is a guard.)
     fn join_drivers(&self) {
         join_all(|| self.state.lock().threads.take_joinable());
     }
@@ -392,5 +407,82 @@ impl Shared {
 
     pub(crate) fn workers_started(&self) -> u64 {
         self.state.lock().started
+    }
+}
+
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::future::Future;
+    use std::io::{Read, Write};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    use std::pin::Pin;
+    use std::sync::mpsc;
+    use std::task::{Context, Wake, Waker};
+
+    use crate::ProcessPool;
+
+    /// Connects to the test at `path`, then returns once it sends a byte.
+    fn run_when_told(path: String) -> u32 {
+        let mut stream = UnixStream::connect(path).unwrap();
+        stream.read_exact(&mut [0]).unwrap();
+        std::process::id()
+    }
+
+    /// A waker that, woken by the driver just after it published the
+    /// task's outcome, says so and holds the driver until told to go on.
+    struct Gate {
+        woken: std::sync::Mutex<Option<mpsc::Sender<()>>>,
+        go_on: std::sync::Mutex<Option<mpsc::Receiver<()>>>,
+    }
+
+    impl Wake for Gate {
+        fn wake(self: std::sync::Arc<Self>) {
+            if let Some(woken) = self.woken.lock().unwrap().take() {
+                woken.send(()).unwrap();
+                let go_on = self.go_on.lock().unwrap().take().unwrap();
+                go_on.recv().unwrap();
+            }
+        }
+    }
+
+    /// CPython's `test_idle_process_reuse_one` failed under load: a task
+    /// submitted the moment the previous one's outcome was visible, before
+    /// its driver had come back for more, started a second driver and
+    /// worker. The window is held open here (the driver is held in the
+    /// handle's waker), and the submit must leave the task to the driver.
+    #[test]
+    fn a_submit_right_after_a_completion_waits_for_the_same_driver() {
+        let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+        let path =
+            std::env::temp_dir().join(format!("futurepool-unit-gate-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut first = pool
+            .submit(
+                crate::remote!(run_when_told),
+                path.to_str().unwrap().to_owned(),
+            )
+            .unwrap();
+        let (mut running, _) = listener.accept().unwrap(); // it runs, and waits
+        let (woken_tx, woken_rx) = mpsc::channel();
+        let (go_on_tx, go_on_rx) = mpsc::channel();
+        let waker = Waker::from(std::sync::Arc::new(Gate {
+            woken: std::sync::Mutex::new(Some(woken_tx)),
+            go_on: std::sync::Mutex::new(Some(go_on_rx)),
+        }));
+        let polled = Pin::new(&mut first).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        running.write_all(&[1]).unwrap();
+        woken_rx.recv().unwrap(); // published; the driver is held in `wake`
+        let second = pool
+            .submit(crate::remote!(|_: ()| std::process::id()), ())
+            .unwrap();
+        let drivers = pool.shared.state.lock().drivers;
+        go_on_tx.send(()).unwrap();
+        assert_eq!(drivers, 1, "the submit started a second driver");
+        let worker = first.join().unwrap();
+        assert_eq!(second.join().unwrap(), worker);
+        assert_eq!(pool.workers_started(), 1);
+        let _ = std::fs::remove_file(&path);
     }
 }

@@ -1,38 +1,35 @@
-//! The worker's side: what a process started by a pool runs instead of its
-//! `main`. See [`init`].
+//! The worker's side, as a program sees it: [`init`], the line a program
+//! calls first in `main`, [`process_init_before_main!`](crate::process_init_before_main)
+//! for test binaries, and the marker argument that makes a process a
+//! worker. What a worker then does is in `serve.rs`.
+//!
+//! Worker processes run on Linux only. Elsewhere `init` returns at once and
+//! the macro expands to nothing, so that a program written for Linux
+//! compiles everywhere unchanged.
 
-use std::fs::File;
-use std::io::{self, BufReader, BufWriter};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::MetadataExt;
-use std::sync::OnceLock;
-
-use super::protocol::{self, ExeId, Hello, HelloReply, Outcome, Reply, Request};
-use super::registry;
-
-/// The environment variable that marks a process as a worker; its value is
-/// the parent's pid.
-pub(crate) const ENV_WORKER: &str = "FUTUREPOOL_PROCESS_WORKER";
-
-/// Exit codes of a worker that stops on its own.
-const EXIT_REFUSED: i32 = 3;
-const EXIT_GARBAGE: i32 = 2;
+#[cfg(target_os = "linux")]
+pub(crate) use marker::{check_not_recursing, marker_arg, set_serving};
 
 /// Makes this program usable as a [`ProcessPool`](crate::ProcessPool)
 /// worker: **call it first thing in `main`**.
 ///
 /// A process pool starts its workers from the program's own executable,
-/// with a marker in the environment. In such a process `init` never returns:
-/// it answers the pool's handshake, runs tasks until the pool closes the
-/// pipe, and exits. In any other process it returns at once and does
-/// nothing.
+/// with a marker argument (`--futurepool-worker=<parent pid>`, the only
+/// argument). In such a process `init` never returns: it answers the
+/// pool's handshake, runs tasks until the pool closes the pipe, and exits.
+/// In any other process it returns at once and does nothing. It reads the
+/// arguments only: the environment is neither read nor changed, so calling
+/// it after other threads have started (under `#[tokio::main]`, say) is
+/// sound. Programs that tasks start are never workers.
 ///
-/// Call it before anything else, in particular before starting threads:
-/// the worker adjusts its file descriptors and environment (it removes the
-/// marker, so that programs a task starts are not workers).
+/// Call it before anything else: before parsing the command line (which
+/// would refuse the marker), and before other work a worker shouldn't do.
 ///
 /// A test binary's `main` belongs to the test harness: use
 /// [`process_init_before_main!`](crate::process_init_before_main) there.
+///
+/// On other platforms than Linux, where no process pool runs (see
+/// [`ProcessPool`](crate::ProcessPool#platforms)), it returns at once.
 ///
 /// # Examples
 ///
@@ -49,19 +46,114 @@ const EXIT_GARBAGE: i32 = 2;
 /// (`no_run`: the pool's integration tests start real workers.)
 #[allow(clippy::needless_doctest_main)] // `main` is the point
 pub fn init() {
-    let Some(parent) = std::env::var_os(ENV_WORKER) else {
-        return;
-    };
-    let parent: u32 = parent.to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
-    std::process::exit(serve(parent));
+    #[cfg(target_os = "linux")]
+    if let Some(parent) = marker::started_as_worker() {
+        std::process::exit(super::serve::serve(parent));
+    }
+}
+
+/// The marker argument, and whether this process was started as a worker.
+#[cfg(target_os = "linux")]
+mod marker {
+    use std::ffi::{OsStr, OsString};
+    use std::os::unix::ffi::OsStrExt;
+
+    use crate::loom::sync::atomic::{AtomicBool, Ordering};
+
+    /// The argument that marks a process as a worker, followed by the
+    /// parent's pid: a worker's command line is exactly
+    /// `<program> --futurepool-worker=<pid>`.
+    ///
+    /// An argument, not an environment variable: programs a task starts
+    /// inherit the environment but not the arguments, so they are never
+    /// mistaken for workers, and the worker has nothing to remove from its
+    /// environment (`remove_var` is unsound once other threads exist).
+    pub(crate) const WORKER_ARG: &str = "--futurepool-worker=";
+
+    /// Set once this process serves as a worker: a task that starts a pool
+    /// of its own may start workers, though the marker is in this
+    /// process's arguments.
+    static SERVING: AtomicBool = AtomicBool::new(false);
+
+    /// Called by the worker before it runs any task.
+    pub(crate) fn set_serving() {
+        // ORDERING: see `check_not_recursing`.
+        SERVING.store(true, Ordering::Relaxed);
+    }
+
+    /// The parent's pid if this process was started as a worker (whether
+    /// or not it serves).
+    pub(crate) fn started_as_worker() -> Option<u32> {
+        let args: Vec<OsString> = std::env::args_os().collect();
+        if !args.is_empty() {
+            return parse_marker(&args);
+        }
+        // Before `main`, only glibc hands std the arguments (its
+        // `.init_array` functions get them); elsewhere (musl) read them
+        // from the kernel.
+        let cmdline = std::fs::read("/proc/self/cmdline").ok()?;
+        parse_marker(&cmdline_args(&cmdline))
+    }
+
+    /// The arguments in `/proc/<pid>/cmdline`: each ends with a NUL.
+    pub(super) fn cmdline_args(cmdline: &[u8]) -> Vec<OsString> {
+        let cmdline = cmdline.strip_suffix(&[0]).unwrap_or(cmdline);
+        cmdline
+            .split(|&b| b == 0)
+            .map(|arg| OsStr::from_bytes(arg).to_owned())
+            .collect()
+    }
+
+    /// `Some(parent pid)` for exactly `[program, "--futurepool-worker=<pid>"]`.
+    pub(super) fn parse_marker(args: &[OsString]) -> Option<u32> {
+        let [_, arg] = args else {
+            return None;
+        };
+        arg.to_str()?.strip_prefix(WORKER_ARG)?.parse().ok()
+    }
+
+    /// Refuses to start workers from a process that was started as a
+    /// worker but never served: its `main` did not call
+    /// [`init`](super::init), and starting workers from it would recurse
+    /// without end.
+    pub(crate) fn check_not_recursing() -> Result<(), String> {
+        // ORDERING: set by this process's main thread before it runs any
+        // task, and a task's pool starts its driver threads (which call
+        // this) after that: thread creation orders the two.
+        let serving = SERVING.load(Ordering::Relaxed);
+        may_start_workers(started_as_worker(), serving)
+    }
+
+    pub(super) fn may_start_workers(marker: Option<u32>, serving: bool) -> Result<(), String> {
+        match marker {
+            Some(_) if !serving => Err("this process was started as a futurepool worker, but \
+                 its `main` did not call `futurepool::process::init()` first"
+                .to_owned()),
+            _ => Ok(()),
+        }
+    }
+
+    /// The marker argument for a worker of this process.
+    pub(crate) fn marker_arg() -> OsString {
+        let mut arg = OsString::from(WORKER_ARG);
+        arg.push(std::process::id().to_string());
+        arg
+    }
 }
 
 /// Runs [`init`] before `main`, from the binary's constructors: the way to
 /// make a **test binary** (whose `main` the test harness owns) able to serve
 /// as a worker. Put it once, at the top level of the test file.
 ///
-/// Linux (ELF `.init_array`) only. In a program of your own, prefer calling
-/// `futurepool::process::init()` first thing in `main`.
+/// On Linux it places a function in the ELF `.init_array` section, which
+/// the C runtime calls before `main`. It reads the worker marker from the
+/// command line, which glibc hands to such functions (and
+/// `/proc/self/cmdline` has anyway). On every other platform, where no
+/// worker runs and [`init`](crate::process::init) does nothing, it expands
+/// to nothing: the test file compiles unchanged, and its tests that start
+/// workers should be `#[cfg(target_os = "linux")]`. In a program of your
+/// own, prefer calling `futurepool::process::init()` first thing in
+/// `main`.
 ///
 /// # Examples
 ///
@@ -85,6 +177,7 @@ pub fn init() {
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 macro_rules! process_init_before_main {
     () => {
+        #[cfg(target_os = "linux")]
         const _: () = {
             extern "C" fn __futurepool_process_init() {
                 $crate::process::init();
@@ -96,207 +189,68 @@ macro_rules! process_init_before_main {
     };
 }
 
-/// The identity of the file at `path` (following links).
-pub(crate) fn exe_id(path: &std::path::Path) -> Option<ExeId> {
-    let meta = std::fs::metadata(path).ok()?;
-    Some(ExeId {
-        dev: meta.dev(),
-        ino: meta.ino(),
-        size: meta.size(),
-        mtime: meta.mtime(),
-        mtime_nsec: meta.mtime_nsec(),
-    })
-}
+#[cfg(all(test, target_os = "linux"))]
+mod tests {
+    use std::ffi::OsString;
 
-/// A hash of this process's own executable, computed once.
-pub(crate) fn own_exe_hash() -> io::Result<u64> {
-    static HASH: OnceLock<u64> = OnceLock::new();
-    if let Some(&h) = HASH.get() {
-        return Ok(h);
+    use super::marker::{self, may_start_workers, parse_marker};
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
     }
-    let bytes = std::fs::read("/proc/self/exe")?;
-    Ok(*HASH.get_or_init(|| registry::hash_bytes(0, &bytes)))
-}
 
-/// The worker: set up, handshake, serve. Returns the exit code.
-fn serve(parent: u32) -> i32 {
-    // Die with the parent, even while a task runs and nobody reads the
-    // pipe. If the parent died before this line, our parent is already
-    // someone else: exit instead.
-    #[cfg(target_os = "linux")]
-    {
-        // SAFETY: `prctl(PR_SET_PDEATHSIG, sig)` only sets a flag on this
-        // process; it takes integer arguments and touches no memory.
-        unsafe {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    #[test]
+    fn the_marker_is_the_only_argument() {
+        let marked = args(&["prog", "--futurepool-worker=42"]);
+        assert_eq!(parse_marker(&marked), Some(42));
+        for other in [
+            &["prog"][..],
+            &["prog", "--futurepool-worker=42", "more"],
+            &["prog", "more", "--futurepool-worker=42"],
+            &["prog", "--futurepool-worker="],
+            &["prog", "--futurepool-worker=x"],
+            &["prog", "--futurepool-worker", "42"],
+            &["prog", "--FUTUREPOOL-WORKER=42"],
+        ] {
+            assert_eq!(parse_marker(&args(other)), None, "{other:?}");
         }
-    }
-    if std::os::unix::process::parent_id() != parent {
-        return 1;
-    }
-    // SAFETY: `init` is documented to run first in `main` (or before it,
-    // from `process_init_before_main!`), when no other thread exists that
-    // could read the environment concurrently.
-    unsafe { std::env::remove_var(ENV_WORKER) };
-
-    let (input, output) = match take_pipes() {
-        Ok(pipes) => pipes,
-        Err(err) => {
-            eprintln!("futurepool worker: cannot set up its pipes: {err}");
-            return 1;
-        }
-    };
-    let mut input = BufReader::new(File::from(input));
-    let mut output = BufWriter::new(File::from(output));
-    let mut buf = Vec::new();
-
-    // Handshake.
-    let hello: Hello = match protocol::read_frame(&mut input, protocol::MAX_HANDSHAKE, &mut buf) {
-        Ok(true) => match protocol::decode_handshake(&buf) {
-            Ok(hello) => hello,
-            Err(msg) => return refuse(&mut output, msg),
-        },
-        Ok(false) => return 0,
-        Err(err) => {
-            eprintln!("futurepool worker: bad handshake from the parent: {err}");
-            return EXIT_GARBAGE;
-        }
-    };
-    if let Err(msg) = check_identity(&hello) {
-        return refuse(&mut output, msg);
-    }
-    if let Some((name, arg)) = &hello.init {
-        let failure = match registry::lookup(name) {
-            None => Some(format!("no function registered as `{name}`")),
-            Some(call) => match call(arg) {
-                Outcome::Value(bytes) => match protocol::decode::<Result<(), String>>(&bytes) {
-                    Ok(Ok(())) => None,
-                    Ok(Err(msg)) => Some(msg),
-                    Err(err) => Some(format!("bad initializer result: {err}")),
-                },
-                Outcome::Panic(msg) => Some(format!("initializer panicked: {msg}")),
-                Outcome::ArgError(msg) | Outcome::ResultError(msg) | Outcome::Unknown(msg) => {
-                    Some(msg)
-                }
-            },
-        };
-        if let Some(msg) = failure {
-            let _ = send_handshake(&mut output, &HelloReply::InitFailed(msg));
-            return EXIT_REFUSED;
-        }
-    }
-    let ready = HelloReply::Ready {
-        pid: std::process::id(),
-    };
-    if send_handshake(&mut output, &ready).is_err() {
-        return 0;
-    }
-
-    // Serve until the parent closes the pipe.
-    loop {
-        match protocol::read_frame(&mut input, protocol::MAX_FRAME, &mut buf) {
-            Ok(true) => {}
-            Ok(false) => return 0,
-            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return 0,
-            Err(err) => {
-                eprintln!("futurepool worker: bad request from the parent: {err}");
-                return EXIT_GARBAGE;
-            }
-        }
-        let reply = match protocol::decode::<Request>(&buf) {
-            Ok(Request::Call { name, arg }) => Reply::One(run(&name, &arg)),
-            Ok(Request::Chunk { name, args }) => {
-                Reply::Chunk(args.iter().map(|arg| run(&name, arg)).collect())
-            }
-            Err(err) => {
-                eprintln!("futurepool worker: bad request from the parent: {err}");
-                return EXIT_GARBAGE;
-            }
-        };
-        let frame = match protocol::frame(&[], &reply) {
-            Ok(frame) => frame,
-            Err(err) => {
-                // Too large: report that instead of the value.
-                let outcome = Outcome::ResultError(err.to_string());
-                let reply = match reply {
-                    Reply::One(_) => Reply::One(outcome),
-                    Reply::Chunk(v) => Reply::Chunk(
-                        v.iter()
-                            .map(|_| Outcome::ResultError(err.to_string()))
-                            .collect(),
-                    ),
-                };
-                protocol::frame(&[], &reply).expect("a small reply encodes")
-            }
-        };
-        if protocol::write_frame(&mut output, &frame).is_err() {
-            return 0; // the parent is gone
-        }
-    }
-}
-
-fn run(name: &str, arg: &[u8]) -> Outcome {
-    match registry::lookup(name) {
-        Some(call) => call(arg),
-        None => Outcome::Unknown(name.to_owned()),
-    }
-}
-
-fn send_handshake(output: &mut BufWriter<File>, reply: &HelloReply) -> io::Result<()> {
-    protocol::write_frame(output, &protocol::handshake_frame(reply)?)
-}
-
-fn refuse(output: &mut BufWriter<File>, msg: String) -> i32 {
-    eprintln!("futurepool worker: refusing to start: {msg}");
-    let _ = send_handshake(output, &HelloReply::Refused(msg));
-    EXIT_REFUSED
-}
-
-/// Same registered functions, and the same executable (the same file, or
-/// one with the same contents).
-fn check_identity(hello: &Hello) -> Result<(), String> {
-    if hello.registry != registry::digest() {
-        return Err(
-            "the worker's registered functions differ from the parent's: \
-             it was built from a different binary"
-                .to_owned(),
+        let own = [OsString::from("prog"), marker_arg()];
+        assert_eq!(parse_marker(&own), Some(std::process::id()));
+        assert_eq!(
+            marker::started_as_worker(),
+            None,
+            "the test binary is no worker"
         );
     }
-    if exe_id("/proc/self/exe".as_ref()) == Some(hello.exe) {
-        return Ok(());
-    }
-    let own = own_exe_hash().map_err(|err| format!("cannot read its own executable: {err}"))?;
-    match hello.exe_hash {
-        Some(theirs) if theirs == own => Ok(()),
-        _ => Err(format!(
-            "the worker's executable differs from the parent's \
-             (worker fingerprint {own:016x}, parent {})",
-            hello
-                .exe_hash
-                .map_or("unknown".to_owned(), |h| format!("{h:016x}"))
-        )),
-    }
-}
 
-/// Moves the protocol's pipes off stdin and stdout, so that a task that
-/// reads stdin gets end-of-file and one that prints writes to stderr
-/// instead of into the protocol.
-fn take_pipes() -> io::Result<(OwnedFd, OwnedFd)> {
-    // `try_clone_to_owned` duplicates with `F_DUPFD_CLOEXEC`: programs that
-    // tasks start don't inherit the pipes.
-    let input = io::stdin().as_fd().try_clone_to_owned()?;
-    let output = io::stdout().as_fd().try_clone_to_owned()?;
-    let devnull = File::open("/dev/null")?;
-    // SAFETY: `dup2` on descriptors that are open (0, 1, 2 and `devnull`,
-    // which lives until the end of this function); it touches no memory.
-    // Replacing 0 and 1 is what this function is for: nothing else in this
-    // process uses the pipes through them from now on.
-    let ok = unsafe {
-        use std::os::fd::AsRawFd;
-        libc::dup2(devnull.as_raw_fd(), 0) >= 0 && libc::dup2(2, 1) >= 0
-    };
-    if !ok {
-        return Err(io::Error::last_os_error());
+    #[test]
+    fn the_kernel_s_command_line_reads_the_same() {
+        let args = |bytes: &[u8]| parse_marker(&marker::cmdline_args(bytes));
+        assert_eq!(args(b"/bin/prog\0--futurepool-worker=42\0"), Some(42));
+        assert_eq!(args(b"/bin/prog\0\0--futurepool-worker=42\0"), None);
+        assert_eq!(args(b"/bin/prog\0--futurepool-worker=42\0x\0"), None);
+        assert_eq!(args(b"/bin/prog\0"), None);
+        assert_eq!(args(b""), None);
+        let own = std::fs::read("/proc/self/cmdline").unwrap();
+        assert_eq!(
+            marker::cmdline_args(&own),
+            std::env::args_os().collect::<Vec<_>>()
+        );
     }
-    Ok((input, output))
+
+    #[test]
+    fn a_worker_that_never_served_refuses_to_start_workers() {
+        assert!(may_start_workers(None, false).is_ok());
+        assert!(
+            may_start_workers(Some(1), true).is_ok(),
+            "a task's own pool"
+        );
+        let err = may_start_workers(Some(1), false).unwrap_err();
+        assert!(
+            err.contains("did not call `futurepool::process::init()` first"),
+            "{err}"
+        );
+        assert!(check_not_recursing().is_ok());
+    }
 }

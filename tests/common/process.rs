@@ -1,11 +1,13 @@
 //! Helpers shared by the process-pool tests: a cross-process "started"
-//! signal (a Unix socket the task connects to), and /proc inspection.
+//! signal (a Unix socket the task connects to), /proc inspection, and
+//! running one test of this binary in a child process.
 
 #![allow(dead_code)]
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::PathBuf;
+use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// The test's end of a cross-process channel: a task calls [`notify`] with
@@ -111,4 +113,43 @@ pub fn wait_dead(pid: u32, secs: u64) -> bool {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     is_dead(pid)
+}
+
+/// A command that runs the one test `name` of this test binary in a child
+/// process (`--exact`, `--include-ignored`, one thread, not captured by the
+/// child's harness), with its output piped to this process, so that the
+/// child harness's summary ("1 passed; 15 filtered out") never mixes into
+/// this test's output. Run it with [`passed`].
+pub fn child_test(name: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().unwrap());
+    cmd.args([
+        "--exact",
+        name,
+        "--include-ignored",
+        "--nocapture",
+        "--test-threads=1",
+    ])
+    .stdin(Stdio::null())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped());
+    cmd
+}
+
+/// Runs a [`child_test`] to its end and checks that it ran exactly one test,
+/// which passed. Returns its stdout and stderr.
+pub fn passed(mut cmd: Command) -> (String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = cmd.output().unwrap();
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    );
+    assert!(
+        status.success() && stdout.contains("test result: ok. 1 passed;"),
+        "child test: {status}\n--- stdout:\n{stdout}\n--- stderr:\n{stderr}"
+    );
+    (stdout, stderr)
 }

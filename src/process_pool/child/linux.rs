@@ -1,5 +1,5 @@
-//! The parent's handle on one worker process: start it and shake hands,
-//! send a request and read the reply, and end it (gracefully, or by
+//! Linux: the parent's handle on one worker process: start it and shake
+//! hands, send a request and read the reply, and end it (gracefully, or by
 //! `SIGKILL`), always reaping it.
 
 use std::io::{self, BufReader};
@@ -8,10 +8,11 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use super::builder::Config;
-use super::protocol::{self, Hello, HelloReply, Reply};
-use super::registry;
-use super::worker::{self, ENV_WORKER};
+use super::{CallError, StartError};
+use crate::process_pool::builder::Config;
+use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
+use crate::process_pool::{identity, registry, worker};
+use crate::core::cell::Hook;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {
@@ -24,23 +25,8 @@ pub(crate) struct WorkerProcess {
     buf: Vec<u8>,
 }
 
-/// Why a worker could not be started.
-pub(crate) enum StartError {
-    /// Its initializer failed: the pool breaks like a thread pool's.
-    Init(String),
-    /// It could not be started, or refused to serve (another binary).
-    Start(String),
-}
-
-/// Why a call got no reply.
-pub(crate) enum CallError {
-    /// The pipe broke or closed: the worker died (or was killed).
-    Died,
-    /// The worker sent something that is not a reply.
-    Protocol(String),
-}
-
-/// How a worker process ended, for error messages.
+/// How a worker process ended, for error messages: its exit code or the
+/// signal that killed it.
 pub(crate) fn describe(status: ExitStatus) -> (Option<i32>, Option<i32>) {
     (status.code(), status.signal())
 }
@@ -48,21 +34,13 @@ pub(crate) fn describe(status: ExitStatus) -> (Option<i32>, Option<i32>) {
 impl WorkerProcess {
     /// Starts a worker from `config.program` and shakes hands with it.
     pub(crate) fn start(config: &Config) -> Result<WorkerProcess, StartError> {
-        if std::env::var_os(ENV_WORKER).is_some() {
-            // We were started as a worker but `init` never ran: starting
-            // workers from here would recurse without end.
-            return Err(StartError::Start(
-                "this process was started as a futurepool worker, but its `main` \
-                 did not call `futurepool::process::init()` first"
-                    .to_owned(),
-            ));
-        }
-        let own = worker::exe_id("/proc/self/exe".as_ref())
+        worker::check_not_recursing().map_err(StartError::Start)?;
+        let own = identity::exe_id("/proc/self/exe".as_ref())
             .ok_or_else(|| StartError::Start("cannot stat /proc/self/exe".to_owned()))?;
-        let exe_hash = if worker::exe_id(&config.program) == Some(own) {
+        let exe_hash = if identity::exe_id(&config.program) == Some(own) {
             None
         } else {
-            Some(worker::own_exe_hash().map_err(|err| {
+            Some(identity::own_exe_hash().map_err(|err| {
                 StartError::Start(format!("cannot read this program's executable: {err}"))
             })?)
         };
@@ -72,15 +50,23 @@ impl WorkerProcess {
             exe_hash,
             registry: registry::digest(),
             init: config.init.clone(),
+            worker_stderr: config.worker_stderr,
         };
         let hello = protocol::handshake_frame(&hello)
             .map_err(|err| StartError::Start(format!("cannot encode the handshake: {err}")))?;
 
         let mut child = Command::new(&config.program)
-            .env(ENV_WORKER, std::process::id().to_string())
+            .arg(worker::marker_arg())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            // Quiet by default: what a worker prints (its tasks' output
+            // included: its stdout goes to its stderr) is discarded, and
+            // what matters comes back in the protocol.
+            .stderr(if config.worker_stderr {
+                Stdio::inherit()
+            } else {
+                Stdio::null()
+            })
             .spawn()
             .map_err(|err| {
                 StartError::Start(format!("cannot run {}: {err}", config.program.display()))
@@ -156,14 +142,35 @@ impl WorkerProcess {
             return Err(CallError::Died);
         }
         match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
-            Ok(true) => protocol::decode::<Reply>(&self.buf)
-                .map_err(|err| CallError::Protocol(format!("undecodable reply: {err}"))),
+            Ok(true) => match protocol::decode::<Reply>(&self.buf) {
+                // It exits after saying why: no reply is coming.
+                Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
+                    "the worker could not read the request: {msg}"
+                ))),
+                Ok(reply) => Ok(reply),
+                Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
+            },
             Ok(false) => Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 Err(CallError::Protocol(err.to_string()))
             }
             Err(_) => Err(CallError::Died),
         }
+    }
+
+    /// What cancelling or timing out its task does, from the moment the
+    /// request is sent until the reply is in: `SIGKILL` to the worker.
+    pub(crate) fn kill_hook(&self) -> Hook {
+        let pid = self.pid;
+        Box::new(move || {
+            // SAFETY: `kill` takes plain integers. The pid is that of our
+            // child, which the driver doesn't reap before it has cleared
+            // this hook (see README.md, "Killing a running task"), so it
+            // can't have been reused by another process.
+            unsafe {
+                libc::kill(pid as libc::pid_t, libc::SIGKILL);
+            }
+        })
     }
 
     /// Kills the worker (if it still runs) and reaps it.

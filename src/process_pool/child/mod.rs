@@ -1,0 +1,34 @@
+//! The parent's handle on one worker process, [`WorkerProcess`]: start it
+//! and shake hands, send a request and read the reply, end it and reap it.
+//!
+//! Worker processes run on Linux only (`linux.rs`). Everywhere else
+//! `unsupported.rs` stands in with a `WorkerProcess` that has no values:
+//! [`ProcessPoolBuilder::build`](crate::ProcessPoolBuilder::build) refuses
+//! there, so no pool, driver or worker ever exists, and the portable code
+//! (the pool, its queue and drivers, the protocol) compiles unchanged.
+
+#[cfg(target_os = "linux")]
+mod linux;
+#[cfg(not(target_os = "linux"))]
+mod unsupported;
+
+#[cfg(target_os = "linux")]
+pub(crate) use linux::{WorkerProcess, describe};
+#[cfg(not(target_os = "linux"))]
+pub(crate) use unsupported::{WorkerProcess, describe};
+
+/// Why a worker could not be started.
+pub(crate) enum StartError {
+    /// Its initializer failed: the pool breaks like a thread pool's.
+    Init(String),
+    /// It could not be started, or refused to serve (another binary).
+    Start(String),
+}
+
+/// Why a call got no reply.
+pub(crate) enum CallError {
+    /// The pipe broke or closed: the worker died (or was killed).
+    Died,
+    /// The worker sent something that is not a reply.
+    Protocol(String),
+}

@@ -1,0 +1,149 @@
+//! A process task as the pool holds it: [`RemoteTask`], the encoded request
+//! and the producer of the task it completes, which the drivers see as a
+//! [`Dispatch`]; and how a worker's reply becomes the task's outcome.
+//!
+//! The drivers are internal threads: they never decode a user type. A reply
+//! that carries a value is handed to the task as a *deferred* outcome, decoded
+//! (under `catch_unwind`) by the thread that takes it or by the callback
+//! runner; a reply that carries an error (a panic, a failure to encode) is
+//! turned into the task's error here, which runs no user code.
+
+use std::panic::{self, AssertUnwindSafe};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::protocol::{self, Outcome, Reply, Request};
+use super::supervisor::Dispatch;
+use crate::core::cell::{Hook, Payload};
+use crate::core::producer::Producer;
+use crate::error::{TaskError, payload_message};
+use crate::loom::sync::Arc;
+
+/// A process task's payload in its cell. The core has nothing to run or
+/// drop for it: the encoded request lives in the [`RemoteTask`].
+pub(super) struct Remote;
+
+impl Payload for Remote {
+    fn discard(&self) {}
+}
+
+/// Turns a worker's reply into a task's outcome.
+pub(super) type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
+
+/// A process task as the driver sees it.
+pub(super) struct RemoteTask<T: Send + 'static> {
+    pub(super) producer: Producer<T, Remote>,
+    /// The encoded request.
+    pub(super) frame: Arc<[u8]>,
+    pub(super) decode: Decoder<T>,
+    pub(super) retries: u32,
+}
+
+impl<T: Send + 'static> Dispatch for RemoteTask<T> {
+    fn start(&self) -> Option<Arc<[u8]>> {
+        self.producer.start().then(|| self.frame.clone())
+    }
+
+    fn set_hook(&self, hook: Hook) -> bool {
+        self.producer.set_hook(hook)
+    }
+
+    fn clear_hook(&self) -> bool {
+        self.producer.clear_hook()
+    }
+
+    fn complete(self: Box<Self>, reply: Reply, pid: u32) {
+        let RemoteTask {
+            producer, decode, ..
+        } = *self;
+        if reply.carries_a_value() {
+            // Decoding runs the user's `Deserialize`: not on this thread.
+            producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
+        } else {
+            // An error: built from the worker's message, no user code.
+            let _ = producer.complete(decode(reply, pid));
+        }
+    }
+
+    fn fail(self: Box<Self>, err: TaskError) {
+        self.producer.fail(err);
+    }
+
+    fn cancel_queued(self: Box<Self>) {
+        self.producer.cancel();
+    }
+
+    fn retries(&self) -> u32 {
+        self.retries
+    }
+}
+
+/// Runs `decode` with its panic caught: a `Deserialize` that panics fails
+/// only its task, as a serialization error.
+fn decode_guarded<T>(decode: Decoder<T>, reply: Reply, pid: u32) -> Result<T, TaskError> {
+    panic::catch_unwind(AssertUnwindSafe(|| decode(reply, pid))).unwrap_or_else(|payload| {
+        Err(TaskError::serialization(format!(
+            "deserializing the task's result panicked: {}",
+            payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+        )))
+    })
+}
+
+/// One call's outcome as a task's.
+fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskError> {
+    match outcome {
+        Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
+            TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
+        }),
+        Outcome::Panic { message, backtrace } => Err(TaskError::remote_panic(message, backtrace)),
+        Outcome::ArgError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to deserialize the task's argument: {msg}"
+        ))),
+        Outcome::ResultError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to serialize the task's result: {msg}"
+        ))),
+        Outcome::Unknown(name) => Err(TaskError::protocol(
+            pid,
+            format!("no function is registered as `{name}` in the worker"),
+        )),
+    }
+}
+
+pub(super) fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<R, TaskError> {
+    match reply {
+        Reply::One(o) => outcome(o, pid),
+        Reply::Chunk(_) => Err(TaskError::protocol(pid, "a chunk reply to a single call")),
+        Reply::Refused(msg) => Err(refused(pid, msg)),
+    }
+}
+
+pub(super) fn decode_chunk<R: DeserializeOwned>(
+    reply: Reply,
+    pid: u32,
+) -> Result<Vec<Result<R, TaskError>>, TaskError> {
+    match reply {
+        Reply::Chunk(outcomes) => Ok(outcomes.into_iter().map(|o| outcome(o, pid)).collect()),
+        Reply::One(_) => Err(TaskError::protocol(pid, "a single reply to a chunk")),
+        Reply::Refused(msg) => Err(refused(pid, msg)),
+    }
+}
+
+/// The worker could not read the request. (`WorkerProcess::call` already
+/// turns this reply into an error, and the driver kills the worker.)
+fn refused(pid: u32, msg: String) -> TaskError {
+    TaskError::protocol(pid, format!("the worker refused the request: {msg}"))
+}
+
+/// Encodes `arg` for a worker.
+pub(super) fn encode_arg<A: Serialize>(arg: &A) -> Result<Vec<u8>, TaskError> {
+    protocol::encode(arg).map_err(|err| {
+        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
+    })
+}
+
+pub(super) fn request_frame(request: &Request) -> Result<Vec<u8>, TaskError> {
+    protocol::frame(&[], request).map_err(|err| {
+        TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
+    })
+}

@@ -1,0 +1,234 @@
+//! Linux: the worker's side of a pool, what [`init`](super::init) runs in
+//! a process started as a worker: arm the parent-death signal, move the
+//! pipes off stdin and stdout, answer the handshake, install the panic
+//! hook that records instead of printing, run the initializer, then serve
+//! requests until the parent closes the pipe.
+//!
+//! A worker's stderr goes nowhere by default, so it prints no diagnostics:
+//! whatever stops it from serving (pipes it can't set up, a handshake or a
+//! request it can't read, another binary, a failed initializer) is sent to
+//! the parent, which reports it as the pool's or the task's error.
+
+use std::fs::File;
+use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+
+use super::protocol::{self, Hello, HelloReply, Outcome, Reply, Request};
+use super::{identity, panics, registry};
+
+/// Exit codes of a worker that stops on its own.
+const EXIT_REFUSED: i32 = 3;
+const EXIT_GARBAGE: i32 = 2;
+
+/// The worker: set up, handshake, serve. Returns the exit code.
+pub(crate) fn serve(parent: u32) -> i32 {
+    // Die with the parent, even while a task runs and nobody reads the
+    // pipe. If the parent died before this line, our parent is already
+    // someone else: exit instead.
+    // SAFETY: `prctl(PR_SET_PDEATHSIG, sig)` only sets a flag on this
+    // process; it takes integer arguments and touches no memory.
+    unsafe {
+        libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0);
+    }
+    if std::os::unix::process::parent_id() != parent {
+        return 1;
+    }
+    super::worker::set_serving();
+
+    let (input, output) = match take_pipes() {
+        Ok(pipes) => pipes,
+        // Its stderr may go nowhere: say why on the pipe to the parent,
+        // which is still its stdout.
+        Err(err) => return refuse(&mut io::stdout(), format!("cannot set up its pipes: {err}")),
+    };
+    let mut input = BufReader::new(File::from(input));
+    let mut output = BufWriter::new(File::from(output));
+    let mut buf = Vec::new();
+
+    // Handshake.
+    let hello: Hello = match protocol::read_frame(&mut input, protocol::MAX_HANDSHAKE, &mut buf) {
+        Ok(true) => match protocol::decode_handshake(&buf) {
+            Ok(hello) => hello,
+            Err(msg) => return refuse(&mut output, msg),
+        },
+        Ok(false) => return 0,
+        Err(err) => {
+            refuse(&mut output, format!("bad handshake from the parent: {err}"));
+            return EXIT_GARBAGE;
+        }
+    };
+    // Before any user code (the initializer) runs.
+    panics::install_hook(hello.worker_stderr);
+    if let Err(msg) = identity::check_identity(&hello) {
+        return refuse(&mut output, msg);
+    }
+    if let Some((name, arg)) = &hello.init {
+        let failure = match registry::lookup(name) {
+            None => Some(format!("no function registered as `{name}`")),
+            Some(call) => match call(arg) {
+                Outcome::Value(bytes) => match protocol::decode::<Result<(), String>>(&bytes) {
+                    Ok(Ok(())) => None,
+                    Ok(Err(msg)) => Some(msg),
+                    Err(err) => Some(format!("bad initializer result: {err}")),
+                },
+                Outcome::Panic { message, .. } => Some(format!("initializer panicked: {message}")),
+                Outcome::ArgError(msg) | Outcome::ResultError(msg) | Outcome::Unknown(msg) => {
+                    Some(msg)
+                }
+            },
+        };
+        if let Some(msg) = failure {
+            let _ = send_handshake(&mut output, &HelloReply::InitFailed(msg));
+            return EXIT_REFUSED;
+        }
+    }
+    let ready = HelloReply::Ready {
+        pid: std::process::id(),
+    };
+    if send_handshake(&mut output, &ready).is_err() {
+        return 0;
+    }
+    serve_requests(&mut input, &mut output, &mut buf)
+}
+
+/// Answers requests until the parent closes the pipe; returns the exit
+/// code. A request it can't read is answered with the reason (its stderr
+/// may go nowhere), and it exits.
+fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
+    loop {
+        let reply = match protocol::read_frame(input, protocol::MAX_FRAME, buf) {
+            Ok(true) => match protocol::decode::<Request>(buf) {
+                Ok(Request::Call { name, arg }) => Reply::One(run(&name, &arg)),
+                Ok(Request::Chunk { name, args }) => {
+                    Reply::Chunk(args.iter().map(|arg| run(&name, arg)).collect())
+                }
+                Err(err) => Reply::Refused(format!("undecodable request: {err}")),
+            },
+            Ok(false) => return 0,
+            Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return 0,
+            Err(err) => Reply::Refused(err.to_string()),
+        };
+        let refused = matches!(reply, Reply::Refused(_));
+        let frame = match protocol::frame(&[], &reply) {
+            Ok(frame) => frame,
+            Err(err) => {
+                // Too large: report that instead of the value.
+                let outcome = || Outcome::ResultError(err.to_string());
+                let reply = match reply {
+                    Reply::One(_) => Reply::One(outcome()),
+                    Reply::Chunk(v) => Reply::Chunk(v.iter().map(|_| outcome()).collect()),
+                    Reply::Refused(_) => Reply::Refused(err.to_string()),
+                };
+                protocol::frame(&[], &reply).expect("a small reply encodes")
+            }
+        };
+        if protocol::write_frame(output, &frame).is_err() {
+            return 0; // the parent is gone
+        }
+        if refused {
+            return EXIT_GARBAGE;
+        }
+    }
+}
+
+fn run(name: &str, arg: &[u8]) -> Outcome {
+    match registry::lookup(name) {
+        Some(call) => call(arg),
+        None => Outcome::Unknown(name.to_owned()),
+    }
+}
+
+fn send_handshake(output: &mut impl Write, reply: &HelloReply) -> io::Result<()> {
+    protocol::write_frame(output, &protocol::handshake_frame(reply)?)
+}
+
+/// Tells the parent why this worker won't serve (it gets the reason as the
+/// pool's error), and gives the exit code.
+fn refuse(output: &mut impl Write, msg: String) -> i32 {
+    let _ = send_handshake(output, &HelloReply::Refused(msg));
+    EXIT_REFUSED
+}
+
+/// Moves the protocol's pipes off stdin and stdout, so that a task that
+/// reads stdin gets end-of-file and one that prints writes to stderr
+/// instead of into the protocol.
+fn take_pipes() -> io::Result<(OwnedFd, OwnedFd)> {
+    // `try_clone_to_owned` duplicates with `F_DUPFD_CLOEXEC`: programs that
+    // tasks start don't inherit the pipes.
+    let input = io::stdin().as_fd().try_clone_to_owned()?;
+    let output = io::stdout().as_fd().try_clone_to_owned()?;
+    let devnull = File::open("/dev/null")?;
+    // SAFETY: `dup2` on descriptors that are open (0, 1, 2 and `devnull`,
+    // which lives until the end of this function); it touches no memory.
+    // Replacing 0 and 1 is what this function is for: nothing else in this
+    // process uses the pipes through them from now on.
+    let ok = unsafe {
+        use std::os::fd::AsRawFd;
+        libc::dup2(devnull.as_raw_fd(), 0) >= 0 && libc::dup2(2, 1) >= 0
+    };
+    if !ok {
+        return Err(io::Error::last_os_error());
+    }
+    Ok((input, output))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame_of<T: serde::Serialize>(message: &T) -> Vec<u8> {
+        protocol::frame(&[], message).unwrap()
+    }
+
+    /// The replies `serve_requests` wrote, and its exit code.
+    fn serve(input: &[u8]) -> (Vec<Reply>, i32) {
+        let mut output = Vec::new();
+        let code = serve_requests(&mut &input[..], &mut output, &mut Vec::new());
+        let mut replies = Vec::new();
+        let (mut out, mut buf) = (&output[..], Vec::new());
+        while protocol::read_frame(&mut out, protocol::MAX_FRAME, &mut buf).unwrap() {
+            replies.push(protocol::decode(&buf).unwrap());
+        }
+        (replies, code)
+    }
+
+    #[test]
+    fn serves_until_the_pipe_closes() {
+        let square = crate::remote!(|x: u32| x * x);
+        let mut input = frame_of(&Request::Call {
+            name: square.name().to_owned(),
+            arg: protocol::encode(&7_u32).unwrap(),
+        });
+        input.extend(frame_of(&Request::Call {
+            name: "no::such::fn".to_owned(),
+            arg: Vec::new(),
+        }));
+        let (replies, code) = serve(&input);
+        assert_eq!(code, 0);
+        let [
+            Reply::One(Outcome::Value(v)),
+            Reply::One(Outcome::Unknown(name)),
+        ] = &replies[..]
+        else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(protocol::decode::<u32>(v).unwrap(), 49);
+        assert_eq!(name, "no::such::fn");
+    }
+
+    #[test]
+    fn a_request_it_cannot_read_is_answered_with_the_reason() {
+        // A frame that is not a request, then one over the size limit.
+        for input in [frame_of(&"not a request"), u32::MAX.to_le_bytes().to_vec()] {
+            let (replies, code) = serve(&input);
+            assert_eq!(code, EXIT_GARBAGE);
+            let [Reply::Refused(msg)] = &replies[..] else {
+                panic!("{replies:?}")
+            };
+            assert!(
+                msg.contains("undecodable request") || msg.contains("over the limit"),
+                "{msg}"
+            );
+        }
+    }
+}
