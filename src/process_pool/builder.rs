@@ -145,7 +145,8 @@ impl ProcessPoolBuilder {
     /// let pool = ProcessPool::builder().initializer(remote!(connect), String::new()).build().unwrap();
     /// let err = pool.submit(remote!(|x: u8| x), 1).unwrap().join().unwrap_err();
     /// assert!(err.is_broken());
-    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no url");
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed");
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "no url");
     /// # }
     /// ```
     pub fn initializer<A: Serialize>(mut self, f: RemoteFn<A, Result<(), String>>, arg: A) -> Self {
