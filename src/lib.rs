@@ -286,11 +286,11 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod as_completed;
 #[cfg(doctest)]
 mod compile_fail;
 mod core;
 mod error;
+mod executor;
 mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
@@ -298,18 +298,15 @@ mod thread_pool;
 mod threads;
 mod wait;
 
-pub use crate::as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
 pub use crate::core::handle::{CancelOnDrop, TaskHandle};
+pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
 pub use crate::core::token::CancelToken;
-pub use crate::core::watch::TaskRef;
-pub use crate::error::{
-    BuildError, JoinTimeoutError, SubmitError, TaskError, TimeoutError, TryJoinError,
-};
-pub use crate::thread_pool::{
-    Map, MapStream, ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder,
-};
+pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::executor::shutdown::ShutdownOptions;
+pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{
-    ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
+    AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
+    as_completed, wait, wait_async, wait_deadline, wait_timeout,
 };
 
 #[cfg(feature = "process")]

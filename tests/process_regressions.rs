@@ -85,7 +85,10 @@ fn wait_at_gate(path: String) -> u32 {
 
 /// The name of the thread a callback runs on.
 fn this_thread() -> String {
-    std::thread::current().name().unwrap_or("(unnamed)").to_owned()
+    std::thread::current()
+        .name()
+        .unwrap_or("(unnamed)")
+        .to_owned()
 }
 
 /// Fault 2, the process pool's: shutdown racing a submit with a timeout.
@@ -207,9 +210,15 @@ fn a_result_whose_deserialize_panics() {
         handle.join().unwrap_err()
     });
     assert!(err.is_serialization(), "{err}");
-    assert!(err.to_string().contains("Bomb's Deserialize panicked"), "{err}");
+    assert!(
+        err.to_string().contains("Bomb's Deserialize panicked"),
+        "{err}"
+    );
     // The driver is alive and serves the next task on the same worker.
-    assert_eq!(pool.submit(remote!(double), 21).unwrap().join().unwrap(), 42);
+    assert_eq!(
+        pool.submit(remote!(double), 21).unwrap().join().unwrap(),
+        42
+    );
     assert_eq!(pool.workers_started(), 1);
 }
 

@@ -102,9 +102,9 @@ impl TaskError {
     /// The worker process `pid` sent garbage (or a reply that made no sense).
     pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
         TaskError::new(Repr::Protocol {
-                pid,
-                msg: msg.into(),
-            })
+            pid,
+            msg: msg.into(),
+        })
     }
 
     /// An argument or result failed to cross the process boundary;
@@ -117,10 +117,10 @@ impl TaskError {
     /// that message (a `String`), as for a thread pool's `panic!("...")`.
     pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
         TaskError::new(Repr::Panic {
-                payload: StdMutex::new(Box::new(message.clone())),
-                message: Some(message),
-                backtrace,
-            })
+            payload: StdMutex::new(Box::new(message.clone())),
+            message: Some(message),
+            backtrace,
+        })
     }
 
     /// A copy of this error, for every task of a chunk that failed as one
@@ -170,10 +170,10 @@ impl TaskError {
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
         TaskError::new(Repr::Panic {
-                message: payload_message(payload.as_ref()).map(str::to_owned),
-                payload: StdMutex::new(payload),
-                backtrace: None,
-            })
+            message: payload_message(payload.as_ref()).map(str::to_owned),
+            payload: StdMutex::new(payload),
+            backtrace: None,
+        })
     }
 
     pub(crate) fn cancelled() -> TaskError {
@@ -540,9 +540,9 @@ impl TaskError {
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
         match *self.repr {
-            Repr::Panic { payload, .. } => {
-                Ok(payload.into_inner().unwrap_or_else(|poisoned| poisoned.into_inner()))
-            }
+            Repr::Panic { payload, .. } => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
             repr => Err(TaskError::new(repr)),
         }
     }

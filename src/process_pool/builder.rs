@@ -6,21 +6,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::supervisor::Shared;
+use super::supervisor::{Config, Shared};
 use super::{ProcessPool, RemoteFn, protocol};
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
-
-pub(crate) struct Config {
-    pub(crate) max_workers: usize,
-    pub(crate) program: PathBuf,
-    pub(crate) init: Option<(String, Vec<u8>)>,
-    pub(crate) max_tasks_per_child: Option<usize>,
-    pub(crate) capacity: Option<usize>,
-    pub(crate) start_timeout: Duration,
-    pub(crate) retries: u32,
-    pub(crate) worker_stderr: bool,
-}
 
 /// Configures and builds a [`ProcessPool`].
 ///

@@ -65,13 +65,13 @@ use protocol::Request;
 use remote_task::{Decoder, Remote, RemoteTask, decode_one, encode_arg, request_frame};
 use supervisor::Shared;
 
-use crate::TaskHandle;
 use crate::core::cell::{Caller, Stopping};
+use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
+use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::Arc;
-use crate::thread_pool::ShutdownOptions;
 
 /// A pool of worker **processes** that runs registered functions and hands
 /// back a [`TaskHandle`] for each: the same handle as a

@@ -5,9 +5,9 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::builder::Config;
 use super::child::{self, CallError, StartError, WorkerProcess};
 use super::protocol::Reply;
 use crate::core::cell::Hook;
@@ -41,6 +41,18 @@ pub(crate) trait Dispatch: Send {
     fn cancel_queued(self: Box<Self>);
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
+}
+
+/// A process pool's configuration, as its builder checked it.
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) program: PathBuf,
+    pub(crate) init: Option<(String, Vec<u8>)>,
+    pub(crate) max_tasks_per_child: Option<usize>,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) start_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) worker_stderr: bool,
 }
 
 /// How long an idle driver stays awake for the next job before it sleeps:
@@ -419,7 +431,7 @@ mod tests {
     use std::sync::mpsc;
     use std::task::{Context, Wake, Waker};
 
-    use crate::ProcessPool;
+    use crate::process_pool::ProcessPool;
 
     /// Connects to the test at `path`, then returns once it sends a byte.
     fn run_when_told(path: String) -> u32 {

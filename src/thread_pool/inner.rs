@@ -6,7 +6,6 @@ use std::io;
 use std::time::Duration;
 
 use super::job::Run;
-use super::worker;
 use crate::core::blocking;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
@@ -305,7 +304,7 @@ impl Inner {
         // queue first thing, so nobody needs to wake it or start another.
         self.spinning.fetch_add(1, Ordering::SeqCst);
         let spawned = thread::spawn_named(name, self.config.stack_size, move || {
-            worker::main(inner, index)
+            inner.run_worker(index)
         });
         let handle = match spawned {
             Ok(handle) => handle,
@@ -380,7 +379,7 @@ impl Inner {
     /// then joins the threads that exited. A worker waiting here lends its
     /// place, so the queue still drains.
     fn wait_for_workers(&self) {
-        let me = worker::is_worker_of(self);
+        let me = self.is_current_worker();
         let _blocking = blocking::enter();
         let exited = {
             let mut st = self.state.lock();

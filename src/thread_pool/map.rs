@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
+use super::ThreadPool;
 use super::job::Job;
+use crate::core::handle::TaskHandle;
 use crate::error::{Refusal, TaskError};
 use crate::loom::sync::Arc;
-use crate::{TaskHandle, ThreadPool};
 
 /// The iterator (and stream) of [`ThreadPool::map`]: `f` applied to every
 /// input in the pool, results yielded **in input order**.

@@ -2,8 +2,7 @@
 //!
 //! - [`ThreadPool`] (here) is the pool and its submit / map / shutdown API;
 //! - `builder.rs`: [`ThreadPoolBuilder`], how one is configured;
-//! - `options.rs`: [`TaskBuilder`] (one submit with a deadline) and
-//!   [`ShutdownOptions`];
+//! - `options.rs`: [`TaskBuilder`], one submit with a deadline;
 //! - `job.rs`: a task as the pool keeps it, its closure inside its cell;
 //! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
@@ -27,14 +26,15 @@ pub use builder::ThreadPoolBuilder;
 use inner::Inner;
 use job::{Job, Plain, Run, ThreadJob};
 pub use map::{Map, MapStream};
-pub use options::{ShutdownOptions, TaskBuilder};
+pub use options::TaskBuilder;
 
-use crate::TaskHandle;
 use crate::core::cell::{Caller, Stopping};
+use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError};
+use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::Arc;
 
 /// A pool of worker threads that runs submitted closures and hands back a

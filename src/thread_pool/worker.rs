@@ -19,17 +19,6 @@ thread_local! {
     static CURRENT: RefCell<Option<Weak<Inner>>> = RefCell::new(None);
 }
 
-/// Whether the current thread is a worker of `inner`'s pool.
-pub(super) fn is_worker_of(inner: &Inner) -> bool {
-    CURRENT
-        .try_with(|c| {
-            c.borrow()
-                .as_ref()
-                .is_some_and(|w| std::ptr::eq(w.as_ptr(), inner))
-        })
-        .unwrap_or(false)
-}
-
 /// The hook a worker installs in the core: while it blocks in a futurepool
 /// wait, its place is lent to the pool.
 struct Lend(Weak<Inner>);
@@ -61,9 +50,26 @@ impl Blocking for Lend {
     }
 }
 
-/// A worker: runs the initializer, then tasks, until the pool closes or it
-/// has been idle for the keep-alive.
-pub(super) fn main(inner: Arc<Inner>, index: usize) {
+impl Inner {
+    /// Whether the current thread is a worker of this pool.
+    pub(super) fn is_current_worker(&self) -> bool {
+        CURRENT
+            .try_with(|c| {
+                c.borrow()
+                    .as_ref()
+                    .is_some_and(|w| std::ptr::eq(w.as_ptr(), self))
+            })
+            .unwrap_or(false)
+    }
+
+    /// A worker's thread: runs the initializer, then tasks, until the pool
+    /// closes or the worker has been idle for the keep-alive.
+    pub(super) fn run_worker(self: Arc<Self>, index: usize) {
+        worker_main(self, index);
+    }
+}
+
+fn worker_main(inner: Arc<Inner>, index: usize) {
     CURRENT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&inner)));
     blocking::install(Rc::new(Lend(Arc::downgrade(&inner))));
     // Until its first look at the queue this worker is counted as spinning;

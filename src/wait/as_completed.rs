@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
-use crate::core::watch::{TaskRef, WatchSet};
+use super::set::{TaskRef, WatchSet};
 use crate::error::TimeoutError;
 
 /// Yields the given tasks as they finish: first those already finished when

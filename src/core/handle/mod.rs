@@ -1,14 +1,19 @@
-//! The handle to a submitted task: Python's `Future`, with Rust's ownership.
+//! The handle to a submitted task: Python's `Future`, with Rust's ownership;
+//! and (`join_error.rs`) the errors of a bounded `join`, which hand it back.
+
+mod join_error;
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub use join_error::{JoinTimeoutError, TryJoinError};
+
 use super::cell::Cell;
 use super::state::Phase;
 use super::watch::{Completion, Watcher};
-use crate::error::{JoinTimeoutError, TaskError, TryJoinError};
+use crate::error::TaskError;
 use crate::loom::sync::Arc;
 
 /// A handle to a task submitted to a pool: ask whether it is done, wait for
