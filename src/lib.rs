@@ -111,6 +111,36 @@
 //! or cancellation (its value is then dropped). Work that must be stoppable
 //! from outside, without its cooperation, needs a separate process.
 //!
+//! # Done-callbacks, and where user code runs
+//!
+//! [`TaskHandle::add_done_callback`] runs a closure when the task ends,
+//! exactly once, before the task is seen as done: once `join` returns, the
+//! callbacks added before the task ended have run. They run where user code
+//! may run: on the worker that ran the task, on the thread that cancelled
+//! it, or, when the task ended on one of the crate's internal threads (a
+//! pool's deadline timer; a process pool's driver threads), on the
+//! *callback runner*, a small set of threads kept for that. Internal threads
+//! never run user code: no callback, no drop of a closure or a value, no
+//! decoding of a result. So a callback that blocks or panics can't stop a
+//! timeout, another callback, or a shutdown.
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//! use std::sync::mpsc;
+//! use std::time::Duration;
+//!
+//! let pool = ThreadPool::new();
+//! let (tx, rx) = mpsc::channel();
+//! let handle = pool
+//!     .task()
+//!     .timeout(Duration::from_millis(10))
+//!     .submit_cancellable(|token| while !token.is_cancelled() { std::thread::yield_now() })
+//!     .unwrap();
+//! handle.add_done_callback(move |outcome| tx.send(outcome.unwrap_err().is_timeout()).unwrap());
+//! assert!(handle.join().unwrap_err().is_timeout());
+//! assert_eq!(rx.try_recv(), Ok(true)); // it ran before `join` returned
+//! ```
+//!
 //! # Panics
 //!
 //! A panic in a task is caught at the task boundary: it never kills a worker
@@ -248,39 +278,36 @@
 //! Without features, futurepool depends on `parking_lot` (locks),
 //! `crossbeam-queue` (the lock-free job queue) and `futures-core` (the
 //! `Stream` trait), and on no async runtime.
+//!
+//! For the crate's own tests, `RUSTFLAGS="--cfg futurepool_loom"` swaps
+//! every synchronisation primitive for [loom](https://docs.rs/loom)'s, to
+//! model-check the core's interleavings (see `src/loom/mod.rs`). It is not
+//! a feature: nothing a user builds ever sees it.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-mod as_completed;
 #[cfg(doctest)]
 mod compile_fail;
+mod core;
 mod error;
-mod handle;
-mod map;
+mod executor;
+mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
-mod state;
-mod sync;
-mod task;
 mod thread_pool;
 mod threads;
-mod timer;
-mod token;
 mod wait;
-mod watch;
 
-pub use crate::as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
-pub use crate::error::{
-    BuildError, JoinTimeoutError, SubmitError, TaskError, TimeoutError, TryJoinError,
-};
-pub use crate::handle::{CancelOnDrop, TaskHandle};
-pub use crate::map::{Map, MapStream};
-pub use crate::thread_pool::{ShutdownOptions, TaskBuilder, ThreadPool, ThreadPoolBuilder};
-pub use crate::token::CancelToken;
+pub use crate::core::handle::{CancelOnDrop, TaskHandle};
+pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
+pub use crate::core::token::CancelToken;
+pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::executor::shutdown::ShutdownOptions;
+pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{
-    ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
+    AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
+    as_completed, wait, wait_async, wait_deadline, wait_timeout,
 };
-pub use crate::watch::TaskRef;
 
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]

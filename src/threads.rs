@@ -3,11 +3,12 @@
 //! Both pools (the thread pool's workers, the process pool's drivers) start
 //! threads lazily and let them retire on their own. A retiring thread can't
 //! join itself, so it moves its handle to `exited`; the next spawn reaps the
-//! ones that have finished, and shutdown joins everything, so even the
+//! ones that have finished, and shutdown joins the rest, so even the
 //! thread-local destructors of a retired thread have run when it returns.
 
 use std::collections::HashMap;
-use std::thread::{self, JoinHandle};
+
+use crate::loom::thread::{self, JoinHandle};
 
 /// Handles of a pool's threads, by id. Kept under the pool's mutex.
 #[derive(Default)]
@@ -22,7 +23,7 @@ impl ThreadSet {
     /// threads that have finished.
     pub(crate) fn insert(&mut self, id: usize, handle: JoinHandle<()>) {
         let (finished, running): (Vec<_>, Vec<_>) =
-            self.exited.drain(..).partition(JoinHandle::is_finished);
+            self.exited.drain(..).partition(thread::is_finished);
         self.exited = running;
         for handle in finished {
             let _ = handle.join();
@@ -37,10 +38,17 @@ impl ThreadSet {
         }
     }
 
+    /// Takes the handles of the threads that have left their loop: joining
+    /// them waits only for their last few instructions.
+    pub(crate) fn take_exited(&mut self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.exited)
+    }
+
     /// Takes every handle but the current thread's (a pool may be shut down
     /// from one of its own threads, which can't join itself).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn take_joinable(&mut self) -> Vec<JoinHandle<()>> {
-        let me = thread::current().id();
+        let me = thread::current_id();
         let mut handles: Vec<_> = self.exited.drain(..).collect();
         let ids: Vec<usize> = self
             .live
@@ -54,8 +62,9 @@ impl ThreadSet {
 }
 
 /// Joins what `take` hands out until it hands out nothing: a pool may start
-/// another thread while we join (a lending worker does), so one pass is not
-/// enough. `take` locks the pool and calls [`ThreadSet::take_joinable`].
+/// another thread while we join, so one pass is not enough. `take` locks the
+/// pool and calls [`ThreadSet::take_joinable`].
+#[cfg_attr(not(feature = "process"), allow(dead_code))]
 pub(crate) fn join_all(mut take: impl FnMut() -> Vec<JoinHandle<()>>) {
     loop {
         let handles = take();

@@ -375,10 +375,13 @@ fn a_different_binary_is_refused() {
     let err = pool.submit(remote!(pid), ()).unwrap().join().unwrap_err();
     let _ = std::fs::remove_file(&copy);
     assert!(err.is_broken(), "{err}");
+    // The reason is the error's source (the Display doesn't repeat it).
+    let cause = std::error::Error::source(&err).expect("why it could not start");
     assert!(
-        err.to_string()
+        cause
+            .to_string()
             .contains("executable differs from the parent's"),
-        "{err}"
+        "{err}: {cause}"
     );
     assert!(pool.submit(remote!(pid), ()).unwrap_err().is_broken());
 }

@@ -390,10 +390,9 @@ fn failing_initializer_breaks_the_pool() {
         .unwrap();
     let err = pool.submit(remote!(square), 1).unwrap().join().unwrap_err();
     assert!(err.is_broken(), "{err}");
-    assert_eq!(
-        err.to_string(),
-        "pool is broken: worker initializer failed: error in initializer"
-    );
+    assert_eq!(err.to_string(), "pool is broken: worker initializer failed");
+    let cause = std::error::Error::source(&err).expect("the initializer's error");
+    assert_eq!(cause.to_string(), "error in initializer");
     let refused = pool.submit(remote!(square), 2).unwrap_err();
     assert!(refused.is_broken());
     assert_eq!(refused.into_inner(), 2);

@@ -22,6 +22,8 @@ pub struct BuildError {
 pub(crate) enum BuildErrorKind {
     ZeroWorkers,
     ZeroCapacity,
+    /// A thread name with a NUL byte.
+    InvalidThreadName,
     /// A process pool setting that can't work, with the reason.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     Process(String),
@@ -72,6 +74,9 @@ impl fmt::Display for BuildError {
             BuildErrorKind::ZeroWorkers => f.write_str("max_workers must be at least 1"),
             BuildErrorKind::ZeroCapacity => {
                 f.write_str("a bounded queue needs a capacity of at least 1")
+            }
+            BuildErrorKind::InvalidThreadName => {
+                f.write_str("a thread name can't contain a NUL byte")
             }
             BuildErrorKind::Process(msg) => f.write_str(msg),
             BuildErrorKind::Unsupported { os } => write!(

@@ -8,14 +8,14 @@
 //! and was refused comes back inside the error.
 //!
 //! One file per concern: a task's failure (`task.rs`, and how it reads in
-//! `task_fmt.rs`), waiting for a task (`join.rs`), handing one in
-//! (`submit.rs`), building a pool (`build.rs`), and waiting for many
-//! (`timeout.rs`).
+//! `task_fmt.rs`), handing one in (`submit.rs`), building a pool
+//! (`build.rs`), and waiting for many (`timeout.rs`). The errors of waiting
+//! for one task hand the task's handle back, so they live beside it, in the
+//! core (`src/core/handle/join_error.rs`).
 
 use std::error::Error;
 
 mod build;
-mod join;
 mod submit;
 mod task;
 mod task_fmt;
@@ -23,7 +23,6 @@ mod timeout;
 
 pub use build::BuildError;
 pub(crate) use build::BuildErrorKind;
-pub use join::{JoinTimeoutError, TryJoinError};
 pub(crate) use submit::Refusal;
 pub use submit::SubmitError;
 pub use task::TaskError;

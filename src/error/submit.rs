@@ -5,8 +5,8 @@ use std::fmt;
 use std::io;
 
 use super::BoxError;
-use super::task::{Repr, TaskError};
-use crate::sync::Arc;
+use super::task::TaskError;
+use crate::loom::sync::Arc;
 
 /// A task handed to a pool and refused. The task comes back inside the error.
 ///
@@ -28,14 +28,35 @@ pub struct SubmitError<F> {
     reason: Refusal,
 }
 
+/// Why a pool refused a task.
+#[derive(Clone)]
 pub(crate) enum Refusal {
     Shutdown,
     Broken(Arc<BoxError>),
     Full,
-    Spawn(io::Error),
+    Spawn(Arc<io::Error>),
     /// A process pool could not start a worker process.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     StartFailed(Arc<BoxError>),
+}
+
+impl Refusal {
+    /// No thread could be started.
+    pub(crate) fn spawn(err: io::Error) -> Refusal {
+        Refusal::Spawn(Arc::new(err))
+    }
+
+    /// The refusal as the failure of a task that never ran (`Map` yields
+    /// these; a full queue counts as a refusal only where waiting is not
+    /// possible).
+    pub(crate) fn to_task_error(&self) -> TaskError {
+        match self {
+            Refusal::Shutdown | Refusal::Full => TaskError::shutdown(),
+            Refusal::Broken(cause) => TaskError::broken(cause.clone()),
+            Refusal::StartFailed(cause) => TaskError::start_failed(cause.clone()),
+            Refusal::Spawn(err) => TaskError::spawn_failure(err.clone()),
+        }
+    }
 }
 
 impl<F> SubmitError<F> {
@@ -43,18 +64,10 @@ impl<F> SubmitError<F> {
         SubmitError { task, reason }
     }
 
-    /// The refusal as the failure of a task that never ran (for `Map`).
+    /// The refusal as the failure of a task that never ran.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn to_task_error(&self) -> TaskError {
-        TaskError {
-            repr: match &self.reason {
-                Refusal::Shutdown | Refusal::Full => Repr::Shutdown,
-                Refusal::Broken(cause) => Repr::Broken(cause.clone()),
-                Refusal::StartFailed(cause) => Repr::StartFailed(cause.clone()),
-                Refusal::Spawn(err) => {
-                    Repr::Spawn(Arc::new(io::Error::new(err.kind(), err.to_string())))
-                }
-            },
-        }
+        self.reason.to_task_error()
     }
 
     /// Returns the refused task.
@@ -160,16 +173,12 @@ impl<F> fmt::Display for SubmitError<F> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.reason {
             Refusal::Shutdown => f.write_str("pool is shut down"),
-            Refusal::Broken(cause) => {
-                write!(f, "pool is broken: worker initializer failed: {cause}")
-            }
+            // Each cause is the `source()`, not part of this message.
+            Refusal::Broken(_) => f.write_str("pool is broken: worker initializer failed"),
             Refusal::Full => f.write_str("pool queue is full"),
-            Refusal::Spawn(err) => write!(f, "failed to start a worker thread: {err}"),
-            Refusal::StartFailed(cause) => {
-                write!(
-                    f,
-                    "pool is broken: failed to start a worker process: {cause}"
-                )
+            Refusal::Spawn(_) => f.write_str("failed to start a worker thread"),
+            Refusal::StartFailed(_) => {
+                f.write_str("pool is broken: failed to start a worker process")
             }
         }
     }
@@ -179,7 +188,7 @@ impl<F> Error for SubmitError<F> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.reason {
             Refusal::Broken(cause) | Refusal::StartFailed(cause) => Some(cause.as_ref().as_ref()),
-            Refusal::Spawn(err) => Some(err),
+            Refusal::Spawn(err) => Some(err.as_ref()),
             _ => None,
         }
     }

@@ -4,7 +4,7 @@ use std::any::Any;
 use std::io;
 
 use super::BoxError;
-use crate::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, StdMutex};
 
 /// Why a task produced no value.
 ///
@@ -16,13 +16,14 @@ use crate::sync::{Arc, Mutex};
 /// | [`is_panic`](Self::is_panic)         | panicked; the payload is kept ([`into_panic`](Self::into_panic)), and in a worker process the backtrace if asked for ([`panic_backtrace`](Self::panic_backtrace)) |
 /// | [`is_cancelled`](Self::is_cancelled) | was cancelled, by [`TaskHandle::cancel`](crate::TaskHandle::cancel) or a shutdown that cancels pending work |
 /// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
-/// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed ([`source`](std::error::Error::source) is its error) |
+/// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed, or no worker process could start ([`source`](std::error::Error::source) is the cause) |
 /// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
+/// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome |
 ///
-/// The last three come only from a process pool (the `process` feature); the
+/// `is_worker_died`, `is_serialization` and `is_protocol_error` come only from a process pool (the `process` feature); the
 /// predicates exist, and return `false`, in every build.
 ///
 /// `TaskError` is `Send + Sync + 'static`, so `?` turns it into a
@@ -51,7 +52,9 @@ use crate::sync::{Arc, Mutex};
 #[doc(alias = "CancelledError")]
 #[doc(alias = "BrokenExecutor")]
 pub struct TaskError {
-    pub(super) repr: Repr,
+    /// Boxed: errors are rare, and a small `TaskError` keeps every
+    /// `Result<T, TaskError>` (and so every task's cell) small.
+    pub(super) repr: Box<Repr>,
 }
 
 pub(super) enum Repr {
@@ -61,7 +64,7 @@ pub(super) enum Repr {
     /// shares a reference to the payload itself.
     Panic {
         message: Option<String>,
-        payload: Mutex<Box<dyn Any + Send + 'static>>,
+        payload: StdMutex<Box<dyn Any + Send + 'static>>,
         /// Captured in a worker process, if its environment asked for one.
         backtrace: Option<String>,
     },
@@ -85,58 +88,45 @@ pub(super) enum Repr {
     Serialization(Arc<str>),
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     StartFailed(Arc<BoxError>),
+    /// The producer went away without ending the task.
+    Abandoned,
 }
 
 #[cfg(feature = "process")]
 impl TaskError {
     /// The worker process `pid` died with this exit code or signal.
     pub(crate) fn worker_died(pid: u32, code: Option<i32>, signal: Option<i32>) -> TaskError {
-        TaskError {
-            repr: Repr::WorkerDied { pid, code, signal },
-        }
+        TaskError::new(Repr::WorkerDied { pid, code, signal })
     }
 
     /// The worker process `pid` sent garbage (or a reply that made no sense).
     pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
-        TaskError {
-            repr: Repr::Protocol {
-                pid,
-                msg: msg.into(),
-            },
-        }
+        TaskError::new(Repr::Protocol {
+            pid,
+            msg: msg.into(),
+        })
     }
 
     /// An argument or result failed to cross the process boundary;
     /// `msg` says which and why.
     pub(crate) fn serialization(msg: impl Into<Arc<str>>) -> TaskError {
-        TaskError {
-            repr: Repr::Serialization(msg.into()),
-        }
-    }
-
-    /// No worker process could be started, so the pool is broken.
-    pub(crate) fn start_failed(cause: Arc<BoxError>) -> TaskError {
-        TaskError {
-            repr: Repr::StartFailed(cause),
-        }
+        TaskError::new(Repr::Serialization(msg.into()))
     }
 
     /// A task panicked in a worker process with `message`; its payload is
     /// that message (a `String`), as for a thread pool's `panic!("...")`.
     pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
-        TaskError {
-            repr: Repr::Panic {
-                payload: Mutex::new(Box::new(message.clone())),
-                message: Some(message),
-                backtrace,
-            },
-        }
+        TaskError::new(Repr::Panic {
+            payload: StdMutex::new(Box::new(message.clone())),
+            message: Some(message),
+            backtrace,
+        })
     }
 
     /// A copy of this error, for every task of a chunk that failed as one
     /// (a panic payload is copied as its message).
     pub(crate) fn duplicate(&self) -> TaskError {
-        let repr = match &self.repr {
+        let repr = match &*self.repr {
             Repr::Panic {
                 message, backtrace, ..
             } => {
@@ -144,7 +134,7 @@ impl TaskError {
                     .clone()
                     .unwrap_or_else(|| "(non-string payload)".to_owned());
                 Repr::Panic {
-                    payload: Mutex::new(Box::new(message.clone())),
+                    payload: StdMutex::new(Box::new(message.clone())),
                     message: Some(message),
                     backtrace: backtrace.clone(),
                 }
@@ -165,44 +155,57 @@ impl TaskError {
             },
             Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
             Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
+            Repr::Abandoned => Repr::Abandoned,
         };
-        TaskError { repr }
+        TaskError::new(repr)
     }
 }
 
 impl TaskError {
-    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
+    pub(super) fn new(repr: Repr) -> TaskError {
         TaskError {
-            repr: Repr::Panic {
-                message: payload_message(payload.as_ref()).map(str::to_owned),
-                payload: Mutex::new(payload),
-                backtrace: None,
-            },
+            repr: Box::new(repr),
         }
+    }
+
+    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
+        TaskError::new(Repr::Panic {
+            message: payload_message(payload.as_ref()).map(str::to_owned),
+            payload: StdMutex::new(payload),
+            backtrace: None,
+        })
     }
 
     pub(crate) fn cancelled() -> TaskError {
-        TaskError {
-            repr: Repr::Cancelled,
-        }
+        TaskError::new(Repr::Cancelled)
     }
 
     pub(crate) fn timeout() -> TaskError {
-        TaskError {
-            repr: Repr::Timeout,
-        }
+        TaskError::new(Repr::Timeout)
     }
 
     pub(crate) fn spawn_failure(err: Arc<io::Error>) -> TaskError {
-        TaskError {
-            repr: Repr::Spawn(err),
-        }
+        TaskError::new(Repr::Spawn(err))
     }
 
     pub(crate) fn broken(cause: Arc<BoxError>) -> TaskError {
-        TaskError {
-            repr: Repr::Broken(cause),
-        }
+        TaskError::new(Repr::Broken(cause))
+    }
+
+    /// The task was refused because its pool is shut down.
+    pub(crate) fn shutdown() -> TaskError {
+        TaskError::new(Repr::Shutdown)
+    }
+
+    /// No worker process could be started, so the pool is broken.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn start_failed(cause: Arc<BoxError>) -> TaskError {
+        TaskError::new(Repr::StartFailed(cause))
+    }
+
+    /// The producer of the task went away without ending it.
+    pub(crate) fn abandoned() -> TaskError {
+        TaskError::new(Repr::Abandoned)
     }
 
     /// Returns `true` if the task panicked.
@@ -218,7 +221,7 @@ impl TaskError {
     /// assert!(!err.is_cancelled());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(self.repr, Repr::Panic { .. })
+        matches!(*self.repr, Repr::Panic { .. })
     }
 
     /// Returns `true` if the task was cancelled before it produced a value.
@@ -239,7 +242,7 @@ impl TaskError {
     /// blocker.join().unwrap();
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(self.repr, Repr::Cancelled)
+        matches!(*self.repr, Repr::Cancelled)
     }
 
     /// Returns `true` if the task's deadline passed before it produced a value.
@@ -259,7 +262,7 @@ impl TaskError {
     /// assert!(handle.join().unwrap_err().is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(self.repr, Repr::Timeout)
+        matches!(*self.repr, Repr::Timeout)
     }
 
     /// Returns `true` if the task never ran because the pool is broken (a
@@ -278,10 +281,13 @@ impl TaskError {
     ///     .unwrap();
     /// let err = pool.submit(|| 1).unwrap().join().unwrap_err();
     /// assert!(err.is_broken());
-    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no database");
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed");
+    /// // The cause is the error's source, as error reporters expect.
+    /// use std::error::Error;
+    /// assert_eq!(err.source().unwrap().to_string(), "no database");
     /// ```
     pub fn is_broken(&self) -> bool {
-        matches!(self.repr, Repr::Broken(_) | Repr::StartFailed(_))
+        matches!(*self.repr, Repr::Broken(_) | Repr::StartFailed(_))
     }
 
     /// Returns `true` if the task was refused because its pool had been shut
@@ -299,7 +305,7 @@ impl TaskError {
     /// assert!(first.unwrap_err().is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        matches!(self.repr, Repr::Shutdown)
+        matches!(*self.repr, Repr::Shutdown)
     }
 
     /// Returns `true` if the worker process running the task died: it
@@ -320,7 +326,7 @@ impl TaskError {
     /// assert_eq!(err.worker_pid(), None);
     /// ```
     pub fn is_worker_died(&self) -> bool {
-        matches!(self.repr, Repr::WorkerDied { .. })
+        matches!(*self.repr, Repr::WorkerDied { .. })
     }
 
     /// The process id of the worker that died running the task, or that
@@ -336,7 +342,7 @@ impl TaskError {
     /// assert_eq!(err.worker_pid(), None);
     /// ```
     pub fn worker_pid(&self) -> Option<u32> {
-        match self.repr {
+        match *self.repr {
             Repr::WorkerDied { pid, .. } | Repr::Protocol { pid, .. } => Some(pid),
             _ => None,
         }
@@ -354,7 +360,7 @@ impl TaskError {
     /// assert_eq!(err.exit_code(), None);
     /// ```
     pub fn exit_code(&self) -> Option<i32> {
-        match self.repr {
+        match *self.repr {
             Repr::WorkerDied { code, .. } => code,
             _ => None,
         }
@@ -372,7 +378,7 @@ impl TaskError {
     /// assert_eq!(err.exit_signal(), None);
     /// ```
     pub fn exit_signal(&self) -> Option<i32> {
-        match self.repr {
+        match *self.repr {
             Repr::WorkerDied { signal, .. } => signal,
             _ => None,
         }
@@ -392,7 +398,7 @@ impl TaskError {
     /// assert!(!err.is_serialization());
     /// ```
     pub fn is_serialization(&self) -> bool {
-        matches!(self.repr, Repr::Serialization(_))
+        matches!(*self.repr, Repr::Serialization(_))
     }
 
     /// Returns `true` if the worker process running the task sent a reply
@@ -407,7 +413,24 @@ impl TaskError {
     /// assert!(!err.is_protocol_error());
     /// ```
     pub fn is_protocol_error(&self) -> bool {
-        matches!(self.repr, Repr::Protocol { .. })
+        matches!(*self.repr, Repr::Protocol { .. })
+    }
+
+    /// Returns `true` if whatever was to produce the task's outcome went away
+    /// without producing one: an executor dropped the task unfinished (a
+    /// fault in the executor, reported instead of leaving the handle waiting
+    /// forever).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_abandoned());
+    /// ```
+    pub fn is_abandoned(&self) -> bool {
+        matches!(*self.repr, Repr::Abandoned)
     }
 
     /// The panic message, if the task panicked with a `&str` or `String`
@@ -423,7 +446,7 @@ impl TaskError {
     /// assert_eq!(err.panic_message(), Some("code 7"));
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
-        match &self.repr {
+        match &*self.repr {
             Repr::Panic { message, .. } => message.as_deref(),
             _ => None,
         }
@@ -470,7 +493,7 @@ impl TaskError {
     /// # }
     /// ```
     pub fn panic_backtrace(&self) -> Option<&str> {
-        match &self.repr {
+        match &*self.repr {
             Repr::Panic { backtrace, .. } => backtrace.as_deref(),
             _ => None,
         }
@@ -516,9 +539,11 @@ impl TaskError {
     /// assert!(err.try_into_panic().is_ok());
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
-        match self.repr {
-            Repr::Panic { payload, .. } => Ok(payload.into_inner()),
-            repr => Err(TaskError { repr }),
+        match *self.repr {
+            Repr::Panic { payload, .. } => Ok(payload
+                .into_inner()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())),
+            repr => Err(TaskError::new(repr)),
         }
     }
 }

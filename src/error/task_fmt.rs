@@ -7,16 +7,17 @@ use super::task::{Repr, TaskError};
 
 impl fmt::Display for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             Repr::Panic { message, .. } => match message {
                 Some(msg) => write!(f, "task panicked: {msg}"),
                 None => f.write_str("task panicked"),
             },
             Repr::Cancelled => f.write_str("task was cancelled"),
             Repr::Timeout => f.write_str("task timed out"),
-            Repr::Broken(cause) => write!(f, "pool is broken: worker initializer failed: {cause}"),
+            // Each cause is the `source()`, not part of this message.
+            Repr::Broken(_) => f.write_str("pool is broken: worker initializer failed"),
             Repr::Shutdown => f.write_str("pool is shut down"),
-            Repr::Spawn(err) => write!(f, "failed to start a worker thread: {err}"),
+            Repr::Spawn(_) => f.write_str("failed to start a worker thread"),
             Repr::WorkerDied { pid, code, signal } => {
                 write!(f, "worker process {pid} died")?;
                 match (code, signal) {
@@ -32,12 +33,8 @@ impl fmt::Display for TaskError {
                 write!(f, "worker process {pid} broke the protocol: {msg}")
             }
             Repr::Serialization(msg) => f.write_str(msg),
-            Repr::StartFailed(cause) => {
-                write!(
-                    f,
-                    "pool is broken: failed to start a worker process: {cause}"
-                )
-            }
+            Repr::StartFailed(_) => f.write_str("pool is broken: failed to start a worker process"),
+            Repr::Abandoned => f.write_str("task was dropped by its executor before it ended"),
         }
     }
 }
@@ -66,7 +63,7 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.repr {
+        match &*self.repr {
             Repr::Panic { message, .. } => f
                 .debug_tuple("TaskError::Panic")
                 .field(&message.as_deref().unwrap_or("..."))
@@ -95,13 +92,14 @@ impl fmt::Debug for TaskError {
                 .debug_tuple("TaskError::StartFailed")
                 .field(cause)
                 .finish(),
+            Repr::Abandoned => f.write_str("TaskError::Abandoned"),
         }
     }
 }
 
 impl Error for TaskError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
-        match &self.repr {
+        match &*self.repr {
             Repr::Broken(cause) | Repr::StartFailed(cause) => Some(cause.as_ref().as_ref()),
             Repr::Spawn(err) => Some(err.as_ref()),
             _ => None,

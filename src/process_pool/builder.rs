@@ -6,21 +6,10 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use super::supervisor::Shared;
+use super::supervisor::{Config, Shared};
 use super::{ProcessPool, RemoteFn, protocol};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::sync::Arc;
-
-pub(crate) struct Config {
-    pub(crate) max_workers: usize,
-    pub(crate) program: PathBuf,
-    pub(crate) init: Option<(String, Vec<u8>)>,
-    pub(crate) max_tasks_per_child: Option<usize>,
-    pub(crate) capacity: Option<usize>,
-    pub(crate) start_timeout: Duration,
-    pub(crate) retries: u32,
-    pub(crate) worker_stderr: bool,
-}
+use crate::loom::sync::Arc;
 
 /// Configures and builds a [`ProcessPool`].
 ///
@@ -145,7 +134,8 @@ impl ProcessPoolBuilder {
     /// let pool = ProcessPool::builder().initializer(remote!(connect), String::new()).build().unwrap();
     /// let err = pool.submit(remote!(|x: u8| x), 1).unwrap().join().unwrap_err();
     /// assert!(err.is_broken());
-    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed: no url");
+    /// assert_eq!(err.to_string(), "pool is broken: worker initializer failed");
+    /// assert_eq!(std::error::Error::source(&err).unwrap().to_string(), "no url");
     /// # }
     /// ```
     pub fn initializer<A: Serialize>(mut self, f: RemoteFn<A, Result<(), String>>, arg: A) -> Self {

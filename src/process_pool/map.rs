@@ -12,8 +12,9 @@ use serde::de::DeserializeOwned;
 use super::protocol::Request;
 use super::remote_task::{decode_chunk, encode_arg, request_frame};
 use super::{Options, ProcessPool, RemoteFn};
-use crate::TaskHandle;
-use crate::error::{JoinTimeoutError, TaskError};
+use crate::core::handle::JoinTimeoutError;
+use crate::core::handle::TaskHandle;
+use crate::error::TaskError;
 
 /// The iterator of [`ProcessPool::map`]: `f` applied to every input in the
 /// worker processes, results yielded **in input order**.

@@ -62,15 +62,16 @@ pub use task_builder::ProcessTaskBuilder;
 pub use worker::init;
 
 use protocol::Request;
-use remote_task::{Decoder, RemoteJob, RemoteTask, decode_one, encode_arg, request_frame};
+use remote_task::{Decoder, Remote, RemoteTask, decode_one, encode_arg, request_frame};
 use supervisor::Shared;
 
-use crate::TaskHandle;
+use crate::core::cell::{Caller, Stopping};
+use crate::core::handle::TaskHandle;
+use crate::core::producer::new_task;
+use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
-use crate::sync::Arc;
-use crate::task::{Runnable, Task};
-use crate::thread_pool::ShutdownOptions;
-use crate::token::CancelToken;
+use crate::executor::shutdown::ShutdownOptions;
+use crate::loom::sync::Arc;
 
 /// A pool of worker **processes** that runs registered functions and hands
 /// back a [`TaskHandle`] for each: the same handle as a
@@ -499,39 +500,36 @@ impl ProcessPool {
         options: Options,
         block: bool,
     ) -> Result<TaskHandle<T>, Refusal> {
-        let (frame, failure) = match frame {
-            Ok(frame) => (frame, None),
-            Err(err) => (Vec::new(), Some(err)),
+        // Cancellable while running: the driver installs a hook that kills
+        // the worker process. The deadline is the pool's timer's to enforce,
+        // the same way.
+        let stopping = Stopping {
+            token: None,
+            cancellable: true,
         };
-        // No deadline in the task itself: the pool enforces it by killing the
-        // worker (see the supervisor).
-        let task = Arc::new(Task::new(RemoteJob, Some(CancelToken::new()), None));
-        if let Some(err) = failure {
-            Runnable::fail(&*task, err);
-            return Ok(TaskHandle::new(task));
-        }
+        let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => {
+                producer.fail(err);
+                return Ok(handle);
+            }
+        };
         if let Some(deadline) = options.deadline {
-            let runnable: Arc<dyn Runnable> = task.clone();
-            self.shared
-                .timer
-                .schedule(deadline, Arc::downgrade(&runnable))
-                .map_err(Refusal::Spawn)?;
+            match self.shared.timer.schedule(deadline, producer.expiry()) {
+                Ok(()) => {}
+                Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
+                Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
+            }
         }
-        let dispatch = Arc::new(RemoteTask {
-            task: task.clone(),
+        let task = Box::new(RemoteTask {
+            producer,
             frame: frame.into(),
             decode,
             retries: options.retries.unwrap_or(self.shared.config.retries),
         });
-        match self.shared.push(dispatch, block) {
-            Ok(()) => Ok(TaskHandle::new(task)),
-            Err(reason) => match task.take_unqueued_job() {
-                Some(_) => Err(reason),
-                // The deadline passed and the timer ended the task before it
-                // could be refused: its outcome is that timeout.
-                None => Ok(TaskHandle::new(task)),
-            },
-        }
+        // A refused task is dropped unqueued: nobody sees its handle.
+        self.shared.push(task, block).map(|()| handle)
     }
 }
 

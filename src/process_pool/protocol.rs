@@ -94,6 +94,18 @@ pub(crate) enum Reply {
     Refused(String),
 }
 
+impl Reply {
+    /// Whether turning this reply into an outcome decodes a user type (a
+    /// value, or a chunk of outcomes with values): that must not happen on a
+    /// driver thread.
+    pub(crate) fn carries_a_value(&self) -> bool {
+        match self {
+            Reply::One(Outcome::Value(_)) | Reply::Chunk(_) => true,
+            Reply::One(_) | Reply::Refused(_) => false,
+        }
+    }
+}
+
 /// How one call went in the worker.
 #[doc(hidden)]
 #[derive(Debug, Serialize, Deserialize)]

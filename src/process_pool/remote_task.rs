@@ -1,38 +1,39 @@
 //! A process task as the pool holds it: [`RemoteTask`], the encoded request
-//! and the task it completes, which the drivers see as a [`Dispatch`]; and
-//! how a worker's reply becomes the task's outcome.
+//! and the producer of the task it completes, which the drivers see as a
+//! [`Dispatch`]; and how a worker's reply becomes the task's outcome.
+//!
+//! The drivers are internal threads: they never decode a user type. A reply
+//! that carries a value is handed to the task as a *deferred* outcome, decoded
+//! (under `catch_unwind`) by the thread that takes it or by the callback
+//! runner; a reply that carries an error (a panic, a failure to encode) is
+//! turned into the task's error here, which runs no user code.
+
+use std::panic::{self, AssertUnwindSafe};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{self, Outcome, Reply, Request};
 use super::supervisor::Dispatch;
-use crate::error::TaskError;
-use crate::state::{Job, Phase};
-use crate::sync::Arc;
-use crate::task::Task;
-use crate::token::CancelToken;
+use crate::core::cell::{Hook, Payload};
+use crate::core::producer::Producer;
+use crate::error::{TaskError, payload_message};
+use crate::loom::sync::Arc;
 
-/// The job of a process task, in the parent: nothing to call here. The
-/// request it stands for is sent to a worker by the driver that wins
-/// `start`; it is kept in the [`RemoteTask`].
-pub(super) struct RemoteJob;
+/// A process task's payload in its cell. The core has nothing to run or
+/// drop for it: the encoded request lives in the [`RemoteTask`].
+pub(super) struct Remote;
 
-impl<T> Job<T> for RemoteJob {
-    fn call(self) -> T {
-        unreachable!("a process task is sent to a worker, never called in the parent")
-    }
-    fn into_any(self) -> Box<dyn std::any::Any + Send> {
-        Box::new(self)
-    }
+impl Payload for Remote {
+    fn discard(&self) {}
 }
 
 /// Turns a worker's reply into a task's outcome.
 pub(super) type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
 
 /// A process task as the driver sees it.
-pub(super) struct RemoteTask<T> {
-    pub(super) task: Arc<Task<T>>,
+pub(super) struct RemoteTask<T: Send + 'static> {
+    pub(super) producer: Producer<T, Remote>,
     /// The encoded request.
     pub(super) frame: Arc<[u8]>,
     pub(super) decode: Decoder<T>,
@@ -41,33 +42,52 @@ pub(super) struct RemoteTask<T> {
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
     fn start(&self) -> Option<Arc<[u8]>> {
-        self.task.start().then(|| self.frame.clone())
+        self.producer.start().then(|| self.frame.clone())
     }
 
-    fn token(&self) -> &CancelToken {
-        self.task.token().expect("process tasks have a token")
+    fn set_hook(&self, hook: Hook) -> bool {
+        self.producer.set_hook(hook)
     }
 
-    fn complete(&self, reply: Reply, pid: u32, about_to_publish: &mut dyn FnMut()) {
-        self.task
-            .complete_then((self.decode)(reply, pid), Some(about_to_publish));
+    fn clear_hook(&self) -> bool {
+        self.producer.clear_hook()
     }
 
-    fn fail(&self, err: TaskError) {
-        if self.task.phase() == Phase::Running {
-            self.task.complete(Err(err));
+    fn complete(self: Box<Self>, reply: Reply, pid: u32) {
+        let RemoteTask {
+            producer, decode, ..
+        } = *self;
+        if reply.carries_a_value() {
+            // Decoding runs the user's `Deserialize`: not on this thread.
+            producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
         } else {
-            self.task.fail(err);
+            // An error: built from the worker's message, no user code.
+            let _ = producer.complete(decode(reply, pid));
         }
     }
 
-    fn cancel_queued(&self) {
-        self.task.cancel();
+    fn fail(self: Box<Self>, err: TaskError) {
+        self.producer.fail(err);
+    }
+
+    fn cancel_queued(self: Box<Self>) {
+        self.producer.cancel();
     }
 
     fn retries(&self) -> u32 {
         self.retries
     }
+}
+
+/// Runs `decode` with its panic caught: a `Deserialize` that panics fails
+/// only its task, as a serialization error.
+fn decode_guarded<T>(decode: Decoder<T>, reply: Reply, pid: u32) -> Result<T, TaskError> {
+    panic::catch_unwind(AssertUnwindSafe(|| decode(reply, pid))).unwrap_or_else(|payload| {
+        Err(TaskError::serialization(format!(
+            "deserializing the task's result panicked: {}",
+            payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+        )))
+    })
 }
 
 /// One call's outcome as a task's.

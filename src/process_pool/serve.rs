@@ -33,7 +33,6 @@ pub(crate) fn serve(parent: u32) -> i32 {
     if std::os::unix::process::parent_id() != parent {
         return 1;
     }
-    super::worker::set_serving();
 
     let (input, output) = match take_pipes() {
         Ok(pipes) => pipes,

@@ -5,35 +5,54 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::io;
-use std::thread;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::builder::Config;
 use super::child::{self, CallError, StartError, WorkerProcess};
 use super::protocol::Reply;
+use crate::core::cell::Hook;
+use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
-use crate::sync::{Arc, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, spin_until};
+use crate::loom::spin_until;
+use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::thread;
 use crate::threads::{ThreadSet, join_all};
-use crate::timer::Timer;
-use crate::token::CancelToken;
 
-/// A queued process task, whatever its result type.
-pub(crate) trait Dispatch: Send + Sync {
+/// A queued process task, whatever its result type: the driver's side of
+/// its producer. Drivers are internal threads; nothing here runs user code
+/// on them (see `remote_task.rs`).
+pub(crate) trait Dispatch: Send {
     /// `Pending -> Running`: the encoded request frame, or `None` if the
     /// task already ended (cancelled or timed out while queued).
     fn start(&self) -> Option<Arc<[u8]>>;
-    /// The token whose hook kills the worker.
-    fn token(&self) -> &CancelToken;
-    /// Ends a running task with the reply of worker `pid`, calling
-    /// `about_to_publish` just before its outcome is visible, if it is (see
-    /// [`Task::complete_then`](crate::task::Task::complete_then)).
-    fn complete(&self, reply: Reply, pid: u32, about_to_publish: &mut dyn FnMut());
+    /// Installs the hook that kills the worker running the task; `false` if
+    /// the task was cancelled or timed out first (see the core's
+    /// `Cell::set_hook`).
+    fn set_hook(&self, hook: Hook) -> bool;
+    /// Removes it; whether it ran. Once this returns it neither runs nor
+    /// will run, so the worker may be reaped.
+    fn clear_hook(&self) -> bool;
+    /// Ends the task with the reply of worker `pid`.
+    fn complete(self: Box<Self>, reply: Reply, pid: u32);
     /// Ends the task (pending or running) with `err`.
-    fn fail(&self, err: TaskError);
+    fn fail(self: Box<Self>, err: TaskError);
     /// Cancels a task that hasn't started.
-    fn cancel_queued(&self);
+    fn cancel_queued(self: Box<Self>);
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
+}
+
+/// A process pool's configuration, as its builder checked it.
+pub(crate) struct Config {
+    pub(crate) max_workers: usize,
+    pub(crate) program: PathBuf,
+    pub(crate) init: Option<(String, Vec<u8>)>,
+    pub(crate) max_tasks_per_child: Option<usize>,
+    pub(crate) capacity: Option<usize>,
+    pub(crate) start_timeout: Duration,
+    pub(crate) retries: u32,
+    pub(crate) worker_stderr: bool,
 }
 
 /// How long an idle driver stays awake for the next job before it sleeps:
@@ -58,7 +77,7 @@ pub(crate) struct Shared {
 
 #[derive(Default)]
 struct PoolState {
-    queue: VecDeque<Arc<dyn Dispatch>>,
+    queue: VecDeque<Box<dyn Dispatch>>,
     /// Live driver threads.
     drivers: usize,
     /// Drivers waiting on `work`.
@@ -116,7 +135,7 @@ impl Shared {
     /// without, a full queue refuses.
     pub(crate) fn push(
         self: &Arc<Self>,
-        job: Arc<dyn Dispatch>,
+        job: Box<dyn Dispatch>,
         block: bool,
     ) -> Result<(), Refusal> {
         let mut st = self.state.lock();
@@ -143,7 +162,7 @@ impl Shared {
             if st.drivers == 0 {
                 st.queue.pop_back();
                 self.set_queued(&st);
-                return Err(Refusal::Spawn(err));
+                return Err(Refusal::spawn(err));
             }
         }
         Ok(())
@@ -173,9 +192,9 @@ impl Shared {
         }
         let id = st.next_id;
         let shared = self.clone();
-        let handle = thread::Builder::new()
-            .name(format!("futurepool-process-{id}"))
-            .spawn(move || shared.driver_main(id))?;
+        let handle = thread::spawn_named(format!("futurepool-process-{id}"), None, move || {
+            shared.driver_main(id)
+        })?;
         st.next_id += 1;
         st.drivers += 1;
         st.threads.insert(id, handle);
@@ -246,7 +265,7 @@ impl Shared {
     /// Runs one task on this driver's worker, starting one if needed.
     /// Returns `true` if it counted this driver in `spinning` (see below),
     /// for the caller to undo.
-    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Arc<dyn Dispatch>) -> bool {
+    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Box<dyn Dispatch>) -> bool {
         let Some(request) = job.start() else {
             return false; // ended while queued
         };
@@ -271,11 +290,11 @@ impl Shared {
             // From here until `clear_hook`, `cancel()` and a deadline kill
             // the worker. See README.md, "Killing a running task": the
             // worker is not reaped before `clear_hook` returns.
-            if !job.token().set_hook(proc.kill_hook()) {
+            if !job.set_hook(proc.kill_hook()) {
                 return false; // cancelled or timed out before it was sent
             }
             let result = proc.call(&request);
-            let killed = job.token().clear_hook();
+            let killed = job.clear_hook();
             match result {
                 Ok(reply) => {
                     proc.tasks += 1;
@@ -286,22 +305,18 @@ impl Shared {
                     // The thread that joins may submit its next task the
                     // moment the outcome is visible, before this driver is
                     // back for it: count the driver as spinning (it will
-                    // take a queued job without being woken) from just
-                    // before then, so that the submit doesn't start a
-                    // second driver and worker. Not earlier: a done-callback
-                    // runs here first, and may submit and wait itself.
-                    // (Lock order: the pool's lock under the task's; the
-                    // pool never takes a task's lock while holding its own.)
-                    let mut counted = false;
-                    job.complete(reply, pid, &mut || {
-                        self.state.lock().spinning += 1;
-                        counted = true;
-                    });
+                    // take a queued job without being woken) from before
+                    // then, so that the submit doesn't start a second
+                    // driver and worker. (No done-callback runs on this
+                    // thread, so nothing can submit and wait here while it
+                    // is counted.)
+                    self.state.lock().spinning += 1;
+                    job.complete(reply, pid);
                     if killed || quota {
                         let proc = worker.take().expect("present");
                         self.end_worker(id, proc, killed);
                     }
-                    return counted;
+                    return true;
                 }
                 Err(err) => {
                     let proc = worker.take().expect("present");
@@ -378,12 +393,12 @@ impl Shared {
         }
         if wait {
             self.join_drivers();
-            self.timer.stop();
+            self.timer.close();
         }
     }
 
-    /// Joins every driver thread but the current one (a done-callback runs
-    /// on a driver, and may shut the pool down).
+    /// Joins every driver thread. (No user code runs on a driver, so a
+    /// shutdown never runs on one; the check is a guard.)
     fn join_drivers(&self) {
         join_all(|| self.state.lock().threads.take_joinable());
     }
@@ -416,7 +431,7 @@ mod tests {
     use std::sync::mpsc;
     use std::task::{Context, Wake, Waker};
 
-    use crate::ProcessPool;
+    use crate::process_pool::ProcessPool;
 
     /// Connects to the test at `path`, then returns once it sends a byte.
     fn run_when_told(path: String) -> u32 {

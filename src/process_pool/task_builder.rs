@@ -8,7 +8,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::{Options, ProcessPool, RemoteFn};
-use crate::TaskHandle;
+use crate::core::handle::TaskHandle;
 use crate::error::SubmitError;
 
 /// Submits one process task with options; made by [`ProcessPool::task`].

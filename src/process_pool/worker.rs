@@ -8,7 +8,7 @@
 //! compiles everywhere unchanged.
 
 #[cfg(target_os = "linux")]
-pub(crate) use marker::{check_not_recursing, marker_arg, set_serving};
+pub(crate) use marker::{check_not_recursing, marker_arg};
 
 /// Makes this program usable as a [`ProcessPool`](crate::ProcessPool)
 /// worker: **call it first thing in `main`**.
@@ -48,6 +48,8 @@ pub(crate) use marker::{check_not_recursing, marker_arg, set_serving};
 pub fn init() {
     #[cfg(target_os = "linux")]
     if let Some(parent) = marker::started_as_worker() {
+        // Before any task runs: a task may start a pool of its own.
+        marker::set_serving();
         std::process::exit(super::serve::serve(parent));
     }
 }
@@ -58,7 +60,7 @@ mod marker {
     use std::ffi::{OsStr, OsString};
     use std::os::unix::ffi::OsStrExt;
 
-    use crate::sync::{AtomicBool, Ordering};
+    use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
     /// The argument that marks a process as a worker, followed by the
     /// parent's pid: a worker's command line is exactly

@@ -7,7 +7,7 @@ use std::time::Duration;
 use super::ThreadPool;
 use super::inner::{Config, Initializer, Inner};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::sync::Arc;
+use crate::loom::sync::Arc;
 
 /// Configures and builds a [`ThreadPool`].
 ///
@@ -104,7 +104,9 @@ impl ThreadPoolBuilder {
     }
 
     /// Names worker threads `prefix-N`, `N` counting from 0 in the order the
-    /// workers start. The default prefix is `futurepool`.
+    /// workers start (and the pool's deadline timer `prefix-timer`). The
+    /// default prefix is `futurepool`. A name with a NUL byte is refused by
+    /// [`build`](Self::build): no thread can be called that.
     ///
     /// # Examples
     ///
@@ -114,6 +116,9 @@ impl ThreadPoolBuilder {
     /// let pool = ThreadPool::builder().thread_name("io").build().unwrap();
     /// let name = pool.submit(|| std::thread::current().name().map(str::to_owned)).unwrap();
     /// assert_eq!(name.join().unwrap().as_deref(), Some("io-0"));
+    ///
+    /// let err = ThreadPool::builder().thread_name("bad\0name").build().unwrap_err();
+    /// assert_eq!(err.to_string(), "a thread name can't contain a NUL byte");
     /// ```
     #[doc(alias = "thread_name_prefix")]
     pub fn thread_name(mut self, prefix: impl Into<String>) -> ThreadPoolBuilder {
@@ -221,7 +226,8 @@ impl ThreadPoolBuilder {
     ///
     /// # Errors
     ///
-    /// A [`BuildError`] if `max_workers` or a bounded queue's capacity is 0.
+    /// A [`BuildError`] if `max_workers` or a bounded queue's capacity is 0,
+    /// or the thread name holds a NUL byte.
     ///
     /// # Examples
     ///
@@ -240,6 +246,11 @@ impl ThreadPoolBuilder {
         }
         if self.capacity == Some(0) {
             return Err(BuildError::new(BuildErrorKind::ZeroCapacity));
+        }
+        if self.name_prefix.contains('\0') {
+            // A thread name can't hold a NUL byte; refused here, not by a
+            // panic in whichever submit starts the first worker.
+            return Err(BuildError::new(BuildErrorKind::InvalidThreadName));
         }
         let config = Config {
             max_workers,

@@ -1,19 +1,19 @@
-//! The shared state of a thread pool and its workers' loop. The protocol is
-//! described in `README.md` beside this file.
+//! The shared state of a thread pool: the queue, the counters of the wake
+//! protocol, submit, and shutdown. The workers' loop is in `worker.rs`; the
+//! protocol is described in `README.md` beside this file.
 
-use std::cell::RefCell;
 use std::io;
-use std::panic::{self, AssertUnwindSafe};
-use std::thread;
 use std::time::Duration;
 
-use crate::error::{BoxError, Refusal, TaskError, payload_message};
-use crate::sync::{
-    Arc, AtomicBool, AtomicUsize, Condvar, Mutex, MutexGuard, Ordering, SegQueue, Weak, spin_until,
-};
-use crate::task::Runnable;
-use crate::threads::{ThreadSet, join_all};
-use crate::timer::Timer;
+use super::job::Run;
+use crate::core::blocking;
+use crate::core::timer::Timer;
+use crate::error::{BoxError, Refusal, TaskError};
+use crate::loom::SegQueue;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::thread;
+use crate::threads::ThreadSet;
 
 pub(crate) type Initializer = dyn Fn() -> Result<(), BoxError> + Send + Sync + 'static;
 
@@ -29,90 +29,73 @@ pub(crate) struct Config {
 pub(crate) struct Inner {
     /// Tasks submitted and not yet taken by a worker. Lock-free: submitters
     /// and workers don't take the pool's mutex to push or pop.
-    queue: SegQueue<Arc<dyn Runnable>>,
+    queue: SegQueue<Arc<dyn Run>>,
     /// Tasks counted into `queue` and not yet taken out: incremented *before*
     /// a push (reserving a slot of a bounded queue) and decremented *after* a
     /// pop, so it never under-counts what a worker can find.
-    queued: AtomicUsize,
+    pub(super) queued: AtomicUsize,
     /// Submits that passed the `closed` check and have not finished pushing.
     /// Shutdown waits for it to drain, so no task is pushed behind it.
-    submitting: AtomicUsize,
+    pub(super) submitting: AtomicUsize,
     /// Set once, by shutdown or by a failed initializer.
-    closed: AtomicBool,
+    pub(super) closed: AtomicBool,
     /// Workers asleep on `work`, or committed to it (changed under the lock).
-    sleeping: AtomicUsize,
+    pub(super) sleeping: AtomicUsize,
     /// Workers spinning a moment for work before they sleep, and workers
-    /// just started: both are sure to look at the queue before sleeping.
-    spinning: AtomicUsize,
+    /// just started. Each is sure to look at the queue *after* it stops
+    /// being counted here; see `README.md`, "No lost start".
+    pub(super) spinning: AtomicUsize,
     /// `threads - lent`, the count held to `max_workers` (changed under the lock).
-    active: AtomicUsize,
+    pub(super) active: AtomicUsize,
     /// Submitters waiting for room in a bounded queue (changed under the lock).
     room_waiters: AtomicUsize,
-    state: Mutex<PoolState>,
+    pub(super) state: Mutex<PoolState>,
     /// Idle workers wait here for work.
-    work: Condvar,
+    pub(super) work: Condvar,
     /// Submitters wait here for room in a bounded queue.
     room: Condvar,
+    /// Shutdowns wait here for workers to exit.
+    pub(super) exited: Condvar,
     pub(crate) config: Config,
     pub(crate) timer: Timer,
+    /// Test-only interleaving points; see `tests.rs`.
+    #[cfg(test)]
+    pub(super) hook: Option<Arc<dyn Fn(Point) + Send + Sync>>,
+}
+
+/// Places in the protocol where a unit test can stop a worker to force an
+/// interleaving (`tests.rs`). Outside tests, reaching one does nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum Point {
+    /// A worker just started has taken its first task off the queue, and
+    /// hasn't run it yet.
+    FirstTaskTaken,
 }
 
 /// What only the slow paths need, under the pool's mutex.
 #[derive(Default)]
-struct PoolState {
+pub(super) struct PoolState {
     /// Live worker threads.
-    threads: usize,
+    pub(super) threads: usize,
     /// Wake-ups sent to sleeping workers and not yet taken up.
-    notified: usize,
+    pub(super) notified: usize,
     /// Workers blocked in a futurepool wait, their places lent to the pool.
-    lent: usize,
-    shutdown: bool,
-    broken: Option<Arc<BoxError>>,
-    next_index: usize,
-    workers: ThreadSet,
+    pub(super) lent: usize,
+    /// Workers of this pool blocked inside this pool's own `shutdown`:
+    /// other shutdowns don't wait for them (they would wait for each other).
+    in_shutdown: usize,
+    pub(super) shutdown: bool,
+    pub(super) broken: Option<Arc<BoxError>>,
+    pub(super) next_index: usize,
+    pub(super) workers: ThreadSet,
 }
 
 impl PoolState {
     /// Workers counted against `max_workers`: the lent ones don't count.
-    fn active(&self) -> usize {
+    pub(super) fn active(&self) -> usize {
         self.threads.saturating_sub(self.lent)
     }
-}
-
-thread_local! {
-    /// The pool this thread is a worker of.
-    static CURRENT: RefCell<Option<Weak<Inner>>> = const { RefCell::new(None) };
-}
-
-/// While alive, the current worker's place is lent to its pool.
-pub(crate) struct Lend(Arc<Inner>);
-
-impl Drop for Lend {
-    fn drop(&mut self) {
-        let mut st = self.0.state.lock();
-        st.lent -= 1;
-        self.0.publish_counts(&st);
-    }
-}
-
-/// Called before a futurepool wait blocks. On a pool worker, lends the
-/// worker's place to the pool until the returned guard drops, starting
-/// another worker if work is queued and none is idle. Elsewhere, a no-op.
-pub(crate) fn enter_blocking() -> Option<Lend> {
-    let inner = CURRENT.with(|c| c.borrow().as_ref().and_then(Weak::upgrade))?;
-    {
-        let mut st = inner.state.lock();
-        st.lent += 1;
-        inner.publish_counts(&st);
-        // ORDERING: SeqCst, like every read of the counters in the wake
-        // protocol (see the README beside this file).
-        if inner.queued.load(Ordering::SeqCst) > 0 {
-            // A failure to start a thread only means the queue waits for a
-            // worker that is already running.
-            let _ = inner.wake_or_spawn(&mut st);
-        }
-    }
-    Some(Lend(inner))
 }
 
 impl Inner {
@@ -130,14 +113,28 @@ impl Inner {
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
             room: Condvar::new(),
+            exited: Condvar::new(),
             config,
             timer,
+            #[cfg(test)]
+            hook: None,
         }
+    }
+
+    /// Reaches a test interleaving point.
+    #[inline]
+    pub(super) fn reach(&self, point: Point) {
+        #[cfg(test)]
+        if let Some(hook) = &self.hook {
+            hook(point);
+        }
+        #[cfg(not(test))]
+        let _ = point;
     }
 
     /// Copies the counts the lock-free paths read. Called under the lock
     /// after every change to `threads` or `lent`.
-    fn publish_counts(&self, st: &PoolState) {
+    pub(super) fn publish_counts(&self, st: &PoolState) {
         // ORDERING: SeqCst: read by submitters deciding whether to wake.
         self.active.store(st.active(), Ordering::SeqCst);
     }
@@ -148,16 +145,13 @@ impl Inner {
     /// The fast path takes no lock: reserve a count in `queued`, announce
     /// the submit in `submitting`, check `closed`, push, and wake nobody if a
     /// spinning or busy worker will find the task anyway.
-    pub(crate) fn push(
-        self: &Arc<Self>,
-        job: Arc<dyn Runnable>,
-        block: bool,
-    ) -> Result<(), Refusal> {
+    pub(crate) fn push(self: &Arc<Self>, job: Arc<dyn Run>, block: bool) -> Result<(), Refusal> {
         // ORDERING (throughout): SeqCst. The wake protocol is a Dekker-style
         // handshake between a submitter (write `queued`, then read
-        // `sleeping`) and a worker going to sleep (write `sleeping`, then
-        // read `queued`): in the single total order of SeqCst operations at
-        // least one of them sees the other's write.
+        // `sleeping`/`spinning`) and a worker going to sleep or done spinning
+        // (write `sleeping`/`spinning`, then read `queued`): in the single
+        // total order of SeqCst operations at least one of them sees the
+        // other's write.
         if self.closed.load(Ordering::SeqCst) {
             return Err(self.refusal().unwrap_or(Refusal::Shutdown));
         }
@@ -178,7 +172,7 @@ impl Inner {
                     drop(st);
                     self.submitting.fetch_sub(1, Ordering::SeqCst);
                     self.unreserve();
-                    return Err(Refusal::Spawn(err));
+                    return Err(Refusal::spawn(err));
                 }
                 started = true;
             }
@@ -191,7 +185,8 @@ impl Inner {
             return Ok(());
         }
 
-        // Each queued task has a spinning worker that will see it.
+        // Each queued task has a spinning worker that will look at the
+        // queue after it stops spinning.
         if self.queued.load(Ordering::SeqCst) <= self.spinning.load(Ordering::SeqCst) {
             return Ok(());
         }
@@ -211,7 +206,7 @@ impl Inner {
                 drop(st);
                 let err = Arc::new(err);
                 while let Some(job) = self.pop() {
-                    job.fail(TaskError::spawn_failure(err.clone()));
+                    job.fail_queued(TaskError::spawn_failure(err.clone()));
                 }
             }
         }
@@ -219,8 +214,7 @@ impl Inner {
     }
 
     /// Counts a task into `queued`, waiting for room in a full bounded
-    /// queue (lending this worker's place if it is one of ours), or refusing
-    /// without `block`.
+    /// queue, or refusing without `block`.
     fn reserve(self: &Arc<Self>, block: bool) -> Result<(), Refusal> {
         let Some(cap) = self.config.capacity else {
             self.queued.fetch_add(1, Ordering::SeqCst);
@@ -239,9 +233,10 @@ impl Inner {
         if !block {
             return Err(Refusal::Full);
         }
-        // Declared before the state guard, so it drops after it: dropping a
-        // `Lend` locks the state.
-        let _lend = enter_blocking();
+        // A worker (of any pool) waiting here lends its place. Declared
+        // before the state guard, so it drops after it: ending the loan
+        // locks that pool's state.
+        let _blocking = blocking::enter();
         let mut st = self.state.lock();
         self.room_waiters.fetch_add(1, Ordering::SeqCst);
         let outcome = loop {
@@ -268,7 +263,7 @@ impl Inner {
     }
 
     /// Takes the next task off the queue.
-    fn pop(&self) -> Option<Arc<dyn Runnable>> {
+    pub(super) fn pop(&self) -> Option<Arc<dyn Run>> {
         let job = self.queue.pop()?;
         self.queued.fetch_sub(1, Ordering::SeqCst);
         self.room_freed();
@@ -287,7 +282,7 @@ impl Inner {
 
     /// Makes sure someone will take a queued task: wakes a sleeping worker,
     /// or starts a new one if the pool has room.
-    fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
+    pub(super) fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
         if self.queued.load(Ordering::SeqCst) <= self.spinning.load(Ordering::SeqCst) {
             Ok(()) // each queued task has a spinning worker to take it
         } else if self.sleeping.load(Ordering::SeqCst) > st.notified {
@@ -303,16 +298,15 @@ impl Inner {
 
     fn spawn_worker(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
         let index = st.next_index;
-        let mut builder =
-            thread::Builder::new().name(format!("{}-{}", self.config.name_prefix, index));
-        if let Some(size) = self.config.stack_size {
-            builder = builder.stack_size(size);
-        }
+        let name = format!("{}-{}", self.config.name_prefix, index);
         let inner = self.clone();
         // Counted as spinning until its loop starts: it will look at the
         // queue first thing, so nobody needs to wake it or start another.
         self.spinning.fetch_add(1, Ordering::SeqCst);
-        let handle = match builder.spawn(move || inner.worker_main(index)) {
+        let spawned = thread::spawn_named(name, self.config.stack_size, move || {
+            inner.run_worker(index)
+        });
+        let handle = match spawned {
             Ok(handle) => handle,
             Err(err) => {
                 self.spinning.fetch_sub(1, Ordering::SeqCst);
@@ -324,116 +318,6 @@ impl Inner {
         self.publish_counts(st);
         st.workers.insert(index, handle);
         Ok(())
-    }
-
-    fn worker_main(self: Arc<Self>, index: usize) {
-        CURRENT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&self)));
-        if let Some(init) = &self.config.initializer {
-            let failure = match panic::catch_unwind(AssertUnwindSafe(|| init())) {
-                Ok(Ok(())) => None,
-                Ok(Err(err)) => Some(err),
-                Err(payload) => Some(
-                    format!(
-                        "initializer panicked: {}",
-                        payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
-                    )
-                    .into(),
-                ),
-            };
-            if let Some(cause) = failure {
-                self.spinning.fetch_sub(1, Ordering::SeqCst);
-                self.break_pool(cause);
-                self.exit(self.state.lock(), index);
-                return;
-            }
-        }
-        // Counted as spinning until its first look at the queue.
-        let mut starting = true;
-
-        // Whether this worker has spun for work since its last task.
-        let mut spun = false;
-        loop {
-            let job = self.pop();
-            if starting {
-                starting = false;
-                self.spinning.fetch_sub(1, Ordering::SeqCst);
-            }
-            if let Some(job) = job {
-                spun = false;
-                // `run` catches the task's panic; this catches the rest (a
-                // panicking drop of a value nobody wanted), so that a worker
-                // never dies of a task.
-                let _ = panic::catch_unwind(AssertUnwindSafe(move || {
-                    job.run();
-                    drop(job);
-                }));
-                // ORDERING: SeqCst, as everywhere in the wake protocol.
-                if self.active.load(Ordering::SeqCst) > self.config.max_workers {
-                    let st = self.state.lock();
-                    if st.active() > self.config.max_workers {
-                        // A lent worker came back: one too many.
-                        return self.exit(st, index);
-                    }
-                }
-                continue;
-            }
-            if self.closed.load(Ordering::SeqCst) {
-                let st = self.state.lock();
-                // Broken: the queue was failed. Shut down: leave once no
-                // submit is in flight and the queue is empty.
-                if st.broken.is_some()
-                    || (self.submitting.load(Ordering::SeqCst) == 0
-                        && self.queued.load(Ordering::SeqCst) == 0)
-                {
-                    return self.exit(st, index);
-                }
-                drop(st);
-                thread::yield_now();
-                continue;
-            }
-            if !spun {
-                // Stay awake a moment before sleeping: the next task is often
-                // microseconds away, and a spinning worker takes it with no
-                // futex wake on either side.
-                spun = true;
-                self.spinning.fetch_add(1, Ordering::SeqCst);
-                spin_until(|| {
-                    self.queued.load(Ordering::SeqCst) > 0 || self.closed.load(Ordering::SeqCst)
-                });
-                self.spinning.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-            let mut st = self.state.lock();
-            // Commit to sleeping, then look once more (the worker's half of
-            // the handshake described in `push`).
-            self.sleeping.fetch_add(1, Ordering::SeqCst);
-            if self.queued.load(Ordering::SeqCst) > 0 || self.closed.load(Ordering::SeqCst) {
-                self.sleeping.fetch_sub(1, Ordering::SeqCst);
-                continue;
-            }
-            let timed_out = self
-                .work
-                .wait_for(&mut st, self.config.keep_alive)
-                .timed_out();
-            self.sleeping.fetch_sub(1, Ordering::SeqCst);
-            if st.notified > 0 {
-                st.notified -= 1;
-                continue;
-            }
-            if timed_out
-                && self.queued.load(Ordering::SeqCst) == 0
-                && !self.closed.load(Ordering::SeqCst)
-            {
-                return self.exit(st, index); // idle for keep_alive: retire
-            }
-        }
-    }
-
-    fn exit(&self, mut st: MutexGuard<'_, PoolState>, index: usize) {
-        st.threads -= 1;
-        self.publish_counts(&st);
-        st.workers.exiting(index);
-        CURRENT.with(|c| *c.borrow_mut() = None);
     }
 
     /// Closes the pool to new tasks and waits until every submit in flight
@@ -455,7 +339,7 @@ impl Inner {
     }
 
     /// A worker initializer failed: refuse new work and fail the queued.
-    fn break_pool(&self, cause: BoxError) {
+    pub(super) fn break_pool(&self, cause: BoxError) {
         let cause = {
             let mut st = self.state.lock();
             let cause = st.broken.get_or_insert_with(|| Arc::new(cause)).clone();
@@ -464,7 +348,7 @@ impl Inner {
         };
         self.wake_all();
         while let Some(job) = self.pop() {
-            job.fail(TaskError::broken(cause.clone()));
+            job.fail_queued(TaskError::broken(cause.clone()));
         }
     }
 
@@ -478,19 +362,39 @@ impl Inner {
         }
         self.wake_all();
         if cancel_pending {
+            // On the caller's thread: the cancelled tasks' callbacks run
+            // here, and their closures are dropped here.
             while let Some(job) = self.pop() {
                 job.cancel_queued();
             }
         }
         if wait {
-            self.join_workers();
-            self.timer.stop();
+            self.wait_for_workers();
+            self.timer.close();
         }
     }
 
-    /// Joins every worker thread but the current one.
-    fn join_workers(&self) {
-        join_all(|| self.state.lock().workers.take_joinable());
+    /// Waits until every worker has exited, except those (this one
+    /// included) that are themselves waiting in a `shutdown` of this pool,
+    /// then joins the threads that exited. A worker waiting here lends its
+    /// place, so the queue still drains.
+    fn wait_for_workers(&self) {
+        let me = self.is_current_worker();
+        let _blocking = blocking::enter();
+        let exited = {
+            let mut st = self.state.lock();
+            st.in_shutdown += usize::from(me);
+            // Others in shutdown count as gone: two tasks that both shut
+            // the pool down would otherwise wait for each other forever.
+            while st.threads > st.in_shutdown {
+                self.exited.wait(&mut st);
+            }
+            st.in_shutdown -= usize::from(me);
+            st.workers.take_exited()
+        };
+        for handle in exited {
+            let _ = handle.join();
+        }
     }
 
     /// Why a submit would be refused now, if it would.

@@ -1,28 +1,41 @@
 //! The thread pool: Python's `ThreadPoolExecutor`.
 //!
-//! - [`ThreadPool`] is the pool and the submit / map / shutdown API;
-//! - [`ThreadPoolBuilder`] configures one;
-//! - [`TaskBuilder`] submits one task with options (a deadline);
-//! - `inner.rs` holds the queue and the workers' loop, whose sleep, wake,
-//!   lend and shutdown protocol is described in `README.md` beside this file.
+//! - [`ThreadPool`] (here) is the pool and its submit / map / shutdown API;
+//! - `builder.rs`: [`ThreadPoolBuilder`], how one is configured;
+//! - `options.rs`: [`TaskBuilder`], one submit with a deadline;
+//! - `job.rs`: a task as the pool keeps it, its closure inside its cell;
+//! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
+//!   loop and how a waiting worker lends its place. The sleep, wake, lend
+//!   and shutdown protocol is described in `README.md` beside this file;
+//! - `map.rs`: [`Map`], the ordered, bounded `map`;
+//! - `tests.rs`: unit tests that force interleavings at test-only points.
 
 mod builder;
 mod inner;
+mod job;
+mod map;
+mod options;
+#[cfg(all(test, not(futurepool_loom)))]
+mod tests;
+mod worker;
 
 use std::fmt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 pub use builder::ThreadPoolBuilder;
 use inner::Inner;
-pub(crate) use inner::enter_blocking;
+use job::{Job, Plain, Run, ThreadJob};
+pub use map::{Map, MapStream};
+pub use options::TaskBuilder;
 
-use crate::TaskHandle;
+use crate::core::cell::{Caller, Stopping};
+use crate::core::handle::TaskHandle;
+use crate::core::producer::new_task;
+use crate::core::timer::ScheduleError;
+use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError};
-use crate::map::Map;
-use crate::state::{Job, JobSlot};
-use crate::sync::Arc;
-use crate::task::{Plain, Runnable, Task, WithToken};
-use crate::token::CancelToken;
+use crate::executor::shutdown::ShutdownOptions;
+use crate::loom::sync::Arc;
 
 /// A pool of worker threads that runs submitted closures and hands back a
 /// [`TaskHandle`] for each.
@@ -76,95 +89,6 @@ use crate::token::CancelToken;
 #[doc(alias = "Executor")]
 pub struct ThreadPool {
     inner: Arc<Inner>,
-}
-
-/// How [`ThreadPool::shutdown_with`] shuts a pool down.
-///
-/// The default is Python's `shutdown()`: wait, and let queued tasks run.
-///
-/// # Examples
-///
-/// ```
-/// use futurepool::{ShutdownOptions, ThreadPool};
-///
-/// let pool = ThreadPool::new();
-/// pool.shutdown_with(ShutdownOptions::new().wait(false).cancel_pending(true));
-/// assert!(pool.is_shutdown());
-/// ```
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ShutdownOptions {
-    pub(crate) wait: bool,
-    pub(crate) cancel_pending: bool,
-}
-
-impl Default for ShutdownOptions {
-    fn default() -> Self {
-        ShutdownOptions::new()
-    }
-}
-
-impl ShutdownOptions {
-    /// Wait for the workers; let queued tasks run.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ShutdownOptions;
-    ///
-    /// assert_eq!(ShutdownOptions::new(), ShutdownOptions::default());
-    /// ```
-    pub fn new() -> ShutdownOptions {
-        ShutdownOptions {
-            wait: true,
-            cancel_pending: false,
-        }
-    }
-
-    /// Whether `shutdown_with` blocks until every worker thread has exited
-    /// (after finishing its running task and, unless cancelled, the queue).
-    /// Without waiting, the workers exit on their own; dropping the pool
-    /// still waits for them.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::{ShutdownOptions, ThreadPool};
-    ///
-    /// let pool = ThreadPool::new();
-    /// let handle = pool.submit(|| 1).unwrap();
-    /// pool.shutdown_with(ShutdownOptions::new().wait(false));
-    /// assert_eq!(handle.join().unwrap(), 1); // queued work still runs
-    /// ```
-    pub fn wait(mut self, wait: bool) -> ShutdownOptions {
-        self.wait = wait;
-        self
-    }
-
-    /// Whether tasks still queued are cancelled (they never run; their
-    /// handles report cancelled). Running tasks are not affected.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::{ShutdownOptions, ThreadPool};
-    /// use std::sync::mpsc;
-    ///
-    /// let pool = ThreadPool::builder().max_workers(1).build().unwrap();
-    /// let (started_tx, started_rx) = mpsc::channel();
-    /// let (go_tx, go_rx) = mpsc::channel::<()>();
-    /// let running = pool.submit(move || { started_tx.send(()).unwrap(); go_rx.recv().unwrap() }).unwrap();
-    /// let queued = pool.submit(|| ()).unwrap();
-    /// started_rx.recv().unwrap();
-    /// pool.shutdown_with(ShutdownOptions::new().wait(false).cancel_pending(true));
-    /// assert!(queued.is_cancelled());
-    /// go_tx.send(()).unwrap();
-    /// assert!(running.join().is_ok());
-    /// ```
-    #[doc(alias = "cancel_futures")]
-    pub fn cancel_pending(mut self, cancel: bool) -> ShutdownOptions {
-        self.cancel_pending = cancel;
-        self
-    }
 }
 
 impl Default for ThreadPool {
@@ -252,6 +176,7 @@ impl ThreadPool {
         T: Send + 'static,
     {
         self.spawn(Plain(f), None, None, false)
+            .map_err(|(job, reason)| SubmitError::new(job.into_given(), reason))
     }
 
     /// Submits `f`, which receives a [`CancelToken`] it should check, and
@@ -294,10 +219,7 @@ impl ThreadPool {
     /// assert_eq!(handle.join().unwrap(), 1);
     /// ```
     pub fn task(&self) -> TaskBuilder<'_> {
-        TaskBuilder {
-            pool: self,
-            deadline: None,
-        }
+        TaskBuilder::new(self)
     }
 
     /// Runs `f` on every input, in the pool, and yields the results **in
@@ -423,213 +345,77 @@ impl ThreadPool {
         self.inner.queued()
     }
 
-    /// Queues a job, registering its deadline. On refusal, hands back the
-    /// closure as it was given.
-    pub(crate) fn spawn<J, T, F>(
+    /// Queues a job, registering its deadline. A refused job comes back
+    /// with the reason, untouched.
+    pub(crate) fn spawn<J, T>(
         &self,
         job: J,
         token: Option<CancelToken>,
         deadline: Option<Instant>,
         block: bool,
-    ) -> Result<TaskHandle<T>, SubmitError<F>>
+    ) -> Result<TaskHandle<T>, (J, Refusal)>
     where
-        J: Job<T> + 'static,
-        F: 'static,
+        J: Job<T>,
         T: Send + 'static,
     {
-        let task = Arc::new(Task::new(job, token, deadline));
-        let runnable: Arc<dyn Runnable> = task.clone();
+        let stopping = Stopping {
+            token,
+            cancellable: false,
+        };
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
             // here rather than raced against a worker. A pool that would
             // refuse it still does, handing the closure back.
             if let Some(reason) = self.inner.refusal() {
-                let f = take_back(&task).expect("nothing else has seen the task");
-                return Err(SubmitError::new(f, reason));
+                return Err((job, reason));
             }
-            runnable.expire();
-            return Ok(TaskHandle::new(task));
+            let (producer, handle) =
+                new_task::<T, ThreadJob<J>>(ThreadJob::new_empty(), stopping, Caller::User);
+            producer.expire();
+            // Dropped here, on the caller's thread; a drop that panics must
+            // not make the submit panic.
+            let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
+            return Ok(handle);
         }
+        let (producer, handle) = new_task(ThreadJob::new(job, deadline), stopping, Caller::User);
         // The deadline is registered before the task is queued, so that a
         // timer that can't start refuses a task nobody has seen yet.
         let scheduled = match deadline {
-            // Refused anyway: don't start a timer thread (which would stay
-            // until the pool is dropped) for a task that will never be queued.
+            // Refused anyway: don't start a timer thread for a task that
+            // will never be queued.
             Some(_) if self.inner.is_shutdown() => Err(Refusal::Shutdown),
-            Some(deadline) => self
-                .inner
-                .timer
-                .schedule(deadline, Arc::downgrade(&runnable))
-                .map_err(Refusal::Spawn),
+            Some(deadline) => match self.inner.timer.schedule(deadline, producer.expiry()) {
+                Ok(()) => Ok(()),
+                Err(ScheduleError::Closed) => Err(Refusal::Shutdown),
+                Err(ScheduleError::Spawn(err)) => Err(Refusal::spawn(err)),
+            },
             None => Ok(()),
         };
-        match scheduled.and_then(|()| self.inner.push(runnable, block)) {
-            Ok(()) => Ok(TaskHandle::new(task)),
-            Err(reason) => match take_back(&task) {
-                Some(f) => Err(SubmitError::new(f, reason)),
-                // A deadline just after the submit fired before the refusal
-                // and ended the task: its outcome is that timeout.
-                None => Ok(TaskHandle::new(task)),
-            },
+        let cell = producer.into_cell();
+        let queued: Arc<dyn Run> = cell.clone();
+        match scheduled.and_then(|()| self.inner.push(queued, block)) {
+            Ok(()) => Ok(handle),
+            Err(reason) => {
+                // Nothing but this thread (and maybe the timer, which
+                // doesn't touch the closure) has seen the task: the closure
+                // is still in it, and goes back to the caller.
+                let job = cell
+                    .payload
+                    .take()
+                    .expect("a refused task's job is still there");
+                drop(handle);
+                producer_of(cell).fail(reason.to_task_error());
+                Err((job, reason))
+            }
         }
     }
 }
 
-/// The closure of a task that was refused before any worker saw it, unless
-/// its deadline ended it (and dropped the closure) first.
-fn take_back<T, J: JobSlot<T>, F: 'static>(task: &Task<T, J>) -> Option<F> {
-    let job = task.take_unqueued_job()?;
-    let f = job
-        .downcast::<F>()
-        .expect("the job holds the closure given");
-    Some(*f)
-}
-
-/// Submits one task with options; made by [`ThreadPool::task`].
-///
-/// # Examples
-///
-/// ```
-/// use futurepool::ThreadPool;
-/// use std::time::Duration;
-///
-/// let pool = ThreadPool::new();
-/// let handle = pool
-///     .task()
-///     .timeout(Duration::from_millis(20))
-///     .submit_cancellable(|token| {
-///         while !token.is_cancelled() {
-///             std::thread::yield_now(); // a long computation, checking in
-///         }
-///     })
-///     .unwrap();
-/// assert!(handle.join().unwrap_err().is_timeout());
-/// ```
-#[must_use = "a task builder does nothing until a submit method is called"]
-pub struct TaskBuilder<'a> {
-    pool: &'a ThreadPool,
-    deadline: Option<Deadline>,
-}
-
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    After(Duration),
-    At(Instant),
-}
-
-impl TaskBuilder<'_> {
-    /// Gives the task `timeout`, counted from the submit, to finish. When it
-    /// passes, the task's handle completes with a timeout error
-    /// ([`TaskError::is_timeout`](crate::TaskError::is_timeout)): a queued task
-    /// never runs; a running one has its [`CancelToken`] signalled. A thread
-    /// can't be stopped from outside, so a running closure that doesn't check
-    /// a token goes on to the end, holding its worker; its value is dropped.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    /// use std::time::Duration;
-    ///
-    /// let pool = ThreadPool::new();
-    /// let h = pool.task().timeout(Duration::from_secs(60)).submit(|| 3).unwrap();
-    /// assert_eq!(h.join().unwrap(), 3);
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Deadline::After(timeout));
-        self
-    }
-
-    /// Like [`timeout`](Self::timeout), with a point in time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    /// use std::time::Instant;
-    ///
-    /// let pool = ThreadPool::new();
-    /// let h = pool.task().deadline(Instant::now()).submit(|| 3).unwrap();
-    /// assert!(h.join().unwrap_err().is_timeout()); // already passed
-    /// ```
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(Deadline::At(deadline));
-        self
-    }
-
-    fn resolve(&self) -> Option<Instant> {
-        match self.deadline? {
-            Deadline::After(d) => Instant::now().checked_add(d),
-            Deadline::At(at) => Some(at),
-        }
-    }
-
-    /// Submits `f`, as [`ThreadPool::submit`] does, with these options.
-    ///
-    /// # Errors
-    ///
-    /// As for [`ThreadPool::submit`]; also refused if the pool's deadline
-    /// timer thread can't be started.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    ///
-    /// let pool = ThreadPool::new();
-    /// assert_eq!(pool.task().submit(|| 'x').unwrap().join().unwrap(), 'x');
-    /// ```
-    pub fn submit<F, T>(self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
-    where
-        F: FnOnce() -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        self.pool.spawn(Plain(f), None, self.resolve(), true)
-    }
-
-    /// Submits `f`, as [`ThreadPool::submit_cancellable`] does, with these
-    /// options. The token is signalled by `cancel()` and when the deadline
-    /// passes.
-    ///
-    /// # Errors
-    ///
-    /// As for [`submit`](Self::submit).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    /// use std::time::Duration;
-    ///
-    /// let pool = ThreadPool::new();
-    /// let h = pool
-    ///     .task()
-    ///     .timeout(Duration::from_secs(60))
-    ///     .submit_cancellable(|token| token.is_cancelled())
-    ///     .unwrap();
-    /// assert_eq!(h.join().unwrap(), false);
-    /// ```
-    pub fn submit_cancellable<F, T>(self, f: F) -> Result<TaskHandle<T>, SubmitError<F>>
-    where
-        F: FnOnce(CancelToken) -> T + Send + 'static,
-        T: Send + 'static,
-    {
-        let token = CancelToken::new();
-        self.pool.spawn(
-            WithToken(f, token.clone()),
-            Some(token),
-            self.resolve(),
-            true,
-        )
-    }
-}
-
-impl fmt::Debug for TaskBuilder<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskBuilder")
-            .field("deadline", &self.deadline)
-            .finish_non_exhaustive()
-    }
+/// The producer of a task that was refused before it was queued.
+fn producer_of<T: Send + 'static, J: Job<T>>(
+    cell: Arc<crate::core::cell::Cell<T, ThreadJob<J>>>,
+) -> crate::core::producer::Producer<T, ThreadJob<J>> {
+    crate::core::producer::Producer::from_cell(cell, Caller::User)
 }
 
 impl Drop for ThreadPool {

@@ -9,10 +9,10 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use super::{CallError, StartError};
-use crate::process_pool::builder::Config;
+use crate::core::cell::Hook;
 use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
+use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, registry, worker};
-use crate::token::Hook;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {

@@ -6,9 +6,10 @@ use std::convert::Infallible;
 use std::process::ExitStatus;
 
 use super::{CallError, StartError};
-use crate::process_pool::builder::{self, Config};
+use crate::core::cell::Hook;
+use crate::process_pool::builder;
 use crate::process_pool::protocol::Reply;
-use crate::token::Hook;
+use crate::process_pool::supervisor::Config;
 
 /// A worker process, which can't exist here.
 pub(crate) struct WorkerProcess {

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
+use super::set::{TaskRef, WatchSet};
 use crate::error::TimeoutError;
-use crate::watch::{TaskRef, WatchSet};
 
 /// Yields the given tasks as they finish: first those already finished when
 /// it is called (in the order given), then the others in the order they

@@ -1,111 +1,10 @@
-//! Waiting on many tasks at once: the plumbing under `as_completed` and `wait`.
-//!
-//! A [`Notify`] is a small ready-queue of indices. Each watched task gets a
-//! [`Watcher`] naming the queue and its index; when the task publishes its
-//! outcome it pushes the index and wakes whoever waits on the queue, a
-//! blocked thread (condvar) or an async task (waker). Already finished tasks
-//! are pushed at registration. Watchers are removed again when the waiter
-//! goes away, so repeated waits on long tasks don't pile up registrations.
+//! [`TaskRef`], what `as_completed` and `wait` accept, and [`WatchSet`],
+//! the registration both build on: a set of distinct tasks sharing one of
+//! the core's ready-queues.
 
-use std::collections::VecDeque;
-use std::task::Waker;
-use std::time::Instant;
-
-use crate::sync::{Arc, AtomicU64, Condvar, Mutex, Ordering};
-
-/// A ready-queue of task indices; see the [module docs](self).
-#[derive(Default)]
-pub(crate) struct Notify {
-    inner: Mutex<NotifyInner>,
-    cond: Condvar,
-}
-
-#[derive(Default)]
-struct NotifyInner {
-    ready: VecDeque<usize>,
-    waker: Option<Waker>,
-}
-
-impl Notify {
-    pub(crate) fn push(&self, index: usize) {
-        let waker = {
-            let mut inner = self.inner.lock();
-            inner.ready.push_back(index);
-            inner.waker.take()
-        };
-        self.cond.notify_one();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-    }
-
-    /// Pops the next ready index, blocking until `deadline` (forever if
-    /// `None`). Returns `None` on timeout.
-    pub(crate) fn pop_deadline(&self, deadline: Option<Instant>) -> Option<usize> {
-        let mut inner = self.inner.lock();
-        if let Some(i) = inner.ready.pop_front() {
-            return Some(i);
-        }
-        drop(inner);
-        // A pool worker that blocks here lends its slot to the pool.
-        let _lend = crate::thread_pool::enter_blocking();
-        let mut inner = self.inner.lock();
-        loop {
-            if let Some(i) = inner.ready.pop_front() {
-                return Some(i);
-            }
-            match deadline {
-                None => self.cond.wait(&mut inner),
-                Some(deadline) => {
-                    if self.cond.wait_until(&mut inner, deadline).timed_out() {
-                        return inner.ready.pop_front();
-                    }
-                }
-            }
-        }
-    }
-
-    /// Pops the next ready index without blocking, or registers `waker` to
-    /// be woken by the next push.
-    pub(crate) fn poll_pop(&self, waker: &Waker) -> Option<usize> {
-        let mut inner = self.inner.lock();
-        if let Some(i) = inner.ready.pop_front() {
-            return Some(i);
-        }
-        match &inner.waker {
-            Some(w) if w.will_wake(waker) => {}
-            _ => inner.waker = Some(waker.clone()),
-        }
-        None
-    }
-}
-
-/// One registration of a [`Notify`] on one task.
-pub(crate) struct Watcher {
-    pub(crate) id: u64,
-    pub(crate) notify: Arc<Notify>,
-    pub(crate) index: usize,
-}
-
-/// A fresh id for a group of watchers.
-pub(crate) fn next_watch_id() -> u64 {
-    static NEXT: AtomicU64 = AtomicU64::new(0);
-    // ORDERING: only uniqueness matters.
-    NEXT.fetch_add(1, Ordering::Relaxed)
-}
-
-/// What `as_completed` and `wait` need of a task, whatever its output type.
-pub(crate) trait Completion: Send + Sync {
-    /// `Some(is_exception)` if the task is done, else `None`.
-    fn done_status(&self) -> Option<bool>;
-    /// Registers `w`, or returns `Some(is_exception)` without registering if
-    /// the task is already done.
-    fn watch(&self, w: Watcher) -> Option<bool>;
-    /// Removes the watchers with this id, if still registered.
-    fn unwatch(&self, id: u64);
-    /// An address identifying the task, to drop duplicates.
-    fn identity(&self) -> *const ();
-}
+use crate::core::handle::TaskHandle;
+use crate::core::watch::{Completion, Notify, Watcher};
+use crate::loom::sync::Arc;
 
 mod sealed {
     pub trait Sealed {}
@@ -144,25 +43,25 @@ pub trait TaskRef: sealed::Sealed {
     fn completion(&self) -> &dyn Completion;
 }
 
-impl<T: Send + 'static> sealed::Sealed for crate::TaskHandle<T> {}
+impl<T: Send + 'static> sealed::Sealed for TaskHandle<T> {}
 #[allow(private_interfaces)]
-impl<T: Send + 'static> TaskRef for crate::TaskHandle<T> {
+impl<T: Send + 'static> TaskRef for TaskHandle<T> {
     fn completion(&self) -> &dyn Completion {
         self
     }
 }
 
-impl<T: Send + 'static> sealed::Sealed for &crate::TaskHandle<T> {}
+impl<T: Send + 'static> sealed::Sealed for &TaskHandle<T> {}
 #[allow(private_interfaces)]
-impl<T: Send + 'static> TaskRef for &crate::TaskHandle<T> {
+impl<T: Send + 'static> TaskRef for &TaskHandle<T> {
     fn completion(&self) -> &dyn Completion {
         *self
     }
 }
 
-impl<K, T: Send + 'static> sealed::Sealed for (K, crate::TaskHandle<T>) {}
+impl<K, T: Send + 'static> sealed::Sealed for (K, TaskHandle<T>) {}
 #[allow(private_interfaces)]
-impl<K, T: Send + 'static> TaskRef for (K, crate::TaskHandle<T>) {
+impl<K, T: Send + 'static> TaskRef for (K, TaskHandle<T>) {
     fn completion(&self) -> &dyn Completion {
         &self.1
     }
@@ -194,7 +93,7 @@ impl<H: TaskRef> WatchSet<H> {
             }
         }
         let notify = Arc::new(Notify::default());
-        let id = next_watch_id();
+        let id = crate::loom::next_id();
         // First the ones finished before the call, then registration; a task
         // finishing in between is pushed by `watch` itself.
         let mut finished = vec![false; slots.len()];

@@ -4,8 +4,8 @@
 use std::error::Error;
 use std::fmt;
 
-use super::TaskError;
-use crate::TaskHandle;
+use super::TaskHandle;
+use crate::error::TaskError;
 
 /// The error of [`TaskHandle::join_timeout`] and [`TaskHandle::join_deadline`].
 ///

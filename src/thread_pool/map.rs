@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
-use crate::error::TaskError;
-use crate::state::Job;
-use crate::sync::Arc;
-use crate::{TaskHandle, ThreadPool};
+use super::ThreadPool;
+use super::job::Job;
+use crate::core::handle::TaskHandle;
+use crate::error::{Refusal, TaskError};
+use crate::loom::sync::Arc;
 
 /// The iterator (and stream) of [`ThreadPool::map`]: `f` applied to every
 /// input in the pool, results yielded **in input order**.
@@ -106,11 +107,12 @@ where
     F: Fn(X) -> T + Send + Sync + 'static,
     X: Send + 'static,
 {
+    type Given = Self;
     fn call(self) -> T {
         (self.f)(self.input)
     }
-    fn into_any(self) -> Box<dyn std::any::Any + Send> {
-        Box::new(self)
+    fn into_given(self) -> Self {
+        self
     }
 }
 
@@ -246,17 +248,14 @@ where
                 input,
             };
             let block = block || self.window.is_empty();
-            match self
-                .pool
-                .spawn::<_, T, Apply<F, I::Item>>(job, None, self.deadline, block)
-            {
+            match self.pool.spawn(job, None, self.deadline, block) {
                 Ok(handle) => self.window.push_back(Slot::Task(handle)),
-                Err(err) if err.is_full() => {
-                    self.stalled = Some(err.into_inner().input);
+                Err((job, Refusal::Full)) => {
+                    self.stalled = Some(job.input);
                     return;
                 }
-                Err(err) => {
-                    self.window.push_back(Slot::Refused(err.to_task_error()));
+                Err((_, reason)) => {
+                    self.window.push_back(Slot::Refused(reason.to_task_error()));
                     self.inputs = None;
                     return;
                 }

@@ -1,14 +1,20 @@
-//! The handle to a submitted task: Python's `Future`, with Rust's ownership.
+//! The handle to a submitted task: Python's `Future`, with Rust's ownership;
+//! and (`join_error.rs`) the errors of a bounded `join`, which hand it back.
+
+mod join_error;
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::error::{JoinTimeoutError, TaskError, TryJoinError};
-use crate::state::Phase;
-use crate::sync::Arc;
-use crate::task::Task;
+pub use join_error::{JoinTimeoutError, TryJoinError};
+
+use super::cell::Cell;
+use super::state::Phase;
+use super::watch::{Completion, Watcher};
+use crate::error::TaskError;
+use crate::loom::sync::Arc;
 
 /// A handle to a task submitted to a pool: ask whether it is done, wait for
 /// it, take its outcome, cancel it, or run a callback when it ends.
@@ -53,12 +59,12 @@ use crate::task::Task;
 #[doc(alias = "JoinHandle")]
 #[must_use = "dropping a TaskHandle does not cancel the task; its outcome is lost"]
 pub struct TaskHandle<T> {
-    task: Arc<Task<T>>,
+    cell: Arc<Cell<T>>,
 }
 
 impl<T> TaskHandle<T> {
-    pub(crate) fn new(task: Arc<Task<T>>) -> TaskHandle<T> {
-        TaskHandle { task }
+    pub(crate) fn new(cell: Arc<Cell<T>>) -> TaskHandle<T> {
+        TaskHandle { cell }
     }
 
     /// Returns `true` if the task has ended: with a value, a panic, a
@@ -76,7 +82,7 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "done")]
     pub fn is_done(&self) -> bool {
-        self.task.phase() == Phase::Done
+        self.cell.phase() == Phase::Done
     }
 
     /// Returns `true` while a worker is running the task (and while the
@@ -103,7 +109,7 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "running")]
     pub fn is_running(&self) -> bool {
-        self.task.is_running()
+        self.cell.is_running()
     }
 
     /// Returns `true` if the task ended by being cancelled.
@@ -126,20 +132,27 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "cancelled")]
     pub fn is_cancelled(&self) -> bool {
-        self.task.is_cancelled()
+        self.cell.is_cancelled()
     }
 
     /// Cancels the task, if it can still be stopped, and returns whether it
     /// is cancelled.
     ///
-    /// - A task still **queued** is cancelled: it will never run, its closure
-    ///   is dropped right away, and its outcome is a cancelled [`TaskError`].
+    /// - A task still **queued** is cancelled: it will never run, its outcome
+    ///   is a cancelled [`TaskError`], and its closure is dropped right away,
+    ///   in this call (after the callbacks; a drop that panics is caught and
+    ///   reported by the panic hook, so `cancel` still returns). A task that
+    ///   times out while queued is different: the timer thread runs no user
+    ///   code, so its closure is dropped by the worker that reaches it in
+    ///   the queue.
     /// - A **running** task submitted with a [`CancelToken`](crate::CancelToken)
     ///   is cancelled: the token is signalled and the handle completes as
     ///   cancelled at once. The closure keeps its worker until it notices the
     ///   token and returns; what it returns is dropped.
-    /// - A running task without a token can't be stopped (threads can't be
-    ///   killed; a process pool can kill its worker): returns `false`.
+    /// - A running process-pool task is cancelled by killing its worker
+    ///   process.
+    /// - A running thread-pool task without a token can't be stopped
+    ///   (threads can't be killed): returns `false`.
     /// - A task that already ended returns whether it ended by cancellation.
     ///
     /// Done-callbacks run in this call when it cancels the task.
@@ -156,7 +169,7 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(handle.join().unwrap(), 1);
     /// ```
     pub fn cancel(&self) -> bool {
-        self.task.cancel()
+        self.cell.cancel()
     }
 
     /// Blocks until the task has ended, without taking its outcome.
@@ -176,7 +189,7 @@ impl<T> TaskHandle<T> {
     /// assert!(handle.is_done());
     /// ```
     pub fn wait(&self) {
-        self.task.wait_deadline(None);
+        self.cell.wait_deadline(None);
     }
 
     /// Blocks until the task has ended or `timeout` has passed, and returns
@@ -218,7 +231,7 @@ impl<T> TaskHandle<T> {
     }
 
     fn wait_deadline_opt(&self, deadline: Option<Instant>) -> bool {
-        self.task.wait_deadline(deadline)
+        self.cell.wait_deadline(deadline)
     }
 
     /// Blocks until the task has ended and returns its outcome.
@@ -245,8 +258,8 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "result")]
     pub fn join(self) -> Result<T, TaskError> {
-        self.task.wait_deadline(None);
-        self.task
+        self.cell.wait_deadline(None);
+        self.cell
             .try_take()
             .expect("the task is done after an unbounded wait")
     }
@@ -299,8 +312,8 @@ impl<T> TaskHandle<T> {
     }
 
     fn join_deadline_opt(self, deadline: Option<Instant>) -> Result<T, JoinTimeoutError<T>> {
-        if self.task.wait_deadline(deadline) {
-            self.task
+        if self.cell.wait_deadline(deadline) {
+            self.cell
                 .try_take()
                 .expect("the task is done")
                 .map_err(JoinTimeoutError::Failed)
@@ -335,7 +348,7 @@ impl<T> TaskHandle<T> {
     /// assert_eq!(value, 9);
     /// ```
     pub fn try_join(self) -> Result<T, TryJoinError<T>> {
-        match self.task.try_take() {
+        match self.cell.try_take() {
             Some(outcome) => outcome.map_err(TryJoinError::Failed),
             None => Err(TryJoinError::NotReady(self)),
         }
@@ -345,15 +358,24 @@ impl<T> TaskHandle<T> {
     ///
     /// - Callbacks run exactly once, in the order they were added, whether the
     ///   task returned, panicked, was cancelled or timed out.
-    /// - They run on the thread that ended the task (a worker, or the thread
-    ///   that called [`cancel`](Self::cancel)), before the task is seen as
-    ///   done: once `join` returns, every callback added before the task ended
-    ///   has run.
+    /// - They run before the task is seen as done: once `join` returns (or
+    ///   `is_done` says `true`, or an `.await` wakes), every callback added
+    ///   before the task ended has run.
+    /// - Where they run: on the thread that ended the task when that thread
+    ///   runs user code anyway (the thread-pool worker that ran it, or the
+    ///   thread that called [`cancel`](Self::cancel)); otherwise on the
+    ///   crate's *callback runner*, a small set of threads kept for this
+    ///   (a task that timed out, whose deadline the pool's timer thread
+    ///   fired; every process-pool task, ended by a driver thread). The
+    ///   timer and the drivers never run a callback, so a callback that
+    ///   blocks can't stop other tasks' timeouts, other callbacks, or a
+    ///   shutdown: it holds only its own runner thread (and its own task,
+    ///   which is done once its callbacks return).
     /// - Added after the task ended, the callback runs at once, in this call.
     ///   (If a late callback is already running at that moment, on another
     ///   thread or as the caller, the new one runs right after it, on that
-    ///   thread: callbacks never run concurrently.)
-    /// - A callback that panics is reported on standard error and otherwise
+    ///   thread: callbacks of a task never run concurrently.)
+    /// - A callback that panics is reported by the panic hook and otherwise
     ///   ignored: the other callbacks still run, and the thread carries on.
     ///
     /// Keep callbacks short: a worker running them is not running tasks. A
@@ -383,7 +405,7 @@ impl<T> TaskHandle<T> {
     where
         F: FnOnce(Result<&T, &TaskError>) + Send + 'static,
     {
-        self.task.add_callback(Box::new(callback));
+        self.cell.add_callback(Box::new(callback));
     }
 }
 
@@ -514,32 +536,49 @@ impl<T> std::future::Future for TaskHandle<T> {
     type Output = Result<T, TaskError>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        self.task.poll(cx)
+        self.cell.poll(cx)
     }
 }
 
+/// Shows the task's id and its state, as Python's repr does: `pending`,
+/// `running`, `finishing` (its callbacks are running), `cancelled`,
+/// `failed` or `finished`.
+///
+/// ```
+/// use futurepool::ThreadPool;
+///
+/// let pool = ThreadPool::new();
+/// let handle = pool.submit(|| 1).unwrap();
+/// handle.wait();
+/// let shown = format!("{handle:?}");
+/// assert!(shown.starts_with("TaskHandle { id: "), "{shown}");
+/// assert!(shown.ends_with(", state: finished }"), "{shown}");
+/// ```
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHandle").finish_non_exhaustive()
+        f.debug_struct("TaskHandle")
+            .field("id", &self.cell.id())
+            .field("state", &format_args!("{}", self.cell.describe()))
+            .finish()
     }
 }
 
 /// What `as_completed` and `wait` need of a task, reached through its
 /// handle (the task itself is unsized, so it can't be a `&dyn` on its own).
-impl<T: Send + 'static> crate::watch::Completion for TaskHandle<T> {
+impl<T: Send + 'static> Completion for TaskHandle<T> {
     fn done_status(&self) -> Option<bool> {
-        self.task.done_status()
+        self.cell.done_status()
     }
 
-    fn watch(&self, w: crate::watch::Watcher) -> Option<bool> {
-        self.task.watch(w)
+    fn watch(&self, w: Watcher) -> Option<bool> {
+        self.cell.watch(w)
     }
 
     fn unwatch(&self, id: u64) {
-        self.task.unwatch(id);
+        self.cell.unwatch(id);
     }
 
     fn identity(&self) -> *const () {
-        Arc::as_ptr(&self.task).cast()
+        Arc::as_ptr(&self.cell).cast()
     }
 }

@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use crate::watch::{TaskRef, WatchSet};
+use super::set::{TaskRef, WatchSet};
 
 /// When [`wait`](wait()) returns.
 ///

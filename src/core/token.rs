@@ -1,13 +1,9 @@
-//! Cooperative cancellation tokens.
+//! [`CancelToken`]: cooperative cancellation of running work.
 
 use std::fmt;
 
-use crate::sync::{Arc, AtomicBool, Mutex, Ordering};
-
-/// What to do when a token is signalled, besides setting the flag: the
-/// process pool kills the worker running the task.
-#[cfg(feature = "process")]
-pub(crate) type Hook = Box<dyn FnMut() + Send>;
+use crate::loom::sync::Arc;
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 
 /// A flag a running task checks to learn that it should stop.
 ///
@@ -49,51 +45,14 @@ pub(crate) type Hook = Box<dyn FnMut() + Send>;
 #[derive(Clone)]
 #[doc(alias = "CancellationToken")]
 pub struct CancelToken {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    flag: AtomicBool,
-    /// The hook and whether it has fired. Signalling runs the hook *under*
-    /// this lock, so that once `clear_hook` returns the hook can't be running
-    /// or run later (the process pool relies on this: after it, the worker's
-    /// pid may be reaped and reused).
-    #[cfg(feature = "process")]
-    hook: Mutex<(Option<Hook>, bool)>,
-    #[cfg(not(feature = "process"))]
-    hook: Mutex<()>,
+    flag: Arc<AtomicBool>,
 }
 
 impl CancelToken {
     pub(crate) fn new() -> CancelToken {
         CancelToken {
-            inner: Arc::new(Inner {
-                flag: AtomicBool::new(false),
-                hook: Mutex::default(),
-            }),
+            flag: Arc::new(AtomicBool::new(false)),
         }
-    }
-
-    /// Installs `hook`, to run once when the token is signalled. Returns
-    /// `false` (dropping `hook` unrun) if the token is already signalled.
-    #[cfg(feature = "process")]
-    pub(crate) fn set_hook(&self, hook: Hook) -> bool {
-        let mut slot = self.inner.hook.lock();
-        if self.is_cancelled() {
-            return false;
-        }
-        *slot = (Some(hook), false);
-        true
-    }
-
-    /// Removes the hook; returns whether it fired while installed. After
-    /// this returns the hook is neither running nor will run.
-    #[cfg(feature = "process")]
-    pub(crate) fn clear_hook(&self) -> bool {
-        let mut slot = self.inner.hook.lock();
-        let fired = slot.1;
-        *slot = (None, false);
-        fired
     }
 
     /// Returns `true` once the task has been cancelled or its deadline has
@@ -113,24 +72,14 @@ impl CancelToken {
     pub fn is_cancelled(&self) -> bool {
         // ORDERING: Acquire pairs with the Release in `signal`, so a task that
         // sees the flag also sees everything the canceller wrote before it.
-        self.inner.flag.load(Ordering::Acquire)
+        self.flag.load(Ordering::Acquire)
     }
 
+    /// Asks the task to stop. Called by whichever event ends a running task
+    /// (under the task's lock); it only sets the flag.
     pub(crate) fn signal(&self) {
         // ORDERING: Release, see `is_cancelled`.
-        self.inner.flag.store(true, Ordering::Release);
-        #[cfg(feature = "process")]
-        {
-            // After the store, so a concurrent `set_hook` either sees the
-            // flag or installs its hook before this takes the lock.
-            let mut slot = self.inner.hook.lock();
-            if let Some(hook) = slot.0.as_mut() {
-                hook();
-                slot.1 = true;
-            }
-        }
-        #[cfg(not(feature = "process"))]
-        let _ = &self.inner.hook;
+        self.flag.store(true, Ordering::Release);
     }
 }
 

@@ -1,0 +1,541 @@
+//! The shared cell of one task: its [phases](super::state) and everything
+//! that waits on them, behind one mutex, beside a backend's payload.
+//!
+//! A cell is shared by the task's two ends: the consumer, a
+//! [`TaskHandle`](crate::TaskHandle), and the producer, a
+//! [`Producer`](super::producer::Producer) that a backend holds. The deadline
+//! timer keeps a weak reference. The cell ends a task exactly once (see the
+//! state table) and then:
+//!
+//! 1. runs the done-callbacks: on the ending thread if it may run user code
+//!    ([`Caller::User`]: a pool worker, the thread that called `cancel`),
+//!    otherwise on the [callback runner](super::runner) ([`Caller::Internal`]:
+//!    the timer, a process pool's driver);
+//! 2. publishes the outcome: `Done`, then the condvar, the waker and the
+//!    watchers are told.
+//!
+//! Callbacks run *before* the outcome is published, wherever they run, so a
+//! `join` that returns has seen every callback added before the task ended
+//! run. The last phase, `Done`, is set under the same mutex that guards the
+//! outcome: whatever the producer did happens-before any thread that sees
+//! the task done.
+//!
+//! # User values
+//!
+//! The cell never runs, decodes or drops a user value on an internal
+//! thread:
+//!
+//! - the closure of a queued task lives in the backend's payload, and the
+//!   backend drops it on its own worker (the core never touches it);
+//! - an outcome may be [`Outcome::Deferred`]: a value still to be decoded,
+//!   which is decoded (under `catch_unwind`) by the thread that takes it or
+//!   by the callback runner, never by the thread that completed the task;
+//! - an internal thread that lets go of a cell calls [`release`]: if it was
+//!   the last reference and the cell still holds a user value, the cell is
+//!   dropped on the callback runner.
+//!
+//! The payload `P` is last, so that a `Cell<T, ThreadJob<F>>` unsizes to the
+//! handle's `Cell<T>` (payload `dyn Payload`): one allocation per task.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use super::blocking;
+use super::runner;
+use super::state::{End, Ending, Phase, Phases, Won};
+use super::token::CancelToken;
+use super::watch::Watcher;
+use crate::error::TaskError;
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+/// What a backend keeps in a task's cell.
+pub(crate) trait Payload: Send + Sync + 'static {
+    /// The task was cancelled before it started, on a thread that may run
+    /// user code (the caller of `cancel`): drop what would have run, now.
+    /// Never called on an internal thread.
+    fn discard(&self);
+}
+
+/// A task with nothing to run: a promise, kept by hand.
+impl Payload for () {
+    fn discard(&self) {}
+}
+
+/// A done-callback.
+pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 'static>;
+
+/// A value still to be decoded: run under `catch_unwind` by the thread that
+/// takes the outcome (or by the callback runner), never by the producer.
+pub(crate) type Deferred<T> = Box<dyn FnOnce() -> Result<T, TaskError> + Send + 'static>;
+
+/// What a backend runs, under the cell's lock, when a running task is
+/// cancelled or times out: the process pool kills the worker process.
+pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
+
+/// A task's outcome, as stored.
+pub(crate) enum Outcome<T> {
+    Ready(Result<T, TaskError>),
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    Deferred(Deferred<T>),
+}
+
+impl<T> Outcome<T> {
+    /// The outcome as a `Result`, decoding a deferred value here.
+    pub(crate) fn resolve(self) -> Result<T, TaskError> {
+        match self {
+            Outcome::Ready(outcome) => outcome,
+            // The backend's decoder catches its own panics and says what
+            // failed; this is the last guard, so a decoder can never unwind
+            // into whoever asked.
+            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(decode))
+                .unwrap_or_else(|payload| Err(TaskError::panic(payload))),
+        }
+    }
+
+    /// Whether dropping this runs user code: a value, or a panic payload.
+    /// A deferred value is bytes and a decoder: not user code.
+    fn holds_user_value(&self) -> bool {
+        match self {
+            Outcome::Ready(Ok(_)) => true,
+            Outcome::Ready(Err(err)) => err.is_panic(),
+            Outcome::Deferred(_) => false,
+        }
+    }
+}
+
+/// Who is ending a task, and so where its done-callbacks may run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Caller {
+    /// A thread that may run user code: a pool worker, or the user's own
+    /// thread (`cancel`, a shutdown that cancels). Callbacks run here.
+    User,
+    /// An internal thread (the timer, a driver): callbacks go to the
+    /// callback runner.
+    Internal,
+}
+
+/// How a new task can be ended while it runs.
+#[derive(Debug, Default)]
+pub(crate) struct Stopping {
+    /// The closure's cooperative token, signalled when the task is
+    /// cancelled or times out.
+    pub(crate) token: Option<CancelToken>,
+    /// Whether `cancel` ends a *running* task (it can be stopped: it has a
+    /// token, or the backend installs a hook that stops it).
+    pub(crate) cancellable: bool,
+}
+
+/// See the [module docs](self).
+pub(crate) struct Cell<T, P: ?Sized = dyn Payload> {
+    id: u64,
+    cancellable: bool,
+    token: Option<CancelToken>,
+    state: Mutex<State<T>>,
+    /// Blocked waiters wait here for `Done`.
+    done: Condvar,
+    /// The backend's: what the core never touches. Last, to unsize.
+    pub(crate) payload: P,
+}
+
+/// The mutable state, under the cell's mutex.
+struct State<T> {
+    phases: Phases,
+    /// From `Done` until taken. (While callbacks run it is held by the
+    /// thread running them.)
+    outcome: Option<Outcome<T>>,
+    /// Whether the outcome is lent to a thread running late callbacks.
+    /// Callbacks added meanwhile are queued, and that thread runs them.
+    outcome_lent: bool,
+    callbacks: Vec<Callback<T>>,
+    /// The waker of the one polling the handle.
+    waker: Option<Waker>,
+    /// `as_completed` and `wait` registrations.
+    watchers: Vec<Watcher>,
+    /// The backend's stop hook, while it is installed.
+    hook: Option<Hook>,
+    /// Whether the hook ran since it was installed.
+    hook_fired: bool,
+}
+
+impl<T, P> Cell<T, P> {
+    pub(crate) fn new(payload: P, stopping: Stopping) -> Cell<T, P> {
+        Cell {
+            id: crate::loom::next_id(),
+            cancellable: stopping.cancellable || stopping.token.is_some(),
+            token: stopping.token,
+            state: Mutex::new(State {
+                phases: Phases::new(),
+                outcome: None,
+                outcome_lent: false,
+                callbacks: Vec::new(),
+                waker: None,
+                watchers: Vec::new(),
+                hook: None,
+                hook_fired: false,
+            }),
+            done: Condvar::new(),
+            payload,
+        }
+    }
+}
+
+impl<T, P: ?Sized + Payload> Cell<T, P> {
+    /// The task's id, unique in this process.
+    pub(crate) fn id(&self) -> u64 {
+        self.id
+    }
+
+    pub(crate) fn phase(&self) -> Phase {
+        self.state.lock().phases.phase()
+    }
+
+    pub(crate) fn is_running(&self) -> bool {
+        self.state.lock().phases.is_running()
+    }
+
+    pub(crate) fn is_cancelled(&self) -> bool {
+        let st = self.state.lock();
+        st.phases.is_done() && st.phases.end() == Some(End::Cancelled)
+    }
+
+    /// `Some(is_exception)` once done.
+    pub(crate) fn done_status(&self) -> Option<bool> {
+        self.state.lock().phases.done_status()
+    }
+
+    /// A word for `Debug`, as Python's repr says it.
+    pub(crate) fn describe(&self) -> &'static str {
+        let st = self.state.lock();
+        match (st.phases.phase(), st.phases.end()) {
+            (Phase::Pending, _) => "pending",
+            (Phase::Running, _) => "running",
+            (Phase::Completing, _) => "finishing",
+            (Phase::Done, Some(End::Cancelled)) => "cancelled",
+            (Phase::Done, Some(End::Error)) => "failed",
+            (Phase::Done, _) => "finished",
+        }
+    }
+
+    // --- The producer's side -------------------------------------------
+
+    /// `Pending -> Running`: whether the producer may now run the task.
+    pub(crate) fn start(&self) -> bool {
+        self.state.lock().phases.start()
+    }
+
+    /// Installs the backend's stop hook on a running task. Returns `false`,
+    /// dropping `hook` unrun, if the task is not running any more (it was
+    /// cancelled or timed out first).
+    ///
+    /// The hook runs under the cell's lock, and [`clear_hook`](Self::clear_hook)
+    /// takes that lock: once `clear_hook` returns, the hook is neither
+    /// running nor will it run. The process pool relies on this: only then
+    /// does it reap the worker whose pid the hook would kill, so the pid
+    /// can't have been reused.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn set_hook(&self, hook: Hook) -> bool {
+        let mut st = self.state.lock();
+        if st.phases.phase() != Phase::Running {
+            return false;
+        }
+        st.hook = Some(hook);
+        st.hook_fired = false;
+        true
+    }
+
+    /// Removes the stop hook; returns whether it ran while installed.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn clear_hook(&self) -> bool {
+        let mut st = self.state.lock();
+        st.hook = None;
+        std::mem::take(&mut st.hook_fired)
+    }
+
+    // --- The consumer's side -------------------------------------------
+
+    /// See [`TaskHandle::cancel`](crate::TaskHandle::cancel). Runs on the
+    /// caller's thread, so callbacks run here.
+    pub(crate) fn cancel(&self) -> bool {
+        match self.win(Ending::Cancel) {
+            Ok(st) => {
+                let pending = !st.phases.is_running();
+                self.run_callbacks(st, Outcome::Ready(Err(TaskError::cancelled())));
+                if pending {
+                    // The closure that will never run is dropped here, on
+                    // the caller's thread; a drop that panics is caught, so
+                    // `cancel` still returns (the backend's worker would
+                    // otherwise drop it when it reaches the task).
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.payload.discard()));
+                }
+                true
+            }
+            Err(st) => st.phases.end() == Some(End::Cancelled),
+        }
+    }
+
+    /// Blocks until the task is done or `deadline` passes; returns whether
+    /// it is done.
+    pub(crate) fn wait_deadline(&self, deadline: Option<Instant>) -> bool {
+        if self.state.lock().phases.is_done() {
+            return true;
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return false; // a poll, not a wait: nothing to announce
+        }
+        // A pool worker that blocks here lends its place to its pool.
+        let _blocking = blocking::enter();
+        let mut st = self.state.lock();
+        while !st.phases.is_done() {
+            match deadline {
+                None => self.done.wait(&mut st),
+                Some(deadline) => {
+                    if self.done.wait_until(&mut st, deadline).timed_out() {
+                        return st.phases.is_done();
+                    }
+                }
+            }
+        }
+        true
+    }
+
+    /// Takes the outcome of a done task (decoding a deferred value on this
+    /// thread), or `None` if it is not done.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken by polling.
+    pub(crate) fn try_take(&self) -> Option<Result<T, TaskError>> {
+        let outcome = {
+            let mut st = self.state.lock();
+            if !st.phases.is_done() {
+                return None;
+            }
+            st.outcome
+                .take()
+                .expect("task outcome already taken by polling the handle")
+        };
+        Some(outcome.resolve())
+    }
+
+    pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
+        let mut st = self.state.lock();
+        if st.phases.is_done() {
+            let outcome = st
+                .outcome
+                .take()
+                .expect("`TaskHandle` polled after completion");
+            drop(st);
+            return Poll::Ready(outcome.resolve());
+        }
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
+        Poll::Pending
+    }
+
+    /// See [`TaskHandle::add_done_callback`](crate::TaskHandle::add_done_callback).
+    pub(crate) fn add_callback(&self, cb: Callback<T>) {
+        let mut st = self.state.lock();
+        if !st.phases.is_done() || st.outcome_lent {
+            // Not done: whoever ends the task runs it. Done, but another
+            // thread (or this one, in a callback) is running late
+            // callbacks: that thread runs it next. Either way callbacks run
+            // one at a time, as `&T` must not be shared between threads
+            // (`T` is only `Send`).
+            st.callbacks.push(cb);
+            return;
+        }
+        // Done: run it here and now, lending the outcome out of the lock.
+        // Only the handle's owner could take it meanwhile, and the owner is
+        // this caller (or a thread borrowing the handle, which can't take it
+        // either).
+        let outcome = st
+            .outcome
+            .take()
+            .expect("`add_done_callback` after the outcome was taken by polling the handle");
+        st.outcome_lent = true;
+        // A deferred value is decoded once, here, and kept decoded.
+        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        let mut batch = vec![cb];
+        while !batch.is_empty() {
+            MutexGuard::unlocked(&mut st, || {
+                for cb in batch {
+                    run_callback(cb, outcome.as_ref());
+                }
+            });
+            batch = std::mem::take(&mut st.callbacks);
+        }
+        st.outcome = Some(Outcome::Ready(outcome));
+        st.outcome_lent = false;
+    }
+
+    /// Registers `w`, or returns `Some(is_exception)` without registering
+    /// if the task is already done.
+    pub(crate) fn watch(&self, w: Watcher) -> Option<bool> {
+        let mut st = self.state.lock();
+        if let Some(status) = st.phases.done_status() {
+            return Some(status);
+        }
+        st.watchers.push(w);
+        None
+    }
+
+    /// Removes the watchers with this id, if still registered.
+    pub(crate) fn unwatch(&self, id: u64) {
+        self.state.lock().watchers.retain(|w| w.id != id);
+    }
+
+    // --- Ending -------------------------------------------------------
+
+    /// Tries to win the race to end the task with `ending`; the winner gets
+    /// the lock back, to finish. If it ended a running task by cancelling
+    /// it or by its deadline, the task's token is signalled and the
+    /// backend's stop hook runs (under the lock: see `set_hook`).
+    fn win(&self, ending: Ending) -> Result<MutexGuard<'_, State<T>>, MutexGuard<'_, State<T>>> {
+        let mut st = self.state.lock();
+        let won = match st.phases.win(ending, self.cancellable) {
+            Ok(won) => won,
+            Err(_) => return Err(st),
+        };
+        if won == Won::WasRunning && matches!(ending, Ending::Cancel | Ending::Expire) {
+            if let Some(token) = &self.token {
+                token.signal();
+            }
+            if let Some(hook) = st.hook.take() {
+                // Backend code (a `kill`), under the lock: see `set_hook`.
+                hook();
+                st.hook_fired = true;
+            }
+        }
+        Ok(st)
+    }
+
+    /// Runs the callbacks on this (user-code) thread, then publishes. A
+    /// callback added meanwhile is queued by `add_callback` and picked up by
+    /// the next round. `st` is locked and the phase is `Completing`.
+    fn run_callbacks(&self, mut st: MutexGuard<'_, State<T>>, outcome: Outcome<T>) {
+        if st.callbacks.is_empty() {
+            return self.publish(st, outcome);
+        }
+        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        loop {
+            let callbacks = std::mem::take(&mut st.callbacks);
+            if callbacks.is_empty() {
+                break;
+            }
+            MutexGuard::unlocked(&mut st, || {
+                for cb in callbacks {
+                    run_callback(cb, outcome.as_ref());
+                }
+            });
+        }
+        self.publish(st, Outcome::Ready(outcome));
+    }
+
+    /// `Completing -> Done`, and tells everyone waiting.
+    fn publish(&self, mut st: MutexGuard<'_, State<T>>, outcome: Outcome<T>) {
+        st.outcome = Some(outcome);
+        st.phases.publish();
+        st.hook = None;
+        let waker = st.waker.take();
+        let watchers = std::mem::take(&mut st.watchers);
+        drop(st);
+        self.done.notify_all();
+        if let Some(waker) = waker {
+            waker.wake();
+        }
+        for w in watchers {
+            w.notify.push(w.index);
+        }
+    }
+
+    /// Whether dropping this cell now would run user code (a value, a
+    /// panic payload, a callback closure). The payload is the backend's to
+    /// judge.
+    fn holds_user_values(&self) -> bool {
+        let st = self.state.lock();
+        !st.callbacks.is_empty() || st.outcome.as_ref().is_some_and(Outcome::holds_user_value)
+    }
+}
+
+/// Ending a task from a thread that may not run user code hands the
+/// callbacks to the runner, which needs the cell to be `Send + 'static`.
+impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
+    /// Ends a pending or running task with the producer's outcome. Lost to
+    /// an earlier ending, the outcome is handed back, to be dropped by the
+    /// caller on its own thread.
+    pub(crate) fn complete(
+        self: &Arc<Self>,
+        outcome: Outcome<T>,
+        caller: Caller,
+    ) -> Result<(), Outcome<T>> {
+        let end = match &outcome {
+            Outcome::Ready(Ok(_)) | Outcome::Deferred(_) => End::Value,
+            Outcome::Ready(Err(err)) if err.is_cancelled() => End::Cancelled,
+            Outcome::Ready(Err(_)) => End::Error,
+        };
+        match self.win(Ending::Complete(end)) {
+            Ok(st) => {
+                self.finish(st, outcome, caller);
+                Ok(())
+            }
+            Err(st) => {
+                drop(st);
+                Err(outcome)
+            }
+        }
+    }
+
+    /// Ends the task with `err` if it hasn't ended (see the table in
+    /// [`state`](super::state) for which `ending`s end a running task).
+    /// Returns whether this call ended it.
+    pub(crate) fn end_with(
+        self: &Arc<Self>,
+        ending: Ending,
+        err: TaskError,
+        caller: Caller,
+    ) -> bool {
+        match self.win(ending) {
+            Ok(st) => {
+                self.finish(st, Outcome::Ready(Err(err)), caller);
+                true
+            }
+            Err(_) => false,
+        }
+    }
+
+    /// The winner's part: callbacks, then publish. `st` is locked and the
+    /// phase is `Completing`. Callbacks run here for [`Caller::User`], on the
+    /// callback runner for [`Caller::Internal`].
+    fn finish(self: &Arc<Self>, st: MutexGuard<'_, State<T>>, outcome: Outcome<T>, caller: Caller) {
+        if caller == Caller::User || st.callbacks.is_empty() {
+            return self.run_callbacks(st, outcome);
+        }
+        drop(st);
+        let cell = Arc::clone(self);
+        runner::spawn(Box::new(move || {
+            let st = cell.state.lock();
+            cell.run_callbacks(st, outcome);
+        }));
+    }
+}
+
+fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
+    // A panicking callback is reported by the panic hook, and otherwise
+    // ignored: the next callback still runs, and the thread carries on.
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| cb(outcome)));
+}
+
+/// Lets go of a cell from an internal thread: if this was the last
+/// reference and dropping the cell would run user code, the drop happens on
+/// the callback runner instead. `payload_is_user` says whether the backend's
+/// payload may hold a user value (a closure not yet dropped).
+pub(crate) fn release<T: Send + 'static, P: Payload>(cell: Arc<Cell<T, P>>, payload_is_user: bool) {
+    if let Some(cell) = Arc::into_inner(cell) {
+        if payload_is_user || cell.holds_user_values() {
+            runner::spawn(Box::new(move || drop(cell)));
+        }
+    }
+}

@@ -1,0 +1,33 @@
+//! The core: what a task is, whoever runs it. It knows no backend.
+//!
+//! - [`state`]: a task's phases and the legal moves between them (the table);
+//! - [`cell`]: the shared cell, one allocation per task: the phases, the
+//!   outcome, callbacks, waker and watchers, and the backend's payload;
+//! - [`handle`]: the consumer's end, [`TaskHandle`](crate::TaskHandle), and
+//!   the errors of a bounded `join`, which hand it back;
+//! - [`producer`]: the producer's end, which a backend holds to start a
+//!   task, install a stop hook, and end it;
+//! - [`token`]: [`CancelToken`](crate::CancelToken), cooperative cancellation;
+//! - [`timer`]: the deadline timer, which expires tasks and runs no user code;
+//! - [`runner`]: the callback runner, where user code goes that an internal
+//!   thread must not run;
+//! - [`blocking`]: the hook through which a backend hears that one of its
+//!   threads is about to block (the thread pool lends the worker's place);
+//! - [`watch`]: the ready-queues behind `as_completed` and `wait`.
+//!
+//! Nothing here imports a backend (`thread_pool`, `process_pool`): a backend
+//! plugs in through the [`Producer`](producer::Producer), its payload type,
+//! and a [`Blocking`](blocking::Blocking) hook. `as_completed`, `wait` and
+//! the backends sit above.
+
+pub(crate) mod blocking;
+pub(crate) mod cell;
+pub(crate) mod handle;
+#[cfg(all(test, futurepool_loom))]
+mod models;
+pub(crate) mod producer;
+pub(crate) mod runner;
+pub(crate) mod state;
+pub(crate) mod timer;
+pub(crate) mod token;
+pub(crate) mod watch;

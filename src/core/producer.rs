@@ -1,0 +1,195 @@
+//! The producer's end of a task: what a backend holds to drive it.
+//!
+//! [`new_task`] makes a task's cell and hands back its two ends: the
+//! [`TaskHandle`] for the caller, and a [`Producer`] for the backend. A
+//! backend drives its tasks only through the producer: it [starts](Producer::start)
+//! one, installs a [stop hook](Producer::set_hook) while it runs if it can
+//! stop it from outside, and ends it with an [outcome](Producer::complete),
+//! a [deferred value](Producer::complete_deferred) or an
+//! [error](Producer::fail). Dropping a producer that hasn't ended its task
+//! ends it as [abandoned](crate::TaskError::is_abandoned): no handle waits
+//! forever on a task its executor lost. (Models: async-task's `Runnable`,
+//! tokio's task harness, oneshot's `Sender`.)
+//!
+//! A producer knows which kind of thread drives it ([`Caller`]): a thread
+//! pool's producers end tasks on workers, which run user code, so
+//! callbacks run there; a process pool's end them on driver threads, which
+//! must not, so callbacks go to the callback runner and a last reference is
+//! [released](super::cell::release).
+//!
+//! A backend that queues tasks type-erased (the thread pool's queue holds
+//! `Arc<dyn Run>`) turns the producer into its cell with
+//! [`into_cell`](Producer::into_cell) and back with
+//! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
+
+use super::cell::{Caller, Cell, Deferred, Hook, Outcome, Payload, Stopping, release};
+use super::handle::TaskHandle;
+use super::state::Ending;
+use super::timer::Expire;
+use crate::error::TaskError;
+use crate::loom::sync::{Arc, Weak};
+
+/// Makes a task: its cell (holding `payload`), the producer for the backend
+/// that will run it, and the handle for the caller.
+pub(crate) fn new_task<T, P>(
+    payload: P,
+    stopping: Stopping,
+    caller: Caller,
+) -> (Producer<T, P>, TaskHandle<T>)
+where
+    T: Send + 'static,
+    P: Payload,
+{
+    let cell = Arc::new(Cell::new(payload, stopping));
+    let handle = TaskHandle::new(cell.clone());
+    (Producer::from_cell(cell, caller), handle)
+}
+
+/// The producer's end of one task; see the [module docs](self).
+pub(crate) struct Producer<T: Send + 'static, P: Payload> {
+    /// `None` once the producer has ended the task (or learned that it had
+    /// ended), so that dropping it does nothing more.
+    cell: Option<Arc<Cell<T, P>>>,
+    caller: Caller,
+}
+
+impl<T: Send + 'static, P: Payload> Producer<T, P> {
+    /// Takes back a producer from the cell that [`into_cell`](Self::into_cell)
+    /// gave (a backend's type-erased queue held it meanwhile). Each cell
+    /// from `into_cell` must come back through here exactly once.
+    pub(crate) fn from_cell(cell: Arc<Cell<T, P>>, caller: Caller) -> Producer<T, P> {
+        Producer {
+            cell: Some(cell),
+            caller,
+        }
+    }
+
+    /// The cell, for a backend's type-erased queue; see [`from_cell`](Self::from_cell).
+    pub(crate) fn into_cell(mut self) -> Arc<Cell<T, P>> {
+        self.cell
+            .take()
+            .expect("a producer holds its cell until it ends")
+    }
+
+    fn cell(&self) -> &Arc<Cell<T, P>> {
+        self.cell
+            .as_ref()
+            .expect("a producer holds its cell until it ends")
+    }
+
+    /// The backend's payload in the task's cell.
+    pub(crate) fn payload(&self) -> &P {
+        &self.cell().payload
+    }
+
+    /// What the deadline timer holds to expire the task.
+    pub(crate) fn expiry(&self) -> Weak<dyn Expire> {
+        let cell: Arc<dyn Expire> = self.cell().clone();
+        Arc::downgrade(&cell)
+    }
+
+    /// `Pending -> Running`. Returns `false` if the task already ended
+    /// (cancelled, timed out): the producer must not run it, and has
+    /// nothing more to do but drop what it kept for it.
+    pub(crate) fn start(&self) -> bool {
+        self.cell().start()
+    }
+
+    /// See [`Cell::set_hook`]: installs the stop hook of a running task;
+    /// `false` if it is not running any more.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn set_hook(&self, hook: Hook) -> bool {
+        self.cell().set_hook(hook)
+    }
+
+    /// See [`Cell::clear_hook`]: removes it; whether it ran.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn clear_hook(&self) -> bool {
+        self.cell().clear_hook()
+    }
+
+    /// Ends the task with its outcome. If another event ended it first, the
+    /// outcome is handed back: nobody wants it, and the caller drops it on
+    /// its own thread.
+    pub(crate) fn complete(
+        mut self,
+        outcome: Result<T, TaskError>,
+    ) -> Result<(), Result<T, TaskError>> {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let result = cell.complete(Outcome::Ready(outcome), self.caller);
+        self.let_cell_go(cell);
+        result.map_err(|lost| match lost {
+            Outcome::Ready(outcome) => outcome,
+            Outcome::Deferred(_) => unreachable!("a ready outcome comes back ready"),
+        })
+    }
+
+    /// Ends the task with a value still to be decoded, by the thread that
+    /// takes it (or the callback runner), never this one. Returns whether it
+    /// was wanted; if not, `decode` is dropped unrun.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> bool {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let wanted = cell
+            .complete(Outcome::Deferred(decode), self.caller)
+            .is_ok();
+        self.let_cell_go(cell);
+        wanted
+    }
+
+    /// Ends the task, pending or running, with `err`: a shutdown, a broken
+    /// pool, a dead worker. Returns whether this ended it.
+    pub(crate) fn fail(mut self, err: TaskError) -> bool {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let ended = cell.end_with(Ending::Fail, err, self.caller);
+        self.let_cell_go(cell);
+        ended
+    }
+
+    /// Cancels the task, as its handle would (a shutdown that cancels
+    /// pending work). Returns whether this ended it.
+    pub(crate) fn cancel(mut self) -> bool {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let ended = cell.end_with(Ending::Cancel, TaskError::cancelled(), self.caller);
+        self.let_cell_go(cell);
+        ended
+    }
+
+    /// Ends the task as timed out: a worker found its deadline passed
+    /// before the timer did. Returns whether this ended it.
+    pub(crate) fn expire(mut self) -> bool {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let ended = cell.end_with(Ending::Expire, TaskError::timeout(), self.caller);
+        self.let_cell_go(cell);
+        ended
+    }
+
+    fn let_cell_go(&self, cell: Arc<Cell<T, P>>) {
+        match self.caller {
+            Caller::User => drop(cell),
+            // The payload of an internal thread's task holds no user value
+            // (a process pool's is encoded bytes): only the cell's own
+            // contents need checking.
+            Caller::Internal => release(cell, false),
+        }
+    }
+}
+
+impl<T: Send + 'static, P: Payload> Drop for Producer<T, P> {
+    fn drop(&mut self) {
+        if let Some(cell) = self.cell.take() {
+            cell.end_with(Ending::Fail, TaskError::abandoned(), self.caller);
+            self.let_cell_go(cell);
+        }
+    }
+}
+
+impl<T: Send + 'static, P: Payload> std::fmt::Debug for Producer<T, P> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = f.debug_struct("Producer");
+        if let Some(cell) = &self.cell {
+            s.field("id", &cell.id()).field("state", &cell.describe());
+        }
+        s.finish_non_exhaustive()
+    }
+}

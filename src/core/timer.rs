@@ -1,0 +1,253 @@
+//! The deadline timer: one lazily started thread per pool that ends tasks
+//! whose deadline has passed.
+//!
+//! The timer decides and signals; it runs no user code. Ending a task as
+//! timed out moves its state, signals its token and runs the backend's stop
+//! hook (a `kill` for a process pool); the task's done-callbacks go to the
+//! [callback runner](super::runner). Entries hold weak references, so a task
+//! that finished early is freed at once; its entry stays in the heap until
+//! its deadline and is then skipped. If the timer happens to hold the last
+//! reference to a task, the task is [released](super::cell::release), so
+//! even its drop runs elsewhere.
+//!
+//! [`close`](Timer::close) stops the thread for good: a pool closes its
+//! timer when it shuts down, and a later `schedule` is refused rather than
+//! starting a new thread (a restarted timer raced with the stop and left
+//! shutdown waiting forever).
+
+use std::cmp::{Ordering as CmpOrdering, Reverse};
+use std::collections::BinaryHeap;
+use std::io;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
+
+use super::cell::{Caller, Cell, Payload, release};
+use super::state::Ending;
+use crate::error::TaskError;
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use crate::loom::thread::{self, JoinHandle};
+
+/// What the timer needs of a task, whatever its types.
+pub(crate) trait Expire: Send + Sync {
+    /// The task's deadline passed: end it as timed out. Called on the timer
+    /// thread, which then lets go of `self`.
+    fn expire(self: Arc<Self>);
+}
+
+impl<T: Send + 'static, P: Payload> Expire for Cell<T, P> {
+    fn expire(self: Arc<Self>) {
+        self.end_with(Ending::Expire, TaskError::timeout(), Caller::Internal);
+        // The payload may be a closure the backend hasn't dropped yet.
+        release(self, true);
+    }
+}
+
+/// Why a deadline could not be registered.
+#[derive(Debug)]
+pub(crate) enum ScheduleError {
+    /// The timer was closed: its pool is shut down.
+    Closed,
+    /// Its thread could not be started.
+    Spawn(io::Error),
+}
+
+pub(crate) struct Timer {
+    shared: Arc<Shared>,
+    name: String,
+}
+
+struct Shared {
+    state: Mutex<State>,
+    cond: Condvar,
+}
+
+struct State {
+    heap: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
+    closed: bool,
+    thread: Option<JoinHandle<()>>,
+}
+
+struct Entry {
+    deadline: Instant,
+    seq: u64,
+    task: Weak<dyn Expire>,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.deadline, self.seq) == (other.deadline, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<CmpOrdering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> CmpOrdering {
+        (self.deadline, self.seq).cmp(&(other.deadline, other.seq))
+    }
+}
+
+impl Timer {
+    /// A timer whose thread, once started, is called `name` (which the
+    /// pool's builder checked for NUL bytes).
+    pub(crate) fn new(name: String) -> Timer {
+        Timer {
+            shared: Arc::new(Shared {
+                state: Mutex::new(State {
+                    heap: BinaryHeap::new(),
+                    seq: 0,
+                    closed: false,
+                    thread: None,
+                }),
+                cond: Condvar::new(),
+            }),
+            name,
+        }
+    }
+
+    /// Expires `task` at `deadline`, starting the timer thread if needed.
+    pub(crate) fn schedule(
+        &self,
+        deadline: Instant,
+        task: Weak<dyn Expire>,
+    ) -> Result<(), ScheduleError> {
+        let mut st = self.shared.state.lock();
+        if st.closed {
+            return Err(ScheduleError::Closed);
+        }
+        if st.thread.is_none() {
+            let shared = self.shared.clone();
+            let handle = thread::spawn_named(self.name.clone(), None, move || shared.run())
+                .map_err(ScheduleError::Spawn)?;
+            st.thread = Some(handle);
+        }
+        let seq = st.seq;
+        st.seq += 1;
+        let wake = st
+            .heap
+            .peek()
+            .is_none_or(|Reverse(first)| deadline < first.deadline);
+        st.heap.push(Reverse(Entry {
+            deadline,
+            seq,
+            task,
+        }));
+        drop(st);
+        if wake {
+            self.shared.cond.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Stops the timer for good and waits for its thread to exit (unless
+    /// called on that thread). Deadlines not yet passed are dropped, and
+    /// later [`schedule`](Self::schedule)s are refused. Calling it again
+    /// does nothing more.
+    pub(crate) fn close(&self) {
+        let handle = {
+            let mut st = self.shared.state.lock();
+            st.closed = true;
+            st.heap.clear();
+            st.thread.take()
+        };
+        self.shared.cond.notify_all();
+        if let Some(handle) = handle {
+            if handle.thread().id() != thread::current_id() {
+                let _ = handle.join();
+            }
+        }
+    }
+}
+
+impl Shared {
+    fn run(&self) {
+        let mut st = self.state.lock();
+        while !st.closed {
+            let now = Instant::now();
+            match st.heap.peek() {
+                Some(Reverse(first)) if first.deadline <= now => {
+                    let Reverse(entry) = st.heap.pop().expect("peeked");
+                    MutexGuard::unlocked(&mut st, || {
+                        if let Some(task) = entry.task.upgrade() {
+                            // Expiring runs no user code; the guard is for
+                            // a bug of ours, which must not stop every
+                            // later timeout of the pool.
+                            let _ = panic::catch_unwind(AssertUnwindSafe(|| task.expire()));
+                        }
+                    });
+                }
+                Some(Reverse(first)) => {
+                    let deadline = first.deadline;
+                    self.cond.wait_until(&mut st, deadline);
+                }
+                None => self.cond.wait(&mut st),
+            }
+        }
+    }
+}
+
+#[cfg(all(test, not(futurepool_loom)))]
+mod tests {
+    use std::sync::mpsc;
+    use std::time::{Duration, Instant};
+
+    use super::*;
+
+    struct Flag(mpsc::Sender<()>);
+
+    impl Expire for Flag {
+        fn expire(self: Arc<Self>) {
+            let _ = self.0.send(());
+        }
+    }
+
+    fn entry(tx: &mpsc::Sender<()>) -> (Arc<dyn Expire>, Weak<dyn Expire>) {
+        let task: Arc<dyn Expire> = Arc::new(Flag(tx.clone()));
+        let weak = Arc::downgrade(&task);
+        (task, weak)
+    }
+
+    /// Issue 9, fault 2, the mechanism: a closed timer stays closed. Before,
+    /// `stop` then `schedule` started a new thread and cleared the stop
+    /// flag, so the old thread never saw it and `stop`'s join hung.
+    #[test]
+    fn close_is_final() {
+        let timer = Timer::new("timer-test".to_owned());
+        let (tx, rx) = mpsc::channel();
+        let (_kept, weak) = entry(&tx);
+        timer.schedule(Instant::now(), weak).unwrap();
+        rx.recv_timeout(Duration::from_secs(10)).expect("it fires");
+        timer.close();
+        let (_kept, weak) = entry(&tx);
+        assert!(matches!(
+            timer.schedule(Instant::now(), weak),
+            Err(ScheduleError::Closed)
+        ));
+        assert!(timer.shared.state.lock().thread.is_none(), "no new thread");
+        timer.close(); // again: nothing more
+    }
+
+    #[test]
+    fn deadlines_fire_in_order_and_dead_entries_are_skipped() {
+        let timer = Timer::new("timer-test".to_owned());
+        let (tx, rx) = mpsc::channel();
+        let now = Instant::now();
+        let (gone, weak) = entry(&tx);
+        timer.schedule(now, weak).unwrap();
+        drop(gone); // freed before its deadline: skipped
+        let (_kept, weak) = entry(&tx);
+        timer
+            .schedule(now + Duration::from_millis(5), weak)
+            .unwrap();
+        assert!(rx.recv_timeout(Duration::from_secs(10)).is_ok());
+        assert!(
+            rx.recv_timeout(Duration::from_millis(50)).is_err(),
+            "one fired"
+        );
+        timer.close();
+    }
+}

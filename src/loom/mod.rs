@@ -1,0 +1,96 @@
+//! The loom seam: the one place that names the synchronisation primitives,
+//! atomics, threads and thread-locals the crate uses.
+//!
+//! Everything else imports them from here (`crate::loom::sync::Mutex`,
+//! `crate::loom::thread`, ...), never from `std` or `parking_lot`. Built with
+//! `RUSTFLAGS="--cfg futurepool_loom"`, this module swaps in
+//! [loom](https://docs.rs/loom)'s model-checked versions (`mocked.rs`), so
+//! `cargo test --test loom` explores the interleavings of the real code, not
+//! of a copy. A crate-specific cfg, as crossbeam's `crossbeam_loom`: a plain
+//! `--cfg loom` would also reach tokio among the dev-dependencies, which
+//! doesn't build that way.
+//!
+//! | what                         | normal build (`std.rs`)            | loom build (`mocked.rs`) |
+//! |------------------------------|------------------------------------|--------------------------|
+//! | `Mutex`, `MutexGuard`, `Condvar` | `parking_lot`                  | loom's, behind a `parking_lot`-shaped wrapper |
+//! | `MutexGuard::unlocked`       | `parking_lot`'s                    | unlock, run, relock      |
+//! | `Condvar::wait_until`/`wait_for` | `parking_lot`'s timed waits    | a yield, then "timed out" (loom has no clock; oneshot does the same) |
+//! | atomics                      | `std::sync::atomic`                | `loom::sync::atomic`     |
+//! | `thread::{spawn_named, yield_now, current_id}`, `JoinHandle` | `std::thread` | `loom::thread` |
+//! | `thread_local!`              | `std`'s                            | loom's                   |
+//! | `SegQueue` (the job queue)   | `crossbeam_queue::SegQueue`        | a `Mutex<VecDeque>` stand-in |
+//! | `hint::spin_loop`            | `std`'s                            | loom's (a yield)         |
+//! | `Arc`, `Weak`                | `std::sync`                        | `std::sync`, see below   |
+//! | `OnceLock`                   | `std::sync`                        | `std::sync`, see below   |
+//!
+//! Two things stay `std` under loom, on purpose. `Arc`/`Weak`: loom's `Arc`
+//! has no `Weak`, no `into_inner` and no unsizing to `Arc<dyn Trait>`, all
+//! of which the task cell needs; reference counting is std's to get right,
+//! and the models check what the crate builds on top of it. `OnceLock`: it
+//! holds only process-wide lazily built singletons (the callback runner,
+//! the worker registry), which the models don't reach.
+
+#[cfg(not(futurepool_loom))]
+mod std;
+#[cfg(not(futurepool_loom))]
+pub(crate) use self::std::*;
+
+#[cfg(futurepool_loom)]
+mod mocked;
+#[cfg(futurepool_loom)]
+pub(crate) use self::mocked::*;
+
+/// A fresh number, unique in this process: task ids and watcher ids. A plain
+/// std counter in both builds: it orders nothing and protects nothing.
+pub(crate) fn next_id() -> u64 {
+    static NEXT: ::std::sync::atomic::AtomicU64 = ::std::sync::atomic::AtomicU64::new(1);
+    // ORDERING: only uniqueness matters; fetch_add gives it at any ordering.
+    NEXT.fetch_add(1, ::std::sync::atomic::Ordering::Relaxed)
+}
+
+/// Waits a moment for `ready` to turn true without sleeping: seven rounds of
+/// exponentially longer busy-waits (crossbeam's `Backoff`), then up to 32
+/// `yield_now`s (rayon's rounds before it gets sleepy): some tens of
+/// microseconds in all, during which the core is given to anyone who wants
+/// it. Returns whether `ready` turned true.
+///
+/// A thread about to block on a condvar calls this first: when the other
+/// side is only microseconds away (a worker finishing a trivial task, a
+/// submitter coming back with the next one), staying awake saves both the
+/// futex wait here and the futex wake there, which cost more than the spin.
+/// The yields matter on a VM whose futex wake-ups are slow: with crossbeam's
+/// 4 yields the worker had gone back to sleep before the caller, itself just
+/// woken, submitted again, so every round trip paid two futex wake-ups
+/// (`BENCHMARKS.md`, workload 1, measures the round trip beside a
+/// hand-written crossbeam-channel pool).
+///
+/// Under loom a spin is a yield, and the model explores both outcomes; one
+/// round is enough.
+pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
+    #[cfg(futurepool_loom)]
+    {
+        if ready() {
+            return true;
+        }
+        thread::yield_now();
+        ready()
+    }
+    #[cfg(not(futurepool_loom))]
+    {
+        const SPIN_STEPS: u32 = 7;
+        const YIELD_STEPS: u32 = 32;
+        for step in 0..SPIN_STEPS + YIELD_STEPS {
+            if ready() {
+                return true;
+            }
+            if step < SPIN_STEPS {
+                for _ in 0..1u32 << step {
+                    hint::spin_loop();
+                }
+            } else {
+                thread::yield_now();
+            }
+        }
+        ready()
+    }
+}

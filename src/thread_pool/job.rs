@@ -1,0 +1,151 @@
+//! A thread-pool task as the pool keeps it: the closure inside the task's
+//! own cell ([`ThreadJob`], the cell's payload: one allocation per task), and
+//! [`Run`], what the queue holds to run it.
+//!
+//! The closure is the pool's to run or drop, always on a thread that runs
+//! user code: a worker that takes the task off the queue runs it, or (if the
+//! task ended while queued: cancelled, timed out) drops it; a shutdown that
+//! cancels pending work drops it on the thread that shuts down; a refused
+//! submit hands it back. The core never touches it.
+
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Instant;
+
+use crate::core::cell::{Caller, Cell, Payload};
+use crate::core::producer::Producer;
+use crate::core::token::CancelToken;
+use crate::error::TaskError;
+use crate::loom::sync::{Arc, Mutex};
+
+/// A closure waiting to run, and what it was given as.
+pub(crate) trait Job<T>: Send + 'static {
+    /// What a refused submit hands back: the closure as the caller gave it.
+    type Given;
+    fn call(self) -> T;
+    fn into_given(self) -> Self::Given;
+}
+
+/// The job of a plain `FnOnce() -> T` closure.
+pub(crate) struct Plain<F>(pub(crate) F);
+
+impl<F, T> Job<T> for Plain<F>
+where
+    F: FnOnce() -> T + Send + 'static,
+{
+    type Given = F;
+    fn call(self) -> T {
+        (self.0)()
+    }
+    fn into_given(self) -> F {
+        self.0
+    }
+}
+
+/// The job of a closure that takes a cancellation token.
+pub(crate) struct WithToken<F>(pub(crate) F, pub(crate) CancelToken);
+
+impl<F, T> Job<T> for WithToken<F>
+where
+    F: FnOnce(CancelToken) -> T + Send + 'static,
+{
+    type Given = F;
+    fn call(self) -> T {
+        (self.0)(self.1)
+    }
+    fn into_given(self) -> F {
+        self.0
+    }
+}
+
+/// A thread-pool task's payload in its cell.
+pub(crate) struct ThreadJob<J> {
+    /// The closure, until a worker takes it (to run or to drop) or a
+    /// refused submit takes it back. Only one of those ever finds it.
+    job: Mutex<Option<J>>,
+    /// Past this, the task must not start: a worker checks, because the
+    /// timer may lag behind.
+    deadline: Option<Instant>,
+}
+
+impl<J> ThreadJob<J> {
+    pub(crate) fn new(job: J, deadline: Option<Instant>) -> ThreadJob<J> {
+        ThreadJob {
+            job: Mutex::new(Some(job)),
+            deadline,
+        }
+    }
+
+    /// A payload with no closure: a task that ended before it was queued.
+    pub(crate) fn new_empty() -> ThreadJob<J> {
+        ThreadJob {
+            job: Mutex::new(None),
+            deadline: None,
+        }
+    }
+
+    /// Takes the closure out, if nobody did yet.
+    pub(crate) fn take(&self) -> Option<J> {
+        self.job.lock().take()
+    }
+}
+
+impl<J: Send + 'static> Payload for ThreadJob<J> {
+    fn discard(&self) {
+        drop(self.take());
+    }
+}
+
+/// What the pool's queue holds: a task to run, whatever its types.
+pub(crate) trait Run: Send + Sync {
+    /// Runs the task on this worker, unless it already ended (then its
+    /// closure is dropped here).
+    fn run(self: Arc<Self>);
+    /// Cancels a task still queued (a shutdown that cancels pending work).
+    fn cancel_queued(self: Arc<Self>);
+    /// Fails a task still queued (a broken pool, no worker to run it).
+    fn fail_queued(self: Arc<Self>, err: TaskError);
+}
+
+impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
+    fn run(self: Arc<Self>) {
+        let producer = Producer::from_cell(self, Caller::User);
+        // This worker owns the closure now: it runs it or drops it.
+        let Some(job) = producer.payload().take() else {
+            return; // taken back by a refused submit; never queued for real
+        };
+        if producer
+            .payload()
+            .deadline
+            .is_some_and(|d| Instant::now() >= d)
+        {
+            // Past its deadline before it started: it never runs, even if
+            // the timer thread hasn't got to it yet.
+            producer.expire();
+            drop(job);
+            return;
+        }
+        if !producer.start() {
+            drop(job); // cancelled or timed out while queued
+            return;
+        }
+        let outcome =
+            panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+        // Lost to a cancel or a timeout while running: the value nobody
+        // wants is dropped here, on the worker.
+        let _ = producer.complete(outcome);
+    }
+
+    fn cancel_queued(self: Arc<Self>) {
+        let producer = Producer::from_cell(self, Caller::User);
+        let job = producer.payload().take();
+        producer.cancel();
+        drop(job);
+    }
+
+    fn fail_queued(self: Arc<Self>, err: TaskError) {
+        let producer = Producer::from_cell(self, Caller::User);
+        let job = producer.payload().take();
+        producer.fail(err);
+        drop(job);
+    }
+}

@@ -1,0 +1,185 @@
+//! A worker thread's loop, and how a worker lends its place while it waits.
+//! The protocol is described in `README.md` beside this file.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::rc::Rc;
+
+use super::inner::{Inner, Point};
+use crate::core::blocking::{self, Blocking};
+use crate::error::payload_message;
+use crate::loom::sync::atomic::Ordering;
+use crate::loom::sync::{Arc, MutexGuard, Weak};
+use crate::loom::{spin_until, thread, thread_local};
+
+thread_local! {
+    // loom's `thread_local!` (the loom seam) takes no `const` initializer.
+    #[allow(clippy::missing_const_for_thread_local)]
+    /// The pool this thread is a worker of.
+    static CURRENT: RefCell<Option<Weak<Inner>>> = RefCell::new(None);
+}
+
+/// The hook a worker installs in the core: while it blocks in a futurepool
+/// wait, its place is lent to the pool.
+struct Lend(Weak<Inner>);
+
+impl Blocking for Lend {
+    fn begin(&self) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let mut st = inner.state.lock();
+        st.lent += 1;
+        inner.publish_counts(&st);
+        // ORDERING: SeqCst, like every read of the counters in the wake
+        // protocol (see README.md).
+        if inner.queued.load(Ordering::SeqCst) > 0 {
+            // A failure to start a thread only means the queue waits for a
+            // worker that is already running.
+            let _ = inner.wake_or_spawn(&mut st);
+        }
+    }
+
+    fn end(&self) {
+        let Some(inner) = self.0.upgrade() else {
+            return;
+        };
+        let mut st = inner.state.lock();
+        st.lent -= 1;
+        inner.publish_counts(&st);
+    }
+}
+
+impl Inner {
+    /// Whether the current thread is a worker of this pool.
+    pub(super) fn is_current_worker(&self) -> bool {
+        CURRENT
+            .try_with(|c| {
+                c.borrow()
+                    .as_ref()
+                    .is_some_and(|w| std::ptr::eq(w.as_ptr(), self))
+            })
+            .unwrap_or(false)
+    }
+
+    /// A worker's thread: runs the initializer, then tasks, until the pool
+    /// closes or the worker has been idle for the keep-alive.
+    pub(super) fn run_worker(self: Arc<Self>, index: usize) {
+        worker_main(self, index);
+    }
+}
+
+fn worker_main(inner: Arc<Inner>, index: usize) {
+    CURRENT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&inner)));
+    blocking::install(Rc::new(Lend(Arc::downgrade(&inner))));
+    // Until its first look at the queue this worker is counted as spinning;
+    // it looks only after it stops being counted (see README.md, "No lost
+    // start").
+    if let Some(init) = &inner.config.initializer {
+        let failure = match panic::catch_unwind(AssertUnwindSafe(|| init())) {
+            Ok(Ok(())) => None,
+            Ok(Err(err)) => Some(err),
+            Err(payload) => Some(
+                format!(
+                    "initializer panicked: {}",
+                    payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+                )
+                .into(),
+            ),
+        };
+        if let Some(cause) = failure {
+            inner.spinning.fetch_sub(1, Ordering::SeqCst);
+            inner.break_pool(cause);
+            return exit(&inner, inner.state.lock(), index);
+        }
+    }
+    inner.spinning.fetch_sub(1, Ordering::SeqCst);
+    let mut first = true;
+
+    // Whether this worker has spun for work since its last task.
+    let mut spun = false;
+    loop {
+        if let Some(job) = inner.pop() {
+            if std::mem::take(&mut first) {
+                inner.reach(Point::FirstTaskTaken);
+            }
+            spun = false;
+            // `run` catches the task's panic; this catches the rest (a
+            // panicking drop of a closure or a value nobody wanted), so that
+            // a worker never dies of a task.
+            let _ = panic::catch_unwind(AssertUnwindSafe(move || job.run()));
+            // ORDERING: SeqCst, as everywhere in the wake protocol.
+            if inner.active.load(Ordering::SeqCst) > inner.config.max_workers {
+                let st = inner.state.lock();
+                if st.active() > inner.config.max_workers {
+                    // A lent worker came back: one too many.
+                    return exit(&inner, st, index);
+                }
+            }
+            continue;
+        }
+        first = false;
+        if inner.closed.load(Ordering::SeqCst) {
+            let st = inner.state.lock();
+            // Broken: the queue was failed. Shut down: leave once no
+            // submit is in flight and the queue is empty.
+            if st.broken.is_some()
+                || (inner.submitting.load(Ordering::SeqCst) == 0
+                    && inner.queued.load(Ordering::SeqCst) == 0)
+            {
+                return exit(&inner, st, index);
+            }
+            drop(st);
+            thread::yield_now();
+            continue;
+        }
+        if !spun {
+            // Stay awake a moment before sleeping: the next task is often
+            // microseconds away, and a spinning worker takes it with no
+            // futex wake on either side. It stops being counted before it
+            // looks again.
+            spun = true;
+            inner.spinning.fetch_add(1, Ordering::SeqCst);
+            spin_until(|| {
+                inner.queued.load(Ordering::SeqCst) > 0 || inner.closed.load(Ordering::SeqCst)
+            });
+            inner.spinning.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let mut st = inner.state.lock();
+        // Commit to sleeping, then look once more (the worker's half of
+        // the handshake described in `Inner::push`).
+        inner.sleeping.fetch_add(1, Ordering::SeqCst);
+        if inner.queued.load(Ordering::SeqCst) > 0 || inner.closed.load(Ordering::SeqCst) {
+            inner.sleeping.fetch_sub(1, Ordering::SeqCst);
+            continue;
+        }
+        let timed_out = inner
+            .work
+            .wait_for(&mut st, inner.config.keep_alive)
+            .timed_out();
+        inner.sleeping.fetch_sub(1, Ordering::SeqCst);
+        if st.notified > 0 {
+            st.notified -= 1;
+            continue;
+        }
+        if timed_out
+            && inner.queued.load(Ordering::SeqCst) == 0
+            && !inner.closed.load(Ordering::SeqCst)
+        {
+            return exit(&inner, st, index); // idle for keep_alive: retire
+        }
+    }
+}
+
+/// Leaves the pool: the worker is no longer counted, and a shutdown waiting
+/// for it hears so.
+fn exit(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: usize) {
+    st.threads -= 1;
+    inner.publish_counts(&st);
+    st.workers.exiting(index);
+    drop(st);
+    inner.exited.notify_all();
+    blocking::uninstall();
+    CURRENT.with(|c| *c.borrow_mut() = None);
+}
