@@ -256,10 +256,14 @@
 )]
 //! # Features
 //!
-//! - `process` (off by default): the process pool (`ProcessPool`,
-//!   `ProcessPoolBuilder`, `remote!`, `RemoteFn`, `process::init`,
+//! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
+//!   which every executor runs: the thread pool calls them directly, the
+//!   process pool sends them to a worker process by name. Adds `serde`,
+//!   `bincode` 1 and `linkme`.
+//! - `process` (off by default; implies `remote`): the process pool
+//!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
 //!   `process_init_before_main!`; see "Processes" above when it is
-//!   enabled). Adds `serde`, `bincode` 1 and `linkme`, and on Linux `libc`.
+//!   enabled). Adds, on Linux, `libc`.
 //!
 //! The `process` feature compiles on every platform, so a crate that
 //! enables it builds everywhere; worker processes run on **Linux** only:
@@ -294,6 +298,8 @@ mod executor;
 mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
+#[cfg(feature = "remote")]
+mod remote;
 mod thread_pool;
 mod threads;
 mod wait;
@@ -311,9 +317,10 @@ pub use crate::wait::{
 
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
-pub use crate::process_pool::{
-    ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder, RemoteFn,
-};
+pub use crate::process_pool::{ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder};
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use crate::remote::RemoteFn;
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
 /// line a program calls first in `main`. It exists on every platform, and
@@ -340,12 +347,12 @@ pub mod process {
 }
 
 /// What the `remote!` macro expands to. Not public API.
-#[cfg(feature = "process")]
+#[cfg(feature = "remote")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::process_pool::protocol::Outcome;
-    pub use crate::process_pool::registry::{
-        REGISTRY, Registration, call, remote_takes_a_function_or_a_closure_that_captures_nothing,
+    pub use crate::remote::registry::{
+        Outcome, REGISTRY, Registration, call,
+        remote_takes_a_function_or_a_closure_that_captures_nothing,
     };
     pub use linkme;
 }

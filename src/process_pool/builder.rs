@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::supervisor::{Config, Shared};
-use super::{ProcessPool, RemoteFn, protocol};
+use super::{ProcessPool, protocol};
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
+use crate::remote::RemoteFn;
 
 /// Configures and builds a [`ProcessPool`].
 ///

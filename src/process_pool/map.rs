@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 
 use super::protocol::Request;
 use super::remote_task::{decode_chunk, encode_arg, request_frame};
-use super::{Options, ProcessPool, RemoteFn};
+use super::{Options, ProcessPool};
 use crate::core::handle::JoinTimeoutError;
 use crate::core::handle::TaskHandle;
 use crate::error::TaskError;
+use crate::remote::RemoteFn;
 
 /// The iterator of [`ProcessPool::map`]: `f` applied to every input in the
 /// worker processes, results yielded **in input order**.

@@ -39,9 +39,7 @@ mod child;
 #[cfg(target_os = "linux")]
 mod identity;
 mod map;
-mod panics;
 pub(crate) mod protocol;
-pub(crate) mod registry;
 mod remote_task;
 #[cfg(target_os = "linux")]
 mod serve;
@@ -57,7 +55,6 @@ use serde::de::DeserializeOwned;
 
 pub use builder::ProcessPoolBuilder;
 pub use map::ProcessMap;
-pub use registry::RemoteFn;
 pub use task_builder::ProcessTaskBuilder;
 pub use worker::init;
 
@@ -72,6 +69,7 @@ use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::Arc;
+use crate::remote::RemoteFn;
 
 /// A pool of worker **processes** that runs registered functions and hands
 /// back a [`TaskHandle`] for each: the same handle as a

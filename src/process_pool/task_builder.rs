@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Options, ProcessPool, RemoteFn};
+use super::{Options, ProcessPool};
 use crate::core::handle::TaskHandle;
 use crate::error::SubmitError;
+use crate::remote::RemoteFn;
 
 /// Submits one process task with options; made by [`ProcessPool::task`].
 ///
