@@ -9,7 +9,7 @@ use serde::Serialize;
 use super::supervisor::{Config, Shared};
 use super::{ProcessPool, protocol};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::loom::sync::Arc;
+
 use crate::remote::RemoteFn;
 
 /// Configures and builds a [`ProcessPool`].
@@ -311,9 +311,7 @@ impl ProcessPoolBuilder {
             retries: self.retries,
             worker_stderr: self.worker_stderr,
         };
-        Ok(ProcessPool {
-            shared: Arc::new(Shared::new(config)),
-        })
+        Ok(ProcessPool::from_shared(Shared::new(config)))
     }
 }
 

@@ -333,10 +333,7 @@ mod tests {
     #[test]
     fn registered_names_resolve() {
         let f = crate::remote!(triple);
-        assert_eq!(
-            f.name(),
-            "futurepool::remote::registry::tests::triple"
-        );
+        assert_eq!(f.name(), "futurepool::remote::registry::tests::triple");
         let call = lookup(f.name()).expect("registered");
         let Outcome::Value(bytes) = call(&protocol::encode(&5i32).unwrap()) else {
             panic!("not a value")
