@@ -35,7 +35,7 @@
 //! | `as_completed(fs, timeout=5)`                       | [`as_completed(hs)`](as_completed())`.`[`timeout(..)`](AsCompleted::timeout) |
 //! | `wait(fs, timeout, return_when=FIRST_COMPLETED)`    | [`wait_timeout(hs, ReturnWhen::FirstCompleted, d)`](wait_timeout) |
 //! | `ex.shutdown(wait=True, cancel_futures=False)`      | [`pool.shutdown()`](ThreadPool::shutdown) / [`shutdown_with`](ThreadPool::shutdown_with) |
-//! | `with ThreadPoolExecutor() as ex:`                  | a `ThreadPool` in scope: dropping it shuts it down and waits |
+//! | `with ThreadPoolExecutor() as ex:`                  | a `ThreadPool`, then [`pool.shutdown()`](ThreadPool::shutdown) (dropping the last handle shuts down without waiting) |
 //! | `CancelledError`, `TimeoutError`, `BrokenExecutor`  | [`TaskError::is_cancelled`], [`is_timeout`](TaskError::is_timeout), [`is_broken`](TaskError::is_broken) |
 //! | `asyncio.wrap_future(fut)`                          | `handle.await`, on any runtime |
 //! | `ProcessPoolExecutor(max_workers, max_tasks_per_child=n)` | `ProcessPool::builder().max_workers(..).max_tasks_per_child(n).build()?` (feature `process`) |
@@ -84,9 +84,13 @@
 //! receives a [`CancelToken`] to check. `cancel()` signals the token and
 //! completes the handle as cancelled at once.
 //!
-//! A per-task **timeout** ([`ThreadPool::task`]`().`[`timeout(d)`](TaskBuilder::timeout))
-//! works the same way: when it passes, the token is signalled and the handle
-//! reports a timeout, whether the task was queued or running.
+//! A per-task **time limit** ([`ThreadPool::task`]`().`[`time_limit(d)`](TaskBuilder::time_limit))
+//! works the same way: `d` counts from the moment the task *starts running*
+//! (queued time doesn't count, as Celery's `time_limit` and pebble's
+//! `timeout` mean), and when it passes, the token is signalled and the
+//! handle reports a timeout. A [`timeout(d)`](TaskBuilder::timeout) or
+//! [`deadline(at)`](TaskBuilder::deadline) counts from the *submit* instead:
+//! a task still queued then never runs.
 //!
 //! ```
 //! use futurepool::ThreadPool;
@@ -95,7 +99,7 @@
 //! let pool = ThreadPool::new();
 //! let handle = pool
 //!     .task()
-//!     .timeout(Duration::from_millis(50))
+//!     .time_limit(Duration::from_millis(50))
 //!     .submit_cancellable(|token| {
 //!         let mut n = 0u64;
 //!         while !token.is_cancelled() {
@@ -194,9 +198,29 @@
 //!
 //! [`ThreadPool::shutdown`] refuses new work, lets queued tasks run, and
 //! waits for every worker thread to exit; [`ShutdownOptions`] can skip the
-//! wait or cancel what is queued. A submit after shutdown is refused and the
-//! closure handed back in the [`SubmitError`], so nothing is lost. Dropping
-//! the pool shuts it down and waits: no thread outlives it.
+//! wait, wait at most a while, cancel what is queued, and cancel what runs
+//! (kill it, on a process pool). A submit after shutdown is refused and the
+//! closure handed back in the [`SubmitError`], so nothing is lost.
+//!
+//! A pool is a cheap handle: clone it to share it (no `Arc` needed); a
+//! [`WeakThreadPool`] refers to it without keeping it alive. **Dropping the
+//! last handle shuts the pool down without waiting**: queued work still
+//! runs, and the workers leave on their own when it is done. The drop
+//! never blocks, so it can't deadlock inside one of the pool's own tasks,
+//! nor stall an async runtime. To wait, call `shutdown()` (Python's
+//! `with ThreadPoolExecutor() as ex:` is a pool, then `ex.shutdown()`).
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! let pool = ThreadPool::new();
+//! let handle = pool.submit(|| "done").unwrap();
+//! assert!(pool.shutdown()); // every worker exited
+//! assert_eq!(handle.join().unwrap(), "done");
+//! ```
+//!
+//! For code that just wants to run something blocking, [`submit`]
+//! sends it to the [`default_pool`], built on first use.
 //!
 //! # Async
 //!
@@ -256,10 +280,14 @@
 )]
 //! # Features
 //!
-//! - `process` (off by default): the process pool (`ProcessPool`,
-//!   `ProcessPoolBuilder`, `remote!`, `RemoteFn`, `process::init`,
+//! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
+//!   which every executor runs: the thread pool calls them directly, the
+//!   process pool sends them to a worker process by name. Adds `serde`,
+//!   `bincode` 1 and `linkme`.
+//! - `process` (off by default; implies `remote`): the process pool
+//!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
 //!   `process_init_before_main!`; see "Processes" above when it is
-//!   enabled). Adds `serde`, `bincode` 1 and `linkme`, and on Linux `libc`.
+//!   enabled). Adds, on Linux, `libc`.
 //!
 //! The `process` feature compiles on every platform, so a crate that
 //! enables it builds everywhere; worker processes run on **Linux** only:
@@ -294,6 +322,8 @@ mod executor;
 mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
+#[cfg(feature = "remote")]
+mod remote;
 mod thread_pool;
 mod threads;
 mod wait;
@@ -302,8 +332,12 @@ pub use crate::core::handle::{CancelOnDrop, TaskHandle};
 pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
 pub use crate::core::token::CancelToken;
 pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::executor::Executor;
+pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;
-pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
+pub use crate::thread_pool::{
+    Map, MapStream, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool, submit,
+};
 pub use crate::wait::{
     AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
     as_completed, wait, wait_async, wait_deadline, wait_timeout,
@@ -312,8 +346,11 @@ pub use crate::wait::{
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use crate::process_pool::{
-    ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder, RemoteFn,
+    ProcessMap, ProcessPool, ProcessPoolBuilder, ProcessTaskBuilder, WeakProcessPool,
 };
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use crate::remote::RemoteFn;
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
 /// line a program calls first in `main`. It exists on every platform, and
@@ -340,12 +377,12 @@ pub mod process {
 }
 
 /// What the `remote!` macro expands to. Not public API.
-#[cfg(feature = "process")]
+#[cfg(feature = "remote")]
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::process_pool::protocol::Outcome;
-    pub use crate::process_pool::registry::{
-        REGISTRY, Registration, call, remote_takes_a_function_or_a_closure_that_captures_nothing,
+    pub use crate::remote::registry::{
+        Outcome, REGISTRY, Registration, call,
+        remote_takes_a_function_or_a_closure_that_captures_nothing,
     };
     pub use linkme;
 }

@@ -43,36 +43,4 @@ impl ThreadSet {
     pub(crate) fn take_exited(&mut self) -> Vec<JoinHandle<()>> {
         std::mem::take(&mut self.exited)
     }
-
-    /// Takes every handle but the current thread's (a pool may be shut down
-    /// from one of its own threads, which can't join itself).
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn take_joinable(&mut self) -> Vec<JoinHandle<()>> {
-        let me = thread::current_id();
-        let mut handles: Vec<_> = self.exited.drain(..).collect();
-        let ids: Vec<usize> = self
-            .live
-            .iter()
-            .filter(|(_, h)| h.thread().id() != me)
-            .map(|(&id, _)| id)
-            .collect();
-        handles.extend(ids.into_iter().filter_map(|id| self.live.remove(&id)));
-        handles
-    }
-}
-
-/// Joins what `take` hands out until it hands out nothing: a pool may start
-/// another thread while we join, so one pass is not enough. `take` locks the
-/// pool and calls [`ThreadSet::take_joinable`].
-#[cfg_attr(not(feature = "process"), allow(dead_code))]
-pub(crate) fn join_all(mut take: impl FnMut() -> Vec<JoinHandle<()>>) {
-    loop {
-        let handles = take();
-        if handles.is_empty() {
-            return;
-        }
-        for handle in handles {
-            let _ = handle.join();
-        }
-    }
 }

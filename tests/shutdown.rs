@@ -77,21 +77,25 @@ fn submit_after_shutdown_is_refused_with_the_closure() {
 
 // CPython: test_shutdown.ExecutorShutdownTest.test_interpreter_shutdown, the
 // portable idea: a pool that goes out of scope still runs its pending work.
+// Dropping the last handle doesn't wait (it never blocks): the work runs on
+// after it, in order.
 #[test]
 fn dropping_the_pool_runs_pending_work() {
     let (tx, rx) = mpsc::channel();
+    let gate = Gate::new();
     {
         let pool = ThreadPool::builder().max_workers(1).build().unwrap();
         for word in ["apple", "banana"] {
-            let tx = tx.clone();
+            let (tx, w) = (tx.clone(), gate.waiter());
             let _ = pool.submit(move || {
-                std::thread::sleep(Duration::from_millis(10)); // the work
+                w.wait(); // the work, held until the pool is gone
                 tx.send(word).unwrap();
             });
         }
     }
-    // The drop waited: both already sent.
-    assert_eq!(rx.try_iter().collect::<Vec<_>>(), ["apple", "banana"]);
+    gate.open();
+    let words: Vec<_> = (0..2).map(|_| rx.recv_timeout(LONG).unwrap()).collect();
+    assert_eq!(words, ["apple", "banana"]);
 }
 
 // CPython: test_shutdown.ExecutorShutdownTest.test_hang_issue12364
@@ -177,7 +181,7 @@ fn shutdown_without_waiting_still_runs_queued_work() {
     gate.open();
     let squares: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(squares, (0..10).map(|i| i * i).collect::<Vec<_>>());
-    drop(pool);
+    assert!(pool.shutdown(), "a later shutdown waits for them");
     assert_eq!(live.count(), 0);
     assert_no_threads_named(&prefix);
 }
@@ -221,7 +225,8 @@ fn threads_start_on_demand_and_exit_on_shutdown() {
     assert_no_threads_named(&prefix);
 }
 
-// CPython: test_shutdown.ThreadPoolShutdownTest.test_context_manager_shutdown
+// CPython: test_shutdown.ThreadPoolShutdownTest.test_context_manager_shutdown:
+// Python's `with` block is a pool and a `shutdown()` at its end.
 #[test]
 fn a_pool_in_a_scope_shuts_down_at_its_end() {
     let prefix = unique_prefix("scope");
@@ -234,8 +239,24 @@ fn a_pool_in_a_scope_shuts_down_at_its_end() {
             .map(Result::unwrap)
             .collect();
         assert_eq!(abs, [5, 4, 3, 2, 1, 0, 1, 2, 3, 4]);
+        assert!(pool.shutdown(), "every worker exited");
     }
     assert_eq!(live.count(), 0);
+    assert_no_threads_named(&prefix);
+}
+
+// A pool dropped in a scope without `shutdown` stops by itself: its workers
+// leave (without anyone waiting for them) once the queue is empty.
+#[test]
+fn a_pool_dropped_in_a_scope_stops_by_itself() {
+    let prefix = unique_prefix("drop");
+    let live;
+    {
+        let (pool, l) = LiveThreads::pool(5, &prefix);
+        live = l;
+        assert_eq!(pool.map(|x: i32| x.abs(), -5..5).count(), 10);
+    }
+    common::wait_until("every worker has exited", || live.count() == 0);
     assert_no_threads_named(&prefix);
 }
 
@@ -248,11 +269,11 @@ fn dropping_the_pool_loses_no_work_and_leaves_no_thread() {
     let handles: Vec<_> = (-5..5)
         .map(|x: i32| pool.submit(move || x.abs()).unwrap())
         .collect();
-    drop(pool);
-    assert_eq!(live.count(), 0);
-    assert_no_threads_named(&prefix);
+    drop(pool); // doesn't wait
     let abs: Vec<i32> = handles.into_iter().map(|h| h.join().unwrap()).collect();
     assert_eq!(abs, [5, 4, 3, 2, 1, 0, 1, 2, 3, 4]);
+    common::wait_until("every worker has exited", || live.count() == 0);
+    assert_no_threads_named(&prefix);
 }
 
 // The map is lazy (see map.rs), so CPython's "map, then shut down without

@@ -186,6 +186,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         self.id
     }
 
+    /// Whether `cancel` ends the task while it runs.
+    pub(crate) fn cancellable(&self) -> bool {
+        self.cancellable
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         self.state.lock().phases.phase()
     }
@@ -537,5 +542,20 @@ pub(crate) fn release<T: Send + 'static, P: Payload>(cell: Arc<Cell<T, P>>, payl
         if payload_is_user || cell.holds_user_values() {
             runner::spawn(Box::new(move || drop(cell)));
         }
+    }
+}
+
+/// A task that can be cancelled, whatever its types: what a backend keeps
+/// (weakly) of its running tasks, to stop them at a shutdown that cancels
+/// running work.
+pub(crate) trait Cancel: Send + Sync {
+    /// See [`TaskHandle::cancel`](crate::TaskHandle::cancel); runs on the
+    /// caller's thread (callbacks included).
+    fn cancel(&self) -> bool;
+}
+
+impl<T: Send, P: ?Sized + Payload> Cancel for Cell<T, P> {
+    fn cancel(&self) -> bool {
+        Cell::cancel(self)
     }
 }

@@ -22,7 +22,7 @@
 //! [`into_cell`](Producer::into_cell) and back with
 //! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
 
-use super::cell::{Caller, Cell, Deferred, Hook, Outcome, Payload, Stopping, release};
+use super::cell::{Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Stopping, release};
 use super::handle::TaskHandle;
 use super::state::Ending;
 use super::timer::Expire;
@@ -80,6 +80,23 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// The backend's payload in the task's cell.
     pub(crate) fn payload(&self) -> &P {
         &self.cell().payload
+    }
+
+    /// The task's id.
+    pub(crate) fn id(&self) -> u64 {
+        self.cell().id()
+    }
+
+    /// Whether `cancel` can end the task while it runs (it has a token, or
+    /// a stop hook).
+    pub(crate) fn cancellable(&self) -> bool {
+        self.cell().cancellable()
+    }
+
+    /// What a backend keeps (weakly) to cancel the task while it runs.
+    pub(crate) fn canceller(&self) -> Weak<dyn Cancel> {
+        let cell: Arc<dyn Cancel> = self.cell().clone();
+        Arc::downgrade(&cell)
     }
 
     /// What the deadline timer holds to expire the task.

@@ -109,13 +109,15 @@ impl Timer {
         }
     }
 
-    /// Expires `task` at `deadline`, starting the timer thread if needed.
-    pub(crate) fn schedule(
-        &self,
-        deadline: Instant,
-        task: Weak<dyn Expire>,
-    ) -> Result<(), ScheduleError> {
+    /// Starts the timer thread if it isn't running: a task with a time
+    /// limit makes sure at its submit that its limit can be enforced once
+    /// it runs.
+    pub(crate) fn start(&self) -> Result<(), ScheduleError> {
         let mut st = self.shared.state.lock();
+        self.start_locked(&mut st)
+    }
+
+    fn start_locked(&self, st: &mut State) -> Result<(), ScheduleError> {
         if st.closed {
             return Err(ScheduleError::Closed);
         }
@@ -125,6 +127,17 @@ impl Timer {
                 .map_err(ScheduleError::Spawn)?;
             st.thread = Some(handle);
         }
+        Ok(())
+    }
+
+    /// Expires `task` at `deadline`, starting the timer thread if needed.
+    pub(crate) fn schedule(
+        &self,
+        deadline: Instant,
+        task: Weak<dyn Expire>,
+    ) -> Result<(), ScheduleError> {
+        let mut st = self.shared.state.lock();
+        self.start_locked(&mut st)?;
         let seq = st.seq;
         st.seq += 1;
         let wake = st

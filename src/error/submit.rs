@@ -70,6 +70,12 @@ impl<F> SubmitError<F> {
         self.reason.to_task_error()
     }
 
+    /// The refused task and why.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn into_parts(self) -> (F, Refusal) {
+        (self.task, self.reason)
+    }
+
     /// Returns the refused task.
     ///
     /// # Examples

@@ -1,7 +1,257 @@
-//! The executor layer: what every backend shares, above the core and below
-//! the backends. Backends import it; it imports no backend.
+//! The executor layer: the one seam every backend plugs into, above the
+//! core and below the backends. Backends import it; it imports no backend.
 //!
-//! - [`shutdown`]: [`ShutdownOptions`](shutdown::ShutdownOptions), how a pool
-//!   shuts down.
+//! - the [`Executor`] trait (here): what every backend does, so user code
+//!   can be generic over where it runs;
+//! - `options.rs`: [`TaskBuilder`](options::TaskBuilder), the one builder
+//!   for a task with options (a deadline, a time limit, retries);
+//! - `shutdown.rs`: [`ShutdownOptions`](shutdown::ShutdownOptions), the one
+//!   set of shutdown options;
+//! - `remote.rs` (feature `remote`): named functions on any executor.
 
+pub(crate) mod options;
+#[cfg(feature = "remote")]
+mod remote;
 pub(crate) mod shutdown;
+
+use std::fmt;
+
+use options::TaskBuilder;
+use shutdown::ShutdownOptions;
+
+/// What every executor does: the seam between user code and where it runs.
+///
+/// A [`ThreadPool`](crate::ThreadPool) and a
+/// [`ProcessPool`](crate::ProcessPool) (and later a cluster) implement it,
+/// so code written against `impl Executor` runs on any of them, and a
+/// program moves from threads to processes by changing the one line that
+/// builds its executor: Dask's promise, in Rust. What runs everywhere is a
+/// *named function*: a function (or non-capturing closure) made into a
+/// [`RemoteFn`](crate::RemoteFn) by [`remote!`](crate::remote), with a
+/// serde argument (feature `remote`). A thread pool calls it directly; a
+/// process pool sends its name and encoded argument to a worker process.
+/// Closures that capture run on thread pools only (their inherent
+/// `submit`, `map`).
+///
+/// The trait is sealed: only this crate's executors implement it (it can
+/// be opened later without breaking anyone).
+///
+/// # Examples
+///
+/// ```
+/// # #[cfg(feature = "remote")] {
+/// use futurepool::{Executor, ThreadPool, remote};
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// // Generic over where it runs: any executor will do.
+/// fn sum_of_squares(executor: &impl Executor, n: u64) -> u64 {
+///     let handles: Vec<_> = (1..=n)
+///         .map(|x| executor.submit_fn(remote!(square), x).unwrap())
+///         .collect();
+///     handles.into_iter().map(|h| h.join().unwrap()).sum()
+/// }
+///
+/// let pool = ThreadPool::new(); // or ProcessPool::new(): the only line to change
+/// assert_eq!(sum_of_squares(&pool, 10), 385);
+/// # }
+/// ```
+#[doc(alias = "Client")]
+pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static {
+    /// Starts a task with options: a deadline, a limit on its running time,
+    /// retries. See [`TaskBuilder`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    /// use std::time::Duration;
+    ///
+    /// fn quick<E: Executor>(executor: &E) -> futurepool::TaskBuilder<'_, E> {
+    ///     executor.task().time_limit(Duration::from_secs(5))
+    /// }
+    ///
+    /// let pool = ThreadPool::new();
+    /// assert_eq!(quick(&pool).submit(|| 2).unwrap().join().unwrap(), 2);
+    /// ```
+    fn task(&self) -> TaskBuilder<'_, Self> {
+        TaskBuilder::new(self)
+    }
+
+    /// Shuts the executor down: refuses new tasks, lets the queued ones
+    /// run, and waits for every worker to exit. Returns whether they all
+    /// have (always, for a plain `shutdown`, but for the workers of this
+    /// executor that are themselves shutting it down). See
+    /// [`ShutdownOptions`] for the rest.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// fn stop(executor: &impl Executor) -> bool {
+    ///     executor.shutdown()
+    /// }
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool.submit(|| 1).unwrap();
+    /// assert!(stop(&pool));
+    /// assert_eq!(handle.join().unwrap(), 1);
+    /// ```
+    fn shutdown(&self) -> bool {
+        self.shutdown_with(ShutdownOptions::new())
+    }
+
+    /// Shuts the executor down as `options` say: whether to wait (and for
+    /// how long), whether to cancel queued tasks, whether to stop running
+    /// ones. Returns whether every worker has exited when it returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ShutdownOptions, ThreadPool};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let stopped = Executor::shutdown_with(&pool, ShutdownOptions::new().cancel_pending(true));
+    /// assert!(stopped && pool.is_shutdown());
+    /// ```
+    fn shutdown_with(&self, options: ShutdownOptions) -> bool;
+
+    /// Returns `true` once the executor has been shut down.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// let pool = ThreadPool::new();
+    /// assert!(!Executor::is_shutdown(&pool));
+    /// ```
+    fn is_shutdown(&self) -> bool;
+
+    /// The most workers that run tasks at once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+    /// assert_eq!(Executor::max_workers(&pool), 3);
+    /// ```
+    fn max_workers(&self) -> usize;
+
+    /// How many workers (threads, processes) are alive now.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// let pool = ThreadPool::new();
+    /// assert_eq!(Executor::worker_count(&pool), 0); // workers start lazily
+    /// ```
+    fn worker_count(&self) -> usize;
+
+    /// How many tasks are queued, waiting for a worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// let pool = ThreadPool::new();
+    /// assert_eq!(Executor::queued(&pool), 0);
+    /// ```
+    fn queued(&self) -> usize;
+
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    /// Submits the named function `f` to run with `arg`, and returns its
+    /// handle. A thread pool calls `f(arg)` on a worker thread; a process
+    /// pool encodes `arg` here and runs `f` in a worker process.
+    ///
+    /// # Errors
+    ///
+    /// A [`SubmitError`](crate::SubmitError) holding `arg` if the executor
+    /// refuses the task (shut down, broken); with a bounded queue that is
+    /// full, it waits for room.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool, remote};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool.submit_fn(remote!(|s: String| s.len()), "four".to_owned()).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 4);
+    /// ```
+    fn submit_fn<A, R>(
+        &self,
+        f: crate::RemoteFn<A, R>,
+        arg: A,
+    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    where
+        A: serde::Serialize + Send + 'static,
+        R: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.task().submit_fn(f, arg)
+    }
+
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    /// Like [`submit_fn`](Self::submit_fn), but refuses instead of waiting
+    /// when a bounded queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As for `submit_fn`, and [`SubmitError::is_full`](crate::SubmitError::is_full)
+    /// if the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool, remote};
+    ///
+    /// let pool = ThreadPool::new();
+    /// pool.shutdown();
+    /// let err = pool.try_submit_fn(remote!(|x: u8| x), 9).unwrap_err();
+    /// assert_eq!(err.into_inner(), 9); // the argument comes back
+    /// ```
+    fn try_submit_fn<A, R>(
+        &self,
+        f: crate::RemoteFn<A, R>,
+        arg: A,
+    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    where
+        A: serde::Serialize + Send + 'static,
+        R: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.task().try_submit_fn(f, arg)
+    }
+}
+
+pub(crate) mod sealed {
+    /// What only this crate's executors can implement: the trait is sealed
+    /// by this supertrait, and its methods are how the executor layer
+    /// reaches a backend.
+    #[allow(private_interfaces)]
+    pub trait Sealed {
+        /// Queues named function `f` with `arg` and `options`; with `block`,
+        /// waits for room in a bounded queue. A refused `arg` comes back.
+        #[cfg(feature = "remote")]
+        #[doc(hidden)]
+        fn spawn_fn<A, R>(
+            &self,
+            f: crate::RemoteFn<A, R>,
+            arg: A,
+            options: &super::options::TaskOptions,
+            block: bool,
+        ) -> Result<crate::TaskHandle<R>, (A, crate::error::Refusal)>
+        where
+            A: serde::Serialize + Send + 'static,
+            R: serde::de::DeserializeOwned + Send + 'static;
+    }
+}

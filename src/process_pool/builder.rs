@@ -7,9 +7,10 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::supervisor::{Config, Shared};
-use super::{ProcessPool, RemoteFn, protocol};
+use super::{ProcessPool, protocol};
 use crate::error::{BuildError, BuildErrorKind};
-use crate::loom::sync::Arc;
+
+use crate::remote::RemoteFn;
 
 /// Configures and builds a [`ProcessPool`].
 ///
@@ -310,9 +311,7 @@ impl ProcessPoolBuilder {
             retries: self.retries,
             worker_stderr: self.worker_stderr,
         };
-        Ok(ProcessPool {
-            shared: Arc::new(Shared::new(config)),
-        })
+        Ok(ProcessPool::from_shared(Shared::new(config)))
     }
 }
 

@@ -7,7 +7,7 @@ use std::os::unix::fs::MetadataExt;
 use std::sync::OnceLock;
 
 use super::protocol::{ExeId, Hello};
-use super::registry;
+use crate::remote::registry;
 
 /// The identity of the file at `path` (following links).
 pub(crate) fn exe_id(path: &std::path::Path) -> Option<ExeId> {

@@ -9,12 +9,14 @@ use std::time::{Duration, Instant};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use super::ProcessPool;
 use super::protocol::Request;
 use super::remote_task::{decode_chunk, encode_arg, request_frame};
-use super::{Options, ProcessPool, RemoteFn};
 use crate::core::handle::JoinTimeoutError;
 use crate::core::handle::TaskHandle;
 use crate::error::TaskError;
+use crate::executor::options::TaskOptions;
+use crate::remote::RemoteFn;
 
 /// The iterator of [`ProcessPool::map`]: `f` applied to every input in the
 /// worker processes, results yielded **in input order**.
@@ -259,7 +261,7 @@ where
                     args,
                 });
                 self.pool
-                    .spawn(frame, decode_chunk::<R>, Options::default(), true)
+                    .spawn(frame, decode_chunk::<R>, &TaskOptions::default(), true)
                     .map(Some)
                     .map_err(|reason| crate::error::SubmitError::new((), reason).to_task_error())
             };

@@ -39,9 +39,7 @@ mod child;
 #[cfg(target_os = "linux")]
 mod identity;
 mod map;
-mod panics;
 pub(crate) mod protocol;
-pub(crate) mod registry;
 mod remote_task;
 #[cfg(target_os = "linux")]
 mod serve;
@@ -50,14 +48,12 @@ mod task_builder;
 mod worker;
 
 use std::fmt;
-use std::time::Instant;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use builder::ProcessPoolBuilder;
 pub use map::ProcessMap;
-pub use registry::RemoteFn;
 pub use task_builder::ProcessTaskBuilder;
 pub use worker::init;
 
@@ -70,8 +66,10 @@ use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
+use crate::executor::options::{TaskBuilder, TaskOptions};
 use crate::executor::shutdown::ShutdownOptions;
-use crate::loom::sync::Arc;
+use crate::loom::sync::{Arc, Weak};
+use crate::remote::RemoteFn;
 
 /// A pool of worker **processes** that runs registered functions and hands
 /// back a [`TaskHandle`] for each: the same handle as a
@@ -141,12 +139,17 @@ use crate::loom::sync::Arc;
 /// [`process_init_before_main!`](crate::process_init_before_main) is an
 /// ELF constructor.
 ///
-/// # Shutdown
+/// # Handles, and shutdown
 ///
-/// As for the thread pool: [`shutdown`](Self::shutdown) refuses new tasks,
-/// lets the queued ones run, and waits for every worker process to exit (and
-/// reaps it); [`shutdown_with`](Self::shutdown_with) can skip the wait and
-/// cancel the queued tasks. Dropping the pool shuts it down and waits.
+/// As for the thread pool: a `ProcessPool` is a cheap handle (clone it to
+/// share the pool), a [`WeakProcessPool`] refers to it without keeping it
+/// alive, and dropping the last handle shuts the pool down **without
+/// waiting** (queued tasks still run; each driver reaps its worker process
+/// when done). [`shutdown`](Self::shutdown) refuses new tasks, lets the
+/// queued ones run, and waits for every worker process to exit (and reaps
+/// it); [`shutdown_with`](Self::shutdown_with) can skip the wait, wait at
+/// most a while, cancel the queued tasks, and **kill** the workers running
+/// tasks ([`ShutdownOptions::cancel_running`]).
 ///
 /// # Examples
 ///
@@ -167,15 +170,68 @@ use crate::loom::sync::Arc;
 /// ```
 #[doc(alias = "ProcessPoolExecutor")]
 #[allow(clippy::needless_doctest_main)] // `main` is the point
+#[derive(Clone)]
 pub struct ProcessPool {
+    handles: Arc<Handles>,
+}
+
+/// What every handle of one pool shares: when the last handle goes, the
+/// pool shuts down without waiting. The drivers hold `Shared`, not this.
+struct Handles {
     shared: Arc<Shared>,
 }
 
-/// Options of one submit.
-#[derive(Debug, Clone, Copy, Default)]
-struct Options {
-    deadline: Option<Instant>,
-    retries: Option<u32>,
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.shared.shutdown(ShutdownOptions::new().wait(false));
+    }
+}
+
+/// A handle to a [`ProcessPool`] that doesn't keep it alive; made by
+/// [`ProcessPool::downgrade`].
+///
+/// # Examples
+///
+/// ```
+/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+/// use futurepool::ProcessPool;
+///
+/// let pool = ProcessPool::new();
+/// let weak = pool.downgrade();
+/// assert!(weak.upgrade().is_some());
+/// drop(pool);
+/// assert!(weak.upgrade().is_none());
+/// ```
+#[derive(Clone)]
+pub struct WeakProcessPool {
+    handles: Weak<Handles>,
+}
+
+impl WeakProcessPool {
+    /// A handle to the pool, if it is alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// assert_eq!(pool.downgrade().upgrade().unwrap().max_workers(), 1);
+    /// ```
+    pub fn upgrade(&self) -> Option<ProcessPool> {
+        self.handles
+            .upgrade()
+            .map(|handles| ProcessPool { handles })
+    }
+}
+
+impl fmt::Debug for WeakProcessPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakProcessPool")
+            .field("alive", &(self.handles.strong_count() > 0))
+            .finish()
+    }
 }
 
 impl Default for ProcessPool {
@@ -288,10 +344,11 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        self.submit_with(f, arg, Options::default(), false)
+        self.task().try_submit(f, arg)
     }
 
-    /// Starts a task with options: a timeout, retries.
+    /// Starts a task with options: a time limit, a deadline, retries (see
+    /// [`TaskBuilder`]).
     ///
     /// # Examples
     ///
@@ -305,15 +362,45 @@ impl ProcessPool {
     /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
     /// let handle = pool
     ///     .task()
-    ///     .timeout(Duration::from_secs(60))
+    ///     .time_limit(Duration::from_secs(60))
     ///     .retries(2)
     ///     .submit(remote!(|x: u8| 2 * x), 21)
     ///     .unwrap();
     /// assert_eq!(handle.join().unwrap(), 42);
     /// # }
     /// ```
-    pub fn task(&self) -> ProcessTaskBuilder<'_> {
-        ProcessTaskBuilder::new(self)
+    pub fn task(&self) -> TaskBuilder<'_, ProcessPool> {
+        TaskBuilder::new(self)
+    }
+
+    /// A handle to this pool that doesn't keep it alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::ProcessPool;
+    ///
+    /// let pool = ProcessPool::new();
+    /// let weak = pool.downgrade();
+    /// assert!(!weak.upgrade().unwrap().is_shutdown());
+    /// ```
+    pub fn downgrade(&self) -> WeakProcessPool {
+        WeakProcessPool {
+            handles: Arc::downgrade(&self.handles),
+        }
+    }
+
+    pub(crate) fn shared(&self) -> &Arc<Shared> {
+        &self.handles.shared
+    }
+
+    pub(crate) fn from_shared(shared: Shared) -> ProcessPool {
+        ProcessPool {
+            handles: Arc::new(Handles {
+                shared: Arc::new(shared),
+            }),
+        }
     }
 
     /// Runs `f` on every input in the worker processes, sending inputs in
@@ -361,8 +448,8 @@ impl ProcessPool {
     /// assert_eq!(pool.worker_count(), 0);
     /// assert!(pool.submit(remote!(|x: i32| x), 1).is_err());
     /// ```
-    pub fn shutdown(&self) {
-        self.shutdown_with(ShutdownOptions::new());
+    pub fn shutdown(&self) -> bool {
+        self.shutdown_with(ShutdownOptions::new())
     }
 
     /// Shuts the pool down as `options` say: whether to wait, and whether to
@@ -379,8 +466,8 @@ impl ProcessPool {
     /// pool.shutdown_with(ShutdownOptions::new().wait(false).cancel_pending(true));
     /// assert!(pool.is_shutdown());
     /// ```
-    pub fn shutdown_with(&self, options: ShutdownOptions) {
-        self.shared.shutdown(options.wait, options.cancel_pending);
+    pub fn shutdown_with(&self, options: ShutdownOptions) -> bool {
+        self.shared().shutdown(options)
     }
 
     /// Returns `true` once [`shutdown`](Self::shutdown) has been called.
@@ -396,7 +483,7 @@ impl ProcessPool {
     /// assert!(pool.is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        self.shared.is_shutdown()
+        self.shared().is_shutdown()
     }
 
     /// The most worker processes that run at once.
@@ -410,7 +497,7 @@ impl ProcessPool {
     /// assert_eq!(ProcessPool::builder().max_workers(5).build().unwrap().max_workers(), 5);
     /// ```
     pub fn max_workers(&self) -> usize {
-        self.shared.config.max_workers
+        self.shared().config.max_workers
     }
 
     /// How many worker processes are alive now.
@@ -424,7 +511,7 @@ impl ProcessPool {
     /// assert_eq!(ProcessPool::new().worker_count(), 0); // they start lazily
     /// ```
     pub fn worker_count(&self) -> usize {
-        self.shared.worker_pids().len()
+        self.shared().worker_pids().len()
     }
 
     /// The process ids of the live workers, in increasing order.
@@ -438,7 +525,7 @@ impl ProcessPool {
     /// assert!(ProcessPool::new().worker_pids().is_empty());
     /// ```
     pub fn worker_pids(&self) -> Vec<u32> {
-        self.shared.worker_pids()
+        self.shared().worker_pids()
     }
 
     /// How many worker processes the pool has started in its life,
@@ -453,7 +540,7 @@ impl ProcessPool {
     /// assert_eq!(ProcessPool::new().workers_started(), 0);
     /// ```
     pub fn workers_started(&self) -> u64 {
-        self.shared.workers_started()
+        self.shared().workers_started()
     }
 
     /// How many tasks are queued, waiting for a worker.
@@ -467,14 +554,14 @@ impl ProcessPool {
     /// assert_eq!(ProcessPool::new().queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        self.shared.queued()
+        self.shared().queued()
     }
 
     fn submit_with<A, R>(
         &self,
         f: RemoteFn<A, R>,
         arg: A,
-        options: Options,
+        options: &TaskOptions,
         block: bool,
     ) -> Result<TaskHandle<R>, SubmitError<A>>
     where
@@ -497,7 +584,7 @@ impl ProcessPool {
         &self,
         frame: Result<Vec<u8>, TaskError>,
         decode: Decoder<T>,
-        options: Options,
+        options: &TaskOptions,
         block: bool,
     ) -> Result<TaskHandle<T>, Refusal> {
         // Cancellable while running: the driver installs a hook that kills
@@ -515,27 +602,30 @@ impl ProcessPool {
                 return Ok(handle);
             }
         };
-        if let Some(deadline) = options.deadline {
-            match self.shared.timer.schedule(deadline, producer.expiry()) {
-                Ok(()) => {}
-                Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
-                Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
-            }
+        // The deadline is registered (and for a time limit, the timer
+        // started: the driver schedules the limit when the task starts)
+        // before the task is queued, so that a timer that can't start
+        // refuses a task nobody has seen yet.
+        let timer = &self.shared().timer;
+        let scheduled = match (options.deadline(), options.time_limit) {
+            (Some(deadline), _) => timer.schedule(deadline, producer.expiry()),
+            (None, Some(_)) => timer.start(),
+            (None, None) => Ok(()),
+        };
+        match scheduled {
+            Ok(()) => {}
+            Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
+            Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
         }
         let task = Box::new(RemoteTask {
             producer,
             frame: frame.into(),
             decode,
-            retries: options.retries.unwrap_or(self.shared.config.retries),
+            retries: options.retries.unwrap_or(self.shared().config.retries),
+            time_limit: options.time_limit,
         });
         // A refused task is dropped unqueued: nobody sees its handle.
-        self.shared.push(task, block).map(|()| handle)
-    }
-}
-
-impl Drop for ProcessPool {
-    fn drop(&mut self) {
-        self.shared.shutdown(true, false);
+        self.shared().push(task, block).map(|()| handle)
     }
 }
 

@@ -24,13 +24,16 @@ use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+pub(crate) use crate::remote::codec::{decode, encode, options};
+pub(crate) use crate::remote::registry::Outcome;
+
 /// The first bytes of a handshake, each way.
 pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
 /// Bumped on any change to the messages below. 2: a panic's backtrace,
 /// `Hello::worker_stderr`, `Reply::Refused`.
 pub(crate) const VERSION: u32 = 2;
 /// The largest frame (and so argument or result) the pool sends or takes.
-pub(crate) const MAX_FRAME: usize = 1 << 30;
+pub(crate) const MAX_FRAME: usize = crate::remote::codec::MAX_ENCODED;
 /// The largest handshake frame.
 pub(crate) const MAX_HANDSHAKE: usize = 1 << 20;
 
@@ -104,42 +107,6 @@ impl Reply {
             Reply::One(_) | Reply::Refused(_) => false,
         }
     }
-}
-
-/// How one call went in the worker.
-#[doc(hidden)]
-#[derive(Debug, Serialize, Deserialize)]
-pub enum Outcome {
-    /// The encoded result.
-    Value(Vec<u8>),
-    /// The function panicked with this message, and this backtrace if
-    /// the worker's environment asked for one (`RUST_BACKTRACE`).
-    Panic {
-        message: String,
-        backtrace: Option<String>,
-    },
-    /// The argument failed to decode.
-    ArgError(String),
-    /// The result failed to encode.
-    ResultError(String),
-    /// No function is registered under the name.
-    Unknown(String),
-}
-
-fn options() -> impl Options {
-    bincode::DefaultOptions::new()
-        .with_limit(MAX_FRAME as u64)
-        .reject_trailing_bytes()
-}
-
-/// Encodes an argument, a result or a message.
-pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> bincode::Result<Vec<u8>> {
-    options().serialize(value)
-}
-
-/// Decodes what [`encode`] made; any other bytes are an error.
-pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> bincode::Result<T> {
-    options().deserialize(bytes)
 }
 
 /// Encodes `message` as a whole frame (length prefix included), after

@@ -9,16 +9,18 @@
 //! turned into the task's error here, which runs no user code.
 
 use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{self, Outcome, Reply, Request};
 use super::supervisor::Dispatch;
-use crate::core::cell::{Hook, Payload};
+use crate::core::cell::{Cancel, Hook, Payload};
 use crate::core::producer::Producer;
+use crate::core::timer::Expire;
 use crate::error::{TaskError, payload_message};
-use crate::loom::sync::Arc;
+use crate::loom::sync::{Arc, Weak};
 
 /// A process task's payload in its cell. The core has nothing to run or
 /// drop for it: the encoded request lives in the [`RemoteTask`].
@@ -38,6 +40,8 @@ pub(super) struct RemoteTask<T: Send + 'static> {
     pub(super) frame: Arc<[u8]>,
     pub(super) decode: Decoder<T>,
     pub(super) retries: u32,
+    /// How long it may run, once a driver starts it.
+    pub(super) time_limit: Option<Duration>,
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
@@ -51,6 +55,18 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
 
     fn clear_hook(&self) -> bool {
         self.producer.clear_hook()
+    }
+
+    fn time_limit(&self) -> Option<Duration> {
+        self.time_limit
+    }
+
+    fn expiry(&self) -> Weak<dyn Expire> {
+        self.producer.expiry()
+    }
+
+    fn canceller(&self) -> Weak<dyn Cancel> {
+        self.producer.canceller()
     }
 
     fn complete(self: Box<Self>, reply: Reply, pid: u32) {

@@ -13,8 +13,9 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, Request};
-use super::{identity, panics, registry};
+use crate::remote::{panics, registry};
 
 /// Exit codes of a worker that stops on its own.
 const EXIT_REFUSED: i32 = 3;

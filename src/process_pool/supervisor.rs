@@ -10,14 +10,16 @@ use std::time::{Duration, Instant};
 
 use super::child::{self, CallError, StartError, WorkerProcess};
 use super::protocol::Reply;
-use crate::core::cell::Hook;
+use crate::core::cell::{Cancel, Hook};
+use crate::core::timer::Expire;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
+use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::spin_until;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use crate::loom::thread;
-use crate::threads::{ThreadSet, join_all};
+use crate::threads::ThreadSet;
 
 /// A queued process task, whatever its result type: the driver's side of
 /// its producer. Drivers are internal threads; nothing here runs user code
@@ -33,6 +35,12 @@ pub(crate) trait Dispatch: Send {
     /// Removes it; whether it ran. Once this returns it neither runs nor
     /// will run, so the worker may be reaped.
     fn clear_hook(&self) -> bool;
+    /// How long the task may run, once started.
+    fn time_limit(&self) -> Option<Duration>;
+    /// What the timer holds to expire the task.
+    fn expiry(&self) -> Weak<dyn Expire>;
+    /// What a shutdown that cancels running work holds to cancel it.
+    fn canceller(&self) -> Weak<dyn Cancel>;
     /// Ends the task with the reply of worker `pid`.
     fn complete(self: Box<Self>, reply: Reply, pid: u32);
     /// Ends the task (pending or running) with `err`.
@@ -69,6 +77,8 @@ pub(crate) struct Shared {
     queued: AtomicUsize,
     /// Idle drivers wait here for work.
     work: Condvar,
+    /// Shutdowns wait here for drivers to exit.
+    exited: Condvar,
     /// Submitters wait here for room in a bounded queue.
     room: Condvar,
     pub(crate) config: Config,
@@ -95,6 +105,9 @@ struct PoolState {
     pids: HashMap<usize, u32>,
     /// Worker processes started, ever.
     started: u64,
+    /// Each driver's running task, while it runs: what a shutdown that
+    /// cancels running work reaches.
+    running: HashMap<usize, Weak<dyn Cancel>>,
 }
 
 #[derive(Clone)]
@@ -125,6 +138,7 @@ impl Shared {
             state: Mutex::new(PoolState::default()),
             queued: AtomicUsize::new(0),
             work: Condvar::new(),
+            exited: Condvar::new(),
             room: Condvar::new(),
             config,
             timer: Timer::new("futurepool-process-timer".to_owned()),
@@ -246,6 +260,9 @@ impl Shared {
         let mut st = self.state.lock();
         st.drivers -= 1;
         st.threads.exiting(id);
+        drop(st);
+        self.exited.notify_all();
+        self.close_timer_if_idle();
     }
 
     /// Waits up to [`DRIVER_SPIN`] for a job without sleeping: a short busy
@@ -269,6 +286,25 @@ impl Shared {
         let Some(request) = job.start() else {
             return false; // ended while queued
         };
+        if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
+            // The limit counts from now; the timer was started at the
+            // submit (it is closed only once no driver is left).
+            let _ = self.timer.schedule(at, job.expiry());
+        }
+        self.state.lock().running.insert(id, job.canceller());
+        let counted = self.run_started(id, worker, job, request);
+        self.state.lock().running.remove(&id);
+        counted
+    }
+
+    /// The rest of [`run`](Self::run), once the task has started.
+    fn run_started(
+        &self,
+        id: usize,
+        worker: &mut Option<WorkerProcess>,
+        job: Box<dyn Dispatch>,
+        request: Arc<[u8]>,
+    ) -> bool {
         let mut retries = job.retries();
         loop {
             if worker.is_none() {
@@ -372,35 +408,82 @@ impl Shared {
         broken.task_error()
     }
 
-    /// Stops accepting work; optionally cancels what is queued and waits
-    /// for every driver (and so every worker process) to exit.
-    pub(crate) fn shutdown(&self, wait: bool, cancel_pending: bool) {
-        let drained = {
+    /// Shuts the pool down as `options` say; returns whether every driver
+    /// (and so every worker process) has exited.
+    pub(crate) fn shutdown(&self, options: ShutdownOptions) -> bool {
+        let (drained, running) = {
             let mut st = self.state.lock();
             st.shutdown = true;
-            if cancel_pending {
+            let drained = if options.cancel_pending {
                 let drained = std::mem::take(&mut st.queue);
                 self.set_queued(&st);
                 drained
             } else {
                 VecDeque::new()
-            }
+            };
+            let running: Vec<_> = if options.cancel_running {
+                st.running.values().cloned().collect()
+            } else {
+                Vec::new()
+            };
+            (drained, running)
         };
         self.work.notify_all();
         self.room.notify_all();
         for job in drained {
             job.cancel_queued();
         }
-        if wait {
-            self.join_drivers();
-            self.timer.close();
+        // Cancelling a running process task kills its worker (the task's
+        // stop hook): Python 3.14's `kill_workers`, task by task.
+        for task in running.iter().filter_map(Weak::upgrade) {
+            task.cancel();
         }
+        let stopped = if options.wait {
+            self.wait_for_drivers(options.deadline())
+        } else {
+            self.state.lock().drivers == 0
+        };
+        self.close_timer_if_idle();
+        stopped
     }
 
-    /// Joins every driver thread. (No user code runs on a driver, so a
-    /// shutdown never runs on one; the check is a guard.)
-    fn join_drivers(&self) {
-        join_all(|| self.state.lock().threads.take_joinable());
+    /// Waits until every driver has exited, or until `deadline`, then joins
+    /// the ones that did. (No user code runs on a driver, so no driver ever
+    /// waits here for itself.)
+    fn wait_for_drivers(&self, deadline: Option<Instant>) -> bool {
+        let (stopped, exited) = {
+            let mut st = self.state.lock();
+            let mut stopped = true;
+            while st.drivers > 0 {
+                match deadline {
+                    None => self.exited.wait(&mut st),
+                    Some(deadline) => {
+                        if self.exited.wait_until(&mut st, deadline).timed_out() {
+                            stopped = st.drivers == 0;
+                            break;
+                        }
+                    }
+                }
+            }
+            (stopped, st.threads.take_exited())
+        };
+        for handle in exited {
+            let _ = handle.join();
+        }
+        stopped
+    }
+
+    /// Closes the deadline timer for good once the pool is shut down and
+    /// no driver is left (a shutdown, or the last driver of a pool dropped
+    /// without waiting).
+    fn close_timer_if_idle(&self) {
+        let idle = {
+            let st = self.state.lock();
+            (st.shutdown || st.broken.is_some()) && st.drivers == 0
+        };
+        if idle {
+            self.timer.close();
+        }
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
@@ -489,7 +572,7 @@ mod tests {
         let second = pool
             .submit(crate::remote!(|_: ()| std::process::id()), ())
             .unwrap();
-        let drivers = pool.shared.state.lock().drivers;
+        let drivers = pool.shared().state.lock().drivers;
         go_on_tx.send(()).unwrap();
         assert_eq!(drivers, 1, "the submit started a second driver");
         let worker = first.join().unwrap();

@@ -1,17 +1,21 @@
-//! [`ProcessTaskBuilder`]: one process task with options (a timeout, a
-//! deadline, retries).
-
-use std::fmt;
-use std::time::{Duration, Instant};
+//! The process pool's half of the executor layer: the submits of the one
+//! [`TaskBuilder`] (named functions, the argument encoded in the caller),
+//! and the pool's [`Executor`] implementation.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::{Options, ProcessPool, RemoteFn};
+use super::ProcessPool;
 use crate::core::handle::TaskHandle;
-use crate::error::SubmitError;
+use crate::error::{Refusal, SubmitError};
+use crate::executor::Executor;
+use crate::executor::options::{TaskBuilder, TaskOptions};
+use crate::executor::sealed::Sealed;
+use crate::executor::shutdown::ShutdownOptions;
+use crate::remote::RemoteFn;
 
-/// Submits one process task with options; made by [`ProcessPool::task`].
+/// The process pool's [`TaskBuilder`], as it was called before there was
+/// one builder for every executor.
 ///
 /// # Examples
 ///
@@ -19,126 +23,21 @@ use crate::error::SubmitError;
 /// # fn main() {
 /// # futurepool::process::init();
 /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-/// use futurepool::{ProcessPool, remote};
+/// use futurepool::{ProcessPool, ProcessTaskBuilder, remote};
 /// use std::time::Duration;
 ///
-/// fn forever(_: ()) {
-///     loop {
-///         std::thread::park();
-///     }
-/// }
-///
 /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-/// let handle = pool
-///     .task()
-///     .timeout(Duration::from_millis(100))
-///     .submit(remote!(forever), ())
-///     .unwrap();
-/// assert!(handle.join().unwrap_err().is_timeout()); // the worker was killed
+/// let builder: ProcessTaskBuilder<'_> = pool.task().time_limit(Duration::from_secs(60));
+/// assert_eq!(builder.submit(remote!(|x: u8| x + 1), 1).unwrap().join().unwrap(), 2);
 /// # }
 /// ```
-#[must_use = "a task builder does nothing until `submit` is called"]
-pub struct ProcessTaskBuilder<'a> {
-    pool: &'a ProcessPool,
-    deadline: Option<Deadline>,
-    retries: Option<u32>,
-}
+pub type ProcessTaskBuilder<'a> = TaskBuilder<'a, ProcessPool>;
 
-#[derive(Debug, Clone, Copy)]
-enum Deadline {
-    After(Duration),
-    At(Instant),
-}
-
-impl<'a> ProcessTaskBuilder<'a> {
-    pub(super) fn new(pool: &'a ProcessPool) -> ProcessTaskBuilder<'a> {
-        ProcessTaskBuilder {
-            pool,
-            deadline: None,
-            retries: None,
-        }
-    }
-
-    /// Gives the task `timeout`, counted from the submit, to finish. When it
-    /// passes, the handle completes with a timeout error
-    /// ([`TaskError::is_timeout`](crate::TaskError::is_timeout)): a queued task never runs, and a running
-    /// one is **stopped**: its worker is killed and replaced.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() {
-    /// # futurepool::process::init();
-    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::{ProcessPool, remote};
-    /// use std::time::Duration;
-    ///
-    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-    /// let worker_pid = remote!(|_: ()| std::process::id());
-    /// let before = pool.submit(worker_pid, ()).unwrap().join().unwrap();
-    ///
-    /// let stuck = remote!(|_: ()| -> u8 { loop { std::thread::park() } });
-    /// let handle = pool.task().timeout(Duration::from_millis(100)).submit(stuck, ()).unwrap();
-    /// assert!(handle.join().unwrap_err().is_timeout());
-    ///
-    /// // The worker that ran it was killed; the next task gets a fresh one.
-    /// let after = pool.submit(worker_pid, ()).unwrap().join().unwrap();
-    /// assert_ne!(before, after);
-    /// # }
-    /// ```
-    pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = Some(Deadline::After(timeout));
-        self
-    }
-
-    /// Like [`timeout`](Self::timeout), with a point in time.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() {
-    /// # futurepool::process::init();
-    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::{ProcessPool, remote};
-    /// use std::time::Instant;
-    ///
-    /// let pool = ProcessPool::new();
-    /// let h = pool.task().deadline(Instant::now()).submit(remote!(|x: u8| x), 1).unwrap();
-    /// assert!(h.join().unwrap_err().is_timeout()); // already passed
-    /// # }
-    /// ```
-    pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(Deadline::At(deadline));
-        self
-    }
-
-    /// Runs the task again, on a fresh worker, up to `n` times if the worker
-    /// running it dies; overrides
-    /// [`ProcessPoolBuilder::retries_on_worker_death`](crate::ProcessPoolBuilder::retries_on_worker_death). Only a death is
-    /// retried: not a panic, a cancel or a timeout.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # fn main() {
-    /// # futurepool::process::init();
-    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::{ProcessPool, remote};
-    ///
-    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-    /// let crash = remote!(|_: ()| -> u8 { std::process::abort() });
-    /// let err = pool.task().retries(2).submit(crash, ()).unwrap().join().unwrap_err();
-    /// assert!(err.is_worker_died());
-    /// // It ran three times, each time on a fresh worker: once, and two retries.
-    /// assert_eq!(pool.workers_started(), 3);
-    /// # }
-    /// ```
-    pub fn retries(mut self, n: u32) -> Self {
-        self.retries = Some(n);
-        self
-    }
-
-    /// Submits `f(arg)`, as [`ProcessPool::submit`] does, with these options.
+impl TaskBuilder<'_, ProcessPool> {
+    /// Submits `f(arg)`, as [`ProcessPool::submit`] does, with these
+    /// options: a time limit or deadline that passes **kills** the worker
+    /// running the task (and a fresh one takes the next); retries run it
+    /// again on a fresh worker if its worker dies.
     ///
     /// # Errors
     ///
@@ -154,21 +53,22 @@ impl<'a> ProcessTaskBuilder<'a> {
     /// use futurepool::{ProcessPool, remote};
     /// use std::time::Duration;
     ///
-    /// let count = remote!(|s: String| s.chars().count());
     /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-    /// let handle = pool
-    ///     .task()
-    ///     .timeout(Duration::from_secs(60))
-    ///     .retries(1)
-    ///     .submit(count, "naïve".to_owned())
-    ///     .unwrap();
-    /// assert_eq!(handle.join().unwrap(), 5);
+    /// let worker_pid = remote!(|_: ()| std::process::id());
+    /// let before = pool.submit(worker_pid, ()).unwrap().join().unwrap();
+    ///
+    /// let stuck = remote!(|_: ()| -> u8 { loop { std::thread::park() } });
+    /// let handle = pool.task().time_limit(Duration::from_millis(100)).submit(stuck, ()).unwrap();
+    /// assert!(handle.join().unwrap_err().is_timeout());
+    ///
+    /// // The worker that ran it was killed; the next task gets a fresh one.
+    /// let after = pool.submit(worker_pid, ()).unwrap().join().unwrap();
+    /// assert_ne!(before, after);
     ///
     /// // Refused once the pool is shut down, with the argument handed back.
     /// pool.shutdown();
-    /// let refused = pool.task().submit(count, "again".to_owned()).unwrap_err();
-    /// assert!(refused.is_shutdown());
-    /// assert_eq!(refused.into_inner(), "again");
+    /// let refused = pool.task().submit(remote!(|s: String| s.len()), "again".to_owned());
+    /// assert_eq!(refused.unwrap_err().into_inner(), "again");
     /// # }
     /// ```
     pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<R>, SubmitError<A>>
@@ -176,24 +76,80 @@ impl<'a> ProcessTaskBuilder<'a> {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let deadline = match self.deadline {
-            None => None,
-            Some(Deadline::After(d)) => Instant::now().checked_add(d),
-            Some(Deadline::At(at)) => Some(at),
-        };
-        let options = Options {
-            deadline,
-            retries: self.retries,
-        };
-        self.pool.submit_with(f, arg, options, true)
+        self.executor.submit_with(f, arg, &self.options, true)
+    }
+
+    /// Like [`submit`](Self::submit), but refuses instead of waiting when a
+    /// bounded queue is full.
+    ///
+    /// # Errors
+    ///
+    /// As for `submit`, and [`SubmitError::is_full`] if the queue is full.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let handle = pool.task().try_submit(remote!(|x: u8| x * 3), 3).unwrap();
+    /// assert_eq!(handle.join().unwrap(), 9);
+    /// # }
+    /// ```
+    pub fn try_submit<A, R>(
+        self,
+        f: RemoteFn<A, R>,
+        arg: A,
+    ) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.executor.submit_with(f, arg, &self.options, false)
     }
 }
 
-impl fmt::Debug for ProcessTaskBuilder<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ProcessTaskBuilder")
-            .field("deadline", &self.deadline)
-            .field("retries", &self.retries)
-            .finish_non_exhaustive()
+impl Executor for ProcessPool {
+    fn shutdown_with(&self, options: ShutdownOptions) -> bool {
+        ProcessPool::shutdown_with(self, options)
+    }
+
+    fn is_shutdown(&self) -> bool {
+        ProcessPool::is_shutdown(self)
+    }
+
+    fn max_workers(&self) -> usize {
+        ProcessPool::max_workers(self)
+    }
+
+    fn worker_count(&self) -> usize {
+        ProcessPool::worker_count(self)
+    }
+
+    fn queued(&self) -> usize {
+        ProcessPool::queued(self)
+    }
+}
+
+// `Sealed`'s methods take crate-private types on purpose: the trait is
+// sealed, and they are how the executor layer reaches the backend.
+#[allow(private_interfaces)]
+impl Sealed for ProcessPool {
+    fn spawn_fn<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<R>, (A, Refusal)>
+    where
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_with(f, arg, options, block)
+            .map_err(SubmitError::into_parts)
     }
 }

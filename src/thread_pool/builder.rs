@@ -260,9 +260,7 @@ impl ThreadPoolBuilder {
             keep_alive: self.keep_alive,
             capacity: self.capacity,
         };
-        Ok(ThreadPool {
-            inner: Arc::new(Inner::new(config)),
-        })
+        Ok(ThreadPool::from_inner(Inner::new(config)))
     }
 }
 

@@ -2,16 +2,19 @@
 //! protocol, submit, and shutdown. The workers' loop is in `worker.rs`; the
 //! protocol is described in `README.md` beside this file.
 
+use std::collections::HashMap;
 use std::io;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use super::job::Run;
+use super::job::{Context, Run};
 use crate::core::blocking;
+use crate::core::cell::Cancel;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
+use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::SegQueue;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
+use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use crate::loom::thread;
 use crate::threads::ThreadSet;
 
@@ -58,6 +61,10 @@ pub(crate) struct Inner {
     pub(super) exited: Condvar,
     pub(crate) config: Config,
     pub(crate) timer: Timer,
+    /// The cancellable tasks running now, by id: what a shutdown that
+    /// cancels running work reaches. Only tasks with a token are here (a
+    /// thread can't be stopped otherwise), so plain tasks never touch it.
+    running: Mutex<HashMap<u64, Weak<dyn Cancel>>>,
     /// Test-only interleaving points; see `tests.rs`.
     #[cfg(test)]
     pub(super) hook: Option<Arc<dyn Fn(Point) + Send + Sync>>,
@@ -116,6 +123,7 @@ impl Inner {
             exited: Condvar::new(),
             config,
             timer,
+            running: Mutex::new(HashMap::new()),
             #[cfg(test)]
             hook: None,
         }
@@ -352,49 +360,84 @@ impl Inner {
         }
     }
 
-    /// Stops accepting work; optionally cancels what is queued and waits for
-    /// every worker (and the timer) to exit.
-    pub(crate) fn shutdown(&self, wait: bool, cancel_pending: bool) {
+    /// Shuts the pool down as `options` say; returns whether every worker
+    /// has exited (but those waiting in a shutdown of their own pool).
+    pub(crate) fn shutdown(&self, options: ShutdownOptions) -> bool {
         {
             let mut st = self.state.lock();
             st.shutdown = true;
             self.close(&mut st);
         }
         self.wake_all();
-        if cancel_pending {
+        if options.cancel_pending {
             // On the caller's thread: the cancelled tasks' callbacks run
             // here, and their closures are dropped here.
             while let Some(job) = self.pop() {
                 job.cancel_queued();
             }
         }
-        if wait {
-            self.wait_for_workers();
+        if options.cancel_running {
+            let running: Vec<_> = self.running.lock().drain().map(|(_, task)| task).collect();
+            for task in running.iter().filter_map(Weak::upgrade) {
+                task.cancel();
+            }
+        }
+        let stopped = if options.wait {
+            self.wait_for_workers(options.deadline())
+        } else {
+            self.state.lock().threads == 0
+        };
+        self.close_timer_if_idle();
+        stopped
+    }
+
+    /// Closes the deadline timer for good once the pool is closed and no
+    /// worker is left: nothing can need it any more. Called by a shutdown,
+    /// and by the last worker to leave a closed pool (a pool dropped
+    /// without waiting).
+    pub(super) fn close_timer_if_idle(&self) {
+        let idle = {
+            let st = self.state.lock();
+            // ORDERING: SeqCst, as everywhere in the protocol.
+            self.closed.load(Ordering::SeqCst) && st.threads == 0
+        };
+        if idle {
             self.timer.close();
         }
     }
 
     /// Waits until every worker has exited, except those (this one
     /// included) that are themselves waiting in a `shutdown` of this pool,
-    /// then joins the threads that exited. A worker waiting here lends its
+    /// or until `deadline`; then joins the threads that exited. Returns
+    /// whether the wait was complete. A worker waiting here lends its
     /// place, so the queue still drains.
-    fn wait_for_workers(&self) {
+    fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
         let me = self.is_current_worker();
         let _blocking = blocking::enter();
-        let exited = {
+        let (stopped, exited) = {
             let mut st = self.state.lock();
             st.in_shutdown += usize::from(me);
             // Others in shutdown count as gone: two tasks that both shut
             // the pool down would otherwise wait for each other forever.
+            let mut stopped = true;
             while st.threads > st.in_shutdown {
-                self.exited.wait(&mut st);
+                match deadline {
+                    None => self.exited.wait(&mut st),
+                    Some(deadline) => {
+                        if self.exited.wait_until(&mut st, deadline).timed_out() {
+                            stopped = st.threads <= st.in_shutdown;
+                            break;
+                        }
+                    }
+                }
             }
             st.in_shutdown -= usize::from(me);
-            st.workers.take_exited()
+            (stopped, st.workers.take_exited())
         };
         for handle in exited {
             let _ = handle.join();
         }
+        stopped
     }
 
     /// Why a submit would be refused now, if it would.
@@ -421,5 +464,19 @@ impl Inner {
     pub(crate) fn queued(&self) -> usize {
         // ORDERING: a snapshot for display; nothing is decided on it.
         self.queued.load(Ordering::Relaxed)
+    }
+}
+
+impl Context for Inner {
+    fn timer(&self) -> &Timer {
+        &self.timer
+    }
+
+    fn running(&self, id: u64, task: Weak<dyn Cancel>) {
+        self.running.lock().insert(id, task);
+    }
+
+    fn done_running(&self, id: u64) {
+        self.running.lock().remove(&id);
     }
 }

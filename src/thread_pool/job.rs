@@ -9,13 +9,14 @@
 //! submit hands it back. The core never touches it.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use crate::core::cell::{Caller, Cell, Payload};
+use crate::core::cell::{Caller, Cancel, Cell, Payload};
 use crate::core::producer::Producer;
+use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
-use crate::loom::sync::{Arc, Mutex};
+use crate::loom::sync::{Arc, Mutex, Weak};
 
 /// A closure waiting to run, and what it was given as.
 pub(crate) trait Job<T>: Send + 'static {
@@ -65,13 +66,20 @@ pub(crate) struct ThreadJob<J> {
     /// Past this, the task must not start: a worker checks, because the
     /// timer may lag behind.
     deadline: Option<Instant>,
+    /// How long the task may run, from when a worker starts it.
+    time_limit: Option<Duration>,
 }
 
 impl<J> ThreadJob<J> {
-    pub(crate) fn new(job: J, deadline: Option<Instant>) -> ThreadJob<J> {
+    pub(crate) fn new(
+        job: J,
+        deadline: Option<Instant>,
+        time_limit: Option<Duration>,
+    ) -> ThreadJob<J> {
         ThreadJob {
             job: Mutex::new(Some(job)),
             deadline,
+            time_limit,
         }
     }
 
@@ -80,6 +88,7 @@ impl<J> ThreadJob<J> {
         ThreadJob {
             job: Mutex::new(None),
             deadline: None,
+            time_limit: None,
         }
     }
 
@@ -95,11 +104,22 @@ impl<J: Send + 'static> Payload for ThreadJob<J> {
     }
 }
 
+/// What a task needs of its pool while a worker runs it.
+pub(crate) trait Context {
+    /// The pool's deadline timer, which enforces a time limit.
+    fn timer(&self) -> &Timer;
+    /// A cancellable task started: a shutdown that cancels running work
+    /// can reach it through `task`.
+    fn running(&self, id: u64, task: Weak<dyn Cancel>);
+    /// That task is done running.
+    fn done_running(&self, id: u64);
+}
+
 /// What the pool's queue holds: a task to run, whatever its types.
 pub(crate) trait Run: Send + Sync {
     /// Runs the task on this worker, unless it already ended (then its
     /// closure is dropped here).
-    fn run(self: Arc<Self>);
+    fn run(self: Arc<Self>, pool: &dyn Context);
     /// Cancels a task still queued (a shutdown that cancels pending work).
     fn cancel_queued(self: Arc<Self>);
     /// Fails a task still queued (a broken pool, no worker to run it).
@@ -107,7 +127,7 @@ pub(crate) trait Run: Send + Sync {
 }
 
 impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
-    fn run(self: Arc<Self>) {
+    fn run(self: Arc<Self>, pool: &dyn Context) {
         let producer = Producer::from_cell(self, Caller::User);
         // This worker owns the closure now: it runs it or drops it.
         let Some(job) = producer.payload().take() else {
@@ -128,8 +148,28 @@ impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
             drop(job); // cancelled or timed out while queued
             return;
         }
+        if let Some(limit) = producer.payload().time_limit {
+            // The limit counts from now. The timer was started at the
+            // submit, so this can only fail if it was closed (the pool shut
+            // down, with no worker left to run this): the task then runs
+            // unlimited.
+            if let Some(at) = Instant::now().checked_add(limit) {
+                let _ = pool.timer().schedule(at, producer.expiry());
+            }
+        }
+        // A task with a token can be cancelled while it runs: a shutdown
+        // that cancels running work reaches it here. (Plain tasks can't be
+        // stopped, and pay nothing for this.)
+        let id = producer.cancellable().then(|| {
+            let id = producer.id();
+            pool.running(id, producer.canceller());
+            id
+        });
         let outcome =
             panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+        if let Some(id) = id {
+            pool.done_running(id);
+        }
         // Lost to a cancel or a timeout while running: the value nobody
         // wants is dropped here, on the worker.
         let _ = producer.complete(outcome);

@@ -16,6 +16,7 @@ use super::ThreadPool;
 use super::job::Job;
 use crate::core::handle::TaskHandle;
 use crate::error::{Refusal, TaskError};
+use crate::executor::options::TaskOptions;
 use crate::loom::sync::Arc;
 
 /// The iterator (and stream) of [`ThreadPool::map`]: `f` applied to every
@@ -248,7 +249,8 @@ where
                 input,
             };
             let block = block || self.window.is_empty();
-            match self.pool.spawn(job, None, self.deadline, block) {
+            let options = TaskOptions::default().with_deadline(self.deadline);
+            match self.pool.spawn(job, None, &options, block) {
                 Ok(handle) => self.window.push_back(Slot::Task(handle)),
                 Err((job, Refusal::Full)) => {
                     self.stalled = Some(job.input);

@@ -2,7 +2,10 @@
 //!
 //! - [`ThreadPool`] (here) is the pool and its submit / map / shutdown API;
 //! - `builder.rs`: [`ThreadPoolBuilder`], how one is configured;
-//! - `options.rs`: [`TaskBuilder`], one submit with a deadline;
+//! - `submit.rs`: the thread pool's half of the executor layer's
+//!   [`TaskBuilder`](crate::TaskBuilder) (closures), and its
+//!   [`Executor`](crate::Executor) implementation;
+//! - `default.rs`: the default pool, built lazily;
 //! - `job.rs`: a task as the pool keeps it, its closure inside its cell;
 //! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
@@ -11,10 +14,11 @@
 //! - `tests.rs`: unit tests that force interleavings at test-only points.
 
 mod builder;
+mod default;
 mod inner;
 mod job;
 mod map;
-mod options;
+mod submit;
 #[cfg(all(test, not(futurepool_loom)))]
 mod tests;
 mod worker;
@@ -23,10 +27,10 @@ use std::fmt;
 use std::time::Instant;
 
 pub use builder::ThreadPoolBuilder;
+pub use default::{default_pool, submit};
 use inner::Inner;
-use job::{Job, Plain, Run, ThreadJob};
+use job::{Job, Run, ThreadJob};
 pub use map::{Map, MapStream};
-pub use options::TaskBuilder;
 
 use crate::core::cell::{Caller, Stopping};
 use crate::core::handle::TaskHandle;
@@ -34,8 +38,9 @@ use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError};
+use crate::executor::options::{TaskBuilder, TaskOptions};
 use crate::executor::shutdown::ShutdownOptions;
-use crate::loom::sync::Arc;
+use crate::loom::sync::{Arc, Weak};
 
 /// A pool of worker threads that runs submitted closures and hands back a
 /// [`TaskHandle`] for each.
@@ -67,13 +72,35 @@ use crate::loom::sync::Arc;
 /// a channel `recv`, keeps its place, and a full pool can deadlock on it as
 /// in Python.
 ///
+/// # Handles, and when the pool shuts down
+///
+/// A `ThreadPool` is a cheap handle: cloning it gives another handle to the
+/// same pool (to move into a task, a thread, or an async block), with no
+/// `Arc` needed. The pool lives while any handle does. **Dropping the last
+/// handle shuts the pool down without waiting**: it takes no new task, the
+/// queued ones still run, and each worker exits when there is nothing left,
+/// on its own. The drop never blocks, so dropping the last handle inside
+/// one of the pool's own tasks can't deadlock, and dropping it inside async
+/// code can't block the runtime. A task stuck in a blocking call keeps its
+/// thread until the call returns (or the process exits); nothing waits for
+/// it. To wait for the workers, call [`shutdown`](Self::shutdown) (Python's
+/// `with ThreadPoolExecutor() as ex:` is a pool and a `shutdown()` at the
+/// end).
+///
+/// A [`WeakThreadPool`] ([`downgrade`](Self::downgrade)) refers to the pool
+/// without keeping it alive: what a task that submits to its own pool, or a
+/// periodic job, should hold, so that the pool can go away.
+///
 /// # Shutdown
 ///
 /// [`shutdown`](Self::shutdown) stops the pool taking new tasks, lets the
 /// queued ones run, and waits for every worker thread to exit.
-/// [`shutdown_with`](Self::shutdown_with) can skip the wait and cancel the
-/// queued tasks. Shutting down twice is harmless. Dropping the pool shuts it
-/// down and waits: no worker thread outlives its `ThreadPool`.
+/// [`shutdown_with`](Self::shutdown_with) can skip the wait, wait at most a
+/// while, cancel the queued tasks, and cancel the running ones that take a
+/// [`CancelToken`]. Shutting down twice is harmless. Called from one of the
+/// pool's own tasks, `shutdown` waits for the other workers (but those
+/// shutting the pool down themselves) while the caller's place is lent, so
+/// the queue still drains.
 ///
 /// # Examples
 ///
@@ -86,9 +113,68 @@ use crate::loom::sync::Arc;
 /// assert_eq!(squares, [1, 4, 9, 16]);
 /// ```
 #[doc(alias = "ThreadPoolExecutor")]
-#[doc(alias = "Executor")]
+#[derive(Clone)]
 pub struct ThreadPool {
+    handles: Arc<Handles>,
+}
+
+/// What every handle of one pool shares: when the last handle goes, the
+/// pool shuts down (without waiting; see the type's docs). The workers hold
+/// `Inner`, not this.
+struct Handles {
     inner: Arc<Inner>,
+}
+
+impl Drop for Handles {
+    fn drop(&mut self) {
+        self.inner.shutdown(ShutdownOptions::new().wait(false));
+    }
+}
+
+/// A handle to a [`ThreadPool`] that doesn't keep it alive; made by
+/// [`ThreadPool::downgrade`]. [`upgrade`](Self::upgrade) gives a handle back
+/// while the pool is alive.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::ThreadPool;
+///
+/// let pool = ThreadPool::new();
+/// let weak = pool.downgrade();
+/// assert!(weak.upgrade().is_some());
+/// drop(pool); // the last strong handle: the pool shuts down
+/// assert!(weak.upgrade().is_none());
+/// ```
+#[derive(Clone)]
+pub struct WeakThreadPool {
+    handles: Weak<Handles>,
+}
+
+impl WeakThreadPool {
+    /// A handle to the pool, if it is alive (some [`ThreadPool`] handle
+    /// still exists).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let again = pool.downgrade().upgrade().unwrap();
+    /// assert_eq!(again.submit(|| 1).unwrap().join().unwrap(), 1);
+    /// ```
+    pub fn upgrade(&self) -> Option<ThreadPool> {
+        self.handles.upgrade().map(|handles| ThreadPool { handles })
+    }
+}
+
+impl fmt::Debug for WeakThreadPool {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("WeakThreadPool")
+            .field("alive", &(self.handles.strong_count() > 0))
+            .finish()
+    }
 }
 
 impl Default for ThreadPool {
@@ -175,8 +261,7 @@ impl ThreadPool {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
-        self.spawn(Plain(f), None, None, false)
-            .map_err(|(job, reason)| SubmitError::new(job.into_given(), reason))
+        self.task().try_submit(f)
     }
 
     /// Submits `f`, which receives a [`CancelToken`] it should check, and
@@ -206,7 +291,8 @@ impl ThreadPool {
         self.task().submit_cancellable(f)
     }
 
-    /// Starts a task with options, such as a timeout.
+    /// Starts a task with options: a time limit, a deadline (see
+    /// [`TaskBuilder`]).
     ///
     /// # Examples
     ///
@@ -218,8 +304,42 @@ impl ThreadPool {
     /// let handle = pool.task().timeout(Duration::from_secs(60)).submit(|| 1).unwrap();
     /// assert_eq!(handle.join().unwrap(), 1);
     /// ```
-    pub fn task(&self) -> TaskBuilder<'_> {
+    pub fn task(&self) -> TaskBuilder<'_, ThreadPool> {
         TaskBuilder::new(self)
+    }
+
+    /// A handle to this pool that doesn't keep it alive.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let weak = pool.downgrade();
+    /// // A task that submits to its own pool holds it weakly, so the pool
+    /// // can go away when its owner drops it.
+    /// let handle = pool
+    ///     .submit(move || weak.upgrade().map(|pool| pool.submit(|| 2).unwrap().join().unwrap()))
+    ///     .unwrap();
+    /// assert_eq!(handle.join().unwrap(), Some(2));
+    /// ```
+    pub fn downgrade(&self) -> WeakThreadPool {
+        WeakThreadPool {
+            handles: Arc::downgrade(&self.handles),
+        }
+    }
+
+    fn inner(&self) -> &Arc<Inner> {
+        &self.handles.inner
+    }
+
+    fn from_inner(inner: Inner) -> ThreadPool {
+        ThreadPool {
+            handles: Arc::new(Handles {
+                inner: Arc::new(inner),
+            }),
+        }
     }
 
     /// Runs `f` on every input, in the pool, and yields the results **in
@@ -266,8 +386,8 @@ impl ThreadPool {
     /// assert_eq!(handle.join().unwrap(), 2);
     /// assert!(pool.submit(|| 3).is_err());
     /// ```
-    pub fn shutdown(&self) {
-        self.shutdown_with(ShutdownOptions::new());
+    pub fn shutdown(&self) -> bool {
+        self.shutdown_with(ShutdownOptions::new())
     }
 
     /// Shuts the pool down as `options` say: whether to wait, and whether to
@@ -282,8 +402,8 @@ impl ThreadPool {
     /// pool.shutdown_with(ShutdownOptions::new().cancel_pending(true));
     /// assert!(pool.is_shutdown());
     /// ```
-    pub fn shutdown_with(&self, options: ShutdownOptions) {
-        self.inner.shutdown(options.wait, options.cancel_pending);
+    pub fn shutdown_with(&self, options: ShutdownOptions) -> bool {
+        self.inner().shutdown(options)
     }
 
     /// Returns `true` once [`shutdown`](Self::shutdown) has been called.
@@ -299,7 +419,7 @@ impl ThreadPool {
     /// assert!(pool.is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        self.inner.is_shutdown()
+        self.inner().is_shutdown()
     }
 
     /// The most workers that run tasks at once.
@@ -312,7 +432,7 @@ impl ThreadPool {
     /// assert_eq!(ThreadPool::builder().max_workers(7).build().unwrap().max_workers(), 7);
     /// ```
     pub fn max_workers(&self) -> usize {
-        self.inner.config.max_workers
+        self.inner().config.max_workers
     }
 
     /// How many worker threads are alive now (busy, idle or lent).
@@ -328,7 +448,7 @@ impl ThreadPool {
     /// assert_eq!(pool.worker_count(), 1);
     /// ```
     pub fn worker_count(&self) -> usize {
-        self.inner.worker_count()
+        self.inner().worker_count()
     }
 
     /// How many tasks are queued, waiting for a worker.
@@ -342,31 +462,34 @@ impl ThreadPool {
     /// assert_eq!(pool.queued(), 0);
     /// ```
     pub fn queued(&self) -> usize {
-        self.inner.queued()
+        self.inner().queued()
     }
 
-    /// Queues a job, registering its deadline. A refused job comes back
-    /// with the reason, untouched.
+    /// Queues a job with `options` (its deadline resolved now, its time
+    /// limit started when it runs). A refused job comes back with the
+    /// reason, untouched.
     pub(crate) fn spawn<J, T>(
         &self,
         job: J,
         token: Option<CancelToken>,
-        deadline: Option<Instant>,
+        options: &TaskOptions,
         block: bool,
     ) -> Result<TaskHandle<T>, (J, Refusal)>
     where
         J: Job<T>,
         T: Send + 'static,
     {
+        let inner = self.inner();
         let stopping = Stopping {
             token,
             cancellable: false,
         };
+        let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
             // here rather than raced against a worker. A pool that would
             // refuse it still does, handing the closure back.
-            if let Some(reason) = self.inner.refusal() {
+            if let Some(reason) = inner.refusal() {
                 return Err((job, reason));
             }
             let (producer, handle) =
@@ -377,23 +500,30 @@ impl ThreadPool {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
             return Ok(handle);
         }
-        let (producer, handle) = new_task(ThreadJob::new(job, deadline), stopping, Caller::User);
-        // The deadline is registered before the task is queued, so that a
-        // timer that can't start refuses a task nobody has seen yet.
-        let scheduled = match deadline {
+        let payload = ThreadJob::new(job, deadline, options.time_limit);
+        let (producer, handle) = new_task(payload, stopping, Caller::User);
+        // The deadline is registered (and for a time limit, the timer
+        // started) before the task is queued, so that a timer that can't
+        // start refuses a task nobody has seen yet.
+        let timed = deadline.or(options.time_limit.map(|_| Instant::now()));
+        let refusal = |err| match err {
+            ScheduleError::Closed => Refusal::Shutdown,
+            ScheduleError::Spawn(err) => Refusal::spawn(err),
+        };
+        let scheduled = match (deadline, timed) {
             // Refused anyway: don't start a timer thread for a task that
             // will never be queued.
-            Some(_) if self.inner.is_shutdown() => Err(Refusal::Shutdown),
-            Some(deadline) => match self.inner.timer.schedule(deadline, producer.expiry()) {
-                Ok(()) => Ok(()),
-                Err(ScheduleError::Closed) => Err(Refusal::Shutdown),
-                Err(ScheduleError::Spawn(err)) => Err(Refusal::spawn(err)),
-            },
-            None => Ok(()),
+            (_, Some(_)) if inner.is_shutdown() => Err(Refusal::Shutdown),
+            (Some(deadline), _) => inner
+                .timer
+                .schedule(deadline, producer.expiry())
+                .map_err(refusal),
+            (None, Some(_)) => inner.timer.start().map_err(refusal),
+            (None, None) => Ok(()),
         };
         let cell = producer.into_cell();
         let queued: Arc<dyn Run> = cell.clone();
-        match scheduled.and_then(|()| self.inner.push(queued, block)) {
+        match scheduled.and_then(|()| inner.push(queued, block)) {
             Ok(()) => Ok(handle),
             Err(reason) => {
                 // Nothing but this thread (and maybe the timer, which
@@ -416,12 +546,6 @@ fn producer_of<T: Send + 'static, J: Job<T>>(
     cell: Arc<crate::core::cell::Cell<T, ThreadJob<J>>>,
 ) -> crate::core::producer::Producer<T, ThreadJob<J>> {
     crate::core::producer::Producer::from_cell(cell, Caller::User)
-}
-
-impl Drop for ThreadPool {
-    fn drop(&mut self) {
-        self.inner.shutdown(true, false);
-    }
 }
 
 impl fmt::Debug for ThreadPool {

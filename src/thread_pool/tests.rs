@@ -25,9 +25,7 @@ fn pool_with_hook(max_workers: usize, hook: impl Fn(Point) + Send + Sync + 'stat
     };
     let mut inner = Inner::new(config);
     inner.hook = Some(Arc::new(hook));
-    ThreadPool {
-        inner: Arc::new(inner),
-    }
+    ThreadPool::from_inner(inner)
 }
 
 /// A gate the tasks wait on; dropping it lets them go.

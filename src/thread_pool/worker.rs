@@ -94,6 +94,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
         }
     }
     inner.spinning.fetch_sub(1, Ordering::SeqCst);
+    // Whether this worker has yet to take its first task (for a test point).
     let mut first = true;
 
     // Whether this worker has spun for work since its last task.
@@ -107,7 +108,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             // `run` catches the task's panic; this catches the rest (a
             // panicking drop of a closure or a value nobody wanted), so that
             // a worker never dies of a task.
-            let _ = panic::catch_unwind(AssertUnwindSafe(move || job.run()));
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&*inner)));
             // ORDERING: SeqCst, as everywhere in the wake protocol.
             if inner.active.load(Ordering::SeqCst) > inner.config.max_workers {
                 let st = inner.state.lock();
@@ -118,7 +119,6 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             }
             continue;
         }
-        first = false;
         if inner.closed.load(Ordering::SeqCst) {
             let st = inner.state.lock();
             // Broken: the queue was failed. Shut down: leave once no
@@ -180,6 +180,8 @@ fn exit(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: u
     st.workers.exiting(index);
     drop(st);
     inner.exited.notify_all();
+    // The last worker of a pool dropped without waiting closes its timer.
+    inner.close_timer_if_idle();
     blocking::uninstall();
     CURRENT.with(|c| *c.borrow_mut() = None);
 }

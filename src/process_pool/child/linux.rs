@@ -12,7 +12,8 @@ use super::{CallError, StartError};
 use crate::core::cell::Hook;
 use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
 use crate::process_pool::supervisor::Config;
-use crate::process_pool::{identity, registry, worker};
+use crate::process_pool::{identity, worker};
+use crate::remote::registry;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {

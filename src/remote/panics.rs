@@ -57,7 +57,7 @@ fn capture() -> Option<String> {
 /// Replaces this process's panic hook: a panic on a thread running a task
 /// is recorded for [`catch`]; the standard hook (which prints) runs too
 /// only if `print`. Called once, by the worker, before the first task.
-#[cfg_attr(not(target_os = "linux"), allow(dead_code))]
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))]
 pub(crate) fn install_hook(print: bool) {
     let standard = panic::take_hook();
     panic::set_hook(Box::new(move |info| {

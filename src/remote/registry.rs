@@ -18,8 +18,30 @@ use std::sync::OnceLock;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use serde::Deserialize;
+
+use super::codec as protocol;
 use super::panics;
-use super::protocol::{self, Outcome};
+
+/// How one call went in the worker.
+#[doc(hidden)]
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Outcome {
+    /// The encoded result.
+    Value(Vec<u8>),
+    /// The function panicked with this message, and this backtrace if
+    /// the worker's environment asked for one (`RUST_BACKTRACE`).
+    Panic {
+        message: String,
+        backtrace: Option<String>,
+    },
+    /// The argument failed to decode.
+    ArgError(String),
+    /// The result failed to encode.
+    ResultError(String),
+    /// No function is registered under the name.
+    Unknown(String),
+}
 
 /// One function a worker can run; made by [`remote!`](crate::remote).
 #[doc(hidden)]
@@ -61,6 +83,7 @@ where
 
 /// The registry as a map, built once per process. The first registration
 /// of a name wins: two `remote!(f)` in one module name the same function.
+#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
 pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
     type Trampoline = fn(&[u8]) -> Outcome;
     static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
@@ -76,6 +99,7 @@ pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
 }
 
 /// A digest of the registered names: parent and worker must agree on it.
+#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
 pub(crate) fn digest() -> u64 {
     static DIGEST: OnceLock<u64> = OnceLock::new();
     *DIGEST.get_or_init(|| {
@@ -90,6 +114,7 @@ pub(crate) fn digest() -> u64 {
 
 /// A fast, stable (same on every machine) 64-bit hash: FxHash over 8-byte
 /// words. Not cryptographic: it tells builds apart, it doesn't resist forgery.
+#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
 pub(crate) fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut chunks = bytes.chunks_exact(8);
@@ -237,7 +262,7 @@ impl<A, R> fmt::Debug for RemoteFn<A, R> {
 /// assert_eq!(add.call((3, offset)), 13);
 /// ```
 #[macro_export]
-#[cfg_attr(docsrs, doc(cfg(feature = "process")))]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 macro_rules! remote {
     ($f:path) => {
         $crate::__remote_with_name!(concat!(module_path!(), "::", stringify!($f)), $f)
@@ -308,10 +333,7 @@ mod tests {
     #[test]
     fn registered_names_resolve() {
         let f = crate::remote!(triple);
-        assert_eq!(
-            f.name(),
-            "futurepool::process_pool::registry::tests::triple"
-        );
+        assert_eq!(f.name(), "futurepool::remote::registry::tests::triple");
         let call = lookup(f.name()).expect("registered");
         let Outcome::Value(bytes) = call(&protocol::encode(&5i32).unwrap()) else {
             panic!("not a value")
