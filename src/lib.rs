@@ -343,6 +343,9 @@ pub use crate::wait::{
     as_completed, wait, wait_async, wait_deadline, wait_timeout,
 };
 
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use crate::executor::fn_map::{FnMap, FnMapStream};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use crate::process_pool::{

@@ -122,7 +122,9 @@ impl TaskError {
             backtrace,
         })
     }
+}
 
+impl TaskError {
     /// A copy of this error, for every task of a chunk that failed as one
     /// (a panic payload is copied as its message).
     pub(crate) fn duplicate(&self) -> TaskError {
@@ -159,9 +161,7 @@ impl TaskError {
         };
         TaskError::new(repr)
     }
-}
 
-impl TaskError {
     pub(super) fn new(repr: Repr) -> TaskError {
         TaskError {
             repr: Box::new(repr),

@@ -359,7 +359,7 @@ impl ThreadPool {
     ///     .unwrap();
     /// assert_eq!(lengths, [1, 3, 2]);
     /// ```
-    pub fn map<F, I, T>(&self, f: F, inputs: I) -> Map<'_, I::IntoIter, F, T>
+    pub fn map<F, I, T>(&self, f: F, inputs: I) -> Map<I::IntoIter, F, T>
     where
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         I: IntoIterator,
@@ -367,6 +367,34 @@ impl ThreadPool {
         T: Send + 'static,
     {
         Map::new(self, f, inputs.into_iter())
+    }
+
+    /// Like [`map`](Self::map), but yields results **in the order the tasks
+    /// finish** (Python's `imap_unordered`): the same as
+    /// `map(f, inputs).unordered()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut lengths: Vec<usize> = pool
+    ///     .map_unordered(|s: &str| s.len(), ["a", "bbb", "cc"])
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// lengths.sort();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    #[doc(alias = "imap_unordered")]
+    pub fn map_unordered<F, I, T>(&self, f: F, inputs: I) -> Map<I::IntoIter, F, T>
+    where
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+    {
+        Map::new(self, f, inputs.into_iter()).unordered()
     }
 
     /// Shuts the pool down: refuses new tasks, lets the queued ones run, and
