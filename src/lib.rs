@@ -305,8 +305,8 @@ pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{
-    AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
-    as_completed, wait, wait_async, wait_deadline, wait_timeout,
+    AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync,
+    Waited, as_completed, wait, wait_async, wait_deadline, wait_timeout,
 };
 
 #[cfg(feature = "process")]
