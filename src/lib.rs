@@ -305,8 +305,10 @@ pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{
-    AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync,
-    Waited, as_completed, wait, wait_async, wait_deadline, wait_timeout,
+    AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
+    FirstOkTimeoutError, ReturnWhen, TaskRef, WaitAsync, Waited, as_completed, first_ok,
+    first_ok_async, first_ok_deadline, first_ok_timeout, wait, wait_async, wait_deadline,
+    wait_timeout,
 };
 
 #[cfg(feature = "process")]

@@ -7,15 +7,21 @@
 //!   types in one call;
 //! - `as_completed.rs`: [`as_completed`], tasks in the order they finish;
 //! - `wait.rs`: [`wait`] and friends, until the first, the first failing,
-//!   or every task is done.
+//!   or every task is done;
+//! - `first_ok.rs`: [`first_ok`] and friends, the first task to succeed,
+//!   the others cancelled; its errors in `first_ok_error.rs`.
 
 mod any;
 mod as_completed;
+mod first_ok;
+mod first_ok_error;
 mod set;
 #[allow(clippy::module_inception)]
 mod wait;
 
 pub use any::AnyHandle;
 pub use as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
+pub use first_ok::{FirstOkAsync, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout};
+pub use first_ok_error::{AllFailedError, FirstOkTimeoutError};
 pub use set::TaskRef;
 pub use wait::{ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout};
