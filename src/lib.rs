@@ -306,9 +306,9 @@ pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{
     AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
-    FirstOkTimeoutError, ReturnWhen, TaskRef, WaitAsync, Waited, as_completed, first_ok,
-    first_ok_async, first_ok_deadline, first_ok_timeout, wait, wait_async, wait_deadline,
-    wait_timeout,
+    FirstOkTimeoutError, JoinNextAsync, JoinNextTimeoutError, ReturnWhen, TaskGroup, TaskRef,
+    WaitAsync, Waited, as_completed, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout,
+    wait, wait_async, wait_deadline, wait_timeout,
 };
 
 #[cfg(feature = "process")]
