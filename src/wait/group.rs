@@ -13,10 +13,11 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::task::{Context, Poll, Waker};
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::group_error::JoinNextTimeoutError;
+use super::set::{pop_ready, try_pop_ready};
 use crate::core::handle::TaskHandle;
 use crate::core::watch::{Completion, Notify, Watcher};
 use crate::error::TaskError;
@@ -322,7 +323,7 @@ impl<T: Send + 'static> TaskGroup<T> {
         if self.tasks.is_empty() {
             return None;
         }
-        let index = self.notify.poll_pop(Waker::noop())?;
+        let index = try_pop_ready(&self.notify)?;
         Some(self.take(index))
     }
 
@@ -463,13 +464,7 @@ impl<T: Send + 'static> TaskGroup<T> {
         if self.tasks.is_empty() {
             return Ok(None);
         }
-        let index = if deadline.is_some_and(|d| d <= Instant::now()) {
-            // A poll, not a wait: don't announce a block to the pool.
-            self.notify.poll_pop(Waker::noop())
-        } else {
-            self.notify.pop_deadline(deadline)
-        };
-        match index {
+        match pop_ready(&self.notify, deadline) {
             Some(index) => Ok(Some(self.take(index))),
             None => Err(JoinNextTimeoutError::new()),
         }
