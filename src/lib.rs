@@ -339,8 +339,10 @@ pub use crate::thread_pool::{
     Map, MapStream, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool, submit,
 };
 pub use crate::wait::{
-    AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
-    as_completed, wait, wait_async, wait_deadline, wait_timeout,
+    AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
+    FirstOkTimeoutError, JoinNextAsync, JoinNextTimeoutError, ReturnWhen, TaskGroup, TaskRef,
+    WaitAsync, Waited, as_completed, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout,
+    wait, wait_async, wait_deadline, wait_timeout,
 };
 
 #[cfg(feature = "remote")]
