@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use futures_core::Stream;
 use futures_core::stream::FusedStream;
 
-use super::set::{TaskRef, WatchSet, pop_ready};
+use super::set::{TaskRef, WatchSet};
 use crate::error::TimeoutError;
 
 /// Yields the given tasks as they finish: first those already finished when
@@ -186,7 +186,7 @@ impl<H: TaskRef> AsCompleted<H> {
         if self.remaining == 0 {
             return None;
         }
-        let index = pop_ready(&self.set.notify, deadline)?;
+        let index = self.set.notify.pop_deadline(deadline)?;
         self.remaining -= 1;
         self.set.slots[index].take()
     }

@@ -13,7 +13,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::first_ok_error::{AllFailedError, FirstOkTimeoutError};
-use super::set::{WatchSet, pop_ready};
+use super::set::WatchSet;
 use crate::core::handle::TaskHandle;
 use crate::error::{TaskError, TimeoutError};
 
@@ -356,7 +356,7 @@ where
 {
     let mut race = Race::new(tasks);
     while !race.all_failed() {
-        let Some(index) = pop_ready(&race.set.notify, deadline) else {
+        let Some(index) = race.set.notify.pop_deadline(deadline) else {
             let total = race.set.total;
             let unfinished = race.set.take_all();
             return Err(FirstOkTimeoutError::Timeout(TimeoutError::new(

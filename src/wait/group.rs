@@ -17,7 +17,6 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::group_error::JoinNextTimeoutError;
-use super::set::{pop_ready, try_pop_ready};
 use crate::core::handle::TaskHandle;
 use crate::core::watch::{Completion, Notify, Watcher};
 use crate::error::TaskError;
@@ -323,7 +322,7 @@ impl<T: Send + 'static> TaskGroup<T> {
         if self.tasks.is_empty() {
             return None;
         }
-        let index = try_pop_ready(&self.notify)?;
+        let index = self.notify.try_pop()?;
         Some(self.take(index))
     }
 
@@ -464,7 +463,7 @@ impl<T: Send + 'static> TaskGroup<T> {
         if self.tasks.is_empty() {
             return Ok(None);
         }
-        match pop_ready(&self.notify, deadline) {
+        match self.notify.pop_deadline(deadline) {
             Some(index) => Ok(Some(self.take(index))),
             None => Err(JoinNextTimeoutError::new()),
         }

@@ -2,9 +2,6 @@
 //! the registration both build on (and `first_ok`): a set of distinct tasks
 //! sharing one of the core's ready-queues.
 
-use std::task::Waker;
-use std::time::Instant;
-
 use super::any::AnyHandle;
 use crate::core::handle::TaskHandle;
 use crate::core::watch::{Completion, Notify, Watcher};
@@ -202,26 +199,4 @@ impl<H: TaskRef> Drop for WatchSet<H> {
             h.completion().unwatch(self.id);
         }
     }
-}
-
-/// Pops the next ready index from `notify`, waiting until `deadline`
-/// (forever if `None`); `None` on timeout.
-///
-/// A deadline already passed makes it a poll, which, like a handle's
-/// `wait_deadline`, doesn't tell the pool this thread blocks: a pool worker
-/// polling with a zero timeout must not make its pool start another thread.
-pub(crate) fn pop_ready(notify: &Notify, deadline: Option<Instant>) -> Option<usize> {
-    if deadline.is_some_and(|d| d <= Instant::now()) {
-        try_pop_ready(notify)
-    } else {
-        notify.pop_deadline(deadline)
-    }
-}
-
-/// Pops the next ready index from `notify` without blocking. (The no-op
-/// waker it leaves registered replaces that of an async waiter only where
-/// none can be waiting: the blocking and async forms never share a queue
-/// at the same time.)
-pub(crate) fn try_pop_ready(notify: &Notify) -> Option<usize> {
-    notify.poll_pop(Waker::noop())
 }

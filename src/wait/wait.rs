@@ -6,7 +6,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use super::set::{TaskRef, WatchSet, pop_ready};
+use super::set::{TaskRef, WatchSet};
 
 /// When [`wait`](wait()) returns.
 ///
@@ -282,7 +282,7 @@ where
     let mut set = WatchSet::new(tasks);
     let mut progress = Progress::new(return_when);
     while !progress.met(set.total) {
-        let Some(index) = pop_ready(&set.notify, deadline) else {
+        let Some(index) = set.notify.pop_deadline(deadline) else {
             break; // timed out
         };
         progress.record(&set, index);
