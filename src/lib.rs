@@ -336,7 +336,8 @@ pub use crate::executor::Executor;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{
-    Map, MapStream, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool, submit,
+    Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,
+    submit,
 };
 pub use crate::wait::{
     AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,

@@ -51,9 +51,10 @@ use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What a backend keeps in a task's cell.
 pub(crate) trait Payload: Send + Sync + 'static {
-    /// The task was cancelled before it started, on a thread that may run
-    /// user code (the caller of `cancel`): drop what would have run, now.
-    /// Never called on an internal thread.
+    /// The task ended before it started (cancelled; or timed out, failed,
+    /// and now cancelled again or its outcome taken), on a thread that may
+    /// run user code: drop what would have run, now, if it's still there.
+    /// Never called on an internal thread; may be called more than once.
     fn discard(&self);
 }
 
@@ -275,7 +276,15 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 }
                 true
             }
-            Err(st) => st.phases.end() == Some(End::Cancelled),
+            Err(st) => {
+                let cancelled = st.phases.end() == Some(End::Cancelled);
+                let never_started = !st.phases.started();
+                drop(st);
+                if never_started {
+                    self.discard_unrun();
+                }
+                cancelled
+            }
         }
     }
 
@@ -311,16 +320,30 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     ///
     /// If the outcome was already taken by polling.
     pub(crate) fn try_take(&self) -> Option<Result<T, TaskError>> {
-        let outcome = {
+        let (outcome, started) = {
             let mut st = self.state.lock();
             if !st.phases.is_done() {
                 return None;
             }
-            st.outcome
+            let outcome = st
+                .outcome
                 .take()
-                .expect("task outcome already taken by polling the handle")
+                .expect("task outcome already taken by polling the handle");
+            (outcome, st.phases.started())
         };
+        if !started {
+            self.discard_unrun();
+        }
         Some(outcome.resolve())
+    }
+
+    /// Drops the closure of a task that ended before it started (timed out
+    /// or failed while queued), if the backend still holds it: called on a
+    /// user's thread that cancels the task or takes its outcome, so that
+    /// the closure (and what it borrows: see `ThreadPool::scope`) doesn't
+    /// wait for a worker to reach it. A drop that panics is caught.
+    fn discard_unrun(&self) {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.payload.discard()));
     }
 
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
@@ -330,7 +353,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 .outcome
                 .take()
                 .expect("`TaskHandle` polled after completion");
+            let started = st.phases.started();
             drop(st);
+            if !started {
+                self.discard_unrun();
+            }
             return Poll::Ready(outcome.resolve());
         }
         match &st.waker {

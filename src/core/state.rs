@@ -124,6 +124,11 @@ impl Phases {
         self.phase == Phase::Running || (self.phase == Phase::Completing && self.started)
     }
 
+    /// Whether its producer ever started it.
+    pub(crate) fn started(&self) -> bool {
+        self.started
+    }
+
     pub(crate) fn is_done(&self) -> bool {
         self.phase == Phase::Done
     }

@@ -114,16 +114,15 @@ pub(crate) enum UnitOut<T> {
 
 /// The job of one unit: the shared function and its inputs, kept apart so
 /// that a refused submit gives the inputs back.
-struct Apply<F, X> {
-    f: Arc<F>,
-    inputs: Chunk<X>,
+pub(crate) struct Apply<F, X> {
+    pub(crate) f: Arc<F>,
+    pub(crate) inputs: Chunk<X>,
 }
 
 impl<F, X, T> Job<UnitOut<T>> for Apply<F, X>
 where
-    F: Fn(X) -> T + Send + Sync + 'static,
-    X: Send + 'static,
-    T: Send + 'static,
+    F: Fn(X) -> T + Send + Sync,
+    X: Send,
 {
     type Given = Chunk<X>;
     fn call(self) -> UnitOut<T> {
@@ -176,17 +175,26 @@ where
         n: usize,
         ready: &mut VecDeque<Result<T, TaskError>>,
     ) {
-        match outcome {
-            Ok(UnitOut::One(value)) => ready.push_back(Ok(value)),
-            Ok(UnitOut::Many(values)) => ready.extend(values),
-            // One error for the whole unit (cancelled, timed out): every
-            // input in it reports it.
-            Err(err) => {
-                for _ in 1..n {
-                    ready.push_back(Err(err.duplicate()));
-                }
-                ready.push_back(Err(err));
+        split_unit(outcome, n, ready);
+    }
+}
+
+/// Splits a finished unit of `n` inputs into their outcomes, in input order.
+pub(crate) fn split_unit<T>(
+    outcome: Result<UnitOut<T>, TaskError>,
+    n: usize,
+    ready: &mut VecDeque<Result<T, TaskError>>,
+) {
+    match outcome {
+        Ok(UnitOut::One(value)) => ready.push_back(Ok(value)),
+        Ok(UnitOut::Many(values)) => ready.extend(values),
+        // One error for the whole unit (cancelled, timed out): every input
+        // in it reports it.
+        Err(err) => {
+            for _ in 1..n {
+                ready.push_back(Err(err.duplicate()));
             }
+            ready.push_back(Err(err));
         }
     }
 }

@@ -10,7 +10,9 @@
 //! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
 //!   and shutdown protocol is described in `README.md` beside this file;
-//! - `map.rs`: [`Map`], the ordered, bounded `map`;
+//! - `map.rs`: [`Map`], the bounded `map`, ordered or not;
+//! - `scope.rs`: [`ThreadPool::scope`], tasks that borrow from the caller's
+//!   stack, and the one `unsafe` lifetime erasure that allows it;
 //! - `tests.rs`: unit tests that force interleavings at test-only points.
 
 mod builder;
@@ -18,6 +20,7 @@ mod default;
 mod inner;
 mod job;
 mod map;
+mod scope;
 mod submit;
 #[cfg(all(test, not(futurepool_loom)))]
 mod tests;
@@ -31,6 +34,7 @@ pub use default::{default_pool, submit};
 use inner::Inner;
 use job::{Job, Run, ThreadJob};
 pub use map::{Map, MapStream};
+pub use scope::{Scope, ScopedMap};
 
 use crate::core::cell::{Caller, Stopping};
 use crate::core::handle::TaskHandle;
@@ -504,7 +508,7 @@ impl ThreadPool {
         block: bool,
     ) -> Result<TaskHandle<T>, (J, Refusal)>
     where
-        J: Job<T>,
+        J: Job<T> + 'static,
         T: Send + 'static,
     {
         let inner = self.inner();
@@ -570,7 +574,7 @@ impl ThreadPool {
 }
 
 /// The producer of a task that was refused before it was queued.
-fn producer_of<T: Send + 'static, J: Job<T>>(
+fn producer_of<T: Send + 'static, J: Job<T> + 'static>(
     cell: Arc<crate::core::cell::Cell<T, ThreadJob<J>>>,
 ) -> crate::core::producer::Producer<T, ThreadJob<J>> {
     crate::core::producer::Producer::from_cell(cell, Caller::User)

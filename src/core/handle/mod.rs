@@ -143,8 +143,9 @@ impl<T> TaskHandle<T> {
     ///   in this call (after the callbacks; a drop that panics is caught and
     ///   reported by the panic hook, so `cancel` still returns). A task that
     ///   times out while queued is different: the timer thread runs no user
-    ///   code, so its closure is dropped by the worker that reaches it in
-    ///   the queue.
+    ///   code, so its closure is dropped by whichever comes first of the
+    ///   worker that reaches it in the queue, a `cancel` (which returns
+    ///   `false`: it timed out), or the thread that takes its outcome.
     /// - A **running** task submitted with a [`CancelToken`](crate::CancelToken)
     ///   is cancelled: the token is signalled and the handle completes as
     ///   cancelled at once. The closure keeps its worker until it notices the
