@@ -301,7 +301,7 @@ mod wait;
 pub use crate::core::handle::{CancelOnDrop, TaskHandle};
 pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
 pub use crate::core::token::CancelToken;
-pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{Map, MapStream, TaskBuilder, ThreadPool, ThreadPoolBuilder};
 pub use crate::wait::{

@@ -46,7 +46,7 @@ use super::runner;
 use super::state::{End, Ending, Phase, Phases, Won};
 use super::token::CancelToken;
 use super::watch::Watcher;
-use crate::error::TaskError;
+use crate::error::{TaskError, TaskId, TaskName};
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What a backend keeps in a task's cell.
@@ -115,20 +115,25 @@ pub(crate) enum Caller {
     Internal,
 }
 
-/// How a new task can be ended while it runs.
+/// How a new task is set up: how it can be ended while it runs, and its
+/// name.
 #[derive(Debug, Default)]
-pub(crate) struct Stopping {
+pub(crate) struct TaskOptions {
     /// The closure's cooperative token, signalled when the task is
     /// cancelled or times out.
     pub(crate) token: Option<CancelToken>,
     /// Whether `cancel` ends a *running* task (it can be stopped: it has a
     /// token, or the backend installs a hook that stops it).
     pub(crate) cancellable: bool,
+    /// Shown by its handle's `Debug` and its error's `Display`.
+    pub(crate) name: Option<TaskName>,
 }
 
 /// See the [module docs](self).
 pub(crate) struct Cell<T, P: ?Sized = dyn Payload> {
     id: u64,
+    /// One pointer: an unnamed task pays 8 bytes for it.
+    name: Option<TaskName>,
     cancellable: bool,
     token: Option<CancelToken>,
     state: Mutex<State<T>>,
@@ -159,11 +164,12 @@ struct State<T> {
 }
 
 impl<T, P> Cell<T, P> {
-    pub(crate) fn new(payload: P, stopping: Stopping) -> Cell<T, P> {
+    pub(crate) fn new(payload: P, options: TaskOptions) -> Cell<T, P> {
         Cell {
             id: crate::loom::next_id(),
-            cancellable: stopping.cancellable || stopping.token.is_some(),
-            token: stopping.token,
+            name: options.name,
+            cancellable: options.cancellable || options.token.is_some(),
+            token: options.token,
             state: Mutex::new(State {
                 phases: Phases::new(),
                 outcome: None,
@@ -184,6 +190,16 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// The task's id, unique in this process.
     pub(crate) fn id(&self) -> u64 {
         self.id
+    }
+
+    /// The task's id, as the public API shows it.
+    pub(crate) fn task_id(&self) -> TaskId {
+        TaskId::new(self.id)
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(TaskName::as_str)
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -315,7 +331,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 .take()
                 .expect("task outcome already taken by polling the handle")
         };
-        Some(outcome.resolve())
+        Some(self.resolve(outcome))
     }
 
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
@@ -326,7 +342,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 .take()
                 .expect("`TaskHandle` polled after completion");
             drop(st);
-            return Poll::Ready(outcome.resolve());
+            return Poll::Ready(self.resolve(outcome));
         }
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -357,7 +373,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             .expect("`add_done_callback` after the outcome was taken by polling the handle");
         st.outcome_lent = true;
         // A deferred value is decoded once, here, and kept decoded.
-        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        let outcome = MutexGuard::unlocked(&mut st, || self.resolve(outcome));
         let mut batch = vec![cb];
         while !batch.is_empty() {
             MutexGuard::unlocked(&mut st, || {
@@ -416,10 +432,14 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// callback added meanwhile is queued by `add_callback` and picked up by
     /// the next round. `st` is locked and the phase is `Completing`.
     fn run_callbacks(&self, mut st: MutexGuard<'_, State<T>>, outcome: Outcome<T>) {
+        let outcome = match outcome {
+            Outcome::Ready(Err(err)) => Outcome::Ready(Err(self.stamp(err))),
+            outcome => outcome,
+        };
         if st.callbacks.is_empty() {
             return self.publish(st, outcome);
         }
-        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        let outcome = MutexGuard::unlocked(&mut st, || self.resolve(outcome));
         loop {
             let callbacks = std::mem::take(&mut st.callbacks);
             if callbacks.is_empty() {
@@ -448,6 +468,23 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         }
         for w in watchers {
             w.notify.push(w.index);
+        }
+    }
+
+    /// Says on `err` that this task ended with it. Every error a cell
+    /// publishes, or decodes from a deferred outcome, goes through here.
+    fn stamp(&self, mut err: TaskError) -> TaskError {
+        err.stamp(self.task_id(), self.name.as_ref());
+        err
+    }
+
+    /// The outcome as a `Result`, decoding a deferred value on this thread
+    /// (see [`Outcome::resolve`]); an error it decodes to is stamped. (A
+    /// ready error was stamped when the task ended.)
+    fn resolve(&self, outcome: Outcome<T>) -> Result<T, TaskError> {
+        match outcome {
+            Outcome::Ready(outcome) => outcome,
+            deferred => deferred.resolve().map_err(|err| self.stamp(err)),
         }
     }
 

@@ -22,6 +22,8 @@
 
 pub(crate) mod blocking;
 pub(crate) mod cell;
+#[cfg(all(test, not(futurepool_loom)))]
+mod footprint;
 pub(crate) mod handle;
 #[cfg(all(test, futurepool_loom))]
 mod models;

@@ -7,7 +7,7 @@ use std::sync::Arc as StdArc;
 
 use loom::sync::atomic::{AtomicUsize, Ordering};
 
-use super::cell::{Caller, Stopping};
+use super::cell::{Caller, TaskOptions};
 use super::producer::new_task;
 
 /// A cancel racing the producer's completion: exactly one wins; `join`
@@ -16,7 +16,7 @@ use super::producer::new_task;
 #[test]
 fn cancel_racing_complete() {
     loom::model(|| {
-        let (producer, handle) = new_task::<u32, ()>((), Stopping::default(), Caller::User);
+        let (producer, handle) = new_task::<u32, ()>((), TaskOptions::default(), Caller::User);
         let calls = StdArc::new(AtomicUsize::new(0));
         let counted = calls.clone();
         handle.add_done_callback(move |_| {

@@ -22,25 +22,26 @@
 //! [`into_cell`](Producer::into_cell) and back with
 //! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
 
-use super::cell::{Caller, Cell, Deferred, Hook, Outcome, Payload, Stopping, release};
+use super::cell::{Caller, Cell, Deferred, Hook, Outcome, Payload, TaskOptions, release};
 use super::handle::TaskHandle;
 use super::state::Ending;
 use super::timer::Expire;
 use crate::error::TaskError;
 use crate::loom::sync::{Arc, Weak};
 
-/// Makes a task: its cell (holding `payload`), the producer for the backend
-/// that will run it, and the handle for the caller.
+/// Makes a task: its cell (holding `payload`, set up as `options` say: how
+/// it stops, its name), the producer for the backend that will run it, and
+/// the handle for the caller.
 pub(crate) fn new_task<T, P>(
     payload: P,
-    stopping: Stopping,
+    options: TaskOptions,
     caller: Caller,
 ) -> (Producer<T, P>, TaskHandle<T>)
 where
     T: Send + 'static,
     P: Payload,
 {
-    let cell = Arc::new(Cell::new(payload, stopping));
+    let cell = Arc::new(Cell::new(payload, options));
     let handle = TaskHandle::new(cell.clone());
     (Producer::from_cell(cell, caller), handle)
 }

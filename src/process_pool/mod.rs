@@ -65,11 +65,11 @@ use protocol::Request;
 use remote_task::{Decoder, Remote, RemoteTask, decode_one, encode_arg, request_frame};
 use supervisor::Shared;
 
-use crate::core::cell::{Caller, Stopping};
+use crate::core::cell::{Caller, TaskOptions};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
-use crate::error::{Refusal, SubmitError, TaskError};
+use crate::error::{Refusal, SubmitError, TaskError, TaskName};
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::Arc;
 
@@ -172,10 +172,11 @@ pub struct ProcessPool {
 }
 
 /// Options of one submit.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 struct Options {
     deadline: Option<Instant>,
     retries: Option<u32>,
+    name: Option<TaskName>,
 }
 
 impl Default for ProcessPool {
@@ -503,9 +504,10 @@ impl ProcessPool {
         // Cancellable while running: the driver installs a hook that kills
         // the worker process. The deadline is the pool's timer's to enforce,
         // the same way.
-        let stopping = Stopping {
+        let stopping = TaskOptions {
             token: None,
             cancellable: true,
+            name: options.name,
         };
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
         let frame = match frame {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 
 use super::{Options, ProcessPool, RemoteFn};
 use crate::core::handle::TaskHandle;
-use crate::error::SubmitError;
+use crate::error::{SubmitError, TaskName};
 
 /// Submits one process task with options; made by [`ProcessPool::task`].
 ///
@@ -42,6 +42,7 @@ pub struct ProcessTaskBuilder<'a> {
     pool: &'a ProcessPool,
     deadline: Option<Deadline>,
     retries: Option<u32>,
+    name: Option<TaskName>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -56,7 +57,33 @@ impl<'a> ProcessTaskBuilder<'a> {
             pool,
             deadline: None,
             retries: None,
+            name: None,
         }
+    }
+
+    /// Names the task: its handle's `Debug` and
+    /// [`name`](TaskHandle::name) show it, and so does its error
+    /// ([`TaskError::task_name`](crate::TaskError::task_name), and
+    /// ``task `resize` panicked: ...``).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let fails = remote!(|_: ()| -> u8 { panic!("too big") });
+    /// let h = pool.task().name("resize").submit(fails, ()).unwrap();
+    /// assert_eq!(h.name(), Some("resize"));
+    /// assert_eq!(h.join().unwrap_err().to_string(), "task `resize` panicked: too big");
+    /// # }
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(TaskName::new(name));
+        self
     }
 
     /// Gives the task `timeout`, counted from the submit, to finish. When it
@@ -184,6 +211,7 @@ impl<'a> ProcessTaskBuilder<'a> {
         let options = Options {
             deadline,
             retries: self.retries,
+            name: self.name,
         };
         self.pool.submit_with(f, arg, options, true)
     }
@@ -194,6 +222,7 @@ impl fmt::Debug for ProcessTaskBuilder<'_> {
         f.debug_struct("ProcessTaskBuilder")
             .field("deadline", &self.deadline)
             .field("retries", &self.retries)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }

@@ -28,12 +28,12 @@ use job::{Job, Plain, Run, ThreadJob};
 pub use map::{Map, MapStream};
 pub use options::TaskBuilder;
 
-use crate::core::cell::{Caller, Stopping};
+use crate::core::cell::{Caller, TaskOptions};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::core::token::CancelToken;
-use crate::error::{Refusal, SubmitError};
+use crate::error::{Refusal, SubmitError, TaskName};
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::Arc;
 
@@ -358,9 +358,26 @@ impl ThreadPool {
         J: Job<T>,
         T: Send + 'static,
     {
-        let stopping = Stopping {
+        self.spawn_named(job, token, deadline, block, None)
+    }
+
+    /// [`spawn`](Self::spawn), giving the task a name.
+    pub(crate) fn spawn_named<J, T>(
+        &self,
+        job: J,
+        token: Option<CancelToken>,
+        deadline: Option<Instant>,
+        block: bool,
+        name: Option<TaskName>,
+    ) -> Result<TaskHandle<T>, (J, Refusal)>
+    where
+        J: Job<T>,
+        T: Send + 'static,
+    {
+        let stopping = TaskOptions {
             token,
             cancellable: false,
+            name,
         };
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended

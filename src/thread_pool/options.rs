@@ -7,7 +7,7 @@ use super::ThreadPool;
 use super::job::{Job, Plain, WithToken};
 use crate::core::handle::TaskHandle;
 use crate::core::token::CancelToken;
-use crate::error::SubmitError;
+use crate::error::{SubmitError, TaskName};
 
 /// Submits one task with options; made by [`ThreadPool::task`].
 ///
@@ -33,6 +33,7 @@ use crate::error::SubmitError;
 pub struct TaskBuilder<'a> {
     pool: &'a ThreadPool,
     deadline: Option<Deadline>,
+    name: Option<TaskName>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +47,28 @@ impl<'a> TaskBuilder<'a> {
         TaskBuilder {
             pool,
             deadline: None,
+            name: None,
         }
+    }
+
+    /// Names the task: its handle's `Debug` and
+    /// [`name`](TaskHandle::name) show it, and so does its error
+    /// ([`TaskError::task_name`](crate::TaskError::task_name), and
+    /// ``task `resize` panicked: ...``).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let h = pool.task().name("resize").submit(|| -> u8 { panic!("too big") }).unwrap();
+    /// assert_eq!(h.name(), Some("resize"));
+    /// assert_eq!(h.join().unwrap_err().to_string(), "task `resize` panicked: too big");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(TaskName::new(name));
+        self
     }
 
     /// Gives the task `timeout`, counted from the submit, to finish. When it
@@ -115,8 +137,9 @@ impl<'a> TaskBuilder<'a> {
         F: FnOnce() -> T + Send + 'static,
         T: Send + 'static,
     {
+        let deadline = self.resolve();
         self.pool
-            .spawn(Plain(f), None, self.resolve(), true)
+            .spawn_named(Plain(f), None, deadline, true, self.name)
             .map_err(|(job, reason)| SubmitError::new(job.into_given(), reason))
     }
 
@@ -148,12 +171,14 @@ impl<'a> TaskBuilder<'a> {
         T: Send + 'static,
     {
         let token = CancelToken::new();
+        let deadline = self.resolve();
         self.pool
-            .spawn(
+            .spawn_named(
                 WithToken(f, token.clone()),
                 Some(token),
-                self.resolve(),
+                deadline,
                 true,
+                self.name,
             )
             .map_err(|(job, reason)| SubmitError::new(job.into_given(), reason))
     }
@@ -163,6 +188,7 @@ impl fmt::Debug for TaskBuilder<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TaskBuilder")
             .field("deadline", &self.deadline)
+            .field("name", &self.name)
             .finish_non_exhaustive()
     }
 }
