@@ -202,6 +202,14 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         self.name.as_ref().map(TaskName::as_str)
     }
 
+    /// Whether an ending event of cancellation has won, whether or not the
+    /// outcome is published yet (a promise's keeper asks this: it needn't
+    /// wait for the canceller's callbacks to learn that its work is
+    /// unwanted).
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.state.lock().phases.end() == Some(End::Cancelled)
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         self.state.lock().phases.phase()
     }

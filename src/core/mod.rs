@@ -7,6 +7,8 @@
 //!   the errors of a bounded `join`, which hand it back;
 //! - [`producer`]: the producer's end, which a backend holds to start a
 //!   task, install a stop hook, and end it;
+//! - [`promise`]: [`Promise`](crate::Promise), the producer's end in the
+//!   user's hands (a task kept by hand);
 //! - [`token`]: [`CancelToken`](crate::CancelToken), cooperative cancellation;
 //! - [`timer`]: the deadline timer, which expires tasks and runs no user code;
 //! - [`runner`]: the callback runner, where user code goes that an internal
@@ -28,6 +30,7 @@ pub(crate) mod handle;
 #[cfg(all(test, futurepool_loom))]
 mod models;
 pub(crate) mod producer;
+pub(crate) mod promise;
 pub(crate) mod runner;
 pub(crate) mod state;
 pub(crate) mod timer;

@@ -24,9 +24,9 @@
 
 use super::cell::{Caller, Cell, Deferred, Hook, Outcome, Payload, TaskOptions, release};
 use super::handle::TaskHandle;
-use super::state::Ending;
+use super::state::{Ending, Phase};
 use super::timer::Expire;
-use crate::error::TaskError;
+use crate::error::{TaskError, TaskId};
 use crate::loom::sync::{Arc, Weak};
 
 /// Makes a task: its cell (holding `payload`, set up as `options` say: how
@@ -81,6 +81,32 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// The backend's payload in the task's cell.
     pub(crate) fn payload(&self) -> &P {
         &self.cell().payload
+    }
+
+    /// The task's id, as the public API shows it.
+    pub(crate) fn task_id(&self) -> TaskId {
+        self.cell().task_id()
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.cell().name()
+    }
+
+    /// Whether the task was cancelled (its handle's `cancel` won), even if
+    /// the canceller is still running its callbacks.
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cell().is_cancelling()
+    }
+
+    /// Whether the task is running: started, not ended.
+    pub(crate) fn is_running(&self) -> bool {
+        self.cell().phase() == Phase::Running
+    }
+
+    /// `Debug` as `what`, the way the handles show their task.
+    pub(crate) fn debug_as(&self, f: &mut std::fmt::Formatter<'_>, what: &str) -> std::fmt::Result {
+        super::handle::debug_task(f, what, self.cell())
     }
 
     /// What the deadline timer holds to expire the task.

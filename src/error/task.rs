@@ -22,7 +22,8 @@ use crate::loom::sync::{Arc, StdMutex};
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
-/// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome |
+/// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome (an executor, or a [`Promise`](crate::Promise) dropped unkept) |
+/// | [`is_custom`](Self::is_custom)       | failed with an error of its producer's own: a [`Promise::fail`](crate::Promise::fail) ([`source`](std::error::Error::source) and [`custom_error`](Self::custom_error) give it) |
 ///
 /// `is_worker_died`, `is_serialization` and `is_protocol_error` come only from a process pool (the `process` feature); the
 /// predicates exist, and return `false`, in every build.
@@ -104,6 +105,9 @@ pub(super) enum Repr {
     StartFailed(Arc<BoxError>),
     /// The producer went away without ending the task.
     Abandoned,
+    /// The producer's own error: a promise's `fail`. Shared, so that
+    /// `duplicate` can copy it.
+    Custom(Arc<BoxError>),
 }
 
 impl TaskError {
@@ -130,8 +134,8 @@ impl TaskError {
     }
 
     /// The name of the task that ended with this error, if it had one
-    /// (given with [`TaskBuilder::name`](crate::TaskBuilder::name)).
-    /// `Display` shows it too.
+    /// (given with [`TaskBuilder::name`](crate::TaskBuilder::name) or
+    /// [`Promise::named`](crate::Promise::named)). `Display` shows it too.
     ///
     /// # Examples
     ///
@@ -361,9 +365,10 @@ impl TaskError {
     }
 
     /// Returns `true` if whatever was to produce the task's outcome went away
-    /// without producing one: an executor dropped the task unfinished (a
-    /// fault in the executor, reported instead of leaving the handle waiting
-    /// forever).
+    /// without producing one: a [`Promise`](crate::Promise) dropped without
+    /// being kept, or an executor that dropped the task unfinished (a fault
+    /// in the executor). Either way it is reported, rather than leaving the
+    /// handle waiting forever.
     ///
     /// # Examples
     ///
@@ -375,6 +380,53 @@ impl TaskError {
     /// ```
     pub fn is_abandoned(&self) -> bool {
         matches!(self.inner.repr, Repr::Abandoned)
+    }
+
+    /// Returns `true` if the task failed with an error of its producer's
+    /// own: a [`Promise`](crate::Promise) kept with
+    /// [`fail`](crate::Promise::fail). The error is the
+    /// [`source`](std::error::Error::source) (and
+    /// [`custom_error`](Self::custom_error)); `Display` says only that the
+    /// task failed, so that error reporters show the cause once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::Promise;
+    /// use std::error::Error;
+    ///
+    /// let (promise, handle) = Promise::<u32>::new();
+    /// promise.fail("disk full").unwrap();
+    /// let err = handle.join().unwrap_err();
+    /// assert!(err.is_custom());
+    /// assert!(!err.is_panic());
+    /// assert_eq!(err.to_string(), "task failed");
+    /// assert_eq!(err.source().unwrap().to_string(), "disk full");
+    /// ```
+    pub fn is_custom(&self) -> bool {
+        matches!(self.inner.repr, Repr::Custom(_))
+    }
+
+    /// The producer's own error, if the task failed with one
+    /// ([`is_custom`](Self::is_custom)); `downcast_ref` it to its type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::Promise;
+    /// use std::io;
+    ///
+    /// let (promise, handle) = Promise::<u32>::new();
+    /// promise.fail(io::Error::new(io::ErrorKind::NotFound, "no such user")).unwrap();
+    /// let err = handle.join().unwrap_err();
+    /// let io = err.custom_error().unwrap().downcast_ref::<io::Error>().unwrap();
+    /// assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    /// ```
+    pub fn custom_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match &self.inner.repr {
+            Repr::Custom(err) => Some(err.as_ref().as_ref()),
+            _ => None,
+        }
     }
 
     /// The panic message, if the task panicked with a `&str` or `String`

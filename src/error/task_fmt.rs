@@ -35,8 +35,11 @@ impl fmt::Display for TaskError {
             Repr::Timeout => write!(f, "{task} timed out"),
             Repr::Abandoned => write!(
                 f,
-                "{task} was abandoned: its executor dropped it before it ended"
+                "{task} was abandoned: its promise or executor was dropped before it ended"
             ),
+            // The producer's error is the `source()`, not part of this
+            // message.
+            Repr::Custom(_) => write!(f, "{task} failed"),
             other => {
                 if name.is_some() {
                     write!(f, "{task}: ")?;
@@ -70,9 +73,11 @@ fn fmt_pool_or_worker(repr: &Repr, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         }
         Repr::Serialization(msg) => f.write_str(msg),
         Repr::StartFailed(_) => f.write_str("pool is broken: failed to start a worker process"),
-        Repr::Panic { .. } | Repr::Cancelled | Repr::Timeout | Repr::Abandoned => {
-            unreachable!("about the task, written by `Display`")
-        }
+        Repr::Panic { .. }
+        | Repr::Cancelled
+        | Repr::Timeout
+        | Repr::Abandoned
+        | Repr::Custom(_) => unreachable!("about the task, written by `Display`"),
     }
 }
 
@@ -144,6 +149,7 @@ impl fmt::Debug for Kind<'_> {
             Repr::Serialization(msg) => f.debug_tuple("Serialization").field(msg).finish(),
             Repr::StartFailed(cause) => f.debug_tuple("StartFailed").field(cause).finish(),
             Repr::Abandoned => f.write_str("Abandoned"),
+            Repr::Custom(err) => f.debug_tuple("Custom").field(err).finish(),
         }
     }
 }
@@ -151,7 +157,9 @@ impl fmt::Debug for Kind<'_> {
 impl Error for TaskError {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match &self.inner.repr {
-            Repr::Broken(cause) | Repr::StartFailed(cause) => Some(cause.as_ref().as_ref()),
+            Repr::Broken(cause) | Repr::StartFailed(cause) | Repr::Custom(cause) => {
+                Some(cause.as_ref().as_ref())
+            }
             Repr::Spawn(err) => Some(err.as_ref()),
             _ => None,
         }

@@ -13,9 +13,10 @@ use crate::loom::sync::Arc;
 /// Identifies a task: unique among the tasks of this process, for its whole
 /// life.
 ///
-/// Every task gets one when it is submitted. Its
-/// [`TaskHandle`](crate::TaskHandle) and its [`TaskError`](crate::TaskError)
-/// report the same id. Ids are never reused, but they are not dense
+/// Every task gets one when it is created: submitted to a pool, or made by
+/// [`Promise::new`](crate::Promise::new). Its
+/// [`TaskHandle`](crate::TaskHandle), its [`Promise`](crate::Promise) and
+/// its [`TaskError`](crate::TaskError) all report the same id. Ids are never reused, but they are not dense
 /// (the numbers between two tasks may have gone to other things), and their
 /// order says nothing about the order the tasks ran in.
 ///
@@ -46,7 +47,7 @@ impl TaskId {
     /// # Examples
     ///
     /// ```
-    /// let handle = futurepool::ThreadPool::new().submit(|| ()).unwrap();
+    /// let (_promise, handle) = futurepool::Promise::<u8>::new();
     /// assert!(handle.id().as_u64() > 0);
     /// assert_eq!(format!("{:?}", handle.id()), format!("TaskId({})", handle.id().as_u64()));
     /// ```

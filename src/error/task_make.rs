@@ -83,6 +83,7 @@ impl TaskError {
             Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
             Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
             Repr::Abandoned => Repr::Abandoned,
+            Repr::Custom(err) => Repr::Custom(err.clone()),
         };
         TaskError {
             inner: Box::new(Inner {
@@ -96,6 +97,20 @@ impl TaskError {
     /// publishes the error, or decodes it from a deferred outcome.
     pub(crate) fn stamp(&mut self, id: TaskId, name: Option<&TaskName>) {
         self.inner.task = Some((id, name.cloned()));
+    }
+
+    /// The producer's own error (a promise's `fail`).
+    pub(crate) fn custom(err: BoxError) -> TaskError {
+        TaskError::new(Repr::Custom(Arc::new(err)))
+    }
+
+    /// The producer's error back out of an error made by
+    /// [`custom`](Self::custom) that nobody saw: a promise failed too late.
+    pub(crate) fn into_custom(self) -> Option<BoxError> {
+        match self.inner.repr {
+            Repr::Custom(err) => Arc::into_inner(err),
+            _ => None,
+        }
     }
 
     pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {

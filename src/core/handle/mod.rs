@@ -89,7 +89,8 @@ impl<T> TaskHandle<T> {
     }
 
     /// The task's name, if it was given one
-    /// ([`TaskBuilder::name`](crate::TaskBuilder::name)).
+    /// ([`TaskBuilder::name`](crate::TaskBuilder::name),
+    /// [`Promise::named`](crate::Promise::named)).
     ///
     /// # Examples
     ///
