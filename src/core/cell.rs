@@ -395,6 +395,19 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         st.outcome_lent = false;
     }
 
+    /// Queues `cb` to run when the task ends, as `add_callback` does; but
+    /// if the task is done, hands it back unrun. A
+    /// [`SharedHandle`](crate::SharedHandle) keeps the outcome of a done
+    /// task itself, and runs a late callback with that.
+    pub(crate) fn add_callback_pending(&self, cb: Callback<T>) -> Result<(), Callback<T>> {
+        let mut st = self.state.lock();
+        if st.phases.is_done() && !st.outcome_lent {
+            return Err(cb);
+        }
+        st.callbacks.push(cb);
+        Ok(())
+    }
+
     /// Registers `w`, or returns `Some(is_exception)` without registering
     /// if the task is already done.
     pub(crate) fn watch(&self, w: Watcher) -> Option<bool> {
@@ -567,7 +580,7 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
     }
 }
 
-fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
+pub(crate) fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
     // A panicking callback is reported by the panic hook, and otherwise
     // ignored: the next callback still runs, and the thread carries on.
     let _ = panic::catch_unwind(AssertUnwindSafe(|| cb(outcome)));

@@ -3,8 +3,9 @@
 //! - [`state`]: a task's phases and the legal moves between them (the table);
 //! - [`cell`]: the shared cell, one allocation per task: the phases, the
 //!   outcome, callbacks, waker and watchers, and the backend's payload;
-//! - [`handle`]: the consumer's end, [`TaskHandle`](crate::TaskHandle), and
-//!   the errors of a bounded `join`, which hand it back;
+//! - [`handle`]: the consumer's end, [`TaskHandle`](crate::TaskHandle), the
+//!   errors of a bounded `join`, which hand it back, and
+//!   [`SharedHandle`](crate::SharedHandle), the end many consumers share;
 //! - [`producer`]: the producer's end, which a backend holds to start a
 //!   task, install a stop hook, and end it;
 //! - [`promise`]: [`Promise`](crate::Promise), the producer's end in the

@@ -72,3 +72,67 @@ fn a_kept_promise_racing_a_cancel() {
         assert_eq!(calls.load(Ordering::SeqCst), 1, "the callback ran once");
     });
 }
+
+/// Drives `fut` on this model thread: park until woken. (loom's own
+/// `future::block_on` is behind a feature the crate doesn't turn on.)
+fn block_on<F: std::future::Future>(fut: F) -> F::Output {
+    struct Unpark(loom::thread::Thread);
+    impl std::task::Wake for Unpark {
+        fn wake(self: StdArc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = std::task::Waker::from(StdArc::new(Unpark(loom::thread::current())));
+    let mut cx = std::task::Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+        loom::thread::park();
+    }
+}
+
+/// Two clones of a shared handle awaited on two threads while the producer
+/// completes: each clone's own registration is woken (none is lost to the
+/// other, as the cell's single waker would be), and both read the one
+/// outcome, taken out of the cell once.
+#[test]
+fn shared_waiters_racing_completion() {
+    loom::model(|| {
+        let (producer, handle) = new_task::<u32, ()>((), TaskOptions::default(), Caller::User);
+        let shared = handle.shared();
+        let waiters: Vec<_> = (0..2)
+            .map(|_| {
+                let shared = shared.clone();
+                loom::thread::spawn(move || block_on(shared))
+            })
+            .collect();
+        assert!(producer.complete(Ok(7)).is_ok());
+        for waiter in waiters {
+            assert_eq!(waiter.join().unwrap().unwrap(), 7);
+        }
+        assert_eq!(*shared.get().unwrap(), 7);
+    });
+}
+
+/// Two threads reading a shared handle for the first time as it completes:
+/// one takes the outcome out of the cell, the other borrows what it put
+/// there (or waits on the lock for it); both borrow the same value.
+#[test]
+fn shared_first_readers_race() {
+    loom::model(|| {
+        let (producer, handle) = new_task::<u32, ()>((), TaskOptions::default(), Caller::User);
+        let shared = handle.shared();
+        let reader = {
+            let shared = shared.clone();
+            loom::thread::spawn(move || {
+                let value: &u32 = shared.get().unwrap();
+                (*value, value as *const u32 as usize)
+            })
+        };
+        assert!(producer.complete(Ok(3)).is_ok());
+        let here: *const u32 = shared.get().unwrap();
+        assert_eq!(reader.join().unwrap(), (3, here as usize));
+    });
+}

@@ -15,8 +15,9 @@ use crate::loom::sync::Arc;
 ///
 /// Every task gets one when it is created: submitted to a pool, or made by
 /// [`Promise::new`](crate::Promise::new). Its
-/// [`TaskHandle`](crate::TaskHandle), its [`Promise`](crate::Promise) and
-/// its [`TaskError`](crate::TaskError) all report the same id. Ids are never reused, but they are not dense
+/// [`TaskHandle`](crate::TaskHandle), its [`Promise`](crate::Promise), its
+/// [`SharedHandle`](crate::SharedHandle)s and its [`TaskError`](crate::TaskError)
+/// all report the same id. Ids are never reused, but they are not dense
 /// (the numbers between two tasks may have gone to other things), and their
 /// order says nothing about the order the tasks ran in.
 ///

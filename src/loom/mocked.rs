@@ -6,7 +6,7 @@ pub(crate) mod sync {
     use std::ops::{Deref, DerefMut};
     use std::time::{Duration, Instant};
 
-    pub(crate) use std::sync::{Arc, Weak};
+    pub(crate) use std::sync::{Arc, OnceLock, Weak};
 
     /// See `std.rs`: a std mutex in every build.
     pub(crate) use std::sync::Mutex as StdMutex;

@@ -1,9 +1,11 @@
 //! The handle to a submitted task: Python's `Future`, with Rust's ownership;
-//! (`join_error.rs`) the errors of a bounded `join`, which hand it back; and
-//! (`cancel_on_drop.rs`) the future that cancels its task when dropped.
+//! (`join_error.rs`) the errors of a bounded `join`, which hand it back;
+//! (`cancel_on_drop.rs`) the future that cancels its task when dropped; and
+//! (`shared/`) the handle that many consumers share.
 
 mod cancel_on_drop;
 mod join_error;
+mod shared;
 
 use std::fmt;
 use std::pin::Pin;
@@ -12,6 +14,7 @@ use std::time::{Duration, Instant};
 
 pub use cancel_on_drop::CancelOnDrop;
 pub use join_error::{JoinTimeoutError, TryJoinError};
+pub use shared::{SharedGet, SharedHandle};
 
 use super::cell::Cell;
 use super::state::Phase;
