@@ -14,6 +14,10 @@
 //! 2. publishes the outcome: `Done`, then the condvar, the waker and the
 //!    watchers are told.
 //!
+//! Every error a cell publishes, or decodes from a deferred outcome, is
+//! stamped with the task's id and name first, so callbacks and readers see
+//! which task it came from.
+//!
 //! Callbacks run *before* the outcome is published, wherever they run, so a
 //! `join` that returns has seen every callback added before the task ended
 //! run. The last phase, `Done`, is set under the same mutex that guards the
@@ -42,6 +46,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::blocking;
+pub(crate) use super::outcome::{Deferred, Outcome};
 use super::runner;
 use super::state::{End, Ending, Phase, Phases, Won};
 use super::token::CancelToken;
@@ -65,44 +70,9 @@ impl Payload for () {
 /// A done-callback.
 pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 'static>;
 
-/// A value still to be decoded: run under `catch_unwind` by the thread that
-/// takes the outcome (or by the callback runner), never by the producer.
-pub(crate) type Deferred<T> = Box<dyn FnOnce() -> Result<T, TaskError> + Send + 'static>;
-
 /// What a backend runs, under the cell's lock, when a running task is
 /// cancelled or times out: the process pool kills the worker process.
 pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
-
-/// A task's outcome, as stored.
-pub(crate) enum Outcome<T> {
-    Ready(Result<T, TaskError>),
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    Deferred(Deferred<T>),
-}
-
-impl<T> Outcome<T> {
-    /// The outcome as a `Result`, decoding a deferred value here.
-    pub(crate) fn resolve(self) -> Result<T, TaskError> {
-        match self {
-            Outcome::Ready(outcome) => outcome,
-            // The backend's decoder catches its own panics and says what
-            // failed; this is the last guard, so a decoder can never unwind
-            // into whoever asked.
-            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(decode))
-                .unwrap_or_else(|payload| Err(TaskError::panic(payload))),
-        }
-    }
-
-    /// Whether dropping this runs user code: a value, or a panic payload.
-    /// A deferred value is bytes and a decoder: not user code.
-    fn holds_user_value(&self) -> bool {
-        match self {
-            Outcome::Ready(Ok(_)) => true,
-            Outcome::Ready(Err(err)) => err.is_panic(),
-            Outcome::Deferred(_) => false,
-        }
-    }
-}
 
 /// Who is ending a task, and so where its done-callbacks may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

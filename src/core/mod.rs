@@ -3,6 +3,8 @@
 //! - [`state`]: a task's phases and the legal moves between them (the table);
 //! - [`cell`]: the shared cell, one allocation per task: the phases, the
 //!   outcome, callbacks, waker and watchers, and the backend's payload;
+//! - [`outcome`]: a task's outcome as the cell stores it, ready or still to
+//!   be decoded;
 //! - [`handle`]: the consumer's end, [`TaskHandle`](crate::TaskHandle), the
 //!   errors of a bounded `join`, which hand it back, and
 //!   [`SharedHandle`](crate::SharedHandle), the end many consumers share;
@@ -30,6 +32,7 @@ mod footprint;
 pub(crate) mod handle;
 #[cfg(all(test, futurepool_loom))]
 mod models;
+pub(crate) mod outcome;
 pub(crate) mod producer;
 pub(crate) mod promise;
 pub(crate) mod runner;
