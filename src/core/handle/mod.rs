@@ -38,7 +38,8 @@ use crate::loom::sync::Arc;
 /// [`try_join`](Self::try_join) doesn't block. To wait *without* taking
 /// (to poll for progress, say) use [`wait`](Self::wait) and friends, which
 /// borrow. A handle is also a [`std::future::Future`]: `.await` it from any
-/// async runtime.
+/// async runtime. To read the outcome from several places, or more than
+/// once, make the handle [`shared`](Self::shared).
 ///
 /// # Dropping
 ///
