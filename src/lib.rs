@@ -330,8 +330,10 @@ mod wait;
 
 pub use crate::core::handle::{CancelOnDrop, TaskHandle};
 pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
+pub use crate::core::handle::{SharedGet, SharedHandle};
+pub use crate::core::promise::Promise;
 pub use crate::core::token::CancelToken;
-pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::Executor;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;

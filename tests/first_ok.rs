@@ -260,13 +260,16 @@ fn every_failure_before_the_deadline_is_all_failed_not_a_timeout() {
     let pool = ThreadPool::new();
     let a = pool.submit(|| -> u8 { panic!("a") }).unwrap();
     let b = pool.submit(|| -> u8 { panic!("b") }).unwrap();
+    let (id_a, id_b) = (a.id().as_u64(), b.id().as_u64());
     let err = first_ok_timeout([a, b], LONG).unwrap_err();
     assert!(!err.is_timeout());
     assert_eq!(err.to_string(), "all 2 tasks failed");
     assert_eq!(err.source().unwrap().to_string(), "task panicked: a");
     assert_eq!(
         format!("{err:?}"),
-        r#"FirstOkTimeoutError::AllFailed(AllFailedError { errors: [TaskError::Panic("a"), TaskError::Panic("b")] })"#
+        format!(
+            r#"FirstOkTimeoutError::AllFailed(AllFailedError {{ errors: [TaskError {{ kind: Panic("a"), task: TaskId({id_a}) }}, TaskError {{ kind: Panic("b"), task: TaskId({id_b}) }}] }})"#
+        )
     );
     let one = pool.submit(|| -> u8 { panic!("one") }).unwrap();
     assert_eq!(

@@ -10,7 +10,7 @@ use super::protocol::Request;
 use super::remote_task::{
     Decoder, Remote, RemoteTask, decode_chunk, decode_one, encode_arg, request_frame,
 };
-use crate::core::cell::{Caller, Stopping};
+use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
@@ -52,9 +52,10 @@ impl ProcessPool {
         // Cancellable while running: the driver installs a hook that kills
         // the worker process. The deadline is the pool's timer's to enforce,
         // the same way.
-        let stopping = Stopping {
+        let stopping = TaskSpec {
             token: None,
             cancellable: true,
+            name: options.name.clone(),
         };
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
         let frame = match frame {
@@ -119,7 +120,7 @@ impl ProcessPool {
         }
         if encoded.is_empty() {
             // Nothing to send: the chunk is done, each input its error.
-            let (producer, handle) = new_task(Remote, Stopping::default(), Caller::User);
+            let (producer, handle) = new_task(Remote, TaskSpec::default(), Caller::User);
             let errors = plan.into_iter().map(|p| Err(p.expect("none was sent")));
             let _ = producer.complete(Ok(errors.collect()));
             return Ok(handle);

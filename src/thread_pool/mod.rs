@@ -36,7 +36,7 @@ use job::{Job, Run, ThreadJob};
 pub use map::{Map, MapStream};
 pub use scope::{Scope, ScopedMap};
 
-use crate::core::cell::{Caller, Stopping};
+use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
@@ -512,9 +512,10 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let inner = self.inner();
-        let stopping = Stopping {
+        let stopping = TaskSpec {
             token,
             cancellable: false,
+            name: options.name.clone(),
         };
         let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {

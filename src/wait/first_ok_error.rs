@@ -89,8 +89,13 @@ impl AllFailedError {
 /// use futurepool::{ThreadPool, first_ok};
 ///
 /// let pool = ThreadPool::new();
-/// let err = first_ok([pool.submit(|| -> u8 { panic!("x") }).unwrap()]).unwrap_err();
-/// assert_eq!(format!("{err:?}"), r#"AllFailedError { errors: [TaskError::Panic("x")] }"#);
+/// let handle = pool.submit(|| -> u8 { panic!("x") }).unwrap();
+/// let id = handle.id().as_u64();
+/// let err = first_ok([handle]).unwrap_err();
+/// assert_eq!(
+///     format!("{err:?}"),
+///     format!(r#"AllFailedError {{ errors: [TaskError {{ kind: Panic("x"), task: TaskId({id}) }}] }}"#)
+/// );
 /// ```
 impl fmt::Debug for AllFailedError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

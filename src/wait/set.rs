@@ -3,7 +3,7 @@
 //! sharing one of the core's ready-queues.
 
 use super::any::AnyHandle;
-use crate::core::handle::TaskHandle;
+use crate::core::handle::{SharedHandle, TaskHandle};
 use crate::core::watch::{Completion, Notify, Watcher};
 use crate::loom::sync::Arc;
 
@@ -85,6 +85,14 @@ impl<T: Send + 'static> sealed::Sealed for TaskHandle<T> {}
 impl<T: Send + 'static> TaskRef for TaskHandle<T> {
     fn completion(&self) -> &dyn Completion {
         self
+    }
+}
+
+impl<T: Send + 'static> sealed::Sealed for SharedHandle<T> {}
+#[allow(private_interfaces)]
+impl<T: Send + 'static> TaskRef for SharedHandle<T> {
+    fn completion(&self) -> &dyn Completion {
+        self.as_completion()
     }
 }
 
