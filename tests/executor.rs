@@ -44,7 +44,10 @@ fn a_generic_function_runs_on_a_thread_pool() {
 /// Without `remote`, the seam still covers what every executor has.
 fn drain<E: Executor>(executor: &E) -> (usize, bool) {
     let workers = executor.max_workers();
-    (workers, executor.shutdown_with(ShutdownOptions::new().timeout(LONG)))
+    (
+        workers,
+        executor.shutdown_with(ShutdownOptions::new().timeout(LONG)),
+    )
 }
 
 #[test]
