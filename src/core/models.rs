@@ -45,7 +45,7 @@ fn cancel_racing_complete() {
 #[test]
 fn a_kept_promise_racing_a_cancel() {
     loom::model(|| {
-        let (promise, handle) = crate::Promise::<u32>::new();
+        let (promise, handle) = crate::core::promise::Promise::<u32>::new();
         let calls = StdArc::new(AtomicUsize::new(0));
         let counted = calls.clone();
         handle.add_done_callback(move |_| {

@@ -196,9 +196,9 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn submit_fn<A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         arg: A,
-    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    ) -> Result<crate::core::handle::TaskHandle<R>, crate::error::SubmitError<A>>
     where
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
@@ -228,9 +228,9 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn try_submit_fn<A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         arg: A,
-    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    ) -> Result<crate::core::handle::TaskHandle<R>, crate::error::SubmitError<A>>
     where
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
@@ -257,15 +257,15 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn map_fn<I, A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         inputs: I,
-    ) -> crate::FnMap<Self, I::IntoIter, A, R>
+    ) -> crate::executor::fn_map::FnMap<Self, I::IntoIter, A, R>
     where
         I: IntoIterator<Item = A>,
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
     {
-        crate::FnMap::new(self, f, inputs.into_iter())
+        crate::executor::fn_map::FnMap::new(self, f, inputs.into_iter())
     }
 
     #[cfg(feature = "remote")]
@@ -285,15 +285,15 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn map_unordered_fn<I, A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         inputs: I,
-    ) -> crate::FnMap<Self, I::IntoIter, A, R>
+    ) -> crate::executor::fn_map::FnMap<Self, I::IntoIter, A, R>
     where
         I: IntoIterator<Item = A>,
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
     {
-        crate::FnMap::new(self, f, inputs.into_iter()).unordered()
+        crate::executor::fn_map::FnMap::new(self, f, inputs.into_iter()).unordered()
     }
 }
 
@@ -309,11 +309,11 @@ pub(crate) mod sealed {
         #[doc(hidden)]
         fn spawn_fn<A, R>(
             &self,
-            f: crate::RemoteFn<A, R>,
+            f: crate::remote::RemoteFn<A, R>,
             arg: A,
             options: &super::options::TaskOptions,
             block: bool,
-        ) -> Result<crate::TaskHandle<R>, (A, crate::error::Refusal)>
+        ) -> Result<crate::core::handle::TaskHandle<R>, (A, crate::error::Refusal)>
         where
             A: serde::Serialize + Send + 'static,
             R: serde::de::DeserializeOwned + Send + 'static;
@@ -325,12 +325,12 @@ pub(crate) mod sealed {
         #[allow(clippy::type_complexity)]
         fn spawn_fn_chunk<A, R>(
             &self,
-            f: crate::RemoteFn<A, R>,
+            f: crate::remote::RemoteFn<A, R>,
             args: Vec<A>,
             options: &super::options::TaskOptions,
             block: bool,
         ) -> Result<
-            crate::TaskHandle<Vec<Result<R, crate::TaskError>>>,
+            crate::core::handle::TaskHandle<Vec<Result<R, crate::error::TaskError>>>,
             (Vec<A>, crate::error::Refusal),
         >
         where

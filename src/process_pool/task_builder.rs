@@ -160,7 +160,7 @@ impl Sealed for ProcessPool {
         args: Vec<A>,
         options: &TaskOptions,
         block: bool,
-    ) -> Result<TaskHandle<Vec<Result<R, crate::TaskError>>>, (Vec<A>, Refusal)>
+    ) -> Result<TaskHandle<Vec<Result<R, crate::error::TaskError>>>, (Vec<A>, Refusal)>
     where
         A: Serialize + Send + 'static,
         R: DeserializeOwned + Send + 'static,

@@ -152,7 +152,7 @@ impl Sealed for ThreadPool {
         args: Vec<A>,
         options: &crate::executor::options::TaskOptions,
         block: bool,
-    ) -> Result<TaskHandle<Vec<Result<R, crate::TaskError>>>, (Vec<A>, crate::error::Refusal)>
+    ) -> Result<TaskHandle<Vec<Result<R, crate::error::TaskError>>>, (Vec<A>, crate::error::Refusal)>
     where
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
@@ -168,19 +168,19 @@ impl Sealed for ThreadPool {
 struct NamedChunk<A, R>(crate::remote::RemoteFn<A, R>, Vec<A>);
 
 #[cfg(feature = "remote")]
-impl<A, R> Job<Vec<Result<R, crate::TaskError>>> for NamedChunk<A, R>
+impl<A, R> Job<Vec<Result<R, crate::error::TaskError>>> for NamedChunk<A, R>
 where
     A: Send + 'static,
     R: 'static,
 {
     type Given = Self;
-    fn call(self) -> Vec<Result<R, crate::TaskError>> {
+    fn call(self) -> Vec<Result<R, crate::error::TaskError>> {
         let f = self.0;
         self.1
             .into_iter()
             .map(|arg| {
                 std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.call(arg)))
-                    .map_err(crate::TaskError::panic)
+                    .map_err(crate::error::TaskError::panic)
             })
             .collect()
     }

@@ -3,7 +3,7 @@
 //! `src/wait/set.rs`; its impls for shared handles return
 //! [`SharedHandle::as_completion`]).
 
-use crate::Promise;
+use crate::core::promise::Promise;
 use crate::core::watch::{Notify, Watcher};
 use crate::loom::sync::Arc;
 
