@@ -1,8 +1,14 @@
-//! Call a function and stop it if it takes too long.
+//! Call a function and stop it if it runs too long.
 //!
-//! A task that would run for 10 seconds is stopped after 1 second: its
-//! worker process is killed, the caller gets a timeout error, and the next
-//! task runs on a fresh worker. Then a running task is cancelled.
+//! 1. A task that would run for 10 seconds is given a 1 second
+//!    [`time_limit`](futurepool::TaskBuilder::time_limit): its worker process
+//!    is killed after 1 second of *running*, the caller gets a timeout error,
+//!    and the next task runs on a fresh worker.
+//! 2. The two kinds of limit side by side, on a queue: three 400 ms tasks on
+//!    one worker, each given 1 second. Counted from when each starts
+//!    (`time_limit`), all three finish; counted from the submit (`timeout`),
+//!    the third times out before it gets to run.
+//! 3. A running task is cancelled.
 //!
 //! `cargo run -p futurepool-examples --example timeout`
 
@@ -11,9 +17,9 @@ use std::time::{Duration, Instant};
 use futurepool::{ProcessPool, remote};
 
 /// Stands for a computation that can't be interrupted from inside.
-fn slow(seconds: u64) -> String {
-    std::thread::sleep(Duration::from_secs(seconds));
-    format!("slept {seconds}s")
+fn slow(millis: u64) -> String {
+    std::thread::sleep(Duration::from_millis(millis));
+    format!("slept {millis} ms")
 }
 
 fn pid(_: ()) -> u32 {
@@ -26,12 +32,12 @@ fn main() {
     let pool = ProcessPool::builder().max_workers(1).build().unwrap();
     let first_worker = pool.submit(remote!(pid), ()).unwrap().join().unwrap();
 
-    // A timeout stops the running task.
+    // 1. A time limit stops the running task.
     let start = Instant::now();
     let handle = pool
         .task()
-        .timeout(Duration::from_secs(1))
-        .submit(remote!(slow), 10)
+        .time_limit(Duration::from_secs(1))
+        .submit(remote!(slow), 10_000)
         .unwrap();
     let err = handle.join().unwrap_err();
     assert!(err.is_timeout());
@@ -42,8 +48,39 @@ fn main() {
     assert_ne!(next_worker, first_worker);
     println!("worker {first_worker} was killed; the next task ran on worker {next_worker}");
 
-    // Cancelling a running task stops it too.
-    let handle = pool.submit(remote!(slow), 10).unwrap();
+    // 2. Three 400 ms tasks queued on one worker, each given 1 s.
+    let limit = Duration::from_secs(1);
+    let running: Vec<_> = (0..3)
+        .map(|_| {
+            let task = pool.task().time_limit(limit);
+            task.submit(remote!(slow), 400).unwrap()
+        })
+        .collect();
+    let ok = running
+        .into_iter()
+        .map(|h| h.join())
+        .filter(Result::is_ok)
+        .count();
+    println!("time_limit(1 s): {ok} of 3 finished (queue time doesn't count)");
+    assert_eq!(ok, 3);
+    let from_submit: Vec<_> = (0..3)
+        .map(|_| {
+            pool.task()
+                .timeout(limit)
+                .submit(remote!(slow), 400)
+                .unwrap()
+        })
+        .collect();
+    let outcomes: Vec<_> = from_submit.into_iter().map(|h| h.join()).collect();
+    let timed_out = outcomes
+        .iter()
+        .filter(|r| r.as_ref().is_err_and(|e| e.is_timeout()))
+        .count();
+    println!("timeout(1 s):    {timed_out} of 3 timed out (it counts from the submit)");
+    assert!(timed_out >= 1);
+
+    // 3. Cancelling a running task stops it too.
+    let handle = pool.submit(remote!(slow), 10_000).unwrap();
     while !handle.is_running() {
         std::thread::yield_now();
     }
@@ -55,7 +92,7 @@ fn main() {
 
     assert_eq!(
         pool.submit(remote!(slow), 0).unwrap().join().unwrap(),
-        "slept 0s"
+        "slept 0 ms"
     );
     println!("and the pool carries on");
 }

@@ -10,6 +10,9 @@ cd "$(dirname "$0")/.."
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-apple-darwin x86_64-pc-windows-msvc)
 
+# Warnings are errors there too: code unused off Linux must say so.
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
+
 for target in "${targets[@]}"; do
     if ! rustc --print sysroot >/dev/null 2>&1 ||
         ! [ -d "$(rustc --print sysroot)/lib/rustlib/$target" ]; then

@@ -41,6 +41,31 @@
 //! | `ProcessPoolExecutor(max_workers, max_tasks_per_child=n)` | `ProcessPool::builder().max_workers(..).max_tasks_per_child(n).build()?` (feature `process`) |
 //! | `pex.submit(fn, arg)` / `pex.map(fn, it, chunksize=8)` | `pool.submit(remote!(f), arg)?` / `pool.map(remote!(f), it).chunksize(8)` |
 //! | `BrokenProcessPool` after a worker dies             | only that task fails: `TaskError::is_worker_died` |
+//! | pebble's `schedule(f, timeout=2)`, Celery's `time_limit=2` | [`pool.task()`](ThreadPool::task)`.`[`time_limit(d)`](TaskBuilder::time_limit)`.submit(f)` (counts from the *start*; [`timeout(d)`](TaskBuilder::timeout) counts from the submit) |
+//! | `multiprocessing`'s `imap_unordered(fn, items)`     | [`pool.map_unordered(f, items)`](ThreadPool::map_unordered), or `pool.map(..).`[`unordered()`](Map::unordered) |
+//! | `ex.map(fn, items)` with one limit per item         | `pool.map(f, items).`[`time_limit(d)`](Map::time_limit) (a slow item fails alone; the map goes on) |
+//! | `ex.shutdown(cancel_futures=True)`; 3.14's `terminate_workers()` | [`pool.shutdown_with(ShutdownOptions::new().cancel_pending(true).cancel_running(true))`](ShutdownOptions) |
+//! | `f = Future()`; `f.set_result(x)` / `f.set_exception(e)` | `let (p, h) = `[`Promise::new()`](Promise::new)`;` [`p.set(x)`](Promise::set) / [`p.fail(e)`](Promise::fail) |
+//! | `f.set_running_or_notify_cancel()`                  | [`p.set_running()`](Promise::set_running) (`false`: cancelled first) |
+//! | `fut.result()` again, from many threads             | `let s = h.`[`shared()`](TaskHandle::shared)`;` [`s.get()`](SharedHandle::get) (borrowed) / [`s.join()`](SharedHandle::join) (a clone) |
+//! | `wait([f_int, f_str])`: futures of different types  | [`wait([&a as &dyn TaskRef, &b], ..)`](TaskRef), or [`AnyHandle`] |
+//! | a future's `repr`, a task's name in the logs        | [`pool.task().name("resize")`](TaskBuilder::name), [`h.id()`](TaskHandle::id), [`err.task_name()`](TaskError::task_name) |
+//! | code taking any `Executor`; Dask's `client.submit(f, x)` | `fn run<E: `[`Executor`]`>(ex: &E)`, [`ex.submit_fn(remote!(f), x)`](Executor::submit_fn) (feature `remote`) |
+//!
+//! Coming from Java, tokio, rayon:
+//!
+//! | Java, tokio, rayon                                   | futurepool |
+//! |-----------------------------------------------------|------------|
+//! | tokio's `spawn_blocking(f).await`, `rayon::spawn(f)` | [`futurepool::submit(f)`](submit())`?.await` (the [`default_pool`]) |
+//! | `std::thread::scope`, `rayon::scope`                 | [`pool.scope(\|s\| s.submit(..))`](ThreadPool::scope), [`s.map(f, &paths)`](Scope::map): closures that borrow |
+//! | Java's `invokeAny`                                   | [`first_ok(hs)`](first_ok()) |
+//! | Java's `invokeAll`                                   | [`wait(hs, ReturnWhen::AllCompleted)`](wait()) |
+//! | Java's `CompletableFuture` + `complete(x)`           | [`Promise`] + [`set(x)`](Promise::set) |
+//! | Java's `shutdown(); awaitTermination(t)`; tokio's `shutdown_timeout(t)` | [`pool.shutdown_with(ShutdownOptions::new().timeout(t))`](ShutdownOptions::timeout) |
+//! | Java's `shutdownNow()`                               | [`ShutdownOptions::new().cancel_pending(true).cancel_running(true)`](ShutdownOptions::cancel_running) |
+//! | tokio's `JoinSet` (`spawn`, `join_next`, abort on drop) | [`TaskGroup`] ([`insert`](TaskGroup::insert), [`join_next`](TaskGroup::join_next), cancels on drop) |
+//! | futures' `stream.map(..).buffer_unordered(n)`        | `pool.map(f, xs).unordered().`[`max_in_flight(n)`](Map::max_in_flight)`.`[`into_stream()`](Map::into_stream) |
+//! | `Arc<ThreadPool>` / `Weak<..>`                       | `pool.clone()` (a cheap handle) / [`pool.downgrade()`](ThreadPool::downgrade) ([`WeakThreadPool`]) |
 //!
 //! And what Python gets wrong, fixed: a task waiting on another task of the
 //! same full pool doesn't deadlock; running work can be cancelled and timed
@@ -194,6 +219,66 @@
 //! assert_eq!(waited.done.len(), 4);
 //! ```
 //!
+//! # Borrowing: scoped tasks
+//!
+//! A task usually owns what it uses (`'static`). Inside
+//! [`ThreadPool::scope`], tasks and maps may borrow from the caller's stack,
+//! because the scope doesn't end before every one of them has:
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//! use std::path::PathBuf;
+//!
+//! let pool = ThreadPool::new();
+//! let paths: Vec<PathBuf> = vec!["a/b.txt".into(), "c.rs".into()];
+//! let lengths: Vec<usize> = pool.scope(|s| {
+//!     s.map(|p: &PathBuf| p.as_os_str().len(), &paths).map(Result::unwrap).collect()
+//! });
+//! assert_eq!(lengths, [7, 4]);
+//! ```
+//!
+//! # One outcome, many readers; a task you complete yourself
+//!
+//! [`TaskHandle::shared`] turns a handle into a [`SharedHandle`]: cloned,
+//! sent to many threads or async tasks, read by reference any number of
+//! times. A [`Promise`] is a task with no closure: its handle is ended by
+//! whoever holds the promise, and is waited for, `.await`ed and passed to
+//! `wait` like any other.
+//!
+//! ```
+//! use futurepool::{Promise, ThreadPool};
+//!
+//! let pool = ThreadPool::new();
+//! let config = pool.submit(|| String::from("loaded")).unwrap().shared();
+//! let readers: Vec<_> = (0..3)
+//!     .map(|_| { let c = config.clone(); pool.submit(move || c.get().unwrap().len()).unwrap() })
+//!     .collect();
+//! assert!(readers.into_iter().all(|r| r.join().unwrap() == 6));
+//!
+//! let (promise, handle) = Promise::new();
+//! std::thread::spawn(move || promise.set(42).unwrap());
+//! assert_eq!(handle.join().unwrap(), 42);
+//! ```
+//!
+//! # One seam: code that runs on any executor
+//!
+//! Every pool implements [`Executor`]: a task builder, shutdown, counts,
+//! and (feature `remote`) named functions and their maps. Code written
+//! against it moves from threads to processes (and, later, to a cluster)
+//! by changing the one line that builds the pool:
+//!
+//! ```
+//! use futurepool::{Executor, ShutdownOptions, ThreadPool};
+//! use std::time::Duration;
+//!
+//! fn drain<E: Executor>(executor: &E) -> bool {
+//!     executor.shutdown_with(ShutdownOptions::new().timeout(Duration::from_secs(60)))
+//! }
+//!
+//! let pool = ThreadPool::new(); // or ProcessPool::new()
+//! assert!(drain(&pool));
+//! ```
+//!
 //! # Shutdown
 //!
 //! [`ThreadPool::shutdown`] refuses new work, lets queued tasks run, and
@@ -330,19 +415,27 @@ mod wait;
 
 pub use crate::core::handle::{CancelOnDrop, TaskHandle};
 pub use crate::core::handle::{JoinTimeoutError, TryJoinError};
+pub use crate::core::handle::{SharedGet, SharedHandle};
+pub use crate::core::promise::Promise;
 pub use crate::core::token::CancelToken;
-pub use crate::error::{BuildError, SubmitError, TaskError, TimeoutError};
+pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::Executor;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{
-    Map, MapStream, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool, submit,
+    Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,
+    submit,
 };
 pub use crate::wait::{
-    AsCompleted, AsCompletedStream, AsCompletedTimeout, ReturnWhen, TaskRef, WaitAsync, Waited,
-    as_completed, wait, wait_async, wait_deadline, wait_timeout,
+    AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
+    FirstOkTimeoutError, JoinNextAsync, JoinNextTimeoutError, ReturnWhen, TaskGroup, TaskRef,
+    WaitAsync, Waited, as_completed, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout,
+    wait, wait_async, wait_deadline, wait_timeout,
 };
 
+#[cfg(feature = "remote")]
+#[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+pub use crate::executor::fn_map::{FnMap, FnMapStream};
 #[cfg(feature = "process")]
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub use crate::process_pool::{

@@ -4,35 +4,28 @@
 //! cases are all process-pool crashes, see the report).
 //!
 //! Each test bounds its wait: if the pool deadlocks, the test fails after
-//! `LONG` instead of hanging, and leaks the stuck pool rather than dropping
-//! it (a drop would wait for the stuck workers forever).
+//! `LONG` instead of hanging (dropping a stuck pool doesn't wait for it).
 
 mod common;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use common::LONG;
 use futurepool::{ReturnWhen, TaskHandle, ThreadPool, as_completed, wait};
 
-fn pool(max_workers: usize) -> Arc<ThreadPool> {
-    Arc::new(
-        ThreadPool::builder()
-            .max_workers(max_workers)
-            .build()
-            .unwrap(),
-    )
+fn pool(max_workers: usize) -> ThreadPool {
+    ThreadPool::builder()
+        .max_workers(max_workers)
+        .build()
+        .unwrap()
 }
 
-/// Joins `handle` within [`LONG`], or leaks `pool` and fails.
+/// Joins `handle` within [`LONG`], or fails.
 #[track_caller]
-fn join_or_fail<T>(pool: &Arc<ThreadPool>, handle: TaskHandle<T>) -> T {
+fn join_or_fail<T>(_pool: &ThreadPool, handle: TaskHandle<T>) -> T {
     match handle.join_timeout(LONG) {
         Ok(value) => value,
-        Err(err) => {
-            std::mem::forget(pool.clone());
-            panic!("deadlocked or failed: {err}");
-        }
+        Err(err) => panic!("deadlocked or failed: {err}"),
     }
 }
 
@@ -53,7 +46,7 @@ fn a_task_joining_a_task_of_its_one_worker_pool() {
     });
 }
 
-fn chain(pool: Arc<ThreadPool>, depth: u32) -> u32 {
+fn chain(pool: ThreadPool, depth: u32) -> u32 {
     if depth == 0 {
         return 0;
     }
@@ -186,13 +179,11 @@ fn map_with_a_timeout_inside_a_task() {
 
 #[test]
 fn submit_to_a_full_bounded_queue_from_a_worker() {
-    let pool = Arc::new(
-        ThreadPool::builder()
-            .max_workers(1)
-            .bounded(1)
-            .build()
-            .unwrap(),
-    );
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .bounded(1)
+        .build()
+        .unwrap();
     let p = pool.clone();
     let a = pool
         .submit(move || {

@@ -41,6 +41,24 @@ fn a_generic_function_runs_on_a_thread_pool() {
     assert_eq!(refused.into_inner(), 7);
 }
 
+/// Without `remote`, the seam still covers what every executor has.
+fn drain<E: Executor>(executor: &E) -> (usize, bool) {
+    let workers = executor.max_workers();
+    (
+        workers,
+        executor.shutdown_with(ShutdownOptions::new().timeout(LONG)),
+    )
+}
+
+#[test]
+fn a_generic_shutdown_runs_on_a_thread_pool() {
+    let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+    let handle = pool.submit(|| 4).unwrap();
+    assert_eq!(drain(&pool), (3, true));
+    assert!(Executor::is_shutdown(&pool));
+    assert_eq!(handle.join().unwrap(), 4);
+}
+
 #[cfg(feature = "remote")]
 #[test]
 fn a_named_function_panics_as_a_value_on_a_thread_pool() {

@@ -21,7 +21,13 @@ fn a_panic_becomes_the_task_error() {
     assert!(!err.is_cancelled() && !err.is_timeout() && !err.is_broken() && !err.is_shutdown());
     assert_eq!(err.panic_message(), Some("boom"));
     assert_eq!(err.to_string(), "task panicked: boom");
-    assert_eq!(format!("{err:?}"), "TaskError::Panic(\"boom\")");
+    assert_eq!(
+        format!("{err:?}"),
+        format!(
+            "TaskError {{ kind: Panic(\"boom\"), task: {:?} }}",
+            err.task_id().unwrap()
+        )
+    );
     assert!(std::error::Error::source(&err).is_none());
 }
 

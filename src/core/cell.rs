@@ -14,6 +14,10 @@
 //! 2. publishes the outcome: `Done`, then the condvar, the waker and the
 //!    watchers are told.
 //!
+//! Every error a cell publishes, or decodes from a deferred outcome, is
+//! stamped with the task's id and name first, so callbacks and readers see
+//! which task it came from.
+//!
 //! Callbacks run *before* the outcome is published, wherever they run, so a
 //! `join` that returns has seen every callback added before the task ended
 //! run. The last phase, `Done`, is set under the same mutex that guards the
@@ -42,18 +46,20 @@ use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use super::blocking;
+pub(crate) use super::outcome::{Deferred, Outcome};
 use super::runner;
 use super::state::{End, Ending, Phase, Phases, Won};
 use super::token::CancelToken;
 use super::watch::Watcher;
-use crate::error::TaskError;
+use crate::error::{TaskError, TaskId, TaskName};
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What a backend keeps in a task's cell.
 pub(crate) trait Payload: Send + Sync + 'static {
-    /// The task was cancelled before it started, on a thread that may run
-    /// user code (the caller of `cancel`): drop what would have run, now.
-    /// Never called on an internal thread.
+    /// The task ended before it started (cancelled; or timed out, failed,
+    /// and now cancelled again or its outcome taken), on a thread that may
+    /// run user code: drop what would have run, now, if it's still there.
+    /// Never called on an internal thread; may be called more than once.
     fn discard(&self);
 }
 
@@ -65,44 +71,9 @@ impl Payload for () {
 /// A done-callback.
 pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 'static>;
 
-/// A value still to be decoded: run under `catch_unwind` by the thread that
-/// takes the outcome (or by the callback runner), never by the producer.
-pub(crate) type Deferred<T> = Box<dyn FnOnce() -> Result<T, TaskError> + Send + 'static>;
-
 /// What a backend runs, under the cell's lock, when a running task is
 /// cancelled or times out: the process pool kills the worker process.
 pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
-
-/// A task's outcome, as stored.
-pub(crate) enum Outcome<T> {
-    Ready(Result<T, TaskError>),
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    Deferred(Deferred<T>),
-}
-
-impl<T> Outcome<T> {
-    /// The outcome as a `Result`, decoding a deferred value here.
-    pub(crate) fn resolve(self) -> Result<T, TaskError> {
-        match self {
-            Outcome::Ready(outcome) => outcome,
-            // The backend's decoder catches its own panics and says what
-            // failed; this is the last guard, so a decoder can never unwind
-            // into whoever asked.
-            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(decode))
-                .unwrap_or_else(|payload| Err(TaskError::panic(payload))),
-        }
-    }
-
-    /// Whether dropping this runs user code: a value, or a panic payload.
-    /// A deferred value is bytes and a decoder: not user code.
-    fn holds_user_value(&self) -> bool {
-        match self {
-            Outcome::Ready(Ok(_)) => true,
-            Outcome::Ready(Err(err)) => err.is_panic(),
-            Outcome::Deferred(_) => false,
-        }
-    }
-}
 
 /// Who is ending a task, and so where its done-callbacks may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -115,20 +86,25 @@ pub(crate) enum Caller {
     Internal,
 }
 
-/// How a new task can be ended while it runs.
+/// How a new task is set up: how it can be ended while it runs, and its
+/// name.
 #[derive(Debug, Default)]
-pub(crate) struct Stopping {
+pub(crate) struct TaskSpec {
     /// The closure's cooperative token, signalled when the task is
     /// cancelled or times out.
     pub(crate) token: Option<CancelToken>,
     /// Whether `cancel` ends a *running* task (it can be stopped: it has a
     /// token, or the backend installs a hook that stops it).
     pub(crate) cancellable: bool,
+    /// Shown by its handle's `Debug` and its error's `Display`.
+    pub(crate) name: Option<TaskName>,
 }
 
 /// See the [module docs](self).
 pub(crate) struct Cell<T, P: ?Sized = dyn Payload> {
     id: u64,
+    /// One pointer: an unnamed task pays 8 bytes for it.
+    name: Option<TaskName>,
     cancellable: bool,
     token: Option<CancelToken>,
     state: Mutex<State<T>>,
@@ -159,11 +135,12 @@ struct State<T> {
 }
 
 impl<T, P> Cell<T, P> {
-    pub(crate) fn new(payload: P, stopping: Stopping) -> Cell<T, P> {
+    pub(crate) fn new(payload: P, options: TaskSpec) -> Cell<T, P> {
         Cell {
             id: crate::loom::next_id(),
-            cancellable: stopping.cancellable || stopping.token.is_some(),
-            token: stopping.token,
+            name: options.name,
+            cancellable: options.cancellable || options.token.is_some(),
+            token: options.token,
             state: Mutex::new(State {
                 phases: Phases::new(),
                 outcome: None,
@@ -189,6 +166,24 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// Whether `cancel` ends the task while it runs.
     pub(crate) fn cancellable(&self) -> bool {
         self.cancellable
+    }
+
+    /// The task's id, as the public API shows it.
+    pub(crate) fn task_id(&self) -> TaskId {
+        TaskId::new(self.id)
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.name.as_ref().map(TaskName::as_str)
+    }
+
+    /// Whether an ending event of cancellation has won, whether or not the
+    /// outcome is published yet (a promise's keeper asks this: it needn't
+    /// wait for the canceller's callbacks to learn that its work is
+    /// unwanted).
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.state.lock().phases.end() == Some(End::Cancelled)
     }
 
     pub(crate) fn phase(&self) -> Phase {
@@ -275,7 +270,15 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 }
                 true
             }
-            Err(st) => st.phases.end() == Some(End::Cancelled),
+            Err(st) => {
+                let cancelled = st.phases.end() == Some(End::Cancelled);
+                let never_started = !st.phases.started();
+                drop(st);
+                if never_started {
+                    self.discard_unrun();
+                }
+                cancelled
+            }
         }
     }
 
@@ -311,16 +314,30 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     ///
     /// If the outcome was already taken by polling.
     pub(crate) fn try_take(&self) -> Option<Result<T, TaskError>> {
-        let outcome = {
+        let (outcome, started) = {
             let mut st = self.state.lock();
             if !st.phases.is_done() {
                 return None;
             }
-            st.outcome
+            let outcome = st
+                .outcome
                 .take()
-                .expect("task outcome already taken by polling the handle")
+                .expect("task outcome already taken by polling the handle");
+            (outcome, st.phases.started())
         };
-        Some(outcome.resolve())
+        if !started {
+            self.discard_unrun();
+        }
+        Some(self.resolve(outcome))
+    }
+
+    /// Drops the closure of a task that ended before it started (timed out
+    /// or failed while queued), if the backend still holds it: called on a
+    /// user's thread that cancels the task or takes its outcome, so that
+    /// the closure (and what it borrows: see `ThreadPool::scope`) doesn't
+    /// wait for a worker to reach it. A drop that panics is caught.
+    fn discard_unrun(&self) {
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.payload.discard()));
     }
 
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
@@ -330,8 +347,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 .outcome
                 .take()
                 .expect("`TaskHandle` polled after completion");
+            let started = st.phases.started();
             drop(st);
-            return Poll::Ready(outcome.resolve());
+            if !started {
+                self.discard_unrun();
+            }
+            return Poll::Ready(self.resolve(outcome));
         }
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
@@ -362,7 +383,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             .expect("`add_done_callback` after the outcome was taken by polling the handle");
         st.outcome_lent = true;
         // A deferred value is decoded once, here, and kept decoded.
-        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        let outcome = MutexGuard::unlocked(&mut st, || self.resolve(outcome));
         let mut batch = vec![cb];
         while !batch.is_empty() {
             MutexGuard::unlocked(&mut st, || {
@@ -374,6 +395,19 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         }
         st.outcome = Some(Outcome::Ready(outcome));
         st.outcome_lent = false;
+    }
+
+    /// Queues `cb` to run when the task ends, as `add_callback` does; but
+    /// if the task is done, hands it back unrun. A
+    /// [`SharedHandle`](crate::SharedHandle) keeps the outcome of a done
+    /// task itself, and runs a late callback with that.
+    pub(crate) fn add_callback_pending(&self, cb: Callback<T>) -> Result<(), Callback<T>> {
+        let mut st = self.state.lock();
+        if st.phases.is_done() && !st.outcome_lent {
+            return Err(cb);
+        }
+        st.callbacks.push(cb);
+        Ok(())
     }
 
     /// Registers `w`, or returns `Some(is_exception)` without registering
@@ -421,10 +455,14 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// callback added meanwhile is queued by `add_callback` and picked up by
     /// the next round. `st` is locked and the phase is `Completing`.
     fn run_callbacks(&self, mut st: MutexGuard<'_, State<T>>, outcome: Outcome<T>) {
+        let outcome = match outcome {
+            Outcome::Ready(Err(err)) => Outcome::Ready(Err(self.stamp(err))),
+            outcome => outcome,
+        };
         if st.callbacks.is_empty() {
             return self.publish(st, outcome);
         }
-        let outcome = MutexGuard::unlocked(&mut st, || outcome.resolve());
+        let outcome = MutexGuard::unlocked(&mut st, || self.resolve(outcome));
         loop {
             let callbacks = std::mem::take(&mut st.callbacks);
             if callbacks.is_empty() {
@@ -453,6 +491,23 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         }
         for w in watchers {
             w.notify.push(w.index);
+        }
+    }
+
+    /// Says on `err` that this task ended with it. Every error a cell
+    /// publishes, or decodes from a deferred outcome, goes through here.
+    fn stamp(&self, mut err: TaskError) -> TaskError {
+        err.stamp(self.task_id(), self.name.as_ref());
+        err
+    }
+
+    /// The outcome as a `Result`, decoding a deferred value on this thread
+    /// (see [`Outcome::resolve`]); an error it decodes to is stamped. (A
+    /// ready error was stamped when the task ended.)
+    fn resolve(&self, outcome: Outcome<T>) -> Result<T, TaskError> {
+        match outcome {
+            Outcome::Ready(outcome) => outcome,
+            deferred => deferred.resolve().map_err(|err| self.stamp(err)),
         }
     }
 
@@ -527,7 +582,7 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
     }
 }
 
-fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
+pub(crate) fn run_callback<T>(cb: Callback<T>, outcome: Result<&T, &TaskError>) {
     // A panicking callback is reported by the panic hook, and otherwise
     // ignored: the next callback still runs, and the thread carries on.
     let _ = panic::catch_unwind(AssertUnwindSafe(|| cb(outcome)));

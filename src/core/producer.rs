@@ -22,25 +22,26 @@
 //! [`into_cell`](Producer::into_cell) and back with
 //! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
 
-use super::cell::{Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Stopping, release};
+use super::cell::{Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, TaskSpec, release};
 use super::handle::TaskHandle;
-use super::state::Ending;
+use super::state::{Ending, Phase};
 use super::timer::Expire;
-use crate::error::TaskError;
+use crate::error::{TaskError, TaskId};
 use crate::loom::sync::{Arc, Weak};
 
-/// Makes a task: its cell (holding `payload`), the producer for the backend
-/// that will run it, and the handle for the caller.
+/// Makes a task: its cell (holding `payload`, set up as `options` say: how
+/// it stops, its name), the producer for the backend that will run it, and
+/// the handle for the caller.
 pub(crate) fn new_task<T, P>(
     payload: P,
-    stopping: Stopping,
+    options: TaskSpec,
     caller: Caller,
 ) -> (Producer<T, P>, TaskHandle<T>)
 where
     T: Send + 'static,
     P: Payload,
 {
-    let cell = Arc::new(Cell::new(payload, stopping));
+    let cell = Arc::new(Cell::new(payload, options));
     let handle = TaskHandle::new(cell.clone());
     (Producer::from_cell(cell, caller), handle)
 }
@@ -97,6 +98,32 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     pub(crate) fn canceller(&self) -> Weak<dyn Cancel> {
         let cell: Arc<dyn Cancel> = self.cell().clone();
         Arc::downgrade(&cell)
+    }
+
+    /// The task's id, as the public API shows it.
+    pub(crate) fn task_id(&self) -> TaskId {
+        self.cell().task_id()
+    }
+
+    /// The task's name, if it was given one.
+    pub(crate) fn name(&self) -> Option<&str> {
+        self.cell().name()
+    }
+
+    /// Whether the task was cancelled (its handle's `cancel` won), even if
+    /// the canceller is still running its callbacks.
+    pub(crate) fn is_cancelling(&self) -> bool {
+        self.cell().is_cancelling()
+    }
+
+    /// Whether the task is running: started, not ended.
+    pub(crate) fn is_running(&self) -> bool {
+        self.cell().phase() == Phase::Running
+    }
+
+    /// `Debug` as `what`, the way the handles show their task.
+    pub(crate) fn debug_as(&self, f: &mut std::fmt::Formatter<'_>, what: &str) -> std::fmt::Result {
+        super::handle::debug_task(f, what, self.cell())
     }
 
     /// What the deadline timer holds to expire the task.

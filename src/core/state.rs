@@ -28,8 +28,9 @@
 //! | `publish` (the winner, after the callbacks) | -- | -- | `Completing` to `Done`; `Done` is final |
 //!
 //! A task is *cancellable* while running when it has a way to be stopped: a
-//! [`CancelToken`](crate::CancelToken) the closure checks (thread pool), or a
-//! backend hook that kills what runs it (process pool). A deadline ends a
+//! [`CancelToken`](crate::CancelToken) the closure checks (thread pool), a
+//! backend hook that kills what runs it (process pool), or a keeper that
+//! checks (a [`Promise`](crate::Promise) is its own token). A deadline ends a
 //! running task whether or not it is cancellable: its handle reports the
 //! timeout, and what still runs is asked to stop where it can be.
 //!
@@ -122,6 +123,11 @@ impl Phases {
     /// being cancelled is never "running".
     pub(crate) fn is_running(&self) -> bool {
         self.phase == Phase::Running || (self.phase == Phase::Completing && self.started)
+    }
+
+    /// Whether its producer ever started it.
+    pub(crate) fn started(&self) -> bool {
+        self.started
     }
 
     pub(crate) fn is_done(&self) -> bool {

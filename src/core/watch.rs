@@ -40,12 +40,23 @@ impl Notify {
         }
     }
 
+    /// Pops the next ready index without blocking.
+    pub(crate) fn try_pop(&self) -> Option<usize> {
+        self.inner.lock().ready.pop_front()
+    }
+
     /// Pops the next ready index, blocking until `deadline` (forever if
-    /// `None`). Returns `None` on timeout.
+    /// `None`). Returns `None` on timeout. A deadline already passed makes
+    /// it a poll, which, like a handle's `wait_deadline`, doesn't announce a
+    /// block: a pool worker polling with a zero timeout must not make its
+    /// pool start another thread.
     pub(crate) fn pop_deadline(&self, deadline: Option<Instant>) -> Option<usize> {
         let mut inner = self.inner.lock();
         if let Some(i) = inner.ready.pop_front() {
             return Some(i);
+        }
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            return None;
         }
         drop(inner);
         // A pool worker that blocks here lends its place to its pool.

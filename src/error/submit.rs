@@ -64,12 +64,6 @@ impl<F> SubmitError<F> {
         SubmitError { task, reason }
     }
 
-    /// The refusal as the failure of a task that never ran.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn to_task_error(&self) -> TaskError {
-        self.reason.to_task_error()
-    }
-
     /// The refused task and why.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn into_parts(self) -> (F, Refusal) {

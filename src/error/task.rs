@@ -4,6 +4,7 @@ use std::any::Any;
 use std::io;
 
 use super::BoxError;
+use super::task_id::{TaskId, TaskName};
 use crate::loom::sync::{Arc, StdMutex};
 
 /// Why a task produced no value.
@@ -21,10 +22,16 @@ use crate::loom::sync::{Arc, StdMutex};
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
-/// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome |
+/// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome (an executor, or a [`Promise`](crate::Promise) dropped unkept) |
+/// | [`is_custom`](Self::is_custom)       | failed with an error of its producer's own: a [`Promise::fail`](crate::Promise::fail) ([`source`](std::error::Error::source) and [`custom_error`](Self::custom_error) give it) |
 ///
 /// `is_worker_died`, `is_serialization` and `is_protocol_error` come only from a process pool (the `process` feature); the
 /// predicates exist, and return `false`, in every build.
+///
+/// An error that came from a task says which: [`task_id`](Self::task_id),
+/// and [`task_name`](Self::task_name) if the task was given a name, which
+/// `Display` then shows (``task `resize` panicked: boom``). `Debug` shows
+/// both.
 ///
 /// `TaskError` is `Send + Sync + 'static`, so `?` turns it into a
 /// `Box<dyn Error + Send + Sync>` (or an `anyhow::Error`) whatever the panic
@@ -54,7 +61,15 @@ use crate::loom::sync::{Arc, StdMutex};
 pub struct TaskError {
     /// Boxed: errors are rare, and a small `TaskError` keeps every
     /// `Result<T, TaskError>` (and so every task's cell) small.
-    pub(super) repr: Box<Repr>,
+    pub(super) inner: Box<Inner>,
+}
+
+pub(super) struct Inner {
+    pub(super) repr: Repr,
+    /// The task that ended with this error, stamped by its cell when the
+    /// error is published (or decoded); `None` for an error made before
+    /// any task existed (a map's refusal).
+    pub(super) task: Option<(TaskId, Option<TaskName>)>,
 }
 
 pub(super) enum Repr {
@@ -90,122 +105,55 @@ pub(super) enum Repr {
     StartFailed(Arc<BoxError>),
     /// The producer went away without ending the task.
     Abandoned,
-}
-
-#[cfg(feature = "process")]
-impl TaskError {
-    /// The worker process `pid` died with this exit code or signal.
-    pub(crate) fn worker_died(pid: u32, code: Option<i32>, signal: Option<i32>) -> TaskError {
-        TaskError::new(Repr::WorkerDied { pid, code, signal })
-    }
-
-    /// The worker process `pid` sent garbage (or a reply that made no sense).
-    pub(crate) fn protocol(pid: u32, msg: impl Into<Arc<str>>) -> TaskError {
-        TaskError::new(Repr::Protocol {
-            pid,
-            msg: msg.into(),
-        })
-    }
-
-    /// An argument or result failed to cross the process boundary;
-    /// `msg` says which and why.
-    pub(crate) fn serialization(msg: impl Into<Arc<str>>) -> TaskError {
-        TaskError::new(Repr::Serialization(msg.into()))
-    }
-
-    /// A task panicked in a worker process with `message`; its payload is
-    /// that message (a `String`), as for a thread pool's `panic!("...")`.
-    pub(crate) fn remote_panic(message: String, backtrace: Option<String>) -> TaskError {
-        TaskError::new(Repr::Panic {
-            payload: StdMutex::new(Box::new(message.clone())),
-            message: Some(message),
-            backtrace,
-        })
-    }
-
-    /// A copy of this error, for every task of a chunk that failed as one
-    /// (a panic payload is copied as its message).
-    pub(crate) fn duplicate(&self) -> TaskError {
-        let repr = match &*self.repr {
-            Repr::Panic {
-                message, backtrace, ..
-            } => {
-                let message = message
-                    .clone()
-                    .unwrap_or_else(|| "(non-string payload)".to_owned());
-                Repr::Panic {
-                    payload: StdMutex::new(Box::new(message.clone())),
-                    message: Some(message),
-                    backtrace: backtrace.clone(),
-                }
-            }
-            Repr::Cancelled => Repr::Cancelled,
-            Repr::Timeout => Repr::Timeout,
-            Repr::Broken(cause) => Repr::Broken(cause.clone()),
-            Repr::Shutdown => Repr::Shutdown,
-            Repr::Spawn(err) => Repr::Spawn(err.clone()),
-            Repr::WorkerDied { pid, code, signal } => Repr::WorkerDied {
-                pid: *pid,
-                code: *code,
-                signal: *signal,
-            },
-            Repr::Protocol { pid, msg } => Repr::Protocol {
-                pid: *pid,
-                msg: msg.clone(),
-            },
-            Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
-            Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
-            Repr::Abandoned => Repr::Abandoned,
-        };
-        TaskError::new(repr)
-    }
+    /// The producer's own error: a promise's `fail`. Shared, so that
+    /// `duplicate` can copy it.
+    Custom(Arc<BoxError>),
 }
 
 impl TaskError {
-    pub(super) fn new(repr: Repr) -> TaskError {
-        TaskError {
-            repr: Box::new(repr),
-        }
+    /// The task that ended with this error, if it came from a task (an
+    /// error made before any task existed, such as a [`Map`](crate::Map)'s
+    /// refusal after a shutdown, has none).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+    /// let id = handle.id();
+    /// assert_eq!(handle.join().unwrap_err().task_id(), Some(id));
+    ///
+    /// pool.shutdown();
+    /// let refused = pool.map(|x: u8| x, [1]).next().unwrap().unwrap_err();
+    /// assert_eq!(refused.task_id(), None);
+    /// ```
+    pub fn task_id(&self) -> Option<TaskId> {
+        self.inner.task.as_ref().map(|(id, _)| *id)
     }
 
-    pub(crate) fn panic(payload: Box<dyn Any + Send + 'static>) -> TaskError {
-        TaskError::new(Repr::Panic {
-            message: payload_message(payload.as_ref()).map(str::to_owned),
-            payload: StdMutex::new(payload),
-            backtrace: None,
-        })
-    }
-
-    pub(crate) fn cancelled() -> TaskError {
-        TaskError::new(Repr::Cancelled)
-    }
-
-    pub(crate) fn timeout() -> TaskError {
-        TaskError::new(Repr::Timeout)
-    }
-
-    pub(crate) fn spawn_failure(err: Arc<io::Error>) -> TaskError {
-        TaskError::new(Repr::Spawn(err))
-    }
-
-    pub(crate) fn broken(cause: Arc<BoxError>) -> TaskError {
-        TaskError::new(Repr::Broken(cause))
-    }
-
-    /// The task was refused because its pool is shut down.
-    pub(crate) fn shutdown() -> TaskError {
-        TaskError::new(Repr::Shutdown)
-    }
-
-    /// No worker process could be started, so the pool is broken.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn start_failed(cause: Arc<BoxError>) -> TaskError {
-        TaskError::new(Repr::StartFailed(cause))
-    }
-
-    /// The producer of the task went away without ending it.
-    pub(crate) fn abandoned() -> TaskError {
-        TaskError::new(Repr::Abandoned)
+    /// The name of the task that ended with this error, if it had one
+    /// (given with [`TaskBuilder::name`](crate::TaskBuilder::name) or
+    /// [`Promise::named`](crate::Promise::named)). `Display` shows it too.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool.task().name("resize").submit(|| -> u8 { panic!("boom") }).unwrap();
+    /// let err = handle.join().unwrap_err();
+    /// assert_eq!(err.task_name(), Some("resize"));
+    /// assert_eq!(err.to_string(), "task `resize` panicked: boom");
+    /// ```
+    pub fn task_name(&self) -> Option<&str> {
+        self.inner
+            .task
+            .as_ref()
+            .and_then(|(_, name)| name.as_ref())
+            .map(TaskName::as_str)
     }
 
     /// Returns `true` if the task panicked.
@@ -221,7 +169,7 @@ impl TaskError {
     /// assert!(!err.is_cancelled());
     /// ```
     pub fn is_panic(&self) -> bool {
-        matches!(*self.repr, Repr::Panic { .. })
+        matches!(self.inner.repr, Repr::Panic { .. })
     }
 
     /// Returns `true` if the task was cancelled before it produced a value.
@@ -242,7 +190,7 @@ impl TaskError {
     /// blocker.join().unwrap();
     /// ```
     pub fn is_cancelled(&self) -> bool {
-        matches!(*self.repr, Repr::Cancelled)
+        matches!(self.inner.repr, Repr::Cancelled)
     }
 
     /// Returns `true` if the task's deadline passed before it produced a value.
@@ -262,7 +210,7 @@ impl TaskError {
     /// assert!(handle.join().unwrap_err().is_timeout());
     /// ```
     pub fn is_timeout(&self) -> bool {
-        matches!(*self.repr, Repr::Timeout)
+        matches!(self.inner.repr, Repr::Timeout)
     }
 
     /// Returns `true` if the task never ran because the pool is broken (a
@@ -287,7 +235,7 @@ impl TaskError {
     /// assert_eq!(err.source().unwrap().to_string(), "no database");
     /// ```
     pub fn is_broken(&self) -> bool {
-        matches!(*self.repr, Repr::Broken(_) | Repr::StartFailed(_))
+        matches!(self.inner.repr, Repr::Broken(_) | Repr::StartFailed(_))
     }
 
     /// Returns `true` if the task was refused because its pool had been shut
@@ -305,7 +253,7 @@ impl TaskError {
     /// assert!(first.unwrap_err().is_shutdown());
     /// ```
     pub fn is_shutdown(&self) -> bool {
-        matches!(*self.repr, Repr::Shutdown)
+        matches!(self.inner.repr, Repr::Shutdown)
     }
 
     /// Returns `true` if the worker process running the task died: it
@@ -326,7 +274,7 @@ impl TaskError {
     /// assert_eq!(err.worker_pid(), None);
     /// ```
     pub fn is_worker_died(&self) -> bool {
-        matches!(*self.repr, Repr::WorkerDied { .. })
+        matches!(self.inner.repr, Repr::WorkerDied { .. })
     }
 
     /// The process id of the worker that died running the task, or that
@@ -342,7 +290,7 @@ impl TaskError {
     /// assert_eq!(err.worker_pid(), None);
     /// ```
     pub fn worker_pid(&self) -> Option<u32> {
-        match *self.repr {
+        match self.inner.repr {
             Repr::WorkerDied { pid, .. } | Repr::Protocol { pid, .. } => Some(pid),
             _ => None,
         }
@@ -360,7 +308,7 @@ impl TaskError {
     /// assert_eq!(err.exit_code(), None);
     /// ```
     pub fn exit_code(&self) -> Option<i32> {
-        match *self.repr {
+        match self.inner.repr {
             Repr::WorkerDied { code, .. } => code,
             _ => None,
         }
@@ -378,7 +326,7 @@ impl TaskError {
     /// assert_eq!(err.exit_signal(), None);
     /// ```
     pub fn exit_signal(&self) -> Option<i32> {
-        match *self.repr {
+        match self.inner.repr {
             Repr::WorkerDied { signal, .. } => signal,
             _ => None,
         }
@@ -398,7 +346,7 @@ impl TaskError {
     /// assert!(!err.is_serialization());
     /// ```
     pub fn is_serialization(&self) -> bool {
-        matches!(*self.repr, Repr::Serialization(_))
+        matches!(self.inner.repr, Repr::Serialization(_))
     }
 
     /// Returns `true` if the worker process running the task sent a reply
@@ -413,13 +361,14 @@ impl TaskError {
     /// assert!(!err.is_protocol_error());
     /// ```
     pub fn is_protocol_error(&self) -> bool {
-        matches!(*self.repr, Repr::Protocol { .. })
+        matches!(self.inner.repr, Repr::Protocol { .. })
     }
 
     /// Returns `true` if whatever was to produce the task's outcome went away
-    /// without producing one: an executor dropped the task unfinished (a
-    /// fault in the executor, reported instead of leaving the handle waiting
-    /// forever).
+    /// without producing one: a [`Promise`](crate::Promise) dropped without
+    /// being kept, or an executor that dropped the task unfinished (a fault
+    /// in the executor). Either way it is reported, rather than leaving the
+    /// handle waiting forever.
     ///
     /// # Examples
     ///
@@ -430,7 +379,54 @@ impl TaskError {
     /// assert!(!err.is_abandoned());
     /// ```
     pub fn is_abandoned(&self) -> bool {
-        matches!(*self.repr, Repr::Abandoned)
+        matches!(self.inner.repr, Repr::Abandoned)
+    }
+
+    /// Returns `true` if the task failed with an error of its producer's
+    /// own: a [`Promise`](crate::Promise) kept with
+    /// [`fail`](crate::Promise::fail). The error is the
+    /// [`source`](std::error::Error::source) (and
+    /// [`custom_error`](Self::custom_error)); `Display` says only that the
+    /// task failed, so that error reporters show the cause once.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::Promise;
+    /// use std::error::Error;
+    ///
+    /// let (promise, handle) = Promise::<u32>::new();
+    /// promise.fail("disk full").unwrap();
+    /// let err = handle.join().unwrap_err();
+    /// assert!(err.is_custom());
+    /// assert!(!err.is_panic());
+    /// assert_eq!(err.to_string(), "task failed");
+    /// assert_eq!(err.source().unwrap().to_string(), "disk full");
+    /// ```
+    pub fn is_custom(&self) -> bool {
+        matches!(self.inner.repr, Repr::Custom(_))
+    }
+
+    /// The producer's own error, if the task failed with one
+    /// ([`is_custom`](Self::is_custom)); `downcast_ref` it to its type.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::Promise;
+    /// use std::io;
+    ///
+    /// let (promise, handle) = Promise::<u32>::new();
+    /// promise.fail(io::Error::new(io::ErrorKind::NotFound, "no such user")).unwrap();
+    /// let err = handle.join().unwrap_err();
+    /// let io = err.custom_error().unwrap().downcast_ref::<io::Error>().unwrap();
+    /// assert_eq!(io.kind(), io::ErrorKind::NotFound);
+    /// ```
+    pub fn custom_error(&self) -> Option<&(dyn std::error::Error + Send + Sync + 'static)> {
+        match &self.inner.repr {
+            Repr::Custom(err) => Some(err.as_ref().as_ref()),
+            _ => None,
+        }
     }
 
     /// The panic message, if the task panicked with a `&str` or `String`
@@ -446,7 +442,7 @@ impl TaskError {
     /// assert_eq!(err.panic_message(), Some("code 7"));
     /// ```
     pub fn panic_message(&self) -> Option<&str> {
-        match &*self.repr {
+        match &self.inner.repr {
             Repr::Panic { message, .. } => message.as_deref(),
             _ => None,
         }
@@ -493,7 +489,7 @@ impl TaskError {
     /// # }
     /// ```
     pub fn panic_backtrace(&self) -> Option<&str> {
-        match &*self.repr {
+        match &self.inner.repr {
             Repr::Panic { backtrace, .. } => backtrace.as_deref(),
             _ => None,
         }
@@ -539,20 +535,11 @@ impl TaskError {
     /// assert!(err.try_into_panic().is_ok());
     /// ```
     pub fn try_into_panic(self) -> Result<Box<dyn Any + Send + 'static>, TaskError> {
-        match *self.repr {
+        match self.inner.repr {
             Repr::Panic { payload, .. } => Ok(payload
                 .into_inner()
                 .unwrap_or_else(|poisoned| poisoned.into_inner())),
-            repr => Err(TaskError::new(repr)),
+            _ => Err(self),
         }
-    }
-}
-
-/// The message of a panic payload made by `panic!`, if it has one.
-pub(crate) fn payload_message(payload: &(dyn Any + Send)) -> Option<&str> {
-    if let Some(s) = payload.downcast_ref::<&'static str>() {
-        Some(s)
-    } else {
-        payload.downcast_ref::<String>().map(String::as_str)
     }
 }

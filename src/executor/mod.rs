@@ -7,12 +7,18 @@
 //!   for a task with options (a deadline, a time limit, retries);
 //! - `shutdown.rs`: [`ShutdownOptions`](shutdown::ShutdownOptions), the one
 //!   set of shutdown options;
-//! - `remote.rs` (feature `remote`): named functions on any executor.
+//! - `window.rs`: the one map window every map runs on (lazy, bounded,
+//!   ordered or not, chunked where a backend wants it);
+//! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
+//!   executor, one at a time and mapped.
 
+#[cfg(feature = "remote")]
+pub(crate) mod fn_map;
 pub(crate) mod options;
 #[cfg(feature = "remote")]
 mod remote;
 pub(crate) mod shutdown;
+pub(crate) mod window;
 
 use std::fmt;
 
@@ -190,9 +196,9 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn submit_fn<A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         arg: A,
-    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    ) -> Result<crate::core::handle::TaskHandle<R>, crate::error::SubmitError<A>>
     where
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
@@ -222,14 +228,72 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn try_submit_fn<A, R>(
         &self,
-        f: crate::RemoteFn<A, R>,
+        f: crate::remote::RemoteFn<A, R>,
         arg: A,
-    ) -> Result<crate::TaskHandle<R>, crate::SubmitError<A>>
+    ) -> Result<crate::core::handle::TaskHandle<R>, crate::error::SubmitError<A>>
     where
         A: serde::Serialize + Send + 'static,
         R: serde::de::DeserializeOwned + Send + 'static,
     {
         self.task().try_submit_fn(f, arg)
+    }
+
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    /// Maps the named function `f` over `inputs`, lazily and in input
+    /// order; see [`FnMap`](crate::FnMap) for the options (chunks, time
+    /// limits, unordered, a stream).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool, remote};
+    ///
+    /// fn squares(executor: &impl Executor) -> Vec<u64> {
+    ///     executor.map_fn(remote!(|x: u64| x * x), 1..=4).map(Result::unwrap).collect()
+    /// }
+    ///
+    /// assert_eq!(squares(&ThreadPool::new()), [1, 4, 9, 16]);
+    /// ```
+    fn map_fn<I, A, R>(
+        &self,
+        f: crate::remote::RemoteFn<A, R>,
+        inputs: I,
+    ) -> crate::executor::fn_map::FnMap<Self, I::IntoIter, A, R>
+    where
+        I: IntoIterator<Item = A>,
+        A: serde::Serialize + Send + 'static,
+        R: serde::de::DeserializeOwned + Send + 'static,
+    {
+        crate::executor::fn_map::FnMap::new(self, f, inputs.into_iter())
+    }
+
+    #[cfg(feature = "remote")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
+    /// Like [`map_fn`](Self::map_fn), in the order the tasks finish
+    /// (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool, remote};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut v: Vec<u8> = pool.map_unordered_fn(remote!(|x: u8| x), [3, 1, 2]).map(Result::unwrap).collect();
+    /// v.sort();
+    /// assert_eq!(v, [1, 2, 3]);
+    /// ```
+    fn map_unordered_fn<I, A, R>(
+        &self,
+        f: crate::remote::RemoteFn<A, R>,
+        inputs: I,
+    ) -> crate::executor::fn_map::FnMap<Self, I::IntoIter, A, R>
+    where
+        I: IntoIterator<Item = A>,
+        A: serde::Serialize + Send + 'static,
+        R: serde::de::DeserializeOwned + Send + 'static,
+    {
+        crate::executor::fn_map::FnMap::new(self, f, inputs.into_iter()).unordered()
     }
 }
 
@@ -245,11 +309,30 @@ pub(crate) mod sealed {
         #[doc(hidden)]
         fn spawn_fn<A, R>(
             &self,
-            f: crate::RemoteFn<A, R>,
+            f: crate::remote::RemoteFn<A, R>,
             arg: A,
             options: &super::options::TaskOptions,
             block: bool,
-        ) -> Result<crate::TaskHandle<R>, (A, crate::error::Refusal)>
+        ) -> Result<crate::core::handle::TaskHandle<R>, (A, crate::error::Refusal)>
+        where
+            A: serde::Serialize + Send + 'static,
+            R: serde::de::DeserializeOwned + Send + 'static;
+
+        /// Queues `f` over a chunk of `args` as one task, whose value is
+        /// each argument's outcome in order. A refused chunk comes back.
+        #[cfg(feature = "remote")]
+        #[doc(hidden)]
+        #[allow(clippy::type_complexity)]
+        fn spawn_fn_chunk<A, R>(
+            &self,
+            f: crate::remote::RemoteFn<A, R>,
+            args: Vec<A>,
+            options: &super::options::TaskOptions,
+            block: bool,
+        ) -> Result<
+            crate::core::handle::TaskHandle<Vec<Result<R, crate::error::TaskError>>>,
+            (Vec<A>, crate::error::Refusal),
+        >
         where
             A: serde::Serialize + Send + 'static,
             R: serde::de::DeserializeOwned + Send + 'static;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::Executor;
+use crate::error::TaskName;
 
 /// The options of one submit, as a [`TaskBuilder`] collects them. Each
 /// backend applies them its own way (see the builder's methods).
@@ -18,6 +19,8 @@ pub(crate) struct TaskOptions {
     /// How many times a named function is run again after the worker
     /// running it was lost; `None`: the executor's default.
     pub(crate) retries: Option<u32>,
+    /// Shown by the handle's `Debug` and by the task's errors.
+    pub(crate) name: Option<TaskName>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -99,6 +102,26 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
             executor,
             options: TaskOptions::default(),
         }
+    }
+
+    /// Names the task: its handle's [`name`](crate::TaskHandle::name) and
+    /// `Debug` show it, and so do its errors
+    /// ([`TaskError::task_name`](crate::TaskError::task_name), and
+    /// ``task `resize` panicked: ...``). On every executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let h = pool.task().name("resize").submit(|| -> u8 { panic!("too big") }).unwrap();
+    /// assert_eq!(h.name(), Some("resize"));
+    /// assert_eq!(h.join().unwrap_err().to_string(), "task `resize` panicked: too big");
+    /// ```
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.options.name = Some(TaskName::new(name));
+        self
     }
 
     /// Limits how long the task may **run**: `limit`, counted from the

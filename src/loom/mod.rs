@@ -28,7 +28,10 @@
 //! of which the task cell needs; reference counting is std's to get right,
 //! and the models check what the crate builds on top of it. `OnceLock`: it
 //! holds only process-wide lazily built singletons (the callback runner,
-//! the worker registry), which the models don't reach.
+//! the worker registry), which the models don't reach, and a shared
+//! handle's decoded outcome, which is only ever set under a lock of the
+//! seam (so no model thread ever blocks in it) and handed to the other
+//! readers by an atomic of the seam (so the models see the hand-off).
 
 #[cfg(not(futurepool_loom))]
 mod std;

@@ -38,11 +38,11 @@ mod builder;
 mod child;
 #[cfg(target_os = "linux")]
 mod identity;
-mod map;
 pub(crate) mod protocol;
 mod remote_task;
 #[cfg(target_os = "linux")]
 mod serve;
+mod submit;
 mod supervisor;
 mod task_builder;
 mod worker;
@@ -53,20 +53,19 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use builder::ProcessPoolBuilder;
-pub use map::ProcessMap;
 pub use task_builder::ProcessTaskBuilder;
+
+/// The map of [`ProcessPool::map`]: the named-function map every executor
+/// has ([`FnMap`]), on a process pool.
+pub type ProcessMap<I, A, R> = FnMap<ProcessPool, I, A, R>;
 pub use worker::init;
 
-use protocol::Request;
-use remote_task::{Decoder, Remote, RemoteTask, decode_one, encode_arg, request_frame};
 use supervisor::Shared;
 
-use crate::core::cell::{Caller, Stopping};
 use crate::core::handle::TaskHandle;
-use crate::core::producer::new_task;
-use crate::core::timer::ScheduleError;
-use crate::error::{Refusal, SubmitError, TaskError};
-use crate::executor::options::{TaskBuilder, TaskOptions};
+use crate::error::SubmitError;
+use crate::executor::fn_map::FnMap;
+use crate::executor::options::TaskBuilder;
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::{Arc, Weak};
 use crate::remote::RemoteFn;
@@ -103,14 +102,14 @@ use crate::remote::RemoteFn;
 ///   timeout.
 /// - A worker that **dies** mid-task (a segfault, `abort`, `kill -9`, the
 ///   out-of-memory killer, `exit`) fails only the task it was running, with
-///   [`TaskError::is_worker_died`] naming its pid and exit code or signal.
+///   [`TaskError::is_worker_died`](crate::TaskError::is_worker_died) naming its pid and exit code or signal.
 ///   The next task gets a fresh worker. Python breaks the whole pool.
-/// - A **panic** in a task comes back as [`TaskError::is_panic`] with its
-///   message (and [backtrace](TaskError::panic_backtrace), if
+/// - A **panic** in a task comes back as [`TaskError::is_panic`](crate::TaskError::is_panic) with its
+///   message (and [backtrace](crate::TaskError::panic_backtrace), if
 ///   `RUST_BACKTRACE` asks for one); the worker lives on and prints
 ///   nothing (see [`worker_stderr`](ProcessPoolBuilder::worker_stderr)).
 /// - A value that fails to **serialize** fails only its task
-///   ([`TaskError::is_serialization`]).
+///   ([`TaskError::is_serialization`](crate::TaskError::is_serialization)).
 ///
 /// # Workers
 ///
@@ -284,7 +283,7 @@ impl ProcessPool {
     ///
     /// The argument is serialized here, before this returns: one that fails
     /// to serialize never leaves this process, and its handle reports
-    /// [`TaskError::is_serialization`]. With a bounded queue that is full,
+    /// [`TaskError::is_serialization`](crate::TaskError::is_serialization). With a bounded queue that is full,
     /// waits for room.
     ///
     /// # Errors
@@ -424,13 +423,47 @@ impl ProcessPool {
     /// assert_eq!(squares, [1, 4, 9, 16, 25, 36]);
     /// # }
     /// ```
-    pub fn map<A, R, I>(&self, f: RemoteFn<A, R>, inputs: I) -> ProcessMap<'_, I::IntoIter, A, R>
+    pub fn map<A, R, I>(&self, f: RemoteFn<A, R>, inputs: I) -> ProcessMap<I::IntoIter, A, R>
     where
         I: IntoIterator<Item = A>,
-        A: Serialize,
+        A: Serialize + Send + 'static,
         R: DeserializeOwned + Send + 'static,
     {
-        ProcessMap::new(self, f, inputs.into_iter())
+        FnMap::new(self, f, inputs.into_iter())
+    }
+
+    /// Like [`map`](Self::map), but yields results in the order the tasks
+    /// finish (Python's `imap_unordered`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    ///
+    /// let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    /// let mut v: Vec<u32> = pool
+    ///     .map_unordered(remote!(|x: u32| x * 3), 1..=4)
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// v.sort();
+    /// assert_eq!(v, [3, 6, 9, 12]);
+    /// # }
+    /// ```
+    #[doc(alias = "imap_unordered")]
+    pub fn map_unordered<A, R, I>(
+        &self,
+        f: RemoteFn<A, R>,
+        inputs: I,
+    ) -> ProcessMap<I::IntoIter, A, R>
+    where
+        I: IntoIterator<Item = A>,
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        FnMap::new(self, f, inputs.into_iter()).unordered()
     }
 
     /// Shuts the pool down: refuses new tasks, lets the queued ones run, and
@@ -555,77 +588,6 @@ impl ProcessPool {
     /// ```
     pub fn queued(&self) -> usize {
         self.shared().queued()
-    }
-
-    fn submit_with<A, R>(
-        &self,
-        f: RemoteFn<A, R>,
-        arg: A,
-        options: &TaskOptions,
-        block: bool,
-    ) -> Result<TaskHandle<R>, SubmitError<A>>
-    where
-        A: Serialize,
-        R: DeserializeOwned + Send + 'static,
-    {
-        let frame = encode_arg(&arg).and_then(|arg| {
-            request_frame(&Request::Call {
-                name: f.name().to_owned(),
-                arg,
-            })
-        });
-        self.spawn(frame, decode_one::<R>, options, block)
-            .map_err(|reason| SubmitError::new(arg, reason))
-    }
-
-    /// Queues an encoded request. A request that failed to encode gives a
-    /// handle that has already failed.
-    fn spawn<T: Send + 'static>(
-        &self,
-        frame: Result<Vec<u8>, TaskError>,
-        decode: Decoder<T>,
-        options: &TaskOptions,
-        block: bool,
-    ) -> Result<TaskHandle<T>, Refusal> {
-        // Cancellable while running: the driver installs a hook that kills
-        // the worker process. The deadline is the pool's timer's to enforce,
-        // the same way.
-        let stopping = Stopping {
-            token: None,
-            cancellable: true,
-        };
-        let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
-        let frame = match frame {
-            Ok(frame) => frame,
-            Err(err) => {
-                producer.fail(err);
-                return Ok(handle);
-            }
-        };
-        // The deadline is registered (and for a time limit, the timer
-        // started: the driver schedules the limit when the task starts)
-        // before the task is queued, so that a timer that can't start
-        // refuses a task nobody has seen yet.
-        let timer = &self.shared().timer;
-        let scheduled = match (options.deadline(), options.time_limit) {
-            (Some(deadline), _) => timer.schedule(deadline, producer.expiry()),
-            (None, Some(_)) => timer.start(),
-            (None, None) => Ok(()),
-        };
-        match scheduled {
-            Ok(()) => {}
-            Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
-            Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
-        }
-        let task = Box::new(RemoteTask {
-            producer,
-            frame: frame.into(),
-            decode,
-            retries: options.retries.unwrap_or(self.shared().config.retries),
-            time_limit: options.time_limit,
-        });
-        // A refused task is dropped unqueued: nobody sees its handle.
-        self.shared().push(task, block).map(|()| handle)
     }
 }
 

@@ -30,8 +30,9 @@ impl Payload for Remote {
     fn discard(&self) {}
 }
 
-/// Turns a worker's reply into a task's outcome.
-pub(super) type Decoder<T> = fn(Reply, u32) -> Result<T, TaskError>;
+/// Turns a worker's reply into a task's outcome (called once, where a
+/// deferred value is decoded: never on a driver).
+pub(super) type Decoder<T> = Box<dyn FnOnce(Reply, u32) -> Result<T, TaskError> + Send>;
 
 /// A process task as the driver sees it.
 pub(super) struct RemoteTask<T: Send + 'static> {
@@ -134,15 +135,37 @@ pub(super) fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<
     }
 }
 
+/// Decodes a chunk's reply, and puts back the inputs that failed to encode
+/// (`plan`: `Some(error)` for an input never sent, `None` for one sent) in
+/// their places.
 pub(super) fn decode_chunk<R: DeserializeOwned>(
+    plan: Vec<Option<TaskError>>,
     reply: Reply,
     pid: u32,
 ) -> Result<Vec<Result<R, TaskError>>, TaskError> {
-    match reply {
-        Reply::Chunk(outcomes) => Ok(outcomes.into_iter().map(|o| outcome(o, pid)).collect()),
-        Reply::One(_) => Err(TaskError::protocol(pid, "a single reply to a chunk")),
-        Reply::Refused(msg) => Err(refused(pid, msg)),
+    let outcomes = match reply {
+        Reply::Chunk(outcomes) => outcomes,
+        Reply::One(_) => return Err(TaskError::protocol(pid, "a single reply to a chunk")),
+        Reply::Refused(msg) => return Err(refused(pid, msg)),
+    };
+    let sent = plan.iter().filter(|p| p.is_none()).count();
+    if outcomes.len() != sent {
+        return Err(TaskError::protocol(
+            pid,
+            format!(
+                "a worker answered a chunk of {sent} with {} results",
+                outcomes.len()
+            ),
+        ));
     }
+    let mut outcomes = outcomes.into_iter();
+    Ok(plan
+        .into_iter()
+        .map(|slot| match slot {
+            Some(err) => Err(err),
+            None => outcome(outcomes.next().expect("counted above"), pid),
+        })
+        .collect())
 }
 
 /// The worker could not read the request. (`WorkerProcess::call` already

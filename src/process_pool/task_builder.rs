@@ -152,4 +152,19 @@ impl Sealed for ProcessPool {
         self.submit_with(f, arg, options, block)
             .map_err(SubmitError::into_parts)
     }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn_fn_chunk<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        args: Vec<A>,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<Vec<Result<R, crate::error::TaskError>>>, (Vec<A>, Refusal)>
+    where
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.spawn_chunk(f, args, options, block)
+    }
 }

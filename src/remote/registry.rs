@@ -83,7 +83,7 @@ where
 
 /// The registry as a map, built once per process. The first registration
 /// of a name wins: two `remote!(f)` in one module name the same function.
-#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
     type Trampoline = fn(&[u8]) -> Outcome;
     static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
@@ -99,7 +99,7 @@ pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
 }
 
 /// A digest of the registered names: parent and worker must agree on it.
-#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn digest() -> u64 {
     static DIGEST: OnceLock<u64> = OnceLock::new();
     *DIGEST.get_or_init(|| {
@@ -114,7 +114,7 @@ pub(crate) fn digest() -> u64 {
 
 /// A fast, stable (same on every machine) 64-bit hash: FxHash over 8-byte
 /// words. Not cryptographic: it tells builds apart, it doesn't resist forgery.
-#[cfg_attr(not(feature = "process"), allow(dead_code))] // the worker side
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn hash_bytes(mut h: u64, bytes: &[u8]) -> u64 {
     const K: u64 = 0x517c_c1b7_2722_0a95;
     let mut chunks = bytes.chunks_exact(8);

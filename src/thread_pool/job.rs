@@ -18,8 +18,10 @@ use crate::core::token::CancelToken;
 use crate::error::TaskError;
 use crate::loom::sync::{Arc, Mutex, Weak};
 
-/// A closure waiting to run, and what it was given as.
-pub(crate) trait Job<T>: Send + 'static {
+/// A closure waiting to run, and what it was given as. (Not necessarily
+/// `'static`: a scoped job borrows, behind `scope.rs`'s erasure. The queue
+/// takes only `'static` ones.)
+pub(crate) trait Job<T>: Send {
     /// What a refused submit hands back: the closure as the caller gave it.
     type Given;
     fn call(self) -> T;
@@ -31,7 +33,7 @@ pub(crate) struct Plain<F>(pub(crate) F);
 
 impl<F, T> Job<T> for Plain<F>
 where
-    F: FnOnce() -> T + Send + 'static,
+    F: FnOnce() -> T + Send,
 {
     type Given = F;
     fn call(self) -> T {
@@ -47,7 +49,7 @@ pub(crate) struct WithToken<F>(pub(crate) F, pub(crate) CancelToken);
 
 impl<F, T> Job<T> for WithToken<F>
 where
-    F: FnOnce(CancelToken) -> T + Send + 'static,
+    F: FnOnce(CancelToken) -> T + Send,
 {
     type Given = F;
     fn call(self) -> T {
@@ -126,7 +128,7 @@ pub(crate) trait Run: Send + Sync {
     fn fail_queued(self: Arc<Self>, err: TaskError);
 }
 
-impl<T: Send + 'static, J: Job<T>> Run for Cell<T, ThreadJob<J>> {
+impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
     fn run(self: Arc<Self>, pool: &dyn Context) {
         let producer = Producer::from_cell(self, Caller::User);
         // This worker owns the closure now: it runs it or drops it.

@@ -1,10 +1,12 @@
-//! [`Map`]: a lazy, ordered, bounded `map` over a pool; an iterator that
-//! blocks, and a [`Stream`] that doesn't.
+//! [`Map`]: `map` of a closure over a thread pool, on the executor layer's
+//! one map window (`src/executor/window.rs`): lazy, bounded, in input order
+//! or (`unordered`) in completion order; an iterator that blocks, and a
+//! [`Stream`] that doesn't.
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::future::Future;
 use std::iter::FusedIterator;
+use std::panic::{self, AssertUnwindSafe};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -17,10 +19,12 @@ use super::job::Job;
 use crate::core::handle::TaskHandle;
 use crate::error::{Refusal, TaskError};
 use crate::executor::options::TaskOptions;
+use crate::executor::window::{Chunk, Units, Window};
 use crate::loom::sync::Arc;
 
 /// The iterator (and stream) of [`ThreadPool::map`]: `f` applied to every
-/// input in the pool, results yielded **in input order**.
+/// input in the pool, results yielded **in input order** (or, after
+/// [`unordered`](Self::unordered), in the order they finish).
 ///
 /// # Laziness and memory
 ///
@@ -38,15 +42,20 @@ use crate::loom::sync::Arc;
 /// early by dropping the iterator, which `collect::<Result<Vec<_>, _>>()`
 /// does at the first error.
 ///
-/// # Timeout
+/// # Time limits
 ///
-/// With [`timeout`](Self::timeout), counted from the `map` call, or
-/// [`deadline`](Self::deadline), every task is given that deadline. If the
-/// next result isn't ready by then, the map yields one `Err` with
-/// [`TaskError::is_timeout`], cancels what hasn't started, and ends. Tasks
-/// already running go on to the end (threads can't be stopped), but their
-/// results are dropped. The deadline wakes an async consumer too: no runtime
-/// timer is needed.
+/// - [`time_limit`](Self::time_limit): each input's task may run that long,
+///   counted from when it starts; one that runs over yields a timeout error
+///   for its input (its [`CancelToken`](crate::CancelToken)-less closure runs
+///   on, its value dropped), **and the map goes on**.
+/// - [`timeout`](Self::timeout) (counted from the `map` call) or
+///   [`deadline`](Self::deadline): a limit on the whole map. If the next
+///   result isn't ready by then, the map yields one `Err` with
+///   [`TaskError::is_timeout`], cancels what hasn't started, and ends.
+///   Tasks already running go on to the end (threads can't be stopped),
+///   but their results are dropped.
+///
+/// Both wake an async consumer too: no runtime timer is needed.
 ///
 /// # Dropping
 ///
@@ -60,7 +69,9 @@ use crate::loom::sync::Arc;
 /// # As a stream
 ///
 /// For async code, [`into_stream`](Self::into_stream) gives a [`Stream`] of
-/// the same items in the same order that never blocks on a task.
+/// the same items in the same order that never blocks on a task. The map
+/// holds a handle to its pool (not a borrow), so the stream can be moved
+/// into a spawned async task.
 ///
 /// # Examples
 ///
@@ -78,68 +89,190 @@ use crate::loom::sync::Arc;
 /// assert_eq!(first, [1, 4, 9, 16, 25]);
 /// ```
 #[must_use = "a map does nothing unless iterated"]
-pub struct Map<'a, I: Iterator, F, T> {
-    pool: &'a ThreadPool,
-    f: Arc<F>,
-    inputs: Option<I>,
-    /// An input refused by a full queue, to be submitted first next time.
-    stalled: Option<I::Item>,
-    window: VecDeque<Slot<T>>,
-    in_flight: usize,
-    started: Instant,
-    deadline: Option<Instant>,
-    finished: bool,
-}
-
-enum Slot<T> {
-    Task(TaskHandle<T>),
-    Refused(TaskError),
-}
-
-/// The job of one map task: the shared function and one input, kept apart
-/// so that a refused submit gives the input back.
-struct Apply<F, X> {
-    f: Arc<F>,
-    input: X,
-}
-
-impl<F, X, T> Job<T> for Apply<F, X>
-where
-    F: Fn(X) -> T + Send + Sync + 'static,
-    X: Send + 'static,
-{
-    type Given = Self;
-    fn call(self) -> T {
-        (self.f)(self.input)
-    }
-    fn into_given(self) -> Self {
-        self
-    }
-}
-
-impl<'a, I, F, T> Map<'a, I, F, T>
+pub struct Map<I, F, T>
 where
     I: Iterator,
     I::Item: Send + 'static,
     F: Fn(I::Item) -> T + Send + Sync + 'static,
     T: Send + 'static,
 {
-    pub(crate) fn new(pool: &'a ThreadPool, f: F, inputs: I) -> Self {
-        Map {
-            pool,
+    window: Window<ClosureUnits<F, I::Item, T>, I>,
+}
+
+/// How a thread-pool map submits its units.
+pub(crate) struct ClosureUnits<F, X, T> {
+    pool: ThreadPool,
+    f: Arc<F>,
+    _types: std::marker::PhantomData<fn(X) -> T>,
+}
+
+/// What one unit's task returns: one value (no allocation), or a chunk's.
+pub(crate) enum UnitOut<T> {
+    One(T),
+    Many(Vec<Result<T, TaskError>>),
+}
+
+/// The job of one unit: the shared function and its inputs, kept apart so
+/// that a refused submit gives the inputs back.
+pub(crate) struct Apply<F, X> {
+    pub(crate) f: Arc<F>,
+    pub(crate) inputs: Chunk<X>,
+}
+
+impl<F, X, T> Job<UnitOut<T>> for Apply<F, X>
+where
+    F: Fn(X) -> T + Send + Sync,
+    X: Send,
+{
+    type Given = Chunk<X>;
+    fn call(self) -> UnitOut<T> {
+        match self.inputs {
+            // A panic here is the task's: its payload reaches the item.
+            Chunk::One(x) => UnitOut::One((self.f)(x)),
+            // One task, many inputs: each input's panic is its own.
+            Chunk::Many(xs) => UnitOut::Many(
+                xs.into_iter()
+                    .map(|x| {
+                        panic::catch_unwind(AssertUnwindSafe(|| (self.f)(x)))
+                            .map_err(TaskError::panic)
+                    })
+                    .collect(),
+            ),
+        }
+    }
+    fn into_given(self) -> Chunk<X> {
+        self.inputs
+    }
+}
+
+impl<F, X, T> Units for ClosureUnits<F, X, T>
+where
+    F: Fn(X) -> T + Send + Sync + 'static,
+    X: Send + 'static,
+    T: Send + 'static,
+{
+    type Input = X;
+    type Item = T;
+    type Out = UnitOut<T>;
+
+    fn submit(
+        &self,
+        inputs: Chunk<X>,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<UnitOut<T>>, (Chunk<X>, Refusal)> {
+        let job = Apply {
+            f: self.f.clone(),
+            inputs,
+        };
+        self.pool
+            .spawn(job, None, options, block)
+            .map_err(|(job, reason)| (job.inputs, reason))
+    }
+
+    fn split(
+        outcome: Result<UnitOut<T>, TaskError>,
+        n: usize,
+        ready: &mut VecDeque<Result<T, TaskError>>,
+    ) {
+        split_unit(outcome, n, ready);
+    }
+}
+
+/// Splits a finished unit of `n` inputs into their outcomes, in input order.
+pub(crate) fn split_unit<T>(
+    outcome: Result<UnitOut<T>, TaskError>,
+    n: usize,
+    ready: &mut VecDeque<Result<T, TaskError>>,
+) {
+    match outcome {
+        Ok(UnitOut::One(value)) => ready.push_back(Ok(value)),
+        Ok(UnitOut::Many(values)) => ready.extend(values),
+        // One error for the whole unit (cancelled, timed out): every input
+        // in it reports it.
+        Err(err) => {
+            for _ in 1..n {
+                ready.push_back(Err(err.duplicate()));
+            }
+            ready.push_back(Err(err));
+        }
+    }
+}
+
+impl<I, F, T> Map<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    pub(crate) fn new(pool: &ThreadPool, f: F, inputs: I) -> Self {
+        let max_in_flight = pool.max_workers().saturating_mul(2);
+        let units = ClosureUnits {
+            pool: pool.clone(),
             f: Arc::new(f),
-            inputs: Some(inputs),
-            stalled: None,
-            window: VecDeque::new(),
-            in_flight: pool.max_workers().saturating_mul(2),
-            started: Instant::now(),
-            deadline: None,
-            finished: false,
+            _types: std::marker::PhantomData,
+        };
+        Map {
+            window: Window::new(units, inputs, max_in_flight),
         }
     }
 
+    /// Yields results **in the order the tasks finish**, not in input
+    /// order: a slow input no longer holds back the ones after it
+    /// (multiprocessing's `imap_unordered`, futures' `buffer_unordered`).
+    /// Still lazy and bounded. Call it before the first item.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::sync::mpsc;
+    /// use std::sync::Mutex;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let (tx, rx) = mpsc::channel::<()>();
+    /// let rx = Mutex::new(rx);
+    /// let mut map = pool
+    ///     .map(move |i: u32| { if i == 0 { rx.lock().unwrap().recv().unwrap(); } i }, 0..3)
+    ///     .unordered();
+    /// let mut first_two = vec![map.next().unwrap().unwrap(), map.next().unwrap().unwrap()];
+    /// first_two.sort();
+    /// assert_eq!(first_two, [1, 2]); // input 0 is held back, 1 and 2 aren't
+    /// tx.send(()).unwrap();
+    /// assert_eq!(map.next().unwrap().unwrap(), 0);
+    /// ```
+    #[doc(alias = "imap_unordered")]
+    #[doc(alias = "buffer_unordered")]
+    pub fn unordered(mut self) -> Self {
+        self.window.set_unordered();
+        self
+    }
+
+    /// Gives each input's task at most `limit` of **running** time, counted
+    /// from when it starts; see [the type's docs](Self#time-limits).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let results: Vec<_> = pool
+    ///     .map(|slow: bool| -> u8 { if slow { std::thread::sleep(Duration::from_millis(200)) } 1 }, [false, true, false])
+    ///     .time_limit(Duration::from_millis(50))
+    ///     .collect();
+    /// assert!(results[0].is_ok() && results[2].is_ok());
+    /// assert!(results[1].as_ref().unwrap_err().is_timeout()); // and the map went on
+    /// ```
+    pub fn time_limit(mut self, limit: Duration) -> Self {
+        self.window.time_limit = Some(limit);
+        self
+    }
+
     /// Gives up `timeout` after the `map` call; see [the type's
-    /// docs](Self#timeout).
+    /// docs](Self#time-limits).
     ///
     /// # Examples
     ///
@@ -161,11 +294,11 @@ where
     /// tx.send(()).unwrap();
     /// ```
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.deadline = self.started.checked_add(timeout);
+        self.window.deadline = self.window.started.checked_add(timeout);
         self
     }
 
-    /// Gives up at `deadline`; see [the type's docs](Self#timeout).
+    /// Gives up at `deadline`; see [the type's docs](Self#time-limits).
     ///
     /// # Examples
     ///
@@ -179,7 +312,7 @@ where
     /// assert_eq!(v, [-1, -2]);
     /// ```
     pub fn deadline(mut self, deadline: Instant) -> Self {
-        self.deadline = Some(deadline);
+        self.window.deadline = Some(deadline);
         self
     }
 
@@ -203,7 +336,28 @@ where
     /// assert!(pulled.load(Ordering::SeqCst) <= 4); // 3 in flight, 1 yielded
     /// ```
     pub fn max_in_flight(mut self, n: usize) -> Self {
-        self.in_flight = n.max(1);
+        self.window.max_in_flight = n.max(1);
+        self
+    }
+
+    /// Runs inputs `n` at a time in one task (at least 1; 0 is taken as 1):
+    /// for inputs so cheap that a task each would cost more than the work.
+    /// A chunk is one task: it holds one worker, counts once towards
+    /// [`max_in_flight`](Self::max_in_flight), and a time limit, deadline
+    /// or cancel applies to it as a whole; a panic fails only its own
+    /// input.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let v: Vec<u32> = pool.map(|x: u32| x + 1, 0..10).chunksize(4).map(Result::unwrap).collect();
+    /// assert_eq!(v, (1..=10).collect::<Vec<_>>());
+    /// ```
+    pub fn chunksize(mut self, n: usize) -> Self {
+        self.window.chunk = n.max(1);
         self
     }
 
@@ -225,77 +379,12 @@ where
     /// );
     /// assert_eq!(doubled, [2, 4, 6]);
     /// ```
-    pub fn into_stream(self) -> MapStream<'a, I, F, T> {
+    pub fn into_stream(self) -> MapStream<I, F, T> {
         MapStream { map: self }
     }
-
-    /// Submits inputs until the window is full or the inputs run out. With
-    /// `block` false, stops at a full bounded queue while the window holds a
-    /// task (whose completion will wake the caller to try again).
-    fn fill(&mut self, block: bool) {
-        while self.window.len() < self.in_flight {
-            let input = match self.stalled.take() {
-                Some(input) => input,
-                None => match self.inputs.as_mut().and_then(Iterator::next) {
-                    Some(input) => input,
-                    None => {
-                        self.inputs = None;
-                        return;
-                    }
-                },
-            };
-            let job = Apply {
-                f: self.f.clone(),
-                input,
-            };
-            let block = block || self.window.is_empty();
-            let options = TaskOptions::default().with_deadline(self.deadline);
-            match self.pool.spawn(job, None, &options, block) {
-                Ok(handle) => self.window.push_back(Slot::Task(handle)),
-                Err((job, Refusal::Full)) => {
-                    self.stalled = Some(job.input);
-                    return;
-                }
-                Err((_, reason)) => {
-                    self.window.push_back(Slot::Refused(reason.to_task_error()));
-                    self.inputs = None;
-                    return;
-                }
-            }
-        }
-    }
-
-    /// Post-processes the front slot's outcome: a refusal or the map's
-    /// deadline ends the map.
-    fn settle(&mut self, outcome: Result<T, TaskError>, refused: bool) -> Result<T, TaskError> {
-        let timed_out =
-            self.deadline.is_some() && outcome.as_ref().is_err_and(TaskError::is_timeout);
-        if refused || timed_out {
-            self.cancel_all();
-            self.finished = true;
-        }
-        outcome
-    }
-
-    fn cancel_all(&mut self) {
-        self.cancel_window();
-        self.inputs = None;
-        self.stalled = None;
-    }
 }
 
-impl<I: Iterator, F, T> Map<'_, I, F, T> {
-    /// Cancels every submitted task that hasn't been yielded.
-    fn cancel_window(&mut self) {
-        for slot in self.window.drain(..) {
-            if let Slot::Task(handle) = slot {
-                handle.cancel();
-            }
-        }
-    }
-}
-
-impl<I, F, T> Iterator for Map<'_, I, F, T>
+impl<I, F, T> Iterator for Map<I, F, T>
 where
     I: Iterator,
     I::Item: Send + 'static,
@@ -305,47 +394,15 @@ where
     type Item = Result<T, TaskError>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.finished {
-            return None;
-        }
-        self.fill(true);
-        let Some(slot) = self.window.pop_front() else {
-            self.finished = true;
-            return None;
-        };
-        let outcome = match slot {
-            Slot::Refused(err) => self.settle(Err(err), true),
-            Slot::Task(handle) => {
-                let outcome = handle.join();
-                self.settle(outcome, false)
-            }
-        };
-        if !self.finished {
-            // Keep the workers busy while the caller looks at this item.
-            self.fill(true);
-        }
-        Some(outcome)
+        self.window.next_blocking()
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.finished {
-            return (0, Some(0));
-        }
-        let queued = self.window.len() + usize::from(self.stalled.is_some());
-        match &self.inputs {
-            None => (queued, Some(queued)),
-            Some(inputs) => {
-                let (lo, hi) = inputs.size_hint();
-                (
-                    lo.saturating_add(queued),
-                    hi.and_then(|h| h.checked_add(queued)),
-                )
-            }
-        }
+        self.window.size_hint()
     }
 }
 
-impl<I, F, T> FusedIterator for Map<'_, I, F, T>
+impl<I, F, T> FusedIterator for Map<I, F, T>
 where
     I: Iterator,
     I::Item: Send + 'static,
@@ -356,8 +413,8 @@ where
 
 /// The [`Stream`] of [`ThreadPool::map`]: made by [`Map::into_stream`].
 ///
-/// The same items as the iterator, in input order, without blocking on any
-/// task.
+/// The same items as the iterator, in the same order, without blocking on
+/// any task.
 ///
 /// # Examples
 ///
@@ -374,11 +431,17 @@ where
 /// });
 /// ```
 #[must_use = "streams do nothing unless polled"]
-pub struct MapStream<'a, I: Iterator, F, T> {
-    map: Map<'a, I, F, T>,
+pub struct MapStream<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
+    map: Map<I, F, T>,
 }
 
-impl<I, F, T> Stream for MapStream<'_, I, F, T>
+impl<I, F, T> Stream for MapStream<I, F, T>
 where
     I: Iterator + Unpin,
     I::Item: Send + Unpin + 'static,
@@ -388,41 +451,15 @@ where
     type Item = Result<T, TaskError>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        let this = &mut self.get_mut().map;
-        if this.finished {
-            return Poll::Ready(None);
-        }
-        this.fill(false);
-        let (outcome, refused) = match this.window.front_mut() {
-            None => {
-                this.finished = true;
-                return Poll::Ready(None);
-            }
-            Some(Slot::Refused(_)) => match this.window.pop_front() {
-                Some(Slot::Refused(err)) => (Err(err), true),
-                _ => unreachable!("the front slot is a refusal"),
-            },
-            Some(Slot::Task(handle)) => match Pin::new(handle).poll(cx) {
-                Poll::Pending => return Poll::Pending,
-                Poll::Ready(outcome) => {
-                    this.window.pop_front();
-                    (outcome, false)
-                }
-            },
-        };
-        let outcome = this.settle(outcome, refused);
-        if !this.finished {
-            this.fill(false);
-        }
-        Poll::Ready(Some(outcome))
+        self.get_mut().map.window.poll_next(cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
-        Iterator::size_hint(&self.map)
+        self.map.window.size_hint()
     }
 }
 
-impl<I, F, T> FusedStream for MapStream<'_, I, F, T>
+impl<I, F, T> FusedStream for MapStream<I, F, T>
 where
     I: Iterator + Unpin,
     I::Item: Send + Unpin + 'static,
@@ -430,29 +467,32 @@ where
     T: Send + 'static,
 {
     fn is_terminated(&self) -> bool {
-        self.map.finished
+        self.map.window.is_finished()
     }
 }
 
-impl<I: Iterator, F, T> fmt::Debug for MapStream<'_, I, F, T> {
+impl<I, F, T> fmt::Debug for MapStream<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("MapStream").field(&self.map).finish()
     }
 }
 
-impl<I: Iterator, F, T> Drop for Map<'_, I, F, T> {
-    fn drop(&mut self) {
-        self.cancel_window();
-    }
-}
-
-impl<I: Iterator, F, T> fmt::Debug for Map<'_, I, F, T> {
+impl<I, F, T> fmt::Debug for Map<I, F, T>
+where
+    I: Iterator,
+    I::Item: Send + 'static,
+    F: Fn(I::Item) -> T + Send + Sync + 'static,
+    T: Send + 'static,
+{
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Map")
-            .field("in_flight", &self.window.len())
-            .field("max_in_flight", &self.in_flight)
-            .field("deadline", &self.deadline)
-            .field("finished", &self.finished)
+        self.window
+            .fmt_fields(f.debug_struct("Map"))
             .finish_non_exhaustive()
     }
 }

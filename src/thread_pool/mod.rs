@@ -10,7 +10,9 @@
 //! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
 //!   and shutdown protocol is described in `README.md` beside this file;
-//! - `map.rs`: [`Map`], the ordered, bounded `map`;
+//! - `map.rs`: [`Map`], the bounded `map`, ordered or not;
+//! - `scope.rs`: [`ThreadPool::scope`], tasks that borrow from the caller's
+//!   stack, and the one `unsafe` lifetime erasure that allows it;
 //! - `tests.rs`: unit tests that force interleavings at test-only points.
 
 mod builder;
@@ -18,6 +20,7 @@ mod default;
 mod inner;
 mod job;
 mod map;
+mod scope;
 mod submit;
 #[cfg(all(test, not(futurepool_loom)))]
 mod tests;
@@ -31,8 +34,9 @@ pub use default::{default_pool, submit};
 use inner::Inner;
 use job::{Job, Run, ThreadJob};
 pub use map::{Map, MapStream};
+pub use scope::{Scope, ScopedMap};
 
-use crate::core::cell::{Caller, Stopping};
+use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
@@ -359,7 +363,7 @@ impl ThreadPool {
     ///     .unwrap();
     /// assert_eq!(lengths, [1, 3, 2]);
     /// ```
-    pub fn map<F, I, T>(&self, f: F, inputs: I) -> Map<'_, I::IntoIter, F, T>
+    pub fn map<F, I, T>(&self, f: F, inputs: I) -> Map<I::IntoIter, F, T>
     where
         F: Fn(I::Item) -> T + Send + Sync + 'static,
         I: IntoIterator,
@@ -367,6 +371,34 @@ impl ThreadPool {
         T: Send + 'static,
     {
         Map::new(self, f, inputs.into_iter())
+    }
+
+    /// Like [`map`](Self::map), but yields results **in the order the tasks
+    /// finish** (Python's `imap_unordered`): the same as
+    /// `map(f, inputs).unordered()`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut lengths: Vec<usize> = pool
+    ///     .map_unordered(|s: &str| s.len(), ["a", "bbb", "cc"])
+    ///     .collect::<Result<_, _>>()
+    ///     .unwrap();
+    /// lengths.sort();
+    /// assert_eq!(lengths, [1, 2, 3]);
+    /// ```
+    #[doc(alias = "imap_unordered")]
+    pub fn map_unordered<F, I, T>(&self, f: F, inputs: I) -> Map<I::IntoIter, F, T>
+    where
+        F: Fn(I::Item) -> T + Send + Sync + 'static,
+        I: IntoIterator,
+        I::Item: Send + 'static,
+        T: Send + 'static,
+    {
+        Map::new(self, f, inputs.into_iter()).unordered()
     }
 
     /// Shuts the pool down: refuses new tasks, lets the queued ones run, and
@@ -476,13 +508,14 @@ impl ThreadPool {
         block: bool,
     ) -> Result<TaskHandle<T>, (J, Refusal)>
     where
-        J: Job<T>,
+        J: Job<T> + 'static,
         T: Send + 'static,
     {
         let inner = self.inner();
-        let stopping = Stopping {
+        let stopping = TaskSpec {
             token,
             cancellable: false,
+            name: options.name.clone(),
         };
         let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
@@ -542,7 +575,7 @@ impl ThreadPool {
 }
 
 /// The producer of a task that was refused before it was queued.
-fn producer_of<T: Send + 'static, J: Job<T>>(
+fn producer_of<T: Send + 'static, J: Job<T> + 'static>(
     cell: Arc<crate::core::cell::Cell<T, ThreadJob<J>>>,
 ) -> crate::core::producer::Producer<T, ThreadJob<J>> {
     crate::core::producer::Producer::from_cell(cell, Caller::User)

@@ -144,6 +144,49 @@ impl Sealed for ThreadPool {
         self.spawn(Named(f, arg), None, options, block)
             .map_err(|(job, reason)| (job.1, reason))
     }
+
+    #[cfg(feature = "remote")]
+    fn spawn_fn_chunk<A, R>(
+        &self,
+        f: crate::remote::RemoteFn<A, R>,
+        args: Vec<A>,
+        options: &crate::executor::options::TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<Vec<Result<R, crate::error::TaskError>>>, (Vec<A>, crate::error::Refusal)>
+    where
+        A: serde::Serialize + Send + 'static,
+        R: serde::de::DeserializeOwned + Send + 'static,
+    {
+        self.spawn(NamedChunk(f, args), None, options, block)
+            .map_err(|(job, reason)| (job.1, reason))
+    }
+}
+
+/// The job of a named function over a chunk of arguments on a thread
+/// pool: each call's panic is its own.
+#[cfg(feature = "remote")]
+struct NamedChunk<A, R>(crate::remote::RemoteFn<A, R>, Vec<A>);
+
+#[cfg(feature = "remote")]
+impl<A, R> Job<Vec<Result<R, crate::error::TaskError>>> for NamedChunk<A, R>
+where
+    A: Send + 'static,
+    R: 'static,
+{
+    type Given = Self;
+    fn call(self) -> Vec<Result<R, crate::error::TaskError>> {
+        let f = self.0;
+        self.1
+            .into_iter()
+            .map(|arg| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f.call(arg)))
+                    .map_err(crate::error::TaskError::panic)
+            })
+            .collect()
+    }
+    fn into_given(self) -> Self {
+        self
+    }
 }
 
 /// The job of a named function on a thread pool: called directly, its

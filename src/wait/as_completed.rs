@@ -30,7 +30,8 @@ use crate::error::TimeoutError;
 /// same tasks in the same order, which never blocks.
 ///
 /// Accepts anything that is a [`TaskRef`]: handles, references to handles,
-/// or `(key, handle)` pairs.
+/// or `(key, handle)` pairs; for tasks of different output types,
+/// [`AnyHandle`](crate::AnyHandle)s or `&dyn TaskRef`s.
 ///
 /// # Examples
 ///
@@ -47,6 +48,26 @@ use crate::error::TimeoutError;
 /// tx.send(()).unwrap();
 /// assert_eq!(finished.next().unwrap().join().unwrap(), "slow");
 /// assert!(finished.next().is_none());
+/// ```
+///
+/// Tasks of different output types, with keys to tell them apart:
+///
+/// ```
+/// use futurepool::{AnyHandle, ThreadPool, as_completed};
+/// use std::sync::mpsc;
+///
+/// let pool = ThreadPool::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let size = pool.submit(move || { rx.recv().unwrap(); 512_u64 }).unwrap();
+/// let mime = pool.submit(|| String::from("text/plain")).unwrap();
+/// let mut finished = as_completed([("size", AnyHandle::new(size)), ("mime", mime.into())]);
+/// let (key, handle) = finished.next().unwrap();
+/// assert_eq!(key, "mime");
+/// assert_eq!(handle.downcast::<String>().unwrap().join().unwrap(), "text/plain");
+/// tx.send(()).unwrap();
+/// let (key, handle) = finished.next().unwrap();
+/// assert_eq!(key, "size");
+/// assert_eq!(handle.downcast::<u64>().unwrap().join().unwrap(), 512);
 /// ```
 pub fn as_completed<I>(tasks: I) -> AsCompleted<I::Item>
 where

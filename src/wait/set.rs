@@ -1,8 +1,9 @@
 //! [`TaskRef`], what `as_completed` and `wait` accept, and [`WatchSet`],
-//! the registration both build on: a set of distinct tasks sharing one of
-//! the core's ready-queues.
+//! the registration both build on (and `first_ok`): a set of distinct tasks
+//! sharing one of the core's ready-queues.
 
-use crate::core::handle::TaskHandle;
+use super::any::AnyHandle;
+use crate::core::handle::{SharedHandle, TaskHandle};
 use crate::core::watch::{Completion, Notify, Watcher};
 use crate::loom::sync::Arc;
 
@@ -15,14 +16,34 @@ mod sealed {
 ///
 /// It is implemented for:
 /// - [`TaskHandle<T>`](crate::TaskHandle): owned handles, given back as they finish;
-/// - `&TaskHandle<T>`: borrowed handles; the same handle given twice counts once;
-/// - `(K, TaskHandle<T>)`: a handle with a key of yours (an input, a URL, an
-///   index), so you know which task finished, as Python code does with a
-///   `{future: key}` dict.
+/// - [`AnyHandle`](crate::AnyHandle): an owned handle whose output type is
+///   erased, so that handles of different types go in one call; turn it back
+///   into a `TaskHandle<T>` with [`downcast`](crate::AnyHandle::downcast);
+/// - `&H` for any `H: TaskRef`, `dyn TaskRef` included: borrowed handles
+///   (`&TaskHandle<T>`, `&dyn TaskRef`, ...); the same task given twice
+///   counts once;
+/// - `Box<H>` for any `H: TaskRef`, `dyn TaskRef` included;
+/// - `(K, H)` for any `H: TaskRef`: a task with a key of yours (an input, a
+///   URL, an index), so you know which task finished, as Python code does
+///   with a `{future: key}` dict: `(K, TaskHandle<T>)`, `(K, &TaskHandle<T>)`,
+///   `(K, AnyHandle)`, ...
+///
+/// # Handles of different output types
+///
+/// One call takes one item type, so to mix `TaskHandle<i32>` and
+/// `TaskHandle<String>` (Python's `wait([f_int, f_str])`), erase the types:
+/// borrow them as `&dyn TaskRef` and keep the handles to join afterwards, or
+/// hand them over as [`AnyHandle`](crate::AnyHandle)s and downcast what comes
+/// back. To use a borrowed `dyn TaskRef` on another thread, name it
+/// `&(dyn TaskRef + Sync)`.
+///
+/// Tasks given twice count once: the first one given is kept.
 ///
 /// The trait is sealed: it can't be implemented outside this crate.
 ///
 /// # Examples
+///
+/// Keyed handles:
 ///
 /// ```
 /// use futurepool::{ThreadPool, as_completed};
@@ -34,6 +55,22 @@ mod sealed {
 ///     .collect();
 /// seen.sort();
 /// assert_eq!(seen, [("a", 1), ("bb", 2), ("ccc", 3)]);
+/// ```
+///
+/// Handles of different output types, borrowed:
+///
+/// ```
+/// use futurepool::{ReturnWhen, TaskRef, ThreadPool, wait};
+///
+/// let pool = ThreadPool::new();
+/// let count = pool.submit(|| 3_usize).unwrap();
+/// let name = pool.submit(|| String::from("three")).unwrap();
+/// let mixed: [&dyn TaskRef; 3] = [&count, &name, &count]; // `count` twice
+/// let waited = wait(mixed, ReturnWhen::AllCompleted);
+/// assert_eq!(waited.done.len(), 2); // counted once
+/// drop(waited); // it borrows the handles
+/// assert_eq!(count.join().unwrap(), 3);
+/// assert_eq!(name.join().unwrap(), "three");
 /// ```
 // `Completion` is crate-private on purpose: the trait is sealed, and this
 // method is how the crate reaches the task behind any `TaskRef`.
@@ -51,19 +88,43 @@ impl<T: Send + 'static> TaskRef for TaskHandle<T> {
     }
 }
 
-impl<T: Send + 'static> sealed::Sealed for &TaskHandle<T> {}
+impl<T: Send + 'static> sealed::Sealed for SharedHandle<T> {}
 #[allow(private_interfaces)]
-impl<T: Send + 'static> TaskRef for &TaskHandle<T> {
+impl<T: Send + 'static> TaskRef for SharedHandle<T> {
     fn completion(&self) -> &dyn Completion {
-        *self
+        self.as_completion()
     }
 }
 
-impl<K, T: Send + 'static> sealed::Sealed for (K, TaskHandle<T>) {}
+impl<H: TaskRef + ?Sized> sealed::Sealed for &H {}
 #[allow(private_interfaces)]
-impl<K, T: Send + 'static> TaskRef for (K, TaskHandle<T>) {
+impl<H: TaskRef + ?Sized> TaskRef for &H {
     fn completion(&self) -> &dyn Completion {
-        &self.1
+        (**self).completion()
+    }
+}
+
+impl<H: TaskRef + ?Sized> sealed::Sealed for Box<H> {}
+#[allow(private_interfaces)]
+impl<H: TaskRef + ?Sized> TaskRef for Box<H> {
+    fn completion(&self) -> &dyn Completion {
+        (**self).completion()
+    }
+}
+
+impl<K, H: TaskRef> sealed::Sealed for (K, H) {}
+#[allow(private_interfaces)]
+impl<K, H: TaskRef> TaskRef for (K, H) {
+    fn completion(&self) -> &dyn Completion {
+        self.1.completion()
+    }
+}
+
+impl sealed::Sealed for AnyHandle {}
+#[allow(private_interfaces)]
+impl TaskRef for AnyHandle {
+    fn completion(&self) -> &dyn Completion {
+        self.inner_completion()
     }
 }
 

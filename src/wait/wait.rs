@@ -63,6 +63,10 @@ pub struct Waited<H> {
 /// two `&TaskHandle` to one task) is counted and returned once. On a pool
 /// worker, the worker lends its place while blocked.
 ///
+/// Accepts anything that is a [`TaskRef`]: handles, references to handles,
+/// `(key, handle)` pairs; for tasks of different output types, `&dyn
+/// TaskRef`s or [`AnyHandle`](crate::AnyHandle)s.
+///
 /// # Examples
 ///
 /// ```
@@ -76,6 +80,20 @@ pub struct Waited<H> {
 /// let waited = wait([slow, fast], ReturnWhen::FirstCompleted);
 /// assert_eq!((waited.done.len(), waited.not_done.len()), (1, 1));
 /// tx.send(()).unwrap();
+/// ```
+///
+/// Tasks of different output types, as Python's `wait([f_int, f_str])`:
+///
+/// ```
+/// use futurepool::{ReturnWhen, TaskRef, ThreadPool, wait};
+///
+/// let pool = ThreadPool::new();
+/// let f_int = pool.submit(|| 42).unwrap();
+/// let f_str = pool.submit(|| "forty-two").unwrap();
+/// let waited = wait([&f_int as &dyn TaskRef, &f_str], ReturnWhen::AllCompleted);
+/// assert_eq!(waited.done.len(), 2);
+/// drop(waited); // it borrows the handles
+/// assert_eq!((f_int.join().unwrap(), f_str.join().unwrap()), (42, "forty-two"));
 /// ```
 #[doc(alias = "wait_all")]
 pub fn wait<I>(tasks: I, return_when: ReturnWhen) -> Waited<I::Item>

@@ -116,11 +116,14 @@ impl<T> fmt::Display for JoinTimeoutError<T> {
     }
 }
 
+/// `Failed` is transparent: it reads as the task's error, and its source
+/// is that error's source (never the task's error again: reporters would
+/// print it twice).
 impl<T> Error for JoinTimeoutError<T> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             JoinTimeoutError::Timeout(_) => None,
-            JoinTimeoutError::Failed(err) => Some(err),
+            JoinTimeoutError::Failed(err) => err.source(),
         }
     }
 }
@@ -183,11 +186,12 @@ impl<T> fmt::Display for TryJoinError<T> {
     }
 }
 
+/// `Failed` is transparent, as for [`JoinTimeoutError`].
 impl<T> Error for TryJoinError<T> {
     fn source(&self) -> Option<&(dyn Error + 'static)> {
         match self {
             TryJoinError::NotReady(_) => None,
-            TryJoinError::Failed(err) => Some(err),
+            TryJoinError::Failed(err) => err.source(),
         }
     }
 }

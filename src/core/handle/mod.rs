@@ -1,19 +1,25 @@
 //! The handle to a submitted task: Python's `Future`, with Rust's ownership;
-//! and (`join_error.rs`) the errors of a bounded `join`, which hand it back.
+//! (`join_error.rs`) the errors of a bounded `join`, which hand it back;
+//! (`cancel_on_drop.rs`) the future that cancels its task when dropped; and
+//! (`shared/`) the handle that many consumers share.
 
+mod cancel_on_drop;
 mod join_error;
+mod shared;
 
 use std::fmt;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+pub use cancel_on_drop::CancelOnDrop;
 pub use join_error::{JoinTimeoutError, TryJoinError};
+pub use shared::{SharedGet, SharedHandle};
 
 use super::cell::Cell;
 use super::state::Phase;
 use super::watch::{Completion, Watcher};
-use crate::error::TaskError;
+use crate::error::{TaskError, TaskId};
 use crate::loom::sync::Arc;
 
 /// A handle to a task submitted to a pool: ask whether it is done, wait for
@@ -32,7 +38,8 @@ use crate::loom::sync::Arc;
 /// [`try_join`](Self::try_join) doesn't block. To wait *without* taking
 /// (to poll for progress, say) use [`wait`](Self::wait) and friends, which
 /// borrow. A handle is also a [`std::future::Future`]: `.await` it from any
-/// async runtime.
+/// async runtime. To read the outcome from several places, or more than
+/// once, make the handle [`shared`](Self::shared).
 ///
 /// # Dropping
 ///
@@ -65,6 +72,43 @@ pub struct TaskHandle<T> {
 impl<T> TaskHandle<T> {
     pub(crate) fn new(cell: Arc<Cell<T>>) -> TaskHandle<T> {
         TaskHandle { cell }
+    }
+
+    /// The task's id: unique in this process, the same in its errors
+    /// ([`TaskError::task_id`]) and its `Debug`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let handle = pool.submit(|| -> () { panic!("boom") }).unwrap();
+    /// let id = handle.id();
+    /// assert!(format!("{handle:?}").contains(&format!("id: {}", id.as_u64())));
+    /// assert_eq!(handle.join().unwrap_err().task_id(), Some(id));
+    /// ```
+    pub fn id(&self) -> TaskId {
+        self.cell.task_id()
+    }
+
+    /// The task's name, if it was given one
+    /// ([`TaskBuilder::name`](crate::TaskBuilder::name),
+    /// [`Promise::named`](crate::Promise::named)).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let named = pool.task().name("thumbnail").submit(|| ()).unwrap();
+    /// let unnamed = pool.submit(|| ()).unwrap();
+    /// assert_eq!(named.name(), Some("thumbnail"));
+    /// assert_eq!(unnamed.name(), None);
+    /// ```
+    pub fn name(&self) -> Option<&str> {
+        self.cell.name()
     }
 
     /// Returns `true` if the task has ended: with a value, a panic, a
@@ -143,8 +187,9 @@ impl<T> TaskHandle<T> {
     ///   in this call (after the callbacks; a drop that panics is caught and
     ///   reported by the panic hook, so `cancel` still returns). A task that
     ///   times out while queued is different: the timer thread runs no user
-    ///   code, so its closure is dropped by the worker that reaches it in
-    ///   the queue.
+    ///   code, so its closure is dropped by whichever comes first of the
+    ///   worker that reaches it in the queue, a `cancel` (which returns
+    ///   `false`: it timed out), or the thread that takes its outcome.
     /// - A **running** task submitted with a [`CancelToken`](crate::CancelToken)
     ///   is cancelled: the token is signalled and the handle completes as
     ///   cancelled at once. The closure keeps its worker until it notices the
@@ -409,112 +454,6 @@ impl<T> TaskHandle<T> {
     }
 }
 
-impl<T> TaskHandle<T> {
-    /// Wraps the handle in a future that **cancels the task when dropped**
-    /// before it completes, as Python's `asyncio.wrap_future` does when the
-    /// awaiting coroutine is cancelled.
-    ///
-    /// By default, dropping a handle (or a future awaiting it) does not cancel
-    /// the task: the work goes on and its outcome is dropped, which is right
-    /// for work with side effects that must finish. Use this instead when the
-    /// result is only wanted by the awaiting code, so that an abandoned
-    /// request (a client that went away, a `select!` that took another branch,
-    /// a runtime timeout) doesn't leave work queued. A queued task is then
-    /// never run; a running one is stopped only if it takes a
-    /// [`CancelToken`](crate::CancelToken) (see [`cancel`](Self::cancel)).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    /// use std::sync::mpsc;
-    ///
-    /// let pool = ThreadPool::builder().max_workers(1).build().unwrap();
-    /// let (tx, rx) = mpsc::channel::<()>();
-    /// let busy = pool.submit(move || rx.recv().unwrap()).unwrap();
-    /// let queued = pool.submit(|| 1).unwrap();
-    /// let watch = pool.submit(|| ()).unwrap(); // queued behind `queued`
-    /// drop(queued.cancel_on_drop()); // e.g. the awaiting future was dropped
-    /// tx.send(()).unwrap();
-    /// busy.join().unwrap();
-    /// watch.join().unwrap();
-    /// ```
-    pub fn cancel_on_drop(self) -> CancelOnDrop<T> {
-        CancelOnDrop { handle: Some(self) }
-    }
-}
-
-/// A [`TaskHandle`] that cancels its task when dropped before completion;
-/// made by [`TaskHandle::cancel_on_drop`].
-///
-/// Awaiting it gives the task's outcome, as awaiting the handle does.
-///
-/// # Examples
-///
-/// ```
-/// use futurepool::ThreadPool;
-///
-/// let pool = ThreadPool::new();
-/// let guarded = pool.submit(|| 5).unwrap().cancel_on_drop();
-/// assert_eq!(futures::executor::block_on(guarded).unwrap(), 5);
-/// ```
-#[must_use = "dropping a CancelOnDrop cancels the task"]
-pub struct CancelOnDrop<T> {
-    handle: Option<TaskHandle<T>>,
-}
-
-impl<T> CancelOnDrop<T> {
-    /// Takes the handle back out, so that dropping no longer cancels.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::ThreadPool;
-    ///
-    /// let pool = ThreadPool::new();
-    /// let handle = pool.submit(|| 5).unwrap().cancel_on_drop().into_inner();
-    /// assert_eq!(handle.join().unwrap(), 5);
-    /// ```
-    pub fn into_inner(mut self) -> TaskHandle<T> {
-        self.handle
-            .take()
-            .expect("the handle is present until completion or into_inner")
-    }
-}
-
-impl<T> std::future::Future for CancelOnDrop<T> {
-    type Output = Result<T, TaskError>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.get_mut();
-        let handle = this
-            .handle
-            .as_mut()
-            .expect("`CancelOnDrop` polled after completion");
-        let outcome = Pin::new(handle).poll(cx);
-        if outcome.is_ready() {
-            this.handle = None; // completed: nothing left to cancel
-        }
-        outcome
-    }
-}
-
-impl<T> Drop for CancelOnDrop<T> {
-    fn drop(&mut self) {
-        if let Some(handle) = self.handle.take() {
-            handle.cancel();
-        }
-    }
-}
-
-impl<T> fmt::Debug for CancelOnDrop<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CancelOnDrop")
-            .field("armed", &self.handle.is_some())
-            .finish()
-    }
-}
-
 /// Awaiting a handle gives the same outcome as [`join`](TaskHandle::join),
 /// without blocking the thread. It needs no particular async runtime: the
 /// waker of the last poll is woken when the task ends.
@@ -540,9 +479,9 @@ impl<T> std::future::Future for TaskHandle<T> {
     }
 }
 
-/// Shows the task's id and its state, as Python's repr does: `pending`,
-/// `running`, `finishing` (its callbacks are running), `cancelled`,
-/// `failed` or `finished`.
+/// Shows the task's id, its name if it has one, and its state, as Python's
+/// repr does: `pending`, `running`, `finishing` (its callbacks are
+/// running), `cancelled`, `failed` or `finished`.
 ///
 /// ```
 /// use futurepool::ThreadPool;
@@ -553,14 +492,32 @@ impl<T> std::future::Future for TaskHandle<T> {
 /// let shown = format!("{handle:?}");
 /// assert!(shown.starts_with("TaskHandle { id: "), "{shown}");
 /// assert!(shown.ends_with(", state: finished }"), "{shown}");
+///
+/// let named = pool.task().name("resize").submit(|| 1).unwrap();
+/// named.wait();
+/// let id = named.id().as_u64();
+/// assert_eq!(format!("{named:?}"), format!("TaskHandle {{ id: {id}, name: \"resize\", state: finished }}"));
 /// ```
 impl<T> fmt::Debug for TaskHandle<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TaskHandle")
-            .field("id", &self.cell.id())
-            .field("state", &format_args!("{}", self.cell.describe()))
-            .finish()
+        debug_task(f, "TaskHandle", &self.cell)
     }
+}
+
+/// `Name { id: 17, name: "resize", state: running }`, for the handles and
+/// the promise (the name only if the task has one).
+pub(crate) fn debug_task<T, P: ?Sized + super::cell::Payload>(
+    f: &mut fmt::Formatter<'_>,
+    what: &str,
+    cell: &Cell<T, P>,
+) -> fmt::Result {
+    let mut s = f.debug_struct(what);
+    s.field("id", &cell.id());
+    if let Some(name) = cell.name() {
+        s.field("name", &name);
+    }
+    s.field("state", &format_args!("{}", cell.describe()))
+        .finish()
 }
 
 /// What `as_completed` and `wait` need of a task, reached through its

@@ -1,0 +1,136 @@
+//! How the process pool queues a task: the argument (or a chunk of them)
+//! encoded in the caller, a producer for the drivers, a deadline for the
+//! timer.
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::ProcessPool;
+use super::protocol::Request;
+use super::remote_task::{
+    Decoder, Remote, RemoteTask, decode_chunk, decode_one, encode_arg, request_frame,
+};
+use crate::core::cell::{Caller, TaskSpec};
+use crate::core::handle::TaskHandle;
+use crate::core::producer::new_task;
+use crate::core::timer::ScheduleError;
+use crate::error::{Refusal, SubmitError, TaskError};
+use crate::executor::options::TaskOptions;
+use crate::remote::RemoteFn;
+
+impl ProcessPool {
+    pub(super) fn submit_with<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<R>, SubmitError<A>>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let frame = encode_arg(&arg).and_then(|arg| {
+            request_frame(&Request::Call {
+                name: f.name().to_owned(),
+                arg,
+            })
+        });
+        self.spawn(frame, Box::new(decode_one::<R>), options, block)
+            .map_err(|reason| SubmitError::new(arg, reason))
+    }
+
+    /// Queues an encoded request. A request that failed to encode gives a
+    /// handle that has already failed.
+    fn spawn<T: Send + 'static>(
+        &self,
+        frame: Result<Vec<u8>, TaskError>,
+        decode: Decoder<T>,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<T>, Refusal> {
+        // Cancellable while running: the driver installs a hook that kills
+        // the worker process. The deadline is the pool's timer's to enforce,
+        // the same way.
+        let stopping = TaskSpec {
+            token: None,
+            cancellable: true,
+            name: options.name.clone(),
+        };
+        let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        let frame = match frame {
+            Ok(frame) => frame,
+            Err(err) => {
+                producer.fail(err);
+                return Ok(handle);
+            }
+        };
+        // The deadline is registered (and for a time limit, the timer
+        // started: the driver schedules the limit when the task starts)
+        // before the task is queued, so that a timer that can't start
+        // refuses a task nobody has seen yet.
+        let timer = &self.shared().timer;
+        let scheduled = match (options.deadline(), options.time_limit) {
+            (Some(deadline), _) => timer.schedule(deadline, producer.expiry()),
+            (None, Some(_)) => timer.start(),
+            (None, None) => Ok(()),
+        };
+        match scheduled {
+            Ok(()) => {}
+            Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
+            Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
+        }
+        let task = Box::new(RemoteTask {
+            producer,
+            frame: frame.into(),
+            decode,
+            retries: options.retries.unwrap_or(self.shared().config.retries),
+            time_limit: options.time_limit,
+        });
+        // A refused task is dropped unqueued: nobody sees its handle.
+        self.shared().push(task, block).map(|()| handle)
+    }
+
+    /// Queues `f` over a chunk of arguments as one task; its value is each
+    /// argument's outcome, in order. An argument that fails to encode is
+    /// its own error there, and never leaves the caller. A refused chunk's
+    /// arguments come back.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn spawn_chunk<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        args: Vec<A>,
+        options: &TaskOptions,
+        block: bool,
+    ) -> Result<TaskHandle<Vec<Result<R, TaskError>>>, (Vec<A>, Refusal)>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let mut plan = Vec::with_capacity(args.len());
+        let mut encoded = Vec::new();
+        for arg in &args {
+            match encode_arg(arg) {
+                Ok(bytes) => {
+                    encoded.push(bytes);
+                    plan.push(None);
+                }
+                Err(err) => plan.push(Some(err)),
+            }
+        }
+        if encoded.is_empty() {
+            // Nothing to send: the chunk is done, each input its error.
+            let (producer, handle) = new_task(Remote, TaskSpec::default(), Caller::User);
+            let errors = plan.into_iter().map(|p| Err(p.expect("none was sent")));
+            let _ = producer.complete(Ok(errors.collect()));
+            return Ok(handle);
+        }
+        let frame = request_frame(&Request::Chunk {
+            name: f.name().to_owned(),
+            args: encoded,
+        });
+        let decode: Decoder<_> = Box::new(move |reply, pid| decode_chunk(plan, reply, pid));
+        self.spawn(frame, decode, options, block)
+            .map_err(|reason| (args, reason))
+    }
+}

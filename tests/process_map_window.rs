@@ -1,0 +1,84 @@
+//! The one map window on the process pool (issue 10): a per-item time limit
+//! that kills only the slow items' workers, unordered maps, and the stream
+//! the process pool's map now has.
+
+#![cfg(all(feature = "process", target_os = "linux"))]
+#![allow(missing_docs)]
+
+futurepool::process_init_before_main!();
+
+use futurepool::{Executor, ProcessPool, remote};
+use std::time::Duration;
+
+/// Slow forever on every tenth input; quick otherwise.
+fn sometimes_stuck(i: u32) -> u32 {
+    if i % 10 == 3 {
+        loop {
+            std::thread::park();
+        }
+    }
+    i
+}
+
+/// The issue's case: a process map of many inputs, a few of which hang.
+/// A map-wide timeout ended the whole map at the first slow one (4 results
+/// of 200); a per-item time limit fails just the slow ones, killing their
+/// workers, and the map goes on.
+#[test]
+fn a_per_item_time_limit_fails_only_the_slow_items() {
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    let results: Vec<_> = pool
+        .map(remote!(sometimes_stuck), 0..20)
+        .time_limit(Duration::from_millis(300))
+        .collect();
+    assert_eq!(results.len(), 20);
+    let timed_out: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref().is_err_and(|e| e.is_timeout()))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(timed_out, [3, 13]);
+    for (i, r) in results.iter().enumerate() {
+        if !timed_out.contains(&i) {
+            assert_eq!(*r.as_ref().unwrap(), i as u32);
+        }
+    }
+    assert!(
+        pool.workers_started() >= 4,
+        "the stuck workers were replaced"
+    );
+}
+
+#[test]
+fn an_unordered_process_map_yields_every_item_once() {
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    let mut v: Vec<u32> = pool
+        .map_unordered(remote!(|x: u32| x * 2), 0..30)
+        .chunksize(4)
+        .map(Result::unwrap)
+        .collect();
+    v.sort_unstable();
+    assert_eq!(v, (0..30).map(|x| x * 2).collect::<Vec<_>>());
+}
+
+#[test]
+fn a_process_map_is_a_stream_too() {
+    use futures::StreamExt;
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    let stream = pool
+        .map(remote!(|x: u64| x + 1), 0..5)
+        .chunksize(2)
+        .into_stream();
+    let v: Vec<u64> = futures::executor::block_on(stream.map(Result::unwrap).collect());
+    assert_eq!(v, [1, 2, 3, 4, 5]);
+}
+
+#[test]
+fn map_fn_on_a_process_pool_is_the_same_map() {
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    let v: Vec<u32> = Executor::map_fn(&pool, remote!(|x: u32| x * x), 1..=4)
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(v, [1, 4, 9, 16]);
+}
