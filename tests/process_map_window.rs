@@ -52,7 +52,10 @@ fn a_per_item_time_limit_fails_only_the_slow_items() {
         "the stuck workers were replaced"
     );
     assert_eq!(
-        pool.submit(remote!(sometimes_stuck), 1).unwrap().join().unwrap(),
+        pool.submit(remote!(sometimes_stuck), 1)
+            .unwrap()
+            .join()
+            .unwrap(),
         1
     );
 }
