@@ -43,7 +43,7 @@
 
 use std::panic::{self, AssertUnwindSafe};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use super::blocking;
 pub(crate) use super::outcome::{Deferred, Outcome};
@@ -86,8 +86,8 @@ pub(crate) enum Caller {
     Internal,
 }
 
-/// How a new task is set up: how it can be ended while it runs, and its
-/// name.
+/// How a new task is set up: how it can be ended while it runs, its name,
+/// and its time limits.
 #[derive(Debug, Default)]
 pub(crate) struct TaskSpec {
     /// The closure's cooperative token, signalled when the task is
@@ -98,15 +98,29 @@ pub(crate) struct TaskSpec {
     pub(crate) cancellable: bool,
     /// Shown by its handle's `Debug` and its error's `Display`.
     pub(crate) name: Option<TaskName>,
+    /// Past this, the task must not start (the timer ends it; a backend
+    /// checks too, as the timer may lag).
+    pub(crate) deadline: Option<Instant>,
+    /// How long the task may run, from its start; the backend enforces it.
+    pub(crate) time_limit: Option<Duration>,
 }
 
 /// See the [module docs](self).
+///
+/// # Size
+///
+/// A task's memory is most of what a queue of pending tasks costs (issue
+/// 11: at most 150 bytes a pending task, allocation, queue slot and handle
+/// included), so what most tasks don't use is kept out of line:
+/// [`Fixed`], set at creation (a name, a token, time limits), and
+/// [`Waiting`], what waits on the task (callbacks, a waker, watchers, a
+/// stop hook), allocated when the first of them arrives. A plain task
+/// nobody awaits or watches allocates neither. `footprint.rs` pins the
+/// sizes.
 pub(crate) struct Cell<T, P: ?Sized = dyn Payload> {
     id: u64,
-    /// One pointer: an unnamed task pays 8 bytes for it.
-    name: Option<TaskName>,
-    cancellable: bool,
-    token: Option<CancelToken>,
+    /// `None` for a task with no name, token, stop hook or time limit.
+    fixed: Option<Box<Fixed>>,
     state: Mutex<State<T>>,
     /// Blocked waiters wait here for `Done`.
     done: Condvar,
@@ -114,15 +128,30 @@ pub(crate) struct Cell<T, P: ?Sized = dyn Payload> {
     pub(crate) payload: P,
 }
 
+/// The rarely set part of a [`TaskSpec`], out of line.
+struct Fixed {
+    name: Option<TaskName>,
+    token: Option<CancelToken>,
+    cancellable: bool,
+    deadline: Option<Instant>,
+    time_limit: Option<Duration>,
+}
+
 /// The mutable state, under the cell's mutex.
 struct State<T> {
     phases: Phases,
-    /// From `Done` until taken. (While callbacks run it is held by the
-    /// thread running them.)
-    outcome: Option<Outcome<T>>,
     /// Whether the outcome is lent to a thread running late callbacks.
     /// Callbacks added meanwhile are queued, and that thread runs them.
     outcome_lent: bool,
+    /// From `Done` until taken. (While callbacks run it is held by the
+    /// thread running them.)
+    outcome: Option<Outcome<T>>,
+    /// What waits on the task, once something does.
+    waiting: Option<Box<Waiting<T>>>,
+}
+
+/// What waits on a task, or may stop it; see [`Cell`]'s size notes.
+struct Waiting<T> {
     callbacks: Vec<Callback<T>>,
     /// The waker of the one polling the handle.
     waker: Option<Waker>,
@@ -134,22 +163,68 @@ struct State<T> {
     hook_fired: bool,
 }
 
+impl<T> Default for Waiting<T> {
+    fn default() -> Waiting<T> {
+        Waiting {
+            callbacks: Vec::new(),
+            waker: None,
+            watchers: Vec::new(),
+            hook: None,
+            hook_fired: false,
+        }
+    }
+}
+
+impl<T> State<T> {
+    /// What waits on the task, made on first use.
+    fn waiting(&mut self) -> &mut Waiting<T> {
+        self.waiting.get_or_insert_with(Box::default)
+    }
+
+    fn has_callbacks(&self) -> bool {
+        self.waiting
+            .as_ref()
+            .is_some_and(|w| !w.callbacks.is_empty())
+    }
+
+    fn take_callbacks(&mut self) -> Vec<Callback<T>> {
+        match &mut self.waiting {
+            Some(w) => std::mem::take(&mut w.callbacks),
+            None => Vec::new(),
+        }
+    }
+}
+
 impl<T, P> Cell<T, P> {
-    pub(crate) fn new(payload: P, options: TaskSpec) -> Cell<T, P> {
+    pub(crate) fn new(payload: P, spec: TaskSpec) -> Cell<T, P> {
+        let TaskSpec {
+            token,
+            cancellable,
+            name,
+            deadline,
+            time_limit,
+        } = spec;
+        let plain = token.is_none()
+            && !cancellable
+            && name.is_none()
+            && deadline.is_none()
+            && time_limit.is_none();
         Cell {
             id: crate::loom::next_id(),
-            name: options.name,
-            cancellable: options.cancellable || options.token.is_some(),
-            token: options.token,
+            fixed: (!plain).then(|| {
+                Box::new(Fixed {
+                    cancellable: cancellable || token.is_some(),
+                    name,
+                    token,
+                    deadline,
+                    time_limit,
+                })
+            }),
             state: Mutex::new(State {
                 phases: Phases::new(),
-                outcome: None,
                 outcome_lent: false,
-                callbacks: Vec::new(),
-                waker: None,
-                watchers: Vec::new(),
-                hook: None,
-                hook_fired: false,
+                outcome: None,
+                waiting: None,
             }),
             done: Condvar::new(),
             payload,
@@ -165,7 +240,25 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
 
     /// Whether `cancel` ends the task while it runs.
     pub(crate) fn cancellable(&self) -> bool {
-        self.cancellable
+        self.fixed.as_ref().is_some_and(|f| f.cancellable)
+    }
+
+    /// Past this, the task must not start.
+    pub(crate) fn deadline(&self) -> Option<Instant> {
+        self.fixed.as_ref().and_then(|f| f.deadline)
+    }
+
+    /// How long the task may run, from its start.
+    pub(crate) fn time_limit(&self) -> Option<Duration> {
+        self.fixed.as_ref().and_then(|f| f.time_limit)
+    }
+
+    fn token(&self) -> Option<&CancelToken> {
+        self.fixed.as_ref().and_then(|f| f.token.as_ref())
+    }
+
+    fn task_name(&self) -> Option<&TaskName> {
+        self.fixed.as_ref().and_then(|f| f.name.as_ref())
     }
 
     /// The task's id, as the public API shows it.
@@ -175,7 +268,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
 
     /// The task's name, if it was given one.
     pub(crate) fn name(&self) -> Option<&str> {
-        self.name.as_ref().map(TaskName::as_str)
+        self.task_name().map(TaskName::as_str)
     }
 
     /// Whether an ending event of cancellation has won, whether or not the
@@ -239,8 +332,9 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         if st.phases.phase() != Phase::Running {
             return false;
         }
-        st.hook = Some(hook);
-        st.hook_fired = false;
+        let waiting = st.waiting();
+        waiting.hook = Some(hook);
+        waiting.hook_fired = false;
         true
     }
 
@@ -248,8 +342,13 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn clear_hook(&self) -> bool {
         let mut st = self.state.lock();
-        st.hook = None;
-        std::mem::take(&mut st.hook_fired)
+        match &mut st.waiting {
+            Some(w) => {
+                w.hook = None;
+                std::mem::take(&mut w.hook_fired)
+            }
+            None => false,
+        }
     }
 
     // --- The consumer's side -------------------------------------------
@@ -354,9 +453,10 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             }
             return Poll::Ready(self.resolve(outcome));
         }
-        match &st.waker {
+        let waiting = st.waiting();
+        match &waiting.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
-            _ => st.waker = Some(cx.waker().clone()),
+            _ => waiting.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
     }
@@ -370,7 +470,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             // callbacks: that thread runs it next. Either way callbacks run
             // one at a time, as `&T` must not be shared between threads
             // (`T` is only `Send`).
-            st.callbacks.push(cb);
+            st.waiting().callbacks.push(cb);
             return;
         }
         // Done: run it here and now, lending the outcome out of the lock.
@@ -391,7 +491,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                     run_callback(cb, outcome.as_ref());
                 }
             });
-            batch = std::mem::take(&mut st.callbacks);
+            batch = st.take_callbacks();
         }
         st.outcome = Some(Outcome::Ready(outcome));
         st.outcome_lent = false;
@@ -406,7 +506,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         if st.phases.is_done() && !st.outcome_lent {
             return Err(cb);
         }
-        st.callbacks.push(cb);
+        st.waiting().callbacks.push(cb);
         Ok(())
     }
 
@@ -417,13 +517,15 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         if let Some(status) = st.phases.done_status() {
             return Some(status);
         }
-        st.watchers.push(w);
+        st.waiting().watchers.push(w);
         None
     }
 
     /// Removes the watchers with this id, if still registered.
     pub(crate) fn unwatch(&self, id: u64) {
-        self.state.lock().watchers.retain(|w| w.id != id);
+        if let Some(waiting) = &mut self.state.lock().waiting {
+            waiting.watchers.retain(|w| w.id != id);
+        }
     }
 
     // --- Ending -------------------------------------------------------
@@ -434,18 +536,20 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// backend's stop hook runs (under the lock: see `set_hook`).
     fn win(&self, ending: Ending) -> Result<MutexGuard<'_, State<T>>, MutexGuard<'_, State<T>>> {
         let mut st = self.state.lock();
-        let won = match st.phases.win(ending, self.cancellable) {
+        let won = match st.phases.win(ending, self.cancellable()) {
             Ok(won) => won,
             Err(_) => return Err(st),
         };
         if won == Won::WasRunning && matches!(ending, Ending::Cancel | Ending::Expire) {
-            if let Some(token) = &self.token {
+            if let Some(token) = self.token() {
                 token.signal();
             }
-            if let Some(hook) = st.hook.take() {
-                // Backend code (a `kill`), under the lock: see `set_hook`.
-                hook();
-                st.hook_fired = true;
+            if let Some(waiting) = &mut st.waiting {
+                if let Some(hook) = waiting.hook.take() {
+                    // Backend code (a `kill`), under the lock: see `set_hook`.
+                    hook();
+                    waiting.hook_fired = true;
+                }
             }
         }
         Ok(st)
@@ -459,12 +563,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             Outcome::Ready(Err(err)) => Outcome::Ready(Err(self.stamp(err))),
             outcome => outcome,
         };
-        if st.callbacks.is_empty() {
+        if !st.has_callbacks() {
             return self.publish(st, outcome);
         }
         let outcome = MutexGuard::unlocked(&mut st, || self.resolve(outcome));
         loop {
-            let callbacks = std::mem::take(&mut st.callbacks);
+            let callbacks = st.take_callbacks();
             if callbacks.is_empty() {
                 break;
             }
@@ -481,23 +585,28 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     fn publish(&self, mut st: MutexGuard<'_, State<T>>, outcome: Outcome<T>) {
         st.outcome = Some(outcome);
         st.phases.publish();
-        st.hook = None;
-        let waker = st.waker.take();
-        let watchers = std::mem::take(&mut st.watchers);
+        // The callbacks have all run; the rest is told now (and a stop
+        // hook dropped unrun: the task is over).
+        let waiting = st.waiting.take();
         drop(st);
         self.done.notify_all();
-        if let Some(waker) = waker {
-            waker.wake();
-        }
-        for w in watchers {
-            w.notify.push(w.index);
+        if let Some(waiting) = waiting {
+            let Waiting {
+                waker, watchers, ..
+            } = *waiting;
+            if let Some(waker) = waker {
+                waker.wake();
+            }
+            for w in watchers {
+                w.notify.push(w.index);
+            }
         }
     }
 
     /// Says on `err` that this task ended with it. Every error a cell
     /// publishes, or decodes from a deferred outcome, goes through here.
     fn stamp(&self, mut err: TaskError) -> TaskError {
-        err.stamp(self.task_id(), self.name.as_ref());
+        err.stamp(self.task_id(), self.task_name());
         err
     }
 
@@ -516,7 +625,7 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// judge.
     fn holds_user_values(&self) -> bool {
         let st = self.state.lock();
-        !st.callbacks.is_empty() || st.outcome.as_ref().is_some_and(Outcome::holds_user_value)
+        st.has_callbacks() || st.outcome.as_ref().is_some_and(Outcome::holds_user_value)
     }
 }
 
@@ -570,7 +679,7 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
     /// phase is `Completing`. Callbacks run here for [`Caller::User`], on the
     /// callback runner for [`Caller::Internal`].
     fn finish(self: &Arc<Self>, st: MutexGuard<'_, State<T>>, outcome: Outcome<T>, caller: Caller) {
-        if caller == Caller::User || st.callbacks.is_empty() {
+        if caller == Caller::User || !st.has_callbacks() {
             return self.run_callbacks(st, outcome);
         }
         drop(st);

@@ -10,11 +10,13 @@ use crate::error::TaskError;
 /// takes the outcome (or by the callback runner), never by the producer.
 pub(crate) type Deferred<T> = Box<dyn FnOnce() -> Result<T, TaskError> + Send + 'static>;
 
-/// A task's outcome, as stored.
+/// A task's outcome, as stored. A deferred value is boxed once more, so
+/// that it takes one pointer: an `Outcome<u64>` (and an
+/// `Option<Outcome<u64>>`) is as small as a `Result<u64, TaskError>`.
 pub(crate) enum Outcome<T> {
     Ready(Result<T, TaskError>),
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    Deferred(Deferred<T>),
+    Deferred(Box<Deferred<T>>),
 }
 
 impl<T> Outcome<T> {
@@ -25,7 +27,7 @@ impl<T> Outcome<T> {
             // The backend's decoder catches its own panics and says what
             // failed; this is the last guard, so a decoder can never unwind
             // into whoever asked.
-            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(decode))
+            Outcome::Deferred(decode) => panic::catch_unwind(AssertUnwindSafe(*decode))
                 .unwrap_or_else(|payload| Err(TaskError::panic(payload))),
         }
     }

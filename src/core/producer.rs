@@ -94,6 +94,18 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         self.cell().cancellable()
     }
 
+    /// Past this, the task must not start: a backend checks before it
+    /// starts a task, as the timer may lag behind.
+    pub(crate) fn deadline(&self) -> Option<std::time::Instant> {
+        self.cell().deadline()
+    }
+
+    /// How long the task may run, counted from its start; the backend
+    /// enforces it.
+    pub(crate) fn time_limit(&self) -> Option<std::time::Duration> {
+        self.cell().time_limit()
+    }
+
     /// What a backend keeps (weakly) to cancel the task while it runs.
     pub(crate) fn canceller(&self) -> Weak<dyn Cancel> {
         let cell: Arc<dyn Cancel> = self.cell().clone();
@@ -175,7 +187,7 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> bool {
         let cell = self.cell.take().expect("a producer ends its task once");
         let wanted = cell
-            .complete(Outcome::Deferred(decode), self.caller)
+            .complete(Outcome::Deferred(Box::new(decode)), self.caller)
             .is_ok();
         self.let_cell_go(cell);
         wanted

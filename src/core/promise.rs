@@ -111,6 +111,7 @@ impl<T: Send + 'static> Promise<T> {
             // The promise is its own token: see "Cancellation".
             cancellable: true,
             name,
+            ..TaskSpec::default()
         };
         let (producer, handle) = new_task((), options, Caller::User);
         (Promise { producer }, handle)

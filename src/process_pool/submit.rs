@@ -56,6 +56,7 @@ impl ProcessPool {
             token: None,
             cancellable: true,
             name: options.name.clone(),
+            ..TaskSpec::default()
         };
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
         let frame = match frame {

@@ -9,7 +9,7 @@
 //! submit hands it back. The core never touches it.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use crate::core::cell::{Caller, Cancel, Cell, Payload};
 use crate::core::producer::Producer;
@@ -60,28 +60,18 @@ where
     }
 }
 
-/// A thread-pool task's payload in its cell.
+/// A thread-pool task's payload in its cell: only the closure (its
+/// deadline and time limit are the cell's, set by the submit).
 pub(crate) struct ThreadJob<J> {
     /// The closure, until a worker takes it (to run or to drop) or a
     /// refused submit takes it back. Only one of those ever finds it.
     job: Mutex<Option<J>>,
-    /// Past this, the task must not start: a worker checks, because the
-    /// timer may lag behind.
-    deadline: Option<Instant>,
-    /// How long the task may run, from when a worker starts it.
-    time_limit: Option<Duration>,
 }
 
 impl<J> ThreadJob<J> {
-    pub(crate) fn new(
-        job: J,
-        deadline: Option<Instant>,
-        time_limit: Option<Duration>,
-    ) -> ThreadJob<J> {
+    pub(crate) fn new(job: J) -> ThreadJob<J> {
         ThreadJob {
             job: Mutex::new(Some(job)),
-            deadline,
-            time_limit,
         }
     }
 
@@ -89,8 +79,6 @@ impl<J> ThreadJob<J> {
     pub(crate) fn new_empty() -> ThreadJob<J> {
         ThreadJob {
             job: Mutex::new(None),
-            deadline: None,
-            time_limit: None,
         }
     }
 
@@ -135,11 +123,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
         let Some(job) = producer.payload().take() else {
             return; // taken back by a refused submit; never queued for real
         };
-        if producer
-            .payload()
-            .deadline
-            .is_some_and(|d| Instant::now() >= d)
-        {
+        if producer.deadline().is_some_and(|d| Instant::now() >= d) {
             // Past its deadline before it started: it never runs, even if
             // the timer thread hasn't got to it yet.
             producer.expire();
@@ -150,7 +134,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
             drop(job); // cancelled or timed out while queued
             return;
         }
-        if let Some(limit) = producer.payload().time_limit {
+        if let Some(limit) = producer.time_limit() {
             // The limit counts from now. The timer was started at the
             // submit, so this can only fail if it was closed (the pool shut
             // down, with no worker left to run this): the task then runs

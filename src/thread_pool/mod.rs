@@ -512,12 +512,14 @@ impl ThreadPool {
         T: Send + 'static,
     {
         let inner = self.inner();
+        let deadline = options.deadline();
         let stopping = TaskSpec {
             token,
             cancellable: false,
             name: options.name.clone(),
+            deadline,
+            time_limit: options.time_limit,
         };
-        let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
             // here rather than raced against a worker. A pool that would
@@ -533,7 +535,7 @@ impl ThreadPool {
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
             return Ok(handle);
         }
-        let payload = ThreadJob::new(job, deadline, options.time_limit);
+        let payload = ThreadJob::new(job);
         let (producer, handle) = new_task(payload, stopping, Caller::User);
         // The deadline is registered (and for a time limit, the timer
         // started) before the task is queued, so that a timer that can't
