@@ -413,21 +413,41 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     ///
     /// If the outcome was already taken by polling.
     pub(crate) fn try_take(&self) -> Option<Result<T, TaskError>> {
-        let (outcome, started) = {
-            let mut st = self.state.lock();
-            if !st.phases.is_done() {
-                return None;
-            }
-            let outcome = st
-                .outcome
-                .take()
-                .expect("task outcome already taken by polling the handle");
-            (outcome, st.phases.started())
-        };
+        let st = self.state.lock();
+        if !st.phases.is_done() {
+            return None;
+        }
+        Some(self.take_done(st))
+    }
+
+    /// Waits until the task is done or `deadline` passes, and takes its
+    /// outcome if it is done. A task already done costs one lock.
+    ///
+    /// # Panics
+    ///
+    /// If the outcome was already taken by polling.
+    pub(crate) fn take_deadline(&self, deadline: Option<Instant>) -> Option<Result<T, TaskError>> {
+        if let Some(outcome) = self.try_take() {
+            return Some(outcome);
+        }
+        if !self.wait_deadline(deadline) {
+            return None;
+        }
+        self.try_take()
+    }
+
+    /// Takes the outcome of a done task, with its lock held.
+    fn take_done(&self, mut st: MutexGuard<'_, State<T>>) -> Result<T, TaskError> {
+        let outcome = st
+            .outcome
+            .take()
+            .expect("task outcome already taken by polling the handle");
+        let started = st.phases.started();
+        drop(st);
         if !started {
             self.discard_unrun();
         }
-        Some(self.resolve(outcome))
+        self.resolve(outcome)
     }
 
     /// Drops the closure of a task that ended before it started (timed out

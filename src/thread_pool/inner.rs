@@ -29,6 +29,23 @@ pub(crate) struct Config {
     pub(crate) capacity: Option<usize>,
 }
 
+/// A counter on a cache line of its own (128 bytes: a line and the one the
+/// prefetcher pairs with it, as crossbeam's `CachePadded`). The pool's hot
+/// counters are written by different threads at every task (`queued` by
+/// submitters and workers, `submitting` by submitters, `spinning` by
+/// workers); sharing a line, each write would evict the others' copies,
+/// and the fields read at every task (`closed`, `active`, the config) with
+/// them.
+#[repr(align(128))]
+pub(crate) struct Line<T>(pub(crate) T);
+
+impl<T> std::ops::Deref for Line<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
 pub(crate) struct Inner {
     /// Tasks submitted and not yet taken by a worker. Lock-free: submitters
     /// and workers don't take the pool's mutex to push or pop.
@@ -36,10 +53,10 @@ pub(crate) struct Inner {
     /// Tasks counted into `queue` and not yet taken out: incremented *before*
     /// a push (reserving a slot of a bounded queue) and decremented *after* a
     /// pop, so it never under-counts what a worker can find.
-    pub(super) queued: AtomicUsize,
+    pub(super) queued: Line<AtomicUsize>,
     /// Submits that passed the `closed` check and have not finished pushing.
     /// Shutdown waits for it to drain, so no task is pushed behind it.
-    pub(super) submitting: AtomicUsize,
+    pub(super) submitting: Line<AtomicUsize>,
     /// Set once, by shutdown or by a failed initializer.
     pub(super) closed: AtomicBool,
     /// Workers asleep on `work`, or committed to it (changed under the lock).
@@ -47,7 +64,7 @@ pub(crate) struct Inner {
     /// Workers spinning a moment for work before they sleep, and workers
     /// just started. Each is sure to look at the queue *after* it stops
     /// being counted here; see `README.md`, "No lost start".
-    pub(super) spinning: AtomicUsize,
+    pub(super) spinning: Line<AtomicUsize>,
     /// `threads - lent`, the count held to `max_workers` (changed under the lock).
     pub(super) active: AtomicUsize,
     /// Submitters waiting for room in a bounded queue (changed under the lock).
@@ -110,11 +127,11 @@ impl Inner {
         let timer = Timer::new(format!("{}-timer", config.name_prefix));
         Inner {
             queue: SegQueue::new(),
-            queued: AtomicUsize::new(0),
-            submitting: AtomicUsize::new(0),
+            queued: Line(AtomicUsize::new(0)),
+            submitting: Line(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
-            spinning: AtomicUsize::new(0),
+            spinning: Line(AtomicUsize::new(0)),
             active: AtomicUsize::new(0),
             room_waiters: AtomicUsize::new(0),
             state: Mutex::new(PoolState::default()),
@@ -153,7 +170,11 @@ impl Inner {
     /// The fast path takes no lock: reserve a count in `queued`, announce
     /// the submit in `submitting`, check `closed`, push, and wake nobody if a
     /// spinning or busy worker will find the task anyway.
-    pub(crate) fn push(self: &Arc<Self>, job: Arc<dyn Run>, block: bool) -> Result<(), Refusal> {
+    pub(crate) fn push<R: Run + 'static>(
+        self: &Arc<Self>,
+        job: Arc<R>,
+        block: bool,
+    ) -> Result<(), (Arc<R>, Refusal)> {
         // ORDERING (throughout): SeqCst. The wake protocol is a Dekker-style
         // handshake between a submitter (write `queued`, then read
         // `sleeping`/`spinning`) and a worker going to sleep or done spinning
@@ -161,14 +182,16 @@ impl Inner {
         // total order of SeqCst operations at least one of them sees the
         // other's write.
         if self.closed.load(Ordering::SeqCst) {
-            return Err(self.refusal().unwrap_or(Refusal::Shutdown));
+            return Err((job, self.refusal().unwrap_or(Refusal::Shutdown)));
         }
-        self.reserve(block)?;
+        if let Err(reason) = self.reserve(block) {
+            return Err((job, reason));
+        }
         self.submitting.fetch_add(1, Ordering::SeqCst);
         if self.closed.load(Ordering::SeqCst) {
             self.submitting.fetch_sub(1, Ordering::SeqCst);
             self.unreserve();
-            return Err(self.refusal().unwrap_or(Refusal::Shutdown));
+            return Err((job, self.refusal().unwrap_or(Refusal::Shutdown)));
         }
         let mut started = false;
         if self.active.load(Ordering::SeqCst) == 0 {
@@ -180,12 +203,14 @@ impl Inner {
                     drop(st);
                     self.submitting.fetch_sub(1, Ordering::SeqCst);
                     self.unreserve();
-                    return Err(Refusal::spawn(err));
+                    return Err((job, Refusal::spawn(err)));
                 }
                 started = true;
             }
         }
-        self.queue.push(job);
+        // The task's own reference moves into the queue: no count is
+        // taken or dropped for it.
+        self.queue.push(job as Arc<dyn Run>);
         self.submitting.fetch_sub(1, Ordering::SeqCst);
         if started {
             // That worker can't sleep while `queued` counts this task (it

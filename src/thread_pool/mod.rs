@@ -32,7 +32,7 @@ use std::time::Instant;
 pub use builder::ThreadPoolBuilder;
 pub use default::{default_pool, submit};
 use inner::Inner;
-use job::{Job, Run, ThreadJob};
+use job::{Job, ThreadJob};
 pub use map::{Map, MapStream};
 pub use scope::{Scope, ScopedMap};
 
@@ -557,10 +557,13 @@ impl ThreadPool {
             (None, None) => Ok(()),
         };
         let cell = producer.into_cell();
-        let queued: Arc<dyn Run> = cell.clone();
-        match scheduled.and_then(|()| inner.push(queued, block)) {
+        let pushed = match scheduled {
+            Ok(()) => inner.push(cell, block),
+            Err(reason) => Err((cell, reason)),
+        };
+        match pushed {
             Ok(()) => Ok(handle),
-            Err(reason) => {
+            Err((cell, reason)) => {
                 // Nothing but this thread (and maybe the timer, which
                 // doesn't touch the closure) has seen the task: the closure
                 // is still in it, and goes back to the caller.

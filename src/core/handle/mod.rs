@@ -303,9 +303,8 @@ impl<T> TaskHandle<T> {
     /// ```
     #[doc(alias = "result")]
     pub fn join(self) -> Result<T, TaskError> {
-        self.cell.wait_deadline(None);
         self.cell
-            .try_take()
+            .take_deadline(None)
             .expect("the task is done after an unbounded wait")
     }
 
@@ -357,13 +356,9 @@ impl<T> TaskHandle<T> {
     }
 
     fn join_deadline_opt(self, deadline: Option<Instant>) -> Result<T, JoinTimeoutError<T>> {
-        if self.cell.wait_deadline(deadline) {
-            self.cell
-                .try_take()
-                .expect("the task is done")
-                .map_err(JoinTimeoutError::Failed)
-        } else {
-            Err(JoinTimeoutError::Timeout(self))
+        match self.cell.take_deadline(deadline) {
+            Some(outcome) => outcome.map_err(JoinTimeoutError::Failed),
+            None => Err(JoinTimeoutError::Timeout(self)),
         }
     }
 
