@@ -4,121 +4,18 @@
 //! peers, memory, the as_completed ideal). Run by `benches/run.sh` after
 //! them; a bench target only so that `cargo test` doesn't build it.
 
+#[path = "../peers/mod.rs"]
 mod peers;
+mod before_after;
+mod results;
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use plotters::prelude::*;
 use serde_json::Value;
 
-/// One peer's measurement in one workload: time per task of each sample.
-#[derive(Debug, Clone)]
-struct Series {
-    per_task_ns: Vec<f64>,
-}
-
-impl Series {
-    fn sorted(&self) -> Vec<f64> {
-        let mut v = self.per_task_ns.clone();
-        v.sort_by(f64::total_cmp);
-        v
-    }
-    fn median(&self) -> f64 {
-        let v = self.sorted();
-        let n = v.len();
-        if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        }
-    }
-    fn min(&self) -> f64 {
-        self.sorted()[0]
-    }
-    fn max(&self) -> f64 {
-        *self.sorted().last().expect("samples")
-    }
-}
-
-/// (group, param) -> peer -> series, in the order peers were first seen.
-#[derive(Default)]
-struct Results {
-    groups: BTreeMap<(String, String), Vec<(String, Series)>>,
-}
-
-impl Results {
-    fn add(&mut self, group: &str, param: &str, peer: &str, series: Series) {
-        self.groups
-            .entry((group.to_owned(), param.to_owned()))
-            .or_default()
-            .push((peer.to_owned(), series));
-    }
-    fn get(&self, group: &str, param: &str) -> &[(String, Series)] {
-        self.groups
-            .get(&(group.to_owned(), param.to_owned()))
-            .map_or(&[], Vec::as_slice)
-    }
-    fn find(&self, group: &str, param: &str, peer: &str) -> Option<&Series> {
-        self.get(group, param)
-            .iter()
-            .find(|(p, _)| p == peer)
-            .map(|(_, s)| s)
-    }
-}
-
-fn read_json(path: &Path) -> Option<Value> {
-    serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
-}
-
-/// Every `*/new/benchmark.json` under `target/criterion`.
-fn criterion_dirs(dir: &Path, out: &mut Vec<PathBuf>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p.is_dir() {
-            if p.file_name().is_some_and(|n| n == "new") && p.join("benchmark.json").exists() {
-                out.push(p);
-            } else {
-                criterion_dirs(&p, out);
-            }
-        }
-    }
-}
-
-fn load_criterion(results: &mut Results) {
-    let mut dirs = Vec::new();
-    criterion_dirs(&peers::target_dir().join("criterion"), &mut dirs);
-    dirs.sort();
-    for dir in dirs {
-        let (Some(bench), Some(sample)) = (
-            read_json(&dir.join("benchmark.json")),
-            read_json(&dir.join("sample.json")),
-        ) else {
-            continue;
-        };
-        let elements = bench["throughput"]["Elements"].as_f64().unwrap_or(1.0);
-        let iters = sample["iters"].as_array().cloned().unwrap_or_default();
-        let times = sample["times"].as_array().cloned().unwrap_or_default();
-        let per_task_ns = iters
-            .iter()
-            .zip(&times)
-            .filter_map(|(i, t)| Some(t.as_f64()? / i.as_f64()? / elements))
-            .collect::<Vec<_>>();
-        if per_task_ns.is_empty() {
-            continue;
-        }
-        results.add(
-            bench["group_id"].as_str().unwrap_or("?"),
-            bench["value_str"].as_str().unwrap_or(""),
-            bench["function_id"].as_str().unwrap_or("?"),
-            Series { per_task_ns },
-        );
-    }
-}
+use results::{Results, Series, load_criterion, read_json};
 
 fn load_python(results: &mut Results, file: &str) -> Option<String> {
     let json = read_json(&peers::target_dir().join("bench-results").join(file))?;
@@ -366,7 +263,7 @@ fn machine() -> String {
 
 fn main() {
     let mut results = Results::default();
-    load_criterion(&mut results);
+    load_criterion(&peers::target_dir().join("criterion"), &mut results);
     let py_thread = load_python(&mut results, "python_thread.json");
     // Its Python version is the same as the thread pool script's.
     let _ = load_python(&mut results, "python_process.json");
@@ -679,9 +576,7 @@ fn main() {
     // 6. Process pool.
     let _ = writeln!(
         md,
-        "## 6. Process pool\n\nRound trip and throughput (5,000 tasks of `x + 1`) on a pool of worker processes. \
-         **futurepool's process pool is not on this branch yet**: its row is missing until it lands, and its targets \
-         are pending.\n"
+        "## 6. Process pool\n\nRound trip and throughput (5,000 tasks of `x + 1`) on a pool of worker processes.\n"
     );
     for wk in peers::worker_counts() {
         let _ = writeln!(
@@ -722,7 +617,7 @@ fn main() {
                 &what,
                 None,
                 format!(
-                    "futurepool's process pool not on this branch yet; {peer}: {}",
+                    "futurepool not measured; {peer}: {}",
                     r.map_or("–".to_owned(), fmt_ns)
                 ),
             )),
@@ -758,6 +653,13 @@ fn main() {
         }
     }
     let fp_mem = mem_rows.iter().find(|(p, _)| p == fp).map(|r| r.1);
+    if let Some(b) = fp_mem {
+        targets.push(target(
+            "memory per pending task at most 150 bytes",
+            Some(b <= 150.0),
+            format!("{b:.0} bytes"),
+        ));
+    }
     let _ = writeln!(
         md,
         "| peer | bytes per pending task | peer ÷ futurepool |\n|---|---:|---:|"
@@ -802,6 +704,10 @@ fn main() {
         let _ = writeln!(t, "| {} | {status} | {} |", tg.what, tg.figure);
     }
     t.push('\n');
+    if let Some(section) = before_after::section(&peers::target_dir()) {
+        t.push_str(&section);
+        t.push('\n');
+    }
     if let Ok(notes) = std::fs::read_to_string(peers::repo_root().join("benches/results/notes.md"))
     {
         t.push_str(&notes);
