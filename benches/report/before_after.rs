@@ -64,7 +64,11 @@ fn read_side(
             .and_then(|t| t.trim().parse::<f64>().ok())
         {
             let entry = rows
-                .entry(("memory".into(), "per pending task".into(), "futurepool".into()))
+                .entry((
+                    "memory".into(),
+                    "per pending task".into(),
+                    "futurepool".into(),
+                ))
                 .or_default();
             let side = if before {
                 &mut entry.before
@@ -121,8 +125,7 @@ pub fn section(target: &Path) -> Option<String> {
     );
     let mut worst: Option<(f64, String)> = None;
     for ((group, param, peer), rounds) in &rows {
-        if !peer.starts_with("futurepool") || rounds.before.is_empty() || rounds.after.is_empty()
-        {
+        if !peer.starts_with("futurepool") || rounds.before.is_empty() || rounds.after.is_empty() {
             continue;
         }
         let before = median(rounds.before.clone());

@@ -4,9 +4,9 @@
 //! peers, memory, the as_completed ideal). Run by `benches/run.sh` after
 //! them; a bench target only so that `cargo test` doesn't build it.
 
+mod before_after;
 #[path = "../peers/mod.rs"]
 mod peers;
-mod before_after;
 mod results;
 
 use std::fmt::Write as _;

@@ -113,4 +113,3 @@ pub fn load_criterion(criterion: &Path, results: &mut Results) {
         );
     }
 }
-

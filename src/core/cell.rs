@@ -55,17 +55,42 @@ use crate::error::{TaskError, TaskId, TaskName};
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// What a backend keeps in a task's cell.
+///
+/// What it holds to run (a closure) is *claimed* through the cell by
+/// exactly one thread, under the cell's lock: the producer that starts the
+/// task ([`Cell::start`] gives [`Start::Run`]), or whoever finds the task
+/// ended before it started ([`Start::Drop`], [`Cell::claim`], or the core
+/// itself before it calls [`discard`](Self::discard)). Only the claimer
+/// touches it, so a backend needs no lock of its own for it.
 pub(crate) trait Payload: Send + Sync + 'static {
     /// The task ended before it started (cancelled; or timed out, failed,
     /// and now cancelled again or its outcome taken), on a thread that may
-    /// run user code: drop what would have run, now, if it's still there.
-    /// Never called on an internal thread; may be called more than once.
-    fn discard(&self);
+    /// run user code: drop what would have run, now. Never called on an
+    /// internal thread.
+    ///
+    /// # Safety
+    ///
+    /// The caller claimed the payload through its cell, so no other thread
+    /// touches it.
+    unsafe fn discard(&self);
 }
 
 /// A task with nothing to run: a promise, kept by hand.
 impl Payload for () {
-    fn discard(&self) {}
+    unsafe fn discard(&self) {}
+}
+
+/// What [`Cell::start`] tells the producer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Start {
+    /// The task is running: the producer claimed the payload, and runs it.
+    Run,
+    /// The task ended before it started, and the producer claimed the
+    /// payload: it drops it.
+    Drop,
+    /// The task ended before it started, and someone else claimed the
+    /// payload (and dropped it).
+    Gone,
 }
 
 /// A done-callback.
@@ -143,6 +168,8 @@ struct State<T> {
     /// Whether the outcome is lent to a thread running late callbacks.
     /// Callbacks added meanwhile are queued, and that thread runs them.
     outcome_lent: bool,
+    /// Whether the payload has been claimed (see [`Payload`]).
+    claimed: bool,
     /// From `Done` until taken. (While callbacks run it is held by the
     /// thread running them.)
     outcome: Option<Outcome<T>>,
@@ -223,6 +250,7 @@ impl<T, P> Cell<T, P> {
             state: Mutex::new(State {
                 phases: Phases::new(),
                 outcome_lent: false,
+                claimed: false,
                 outcome: None,
                 waiting: None,
             }),
@@ -312,9 +340,27 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
 
     // --- The producer's side -------------------------------------------
 
-    /// `Pending -> Running`: whether the producer may now run the task.
-    pub(crate) fn start(&self) -> bool {
-        self.state.lock().phases.start()
+    /// `Pending -> Running`, claiming the payload to run it; or, if the
+    /// task already ended, claims the payload to drop it if nobody did.
+    pub(crate) fn start(&self) -> Start {
+        let mut st = self.state.lock();
+        if st.phases.start() {
+            debug_assert!(!st.claimed, "a pending task's payload is unclaimed");
+            st.claimed = true;
+            Start::Run
+        } else if !std::mem::replace(&mut st.claimed, true) {
+            Start::Drop
+        } else {
+            Start::Gone
+        }
+    }
+
+    /// Claims the payload of a task that won't start (see [`Payload`]):
+    /// `true` once, for the first caller; `false` if it was claimed already,
+    /// or the task is running (its producer holds it).
+    pub(crate) fn claim(&self) -> bool {
+        let mut st = self.state.lock();
+        !st.phases.is_running() && !std::mem::replace(&mut st.claimed, true)
     }
 
     /// Installs the backend's stop hook on a running task. Returns `false`,
@@ -357,24 +403,23 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// caller's thread, so callbacks run here.
     pub(crate) fn cancel(&self) -> bool {
         match self.win(Ending::Cancel) {
-            Ok(st) => {
-                let pending = !st.phases.is_running();
+            Ok(mut st) => {
+                let claimed = !st.phases.started() && !std::mem::replace(&mut st.claimed, true);
                 self.run_callbacks(st, Outcome::Ready(Err(TaskError::cancelled())));
-                if pending {
+                if claimed {
                     // The closure that will never run is dropped here, on
-                    // the caller's thread; a drop that panics is caught, so
-                    // `cancel` still returns (the backend's worker would
+                    // the caller's thread (the backend's worker would
                     // otherwise drop it when it reaches the task).
-                    let _ = panic::catch_unwind(AssertUnwindSafe(|| self.payload.discard()));
+                    self.discard_claimed();
                 }
                 true
             }
-            Err(st) => {
+            Err(mut st) => {
                 let cancelled = st.phases.end() == Some(End::Cancelled);
-                let never_started = !st.phases.started();
+                let claimed = !st.phases.started() && !std::mem::replace(&mut st.claimed, true);
                 drop(st);
-                if never_started {
-                    self.discard_unrun();
+                if claimed {
+                    self.discard_claimed();
                 }
                 cancelled
             }
@@ -442,21 +487,24 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             .outcome
             .take()
             .expect("task outcome already taken by polling the handle");
-        let started = st.phases.started();
+        let claimed = !st.phases.started() && !std::mem::replace(&mut st.claimed, true);
         drop(st);
-        if !started {
-            self.discard_unrun();
+        if claimed {
+            self.discard_claimed();
         }
         self.resolve(outcome)
     }
 
     /// Drops the closure of a task that ended before it started (timed out
-    /// or failed while queued), if the backend still holds it: called on a
+    /// or failed while queued), which this thread just claimed: called on a
     /// user's thread that cancels the task or takes its outcome, so that
     /// the closure (and what it borrows: see `ThreadPool::scope`) doesn't
-    /// wait for a worker to reach it. A drop that panics is caught.
-    fn discard_unrun(&self) {
-        let _ = panic::catch_unwind(AssertUnwindSafe(|| self.payload.discard()));
+    /// wait for a worker to reach it. A drop that panics is caught, so the
+    /// caller still returns.
+    fn discard_claimed(&self) {
+        // SAFETY: every caller claimed the payload under the cell's lock
+        // just before (`claimed` was false, and it set it).
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| unsafe { self.payload.discard() }));
     }
 
     pub(crate) fn poll(&self, cx: &mut Context<'_>) -> Poll<Result<T, TaskError>> {
@@ -466,10 +514,10 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
                 .outcome
                 .take()
                 .expect("`TaskHandle` polled after completion");
-            let started = st.phases.started();
+            let claimed = !st.phases.started() && !std::mem::replace(&mut st.claimed, true);
             drop(st);
-            if !started {
-                self.discard_unrun();
+            if claimed {
+                self.discard_claimed();
             }
             return Poll::Ready(self.resolve(outcome));
         }

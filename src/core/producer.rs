@@ -22,7 +22,9 @@
 //! [`into_cell`](Producer::into_cell) and back with
 //! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
 
-use super::cell::{Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, TaskSpec, release};
+use super::cell::{
+    Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Start, TaskSpec, release,
+};
 use super::handle::TaskHandle;
 use super::state::{Ending, Phase};
 use super::timer::Expire;
@@ -144,11 +146,16 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         Arc::downgrade(&cell)
     }
 
-    /// `Pending -> Running`. Returns `false` if the task already ended
-    /// (cancelled, timed out): the producer must not run it, and has
-    /// nothing more to do but drop what it kept for it.
-    pub(crate) fn start(&self) -> bool {
+    /// `Pending -> Running`, claiming the payload to run it; see
+    /// [`Start`] for a task that already ended (cancelled, timed out).
+    pub(crate) fn start(&self) -> Start {
         self.cell().start()
+    }
+
+    /// Claims the payload of a task that won't be started (see
+    /// [`Payload`]): whether this caller now owns what it holds.
+    pub(crate) fn claim(&self) -> bool {
+        self.cell().claim()
     }
 
     /// See [`Cell::set_hook`]: installs the stop hook of a running task;

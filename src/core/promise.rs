@@ -9,7 +9,7 @@
 use std::error::Error;
 use std::fmt;
 
-use super::cell::{Caller, TaskSpec};
+use super::cell::{Caller, Start, TaskSpec};
 use super::handle::TaskHandle;
 use super::producer::{Producer, new_task};
 use crate::error::{TaskError, TaskId, TaskName};
@@ -238,7 +238,7 @@ impl<T: Send + 'static> Promise<T> {
     /// ```
     #[doc(alias = "set_running_or_notify_cancel")]
     pub fn set_running(&self) -> bool {
-        self.producer.start() || self.producer.is_running()
+        self.producer.start() == Start::Run || self.producer.is_running()
     }
 
     /// Returns `true` once the task's handle has cancelled it, whether it

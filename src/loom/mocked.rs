@@ -141,6 +141,10 @@ pub(crate) mod thread {
     }
 }
 
+pub(crate) mod cell {
+    pub(crate) use loom::cell::UnsafeCell;
+}
+
 pub(crate) mod hint {
     #[allow(unused_imports)]
     pub(crate) use loom::hint::spin_loop;

@@ -20,6 +20,7 @@
 //! | `thread_local!`              | `std`'s                            | loom's                   |
 //! | `SegQueue` (the job queue)   | `crossbeam_queue::SegQueue`        | a `Mutex<VecDeque>` stand-in |
 //! | `hint::spin_loop`            | `std`'s                            | loom's (a yield)         |
+//! | `cell::UnsafeCell` (`with_mut`) | `std`'s                         | loom's: every access checked for a race |
 //! | `Arc`, `Weak`                | `std::sync`                        | `std::sync`, see below   |
 //! | `OnceLock`                   | `std::sync`                        | `std::sync`, see below   |
 //!

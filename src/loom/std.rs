@@ -45,6 +45,22 @@ pub(crate) mod thread {
     }
 }
 
+pub(crate) mod cell {
+    /// `std`'s `UnsafeCell` with loom's access API (`with_mut`), so that
+    /// under loom every access is checked for a race.
+    pub(crate) struct UnsafeCell<T>(std::cell::UnsafeCell<T>);
+
+    impl<T> UnsafeCell<T> {
+        pub(crate) const fn new(value: T) -> UnsafeCell<T> {
+            UnsafeCell(std::cell::UnsafeCell::new(value))
+        }
+
+        pub(crate) fn with_mut<R>(&self, f: impl FnOnce(*mut T) -> R) -> R {
+            f(self.0.get())
+        }
+    }
+}
+
 pub(crate) mod hint {
     pub(crate) use std::hint::spin_loop;
 }

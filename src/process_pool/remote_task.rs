@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 
 use super::protocol::{self, Outcome, Reply, Request};
 use super::supervisor::Dispatch;
-use crate::core::cell::{Cancel, Hook, Payload};
+use crate::core::cell::{Cancel, Hook, Payload, Start};
 use crate::core::producer::Producer;
 use crate::core::timer::Expire;
 use crate::error::{TaskError, payload_message};
@@ -27,7 +27,7 @@ use crate::loom::sync::{Arc, Weak};
 pub(super) struct Remote;
 
 impl Payload for Remote {
-    fn discard(&self) {}
+    unsafe fn discard(&self) {}
 }
 
 /// Turns a worker's reply into a task's outcome (called once, where a
@@ -47,7 +47,7 @@ pub(super) struct RemoteTask<T: Send + 'static> {
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
     fn start(&self) -> Option<Arc<[u8]>> {
-        self.producer.start().then(|| self.frame.clone())
+        (self.producer.start() == Start::Run).then(|| self.frame.clone())
     }
 
     fn set_hook(&self, hook: Hook) -> bool {

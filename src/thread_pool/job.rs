@@ -11,12 +11,13 @@
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::core::cell::{Caller, Cancel, Cell, Payload};
+use crate::core::cell::{Caller, Cancel, Cell, Payload, Start};
 use crate::core::producer::Producer;
 use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
-use crate::loom::sync::{Arc, Mutex, Weak};
+use crate::loom::cell::UnsafeCell;
+use crate::loom::sync::{Arc, Weak};
 
 /// A closure waiting to run, and what it was given as. (Not necessarily
 /// `'static`: a scoped job borrows, behind `scope.rs`'s erasure. The queue
@@ -63,35 +64,60 @@ where
 /// A thread-pool task's payload in its cell: only the closure (its
 /// deadline and time limit are the cell's, set by the submit).
 pub(crate) struct ThreadJob<J> {
-    /// The closure, until a worker takes it (to run or to drop) or a
-    /// refused submit takes it back. Only one of those ever finds it.
-    job: Mutex<Option<J>>,
+    /// The closure, until the thread that claims it through the task's cell
+    /// (see [`Payload`]) takes it out, to run it or to drop it.
+    job: UnsafeCell<Option<J>>,
 }
+
+// SAFETY: `job` is only reached through `take`, whose callers claimed the
+// payload through the task's cell: one thread, once, under the cell's lock,
+// which orders the take after the cell was made (and shared).
+unsafe impl<J: Send> Sync for ThreadJob<J> {}
 
 impl<J> ThreadJob<J> {
     pub(crate) fn new(job: J) -> ThreadJob<J> {
         ThreadJob {
-            job: Mutex::new(Some(job)),
+            job: UnsafeCell::new(Some(job)),
         }
     }
 
     /// A payload with no closure: a task that ended before it was queued.
     pub(crate) fn new_empty() -> ThreadJob<J> {
         ThreadJob {
-            job: Mutex::new(None),
+            job: UnsafeCell::new(None),
         }
     }
 
-    /// Takes the closure out, if nobody did yet.
-    pub(crate) fn take(&self) -> Option<J> {
-        self.job.lock().take()
+    /// Takes the closure out.
+    ///
+    /// # Safety
+    ///
+    /// The caller claimed the payload through the task's cell
+    /// ([`Producer::start`] said [`Start::Run`] or [`Start::Drop`], or
+    /// [`Producer::claim`] said `true`).
+    pub(crate) unsafe fn take(&self) -> Option<J> {
+        // SAFETY: by the caller's claim, no other thread touches `job`.
+        self.job.with_mut(|job| unsafe { (*job).take() })
     }
 }
 
 impl<J: Send + 'static> Payload for ThreadJob<J> {
-    fn discard(&self) {
-        drop(self.take());
+    unsafe fn discard(&self) {
+        // SAFETY: the core claimed the payload before calling this.
+        drop(unsafe { self.take() });
     }
+}
+
+/// Takes the closure of a task that won't be started, if this thread is the
+/// one to claim it.
+fn claim<T: Send + 'static, J: Job<T> + 'static>(
+    producer: &Producer<T, ThreadJob<J>>,
+) -> Option<J> {
+    // SAFETY: taken only once claimed.
+    producer
+        .claim()
+        .then(|| unsafe { producer.payload().take() })
+        .flatten()
 }
 
 /// What a task needs of its pool while a worker runs it.
@@ -119,21 +145,32 @@ pub(crate) trait Run: Send + Sync {
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
     fn run(self: Arc<Self>, pool: &dyn Context) {
         let producer = Producer::from_cell(self, Caller::User);
-        // This worker owns the closure now: it runs it or drops it.
-        let Some(job) = producer.payload().take() else {
-            return; // taken back by a refused submit; never queued for real
-        };
         if producer.deadline().is_some_and(|d| Instant::now() >= d) {
             // Past its deadline before it started: it never runs, even if
-            // the timer thread hasn't got to it yet.
+            // the timer thread hasn't got to it yet. Its closure is dropped
+            // here, on the worker (unless a user's thread got to it first).
+            let job = claim(&producer);
             producer.expire();
             drop(job);
             return;
         }
-        if !producer.start() {
-            drop(job); // cancelled or timed out while queued
-            return;
-        }
+        // This worker owns the closure now, if the task starts (to run it)
+        // or ended while queued and nobody else dropped it (to drop it).
+        let job = match producer.start() {
+            // SAFETY: `Start::Run` claimed the payload for this thread.
+            Start::Run => match unsafe { producer.payload().take() } {
+                Some(job) => job,
+                // A queued task always holds its closure; should one not,
+                // the producer's drop ends the task as abandoned.
+                None => return,
+            },
+            Start::Drop => {
+                // SAFETY: `Start::Drop` claimed the payload for this thread.
+                drop(unsafe { producer.payload().take() });
+                return;
+            }
+            Start::Gone => return,
+        };
         if let Some(limit) = producer.time_limit() {
             // The limit counts from now. The timer was started at the
             // submit, so this can only fail if it was closed (the pool shut
@@ -163,14 +200,14 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
 
     fn cancel_queued(self: Arc<Self>) {
         let producer = Producer::from_cell(self, Caller::User);
-        let job = producer.payload().take();
+        let job = claim(&producer);
         producer.cancel();
         drop(job);
     }
 
     fn fail_queued(self: Arc<Self>, err: TaskError) {
         let producer = Producer::from_cell(self, Caller::User);
-        let job = producer.payload().take();
+        let job = claim(&producer);
         producer.fail(err);
         drop(job);
     }

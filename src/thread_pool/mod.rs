@@ -567,9 +567,12 @@ impl ThreadPool {
                 // Nothing but this thread (and maybe the timer, which
                 // doesn't touch the closure) has seen the task: the closure
                 // is still in it, and goes back to the caller.
+                // SAFETY: taken once claimed; nobody else can have claimed
+                // it (the handle isn't out, the queue never held it).
                 let job = cell
-                    .payload
-                    .take()
+                    .claim()
+                    .then(|| unsafe { cell.payload.take() })
+                    .flatten()
                     .expect("a refused task's job is still there");
                 drop(handle);
                 producer_of(cell).fail(reason.to_task_error());
