@@ -70,6 +70,25 @@ pub(crate) fn next_id() -> u64 {
 ///
 /// Under loom a spin is a yield, and the model explores both outcomes; one
 /// round is enough.
+pub(crate) fn spin_briefly(ready: impl Fn() -> bool) -> bool {
+    #[cfg(futurepool_loom)]
+    {
+        ready()
+    }
+    #[cfg(not(futurepool_loom))]
+    {
+        for step in 0..7u32 {
+            if ready() {
+                return true;
+            }
+            for _ in 0..1u32 << step {
+                hint::spin_loop();
+            }
+        }
+        ready()
+    }
+}
+
 pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
     #[cfg(futurepool_loom)]
     {

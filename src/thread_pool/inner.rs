@@ -50,10 +50,15 @@ pub(crate) struct Inner {
     /// Tasks submitted and not yet taken by a worker. Lock-free: submitters
     /// and workers don't take the pool's mutex to push or pop.
     queue: SegQueue<Arc<dyn Run>>,
-    /// Tasks counted into `queue` and not yet taken out: incremented *before*
-    /// a push (reserving a slot of a bounded queue) and decremented *after* a
-    /// pop, so it never under-counts what a worker can find.
-    pub(super) queued: Line<AtomicUsize>,
+    /// Tasks counted into `queue` (incremented *before* a push, reserving
+    /// a slot of a bounded queue), and tasks taken out of it (incremented
+    /// *after* a pop): `pushed - popped` is how many are queued, and never
+    /// under-counts what a worker can find. Two counters, each written by
+    /// one side only (submitters, workers), on lines of their own: one
+    /// counter written by both sides moved its line between them at every
+    /// task. Read with [`queued`](Self::queued).
+    pub(super) pushed: Line<AtomicUsize>,
+    pub(super) popped: Line<AtomicUsize>,
     /// Submits that passed the `closed` check and have not finished pushing.
     /// Shutdown waits for it to drain, so no task is pushed behind it.
     pub(super) submitting: Line<AtomicUsize>,
@@ -127,7 +132,8 @@ impl Inner {
         let timer = Timer::new(format!("{}-timer", config.name_prefix));
         Inner {
             queue: SegQueue::new(),
-            queued: Line(AtomicUsize::new(0)),
+            pushed: Line(AtomicUsize::new(0)),
+            popped: Line(AtomicUsize::new(0)),
             submitting: Line(AtomicUsize::new(0)),
             closed: AtomicBool::new(false),
             sleeping: AtomicUsize::new(0),
@@ -220,7 +226,7 @@ impl Inner {
 
         // Each queued task has a spinning worker that will look at the
         // queue after it stops spinning.
-        if self.queued.load(Ordering::SeqCst) <= self.spinning.load(Ordering::SeqCst) {
+        if self.queued() <= self.spinning.load(Ordering::SeqCst) {
             return Ok(());
         }
         // Nobody asleep, and the pool is at its size: a busy worker takes the
@@ -250,13 +256,14 @@ impl Inner {
     /// queue, or refusing without `block`.
     fn reserve(self: &Arc<Self>, block: bool) -> Result<(), Refusal> {
         let Some(cap) = self.config.capacity else {
-            self.queued.fetch_add(1, Ordering::SeqCst);
+            self.pushed.fetch_add(1, Ordering::SeqCst);
             return Ok(());
         };
         let try_reserve = || {
-            self.queued
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |q| {
-                    (q < cap).then_some(q + 1)
+            let popped = self.popped.load(Ordering::SeqCst);
+            self.pushed
+                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |pushed| {
+                    (pushed.wrapping_sub(popped) < cap).then_some(pushed + 1)
                 })
                 .is_ok()
         };
@@ -291,14 +298,14 @@ impl Inner {
 
     /// Gives back a count taken by `reserve` for a task that was not pushed.
     fn unreserve(&self) {
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.pushed.fetch_sub(1, Ordering::SeqCst);
         self.room_freed();
     }
 
     /// Takes the next task off the queue.
     pub(super) fn pop(&self) -> Option<Arc<dyn Run>> {
         let job = self.queue.pop()?;
-        self.queued.fetch_sub(1, Ordering::SeqCst);
+        self.popped.fetch_add(1, Ordering::SeqCst);
         self.room_freed();
         Some(job)
     }
@@ -316,7 +323,7 @@ impl Inner {
     /// Makes sure someone will take a queued task: wakes a sleeping worker,
     /// or starts a new one if the pool has room.
     pub(super) fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
-        if self.queued.load(Ordering::SeqCst) <= self.spinning.load(Ordering::SeqCst) {
+        if self.queued() <= self.spinning.load(Ordering::SeqCst) {
             Ok(()) // each queued task has a spinning worker to take it
         } else if self.sleeping.load(Ordering::SeqCst) > st.notified {
             st.notified += 1;
@@ -487,8 +494,11 @@ impl Inner {
     }
 
     pub(crate) fn queued(&self) -> usize {
-        // ORDERING: a snapshot for display; nothing is decided on it.
-        self.queued.load(Ordering::Relaxed)
+        // ORDERING: SeqCst, part of the wake protocol. `popped` first: a
+        // pop between the two loads can only make this over-count, which
+        // costs a look at the queue, never a lost task.
+        let popped = self.popped.load(Ordering::SeqCst);
+        self.pushed.load(Ordering::SeqCst).wrapping_sub(popped)
     }
 }
 

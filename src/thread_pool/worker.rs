@@ -10,7 +10,7 @@ use crate::core::blocking::{self, Blocking};
 use crate::error::payload_message;
 use crate::loom::sync::atomic::Ordering;
 use crate::loom::sync::{Arc, MutexGuard, Weak};
-use crate::loom::{spin_until, thread, thread_local};
+use crate::loom::{spin_briefly, spin_until, thread, thread_local};
 
 thread_local! {
     // loom's `thread_local!` (the loom seam) takes no `const` initializer.
@@ -33,7 +33,7 @@ impl Blocking for Lend {
         inner.publish_counts(&st);
         // ORDERING: SeqCst, like every read of the counters in the wake
         // protocol (see README.md).
-        if inner.queued.load(Ordering::SeqCst) > 0 {
+        if inner.queued() > 0 {
             // A failure to start a thread only means the queue waits for a
             // worker that is already running.
             let _ = inner.wake_or_spawn(&mut st);
@@ -124,13 +124,19 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             // Broken: the queue was failed. Shut down: leave once no
             // submit is in flight and the queue is empty.
             if st.broken.is_some()
-                || (inner.submitting.load(Ordering::SeqCst) == 0
-                    && inner.queued.load(Ordering::SeqCst) == 0)
+                || (inner.submitting.load(Ordering::SeqCst) == 0 && inner.queued() == 0)
             {
                 return exit(&inner, st, index);
             }
             drop(st);
             thread::yield_now();
+            continue;
+        }
+        // Work often comes back within microseconds: look again a few
+        // times without telling anyone (a pool at its size with nobody
+        // asleep needs no promise from this worker to take the next task),
+        // before spinning where submitters can see it.
+        if spin_briefly(|| inner.queued() > 0) {
             continue;
         }
         if !spun {
@@ -140,9 +146,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             // looks again.
             spun = true;
             inner.spinning.fetch_add(1, Ordering::SeqCst);
-            spin_until(|| {
-                inner.queued.load(Ordering::SeqCst) > 0 || inner.closed.load(Ordering::SeqCst)
-            });
+            spin_until(|| inner.queued() > 0 || inner.closed.load(Ordering::SeqCst));
             inner.spinning.fetch_sub(1, Ordering::SeqCst);
             continue;
         }
@@ -150,7 +154,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
         // Commit to sleeping, then look once more (the worker's half of
         // the handshake described in `Inner::push`).
         inner.sleeping.fetch_add(1, Ordering::SeqCst);
-        if inner.queued.load(Ordering::SeqCst) > 0 || inner.closed.load(Ordering::SeqCst) {
+        if inner.queued() > 0 || inner.closed.load(Ordering::SeqCst) {
             inner.sleeping.fetch_sub(1, Ordering::SeqCst);
             continue;
         }
@@ -163,10 +167,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             st.notified -= 1;
             continue;
         }
-        if timed_out
-            && inner.queued.load(Ordering::SeqCst) == 0
-            && !inner.closed.load(Ordering::SeqCst)
-        {
+        if timed_out && inner.queued() == 0 && !inner.closed.load(Ordering::SeqCst) {
             return exit(&inner, st, index); // idle for keep_alive: retire
         }
     }
