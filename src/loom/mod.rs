@@ -5,23 +5,33 @@
 //! `crate::loom::thread`, ...), never from `std` or `parking_lot`. Built with
 //! `RUSTFLAGS="--cfg futurepool_loom"`, this module swaps in
 //! [loom](https://docs.rs/loom)'s model-checked versions (`mocked.rs`), so
-//! `cargo test --test loom` explores the interleavings of the real code, not
-//! of a copy. A crate-specific cfg, as crossbeam's `crossbeam_loom`: a plain
-//! `--cfg loom` would also reach tokio among the dev-dependencies, which
-//! doesn't build that way.
+//! the models (`scripts/loom.sh`: `src/core/models/` and
+//! `src/thread_pool/models.rs`, run by `model.rs`) explore the interleavings
+//! of the real code, not of a copy. A crate-specific cfg, as crossbeam's
+//! `crossbeam_loom`: a plain `--cfg loom` would also reach tokio among the
+//! dev-dependencies, which doesn't build that way.
 //!
 //! | what                         | normal build (`std.rs`)            | loom build (`mocked.rs`) |
 //! |------------------------------|------------------------------------|--------------------------|
 //! | `Mutex`, `MutexGuard`, `Condvar` | `parking_lot`                  | loom's, behind a `parking_lot`-shaped wrapper |
 //! | `MutexGuard::unlocked`       | `parking_lot`'s                    | unlock, run, relock      |
-//! | `Condvar::wait_until`/`wait_for` | `parking_lot`'s timed waits    | a yield, then "timed out" (loom has no clock; oneshot does the same) |
-//! | atomics                      | `std::sync::atomic`                | `loom::sync::atomic`     |
-//! | `thread::{spawn_named, yield_now, current_id}`, `JoinHandle` | `std::thread` | `loom::thread` |
+//! | `Condvar::wait_until`/`wait_for` | `parking_lot`'s timed waits    | loom has no clock: "timed out" at once (unlock, relock, no yield) |
+//! | atomics                      | `std::sync::atomic`                | `loom::sync::atomic`, whose initial value counts as a `SeqCst` store (loom's `SeqCst` is incomplete) |
+//! | `thread::{spawn_named, current_id}`, `JoinHandle` | `std::thread` | `loom::thread` (`is_finished` is always `false`) |
+//! | `thread::yield_now` (the spin loops of a shutdown and of a worker waiting for a push) | `std::thread` | loom's; a thread that yields more than 4 times in one execution ends its exploration, so two spinners can't keep loom busy forever |
+//! | `spin_until`                 | a few µs of backoff                | one look, no yield       |
 //! | `thread_local!`              | `std`'s                            | loom's                   |
-//! | `SegQueue` (the job queue)   | `crossbeam_queue::SegQueue`        | a `Mutex<VecDeque>` stand-in |
+//! | `SegQueue` (the job queue)   | `crossbeam_queue::SegQueue`        | a `Mutex<VecDeque>` stand-in; a thread's third empty pop in a row yields (a worker spinning for a push) |
 //! | `hint::spin_loop`            | `std`'s                            | loom's (a yield)         |
 //! | `Arc`, `Weak`                | `std::sync`                        | `std::sync`, see below   |
 //! | `OnceLock`                   | `std::sync`                        | `std::sync`, see below   |
+//!
+//! Under loom the seam yields only where a loop would otherwise spin
+//! forever in loom's eyes: loom never schedules a thread that has just
+//! yielded at one of its backtracking points, so a yield hides
+//! interleavings. With a yield in every timed wait, spin and empty pop, the
+//! pool's models missed a lost wake-up (a submit racing a retiring worker)
+//! that they find without them.
 //!
 //! Two things stay `std` under loom, on purpose. `Arc`/`Weak`: loom's `Arc`
 //! has no `Weak`, no `into_inner` and no unsizing to `Arc<dyn Trait>`, all
@@ -42,6 +52,9 @@ pub(crate) use self::std::*;
 mod mocked;
 #[cfg(futurepool_loom)]
 pub(crate) use self::mocked::*;
+
+#[cfg(all(test, futurepool_loom))]
+pub(crate) mod model;
 
 /// A fresh number, unique in this process: task ids and watcher ids. A plain
 /// std counter in both builds: it orders nothing and protects nothing.
@@ -67,15 +80,12 @@ pub(crate) fn next_id() -> u64 {
 /// (`BENCHMARKS.md`, workload 1, measures the round trip beside a
 /// hand-written crossbeam-channel pool).
 ///
-/// Under loom a spin is a yield, and the model explores both outcomes; one
-/// round is enough.
+/// Under loom a spin is one look: loom explores what other threads do
+/// before and after it, so it sees both outcomes. (No yield: a yield would
+/// hide interleavings from loom, see `mocked.rs`'s `SegQueue`.)
 pub(crate) fn spin_until(ready: impl Fn() -> bool) -> bool {
     #[cfg(futurepool_loom)]
     {
-        if ready() {
-            return true;
-        }
-        thread::yield_now();
         ready()
     }
     #[cfg(not(futurepool_loom))]
