@@ -4,9 +4,10 @@
 //! (and so CI) shows each model's iterations and time, and a failing model
 //! says in which iteration it failed.
 //!
-//! The bound is `LOOM_MAX_PREEMPTIONS` (`scripts/loom.sh` sets 3). Loom's
-//! other variables (`LOOM_MAX_BRANCHES`, `LOOM_LOG`,
-//! `LOOM_CHECKPOINT_FILE`, ...) apply as usual.
+//! The bound is `LOOM_MAX_PREEMPTIONS` (`scripts/loom.sh` sets 3), but
+//! for the models small enough to be checked without one
+//! ([`Model::exhaustive`]). Loom's other variables (`LOOM_MAX_BRANCHES`,
+//! `LOOM_LOG`, `LOOM_CHECKPOINT_FILE`, ...) apply as usual.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -15,14 +16,25 @@ use std::time::Instant;
 /// One model to check; see the [module docs](self).
 pub(crate) struct Model {
     name: &'static str,
+    exhaustive: bool,
 }
 
 /// A model called `name` (printed with its cost).
 pub(crate) fn model(name: &'static str) -> Model {
-    Model { name }
+    Model {
+        name,
+        exhaustive: false,
+    }
 }
 
 impl Model {
+    /// Explores every interleaving, whatever `LOOM_MAX_PREEMPTIONS` says:
+    /// for models small enough to check completely within CI's budget.
+    pub(crate) fn exhaustive(mut self) -> Model {
+        self.exhaustive = true;
+        self
+    }
+
     /// Runs `f` in every interleaving loom explores within the bounds, and
     /// prints the model's name, bound, iterations and time (or, if it
     /// fails, the iteration it failed in).
@@ -30,7 +42,10 @@ impl Model {
     where
         F: Fn() + Sync + Send + 'static,
     {
-        let builder = loom::model::Builder::new();
+        let mut builder = loom::model::Builder::new();
+        if self.exhaustive {
+            builder.preemption_bound = None;
+        }
         let bound = builder.preemption_bound;
         let iterations = Arc::new(AtomicUsize::new(0));
         let report = Report {

@@ -12,21 +12,23 @@ use crate::loom::model::model;
 /// outcome, taken out of the cell once.
 #[test]
 fn shared_waiters_racing_completion() {
-    model("shared_waiters_racing_completion").check(|| {
-        let (producer, handle) = new_task::<u32, ()>((), TaskSpec::default(), Caller::User);
-        let shared = handle.shared();
-        let waiters: Vec<_> = (0..2)
-            .map(|_| {
-                let shared = shared.clone();
-                loom::thread::spawn(move || block_on(shared))
-            })
-            .collect();
-        assert!(producer.complete(Ok(7)).is_ok());
-        for waiter in waiters {
-            assert_eq!(waiter.join().unwrap().unwrap(), 7);
-        }
-        assert_eq!(*shared.get().unwrap(), 7);
-    });
+    model("shared_waiters_racing_completion")
+        .exhaustive()
+        .check(|| {
+            let (producer, handle) = new_task::<u32, ()>((), TaskSpec::default(), Caller::User);
+            let shared = handle.shared();
+            let waiters: Vec<_> = (0..2)
+                .map(|_| {
+                    let shared = shared.clone();
+                    loom::thread::spawn(move || block_on(shared))
+                })
+                .collect();
+            assert!(producer.complete(Ok(7)).is_ok());
+            for waiter in waiters {
+                assert_eq!(waiter.join().unwrap().unwrap(), 7);
+            }
+            assert_eq!(*shared.get().unwrap(), 7);
+        });
 }
 
 /// Two threads reading a shared handle for the first time as it completes:
@@ -34,7 +36,7 @@ fn shared_waiters_racing_completion() {
 /// there (or waits on the lock for it); both borrow the same value.
 #[test]
 fn shared_first_readers_race() {
-    model("shared_first_readers_race").check(|| {
+    model("shared_first_readers_race").exhaustive().check(|| {
         let (producer, handle) = new_task::<u32, ()>((), TaskSpec::default(), Caller::User);
         let shared = handle.shared();
         let reader = {
