@@ -2,6 +2,36 @@
 //! shaped like the `parking_lot` and `crossbeam` APIs the crate uses. See the
 //! [module docs](super).
 
+/// When a timed condvar wait times out under loom, which has no clock; see
+/// `Condvar::wait_until`. Chosen per model (`src/loom/model.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) enum TimedWaits {
+    /// At once: every deadline has passed.
+    AtOnce,
+    /// Never: every deadline is far away.
+    Never,
+}
+
+std::thread_local! {
+    /// The current model's [`TimedWaits`]. A std thread-local, not loom's:
+    /// loom runs all of a model's threads on the thread that checks it, so
+    /// they all see what that thread set, and a model checked in parallel
+    /// on another test thread sees its own.
+    static TIMED_WAITS: std::cell::Cell<TimedWaits> = const { std::cell::Cell::new(TimedWaits::AtOnce) };
+}
+
+fn timed_waits() -> TimedWaits {
+    TIMED_WAITS.with(std::cell::Cell::get)
+}
+
+/// Sets how timed waits end in the models checked on this thread from now
+/// on; returns what it was.
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn set_timed_waits(timed_waits: TimedWaits) -> TimedWaits {
+    TIMED_WAITS.with(|t| t.replace(timed_waits))
+}
+
 pub(crate) mod sync {
     use std::ops::{Deref, DerefMut};
     use std::time::{Duration, Instant};
@@ -122,20 +152,27 @@ pub(crate) mod sync {
             guard.guard = Some(self.0.wait(inner).unwrap_or_else(|e| e.into_inner()));
         }
 
-        /// Loom has no clock: a timed wait releases the lock, takes it
-        /// again, and says "timed out". Callers re-check their condition
-        /// after any wait, so the model explores both "it happened in time"
-        /// (another thread got in while the lock was released) and "it
-        /// didn't". No yield: no caller loops on a timed wait without a
-        /// change to wait for, and a yield would hide interleavings from
-        /// loom (see [`SegQueue`]).
+        /// Loom has no clock, so a timed wait does one of two things, as
+        /// the model says (`super::TimedWaits`):
+        ///
+        /// - by default it times out at once: it releases the lock, takes
+        ///   it again, and says "timed out". Callers re-check their
+        ///   condition after any wait, so the model explores both "it
+        ///   happened in time" (another thread got in while the lock was
+        ///   released) and "it didn't". (No yield: no caller loops on a
+        ///   timed wait without a change to wait for, and a yield would
+        ///   hide interleavings from loom; see [`SegQueue`].)
+        /// - with [`TimedWaits::Never`](super::TimedWaits::Never) it never times out: it waits until
+        ///   notified, as if its deadline were far away. A wake-up that
+        ///   never comes is then a deadlock, which loom reports, instead of
+        ///   a wait that a timeout would end (a pool's idle worker sleeps
+        ///   for its whole keep-alive if nobody wakes it).
         pub(crate) fn wait_until<T>(
             &self,
             guard: &mut MutexGuard<'_, T>,
             _deadline: Instant,
         ) -> WaitTimeoutResult {
-            MutexGuard::unlocked(guard, || ());
-            WaitTimeoutResult(true)
+            self.timed_wait(guard)
         }
 
         /// See [`wait_until`](Self::wait_until).
@@ -144,8 +181,20 @@ pub(crate) mod sync {
             guard: &mut MutexGuard<'_, T>,
             _timeout: Duration,
         ) -> WaitTimeoutResult {
-            MutexGuard::unlocked(guard, || ());
-            WaitTimeoutResult(true)
+            self.timed_wait(guard)
+        }
+
+        fn timed_wait<T>(&self, guard: &mut MutexGuard<'_, T>) -> WaitTimeoutResult {
+            match super::timed_waits() {
+                super::TimedWaits::AtOnce => {
+                    MutexGuard::unlocked(guard, || ());
+                    WaitTimeoutResult(true)
+                }
+                super::TimedWaits::Never => {
+                    self.wait(guard);
+                    WaitTimeoutResult(false)
+                }
+            }
         }
 
         pub(crate) fn notify_one(&self) -> bool {

@@ -15,7 +15,7 @@
 //! |------------------------------|------------------------------------|--------------------------|
 //! | `Mutex`, `MutexGuard`, `Condvar` | `parking_lot`                  | loom's, behind a `parking_lot`-shaped wrapper |
 //! | `MutexGuard::unlocked`       | `parking_lot`'s                    | unlock, run, relock      |
-//! | `Condvar::wait_until`/`wait_for` | `parking_lot`'s timed waits    | loom has no clock: "timed out" at once (unlock, relock, no yield) |
+//! | `Condvar::wait_until`/`wait_for` | `parking_lot`'s timed waits    | loom has no clock: as the model says, "timed out" at once (unlock, relock, no yield), or never (an untimed wait, so that a lost wake-up is a deadlock) |
 //! | atomics                      | `std::sync::atomic`                | `loom::sync::atomic`, whose initial value counts as a `SeqCst` store (loom's `SeqCst` is incomplete) |
 //! | `thread::{spawn_named, current_id}`, `JoinHandle` | `std::thread` | `loom::thread` (`is_finished` is always `false`) |
 //! | `thread::yield_now` (the spin loops of a shutdown and of a worker waiting for a push) | `std::thread` | loom's; a thread that yields more than 4 times in one execution ends its exploration, so two spinners can't keep loom busy forever |

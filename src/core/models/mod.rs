@@ -41,16 +41,20 @@
 //! //!
 //! # Where loom can't reach, and what stands in
 //!
-//! - **Clocks.** loom has no clock. A timed condvar wait is "release the
-//!   lock, take it again, timed out" (`src/loom/mocked.rs`): the models see
-//!   a wait that times out, with other threads getting in while the lock is
-//!   released, and one that finds its condition met; never one that waits
-//!   for real. Deadlines the timer thread fires are not modelled as such:
-//!   `expire_racing_complete_and_cancel` calls the timer's `expire` on a
-//!   thread of its own, and the timer's heap and its waits are covered by
-//!   `timer.rs`'s unit tests. A pool's keep-alive is always over: an idle
+//! - **Clocks.** loom has no clock. A timed condvar wait either times out
+//!   at once (the default: it releases the lock, takes it again and says
+//!   "timed out", so other threads get in and the caller re-checks), or
+//!   never (`Model::timed_waits_never_time_out`: an untimed wait, as if the
+//!   deadline were far away); see `src/loom/mocked.rs`. The pool's models
+//!   run both ways where it matters: with keep-alives over at once, an idle
 //!   worker retires as soon as it has slept (which is how the models found
-//!   a lost wake-up of a retiring worker).
+//!   a lost wake-up of a retiring worker); with keep-alives that never end,
+//!   a sleeping worker wakes only if it is notified, so a lost wake-up is a
+//!   deadlock rather than a keep-alive's delay. A deadline that passes
+//!   while a wait is under way is not modelled. Deadlines the timer thread
+//!   fires are not modelled as such either: `expire_racing_complete_and_cancel`
+//!   calls the timer's `expire` on a thread of its own, and the timer's heap
+//!   and its waits are covered by `timer.rs`'s unit tests.
 //! - **Spin loops.** `spin_until` is one look under loom; the seam's other
 //!   spins (a shutdown waiting for submits in flight, a worker waiting for
 //!   a submit to push) yield, and a thread that yields more than a few times
