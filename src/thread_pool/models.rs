@@ -15,12 +15,14 @@
 //!
 //! | model | proves | a bug it caught |
 //! |-------|--------|-----------------|
-//! | [`submit_racing_shutdown`] | a submit racing `shutdown` is refused with its closure handed back, or its task has run when `shutdown` returns; no worker is left; nothing hangs (both ways of timed waits) | `close` not waiting for submits in flight; workers leaving with tasks queued |
+//! | [`submit_racing_shutdown`] | a submit racing `shutdown` is refused with its closure handed back, or its task has run when `shutdown` returns; no worker is left; nothing hangs (both ways of timed waits) | `close` not waiting for submits in flight; workers leaving with tasks queued; a submit's second look at `closed` removed |
 //! | [`submit_racing_shutdown_that_cancels`] | the same with `cancel_pending`: an accepted task ran or was cancelled, and is done when `shutdown` returns | a cancelled queued task dropped without being ended |
 //! | [`submit_racing_retire`] | a submit arriving as the pool's only worker retires (its keep-alive over) is run | the crate's own bug, found by this model and fixed (README.md, "No lost retirement"): a deadlock on the old code |
 //! | [`submits_from_two_threads`] | two submitters, two workers that start, spin, sleep, wake and retire: every task runs; never more than `max_workers` threads | with timed waits that never end: the sleeper's re-check of `queued` removed; `wake_or_spawn` counting a wake-up it doesn't send |
 //! | [`lost_start`] | issue 9, fault 1, smallest form: two tasks that wait for each other on a pool of two both start | the step-1 fix reverted (a new worker's first look before `spinning -= 1`): a deadlock, found from bound 2 up |
 //! | [`lost_start_of_three`] | the scenario of `tests.rs`'s `lost_start`: three tasks, `max_workers(3)` | the step-1 fix reverted |
+//! | [`submits_waiting_for_room`] | a submit blocked on a full bounded queue is woken when a worker makes room | `room_freed` not notifying; a waiter not counted in `room_waiters` (deadlocks) |
+//! | [`submit_waiting_for_room_racing_shutdown`] | a submit blocked on a full queue, racing `shutdown`: refused with its closure, or run before `shutdown` returns | a submit's second look at `closed` (after `submitting += 1`) removed (also caught by the two above) |
 //! | [`join_inside_a_task_lends`] | a task joining another task of its own one-worker pool lends its place: a second worker runs the other task; the lender leaves after its task | `Lend::begin` not calling `wake_or_spawn` (a deadlock) |
 
 use std::time::Duration;
@@ -240,4 +242,55 @@ fn join_inside_a_task_lends() {
         assert!(pool.shutdown());
         assert_eq!(pool.worker_count(), 0);
     });
+}
+
+/// A pool of one worker and a queue of one: two threads submitting, one
+/// of them waiting for room (a `submit` on a full bounded queue blocks
+/// until a worker takes a task off it). Both tasks run.
+#[test]
+fn submits_waiting_for_room() {
+    model("submits_waiting_for_room").check(|| {
+        let pool = bounded_pool();
+        let other = {
+            let pool = pool.clone();
+            loom::thread::spawn(move || pool.submit(|| 2).unwrap().join().unwrap())
+        };
+        assert_eq!(pool.submit(|| 1).unwrap().join().unwrap(), 1);
+        assert_eq!(other.join().unwrap(), 2);
+        assert!(pool.shutdown());
+    });
+}
+
+/// A submit waiting for room racing a shutdown: it is refused (its closure
+/// handed back) or its task runs before `shutdown` returns; it never waits
+/// forever for room that a closed pool will never make.
+#[test]
+fn submit_waiting_for_room_racing_shutdown() {
+    model("submit_waiting_for_room_racing_shutdown").check(|| {
+        let pool = bounded_pool();
+        let first = pool.submit(|| 1).unwrap();
+        let submitter = {
+            let pool = pool.clone();
+            loom::thread::spawn(move || pool.submit(|| 2))
+        };
+        assert!(pool.shutdown());
+        match submitter.join().unwrap() {
+            Ok(second) => {
+                assert!(second.is_done(), "accepted before the shutdown: run by it");
+                assert_eq!(second.join().unwrap(), 2);
+            }
+            Err(refused) => assert_eq!(refused.into_inner()(), 2),
+        }
+        assert_eq!(first.join().unwrap(), 1);
+    });
+}
+
+/// A pool of one worker whose queue holds one task.
+fn bounded_pool() -> ThreadPool {
+    ThreadPool::builder()
+        .max_workers(1)
+        .bounded(1)
+        .keep_alive(Duration::from_secs(1))
+        .build()
+        .unwrap()
 }
