@@ -51,10 +51,12 @@ pub(crate) mod sync {
     /// the pool whose flag is still at its initial value then fails
     /// falsely: a submit read `closed == false` after a shutdown had set
     /// it and seen `submitting == 0`. So each constructor stores its value
-    /// again, `SeqCst`; loom's rule that a `SeqCst` load never reads a
-    /// `SeqCst` store older than another `SeqCst` store then gives the
-    /// protocol's atomics (all `SeqCst`) the total order they rely on,
-    /// while the weaker orderings elsewhere keep loom's full model.
+    /// again, `SeqCst`: loom's rule that a `SeqCst` load never reads a
+    /// `SeqCst` store older than another `SeqCst` store then covers the
+    /// initial value too. That is what the protocol's atomics (all
+    /// `SeqCst`, their stores made under a lock or by read-modify-writes)
+    /// need of the total order; it is still not a complete model of
+    /// `SeqCst`. The weaker orderings elsewhere keep loom's full model.
     pub(crate) mod atomic {
         pub(crate) use loom::sync::atomic::Ordering;
 
@@ -66,6 +68,8 @@ pub(crate) mod sync {
                 impl $atomic {
                     pub(crate) fn new(value: $value) -> $atomic {
                         let atomic = loom::sync::atomic::$atomic::new(value);
+                        // ORDERING: SeqCst, the point of this type: see
+                        // the module docs.
                         atomic.store(value, Ordering::SeqCst);
                         $atomic(atomic)
                     }
