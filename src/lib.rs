@@ -394,8 +394,9 @@
 //!
 //! For the crate's own tests, `RUSTFLAGS="--cfg futurepool_loom"` swaps
 //! every synchronisation primitive for [loom](https://docs.rs/loom)'s, to
-//! model-check the core's interleavings (see `src/loom/mod.rs`). It is not
-//! a feature: nothing a user builds ever sees it.
+//! model-check the interleavings of the core and the thread pool
+//! (`scripts/loom.sh`; see `src/loom/mod.rs`). It is not a feature: nothing
+//! a user builds ever sees it.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

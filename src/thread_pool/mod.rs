@@ -13,13 +13,16 @@
 //! - `map.rs`: [`Map`], the bounded `map`, ordered or not;
 //! - `scope.rs`: [`ThreadPool::scope`], tasks that borrow from the caller's
 //!   stack, and the one `unsafe` lifetime erasure that allows it;
-//! - `tests.rs`: unit tests that force interleavings at test-only points.
+//! - `tests.rs`: unit tests that force interleavings at test-only points;
+//!   `models.rs`: loom models of the protocol (`scripts/loom.sh`).
 
 mod builder;
 mod default;
 mod inner;
 mod job;
 mod map;
+#[cfg(all(test, futurepool_loom))]
+mod models;
 mod scope;
 mod submit;
 #[cfg(all(test, not(futurepool_loom)))]

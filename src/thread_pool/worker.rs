@@ -167,8 +167,18 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             st.notified -= 1;
             continue;
         }
-        if timed_out && inner.queued() == 0 && !inner.closed.load(Ordering::SeqCst) {
-            return exit(&inner, st, index); // idle for keep_alive: retire
+        if timed_out && !inner.closed.load(Ordering::SeqCst) {
+            // Idle for keep_alive: retire. Stop being counted first, then
+            // look once more (see README.md, "No lost retirement").
+            st.threads -= 1;
+            inner.publish_counts(&st);
+            // ORDERING: SeqCst: the retiring worker's half of a handshake
+            // with a submitter (write `active`, then read `queued`).
+            if inner.queued() == 0 {
+                return leave(&inner, st, index);
+            }
+            st.threads += 1;
+            inner.publish_counts(&st);
         }
     }
 }
@@ -178,6 +188,11 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
 fn exit(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: usize) {
     st.threads -= 1;
     inner.publish_counts(&st);
+    leave(inner, st, index);
+}
+
+/// The rest of [`exit`], for a worker no longer counted in `threads`.
+fn leave(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: usize) {
     st.workers.exiting(index);
     drop(st);
     inner.exited.notify_all();
