@@ -25,6 +25,8 @@ if [[ "${1:-}" != "--report" ]]; then
     cargo bench -p futurepool-benches --bench process_pool
     echo "== memory workload (7)"
     cargo bench -p futurepool-benches --bench memory
+    echo "== nested waits workload (8)"
+    cargo bench -p futurepool-benches --bench nested
     if command -v python3 >/dev/null 2>&1; then
         echo "== Python's concurrent.futures"
         python3 benches/python/thread_pool.py "$results/python_thread.json"

@@ -279,6 +279,68 @@
 //! assert!(drain(&pool));
 //! ```
 //!
+//! # Waiting inside a task: help, lend, and what can't deadlock
+//!
+//! In Python, a task that waits for another task of its own full pool
+//! deadlocks. Here a pool worker that waits in a futurepool wait does one
+//! of two things:
+//!
+//! - **It runs what it waits for** (help-while-waiting, as rayon's `join`
+//!   does). A wait *without a time limit* for a task of the *same pool*
+//!   that *hasn't started* takes that task and runs it inline, on the
+//!   waiting thread: [`join`](TaskHandle::join), [`wait`](TaskHandle::wait),
+//!   [`wait`](wait()) for all, and [`as_completed`] or an unordered
+//!   [`map`](ThreadPool::map) iterated without a time limit (an ordered
+//!   map joins its next item). The task is started through the same state
+//!   machine as on a worker, so its cancellation, callbacks and panic
+//!   behave exactly as there; only plain tasks are run so (a task with a
+//!   token, a time limit or a deadline can end while it runs, and its
+//!   waiter must be able to return then).
+//! - **Otherwise it lends its place**: what it waits for runs elsewhere,
+//!   or the wait is timed ([`join_timeout`](TaskHandle::join_timeout)) or
+//!   first-completed ([`ReturnWhen::FirstCompleted`], [`first_ok`](first_ok())):
+//!   running a task inline there would outlast the limit. A lent place
+//!   lets the pool start one more thread while queued work waits, up to
+//!   [`max_lent`](ThreadPoolBuilder::max_lent) places at once (by default
+//!   `max_workers`); past that, a waiter blocks holding its place. The pool
+//!   never runs more than `max_workers + max_lent` threads.
+//!
+//! What is guaranteed to finish: **a tree of untimed nested waits whose
+//! tasks are plain tasks all queued on one pool finishes on a pool of any
+//! size, even with `max_lent(0)`** (each waiter runs what hasn't started,
+//! and what has started is running on another worker, deeper in the tree,
+//! where the same holds). The waits are those listed above, and a
+//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). Recursive fan-out
+//! runs on `max_workers` threads:
+//!
+//! ```
+//! use futurepool::ThreadPool;
+//!
+//! fn sum(pool: &ThreadPool, lo: u64, hi: u64) -> u64 {
+//!     if hi - lo <= 4 {
+//!         return (lo..hi).sum();
+//!     }
+//!     let mid = (lo + hi) / 2;
+//!     let (p1, p2) = (pool.clone(), pool.clone());
+//!     let left = pool.submit(move || sum(&p1, lo, mid)).unwrap();
+//!     let right = pool.submit(move || sum(&p2, mid, hi)).unwrap();
+//!     left.join().unwrap() + right.join().unwrap()
+//! }
+//!
+//! let pool = ThreadPool::builder().max_workers(1).max_lent(0).build().unwrap();
+//! let p = pool.clone();
+//! assert_eq!(pool.submit(move || sum(&p, 0, 1000)).unwrap().join().unwrap(), 499_500);
+//! assert_eq!(pool.workers_started(), 1);
+//! ```
+//!
+//! What is not: waits the pool can't help with need a lent place, and with
+//! the bound reached they can deadlock as in Python. Timed waits (they end
+//! at their limit), waits for tasks of *another* pool that is itself full,
+//! tasks with tokens or time limits waited for by every worker at once
+//! beyond `max_lent`, a `submit` blocked on a full bounded queue, and any
+//! wait the pool can't see (a channel `recv`, or an async `block_on` of a
+//! handle's `.await` inside a task: the pool sees neither).
+//!
 //! # Shutdown
 //!
 //! [`ThreadPool::shutdown`] refuses new work, lets queued tasks run, and

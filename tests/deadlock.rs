@@ -1,5 +1,6 @@
 //! A task blocking on other tasks of its own full pool must not deadlock:
-//! the waiting worker lends its place. In Python every one of these hangs
+//! the waiting worker runs what it waits for if that hasn't started (see
+//! `help.rs`), and otherwise lends its place. In Python every one of these hangs
 //! (CPython's docs show the `max_workers=1` example; CPython's test_deadlock
 //! cases are all process-pool crashes, see the report).
 //!
@@ -40,7 +41,8 @@ fn a_task_joining_a_task_of_its_one_worker_pool() {
         })
         .unwrap();
     assert_eq!(join_or_fail(&pool, a), 21);
-    // The lent place is given back: the extra worker retires after its task.
+    // The waiter ran `b` itself, or (had `b` started elsewhere) lent its
+    // place, and the extra worker retires after its task.
     common::wait_until("the pool is back to one worker", || {
         pool.worker_count() <= 1
     });

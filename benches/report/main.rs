@@ -689,6 +689,33 @@ fn main() {
         fmt: |v| format!("{v:.0} B"),
     });
 
+    // 8. Nested waits (issue 12).
+    let nested = read_json(&res_dir.join("nested.json"));
+    let nrows = results.get("nested", &w);
+    if !nrows.is_empty() {
+        let _ = writeln!(
+            md,
+            "## 8. Nested waits: recursive fan-out
+
+`fib({})` where every call above the leaves submits its two halves and waits for both ({} calls), on {cores} workers: futurepool's `submit` + `join` (a waiting worker runs what it waits for; it lends its place, up to `max_lent`, only when that runs elsewhere) beside rayon's `join` and `scope` on a pool of the same size. rayon's `join` is a far cheaper primitive (no handle, no allocation when the other half is taken back): the point is the ratio, and that futurepool's threads stay bounded. Time per call.\n",
+            nested.as_ref().and_then(|n| n["n"].as_u64()).unwrap_or(0),
+            nested.as_ref().and_then(|n| n["calls"].as_u64()).unwrap_or(0),
+        );
+        let nfp = "futurepool submit+join";
+        table(&mut md, nrows, nfp, Unit::Time, None);
+        if let Some(n) = &nested {
+            let _ = writeln!(
+                md,
+                "Threads: futurepool started {} and ran at most {} at once (its bound: {} workers + {} lent); rayon runs {}.\n",
+                n["futurepool_threads_started"],
+                n["futurepool_peak_threads"],
+                n["workers"],
+                n["max_lent"],
+                n["rayon_threads"],
+            );
+        }
+    }
+
     // Targets.
     let mut t = String::new();
     let _ = writeln!(

@@ -41,6 +41,7 @@
 //! The payload `P` is last, so that a `Cell<T, ThreadJob<F>>` unsizes to the
 //! handle's `Cell<T>` (payload `dyn Payload`): one allocation per task.
 
+use std::any::Any;
 use std::panic::{self, AssertUnwindSafe};
 use std::task::{Context, Poll, Waker};
 use std::time::{Duration, Instant};
@@ -62,6 +63,11 @@ use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard};
 /// ended before it started ([`Start::Drop`], [`Cell::claim`], or the core
 /// itself before it calls [`discard`](Self::discard)). Only the claimer
 /// touches it, so a backend needs no lock of its own for it.
+///
+/// A payload may also let a thread that waits for its task run it there
+/// and then ([`help`](Self::help)): help-while-waiting. The thread that
+/// helps starts the task through the same [`Cell::start`] as any other,
+/// so one state machine decides who runs it.
 pub(crate) trait Payload: Send + Sync + 'static {
     /// The task ended before it started (cancelled; or timed out, failed,
     /// and now cancelled again or its outcome taken), on a thread that may
@@ -73,6 +79,25 @@ pub(crate) trait Payload: Send + Sync + 'static {
     /// The caller claimed the payload through its cell, so no other thread
     /// touches it.
     unsafe fn discard(&self);
+
+    /// A thread about to wait, without a time limit, for this payload's
+    /// task offers to run it itself (see [`Cell::help`]). `helper` is what
+    /// the waiting thread's backend said about the thread (see
+    /// [`blocking::Blocking::help`]): a payload runs its task only for a
+    /// helper it recognises (a worker of the pool the task is queued on),
+    /// and only if the task has not started ([`Cell::start`] decides).
+    /// Returns whether it ran the task (or found it ended unrun) here. By
+    /// default a payload can't be helped.
+    ///
+    /// # Safety
+    ///
+    /// `cell` is the address of the live cell whose payload this is, a
+    /// `Cell<T, Self>` for the `T` it was made with, kept alive by the
+    /// caller for the call.
+    unsafe fn help(&self, cell: *const (), helper: &dyn Any) -> bool {
+        let _ = (cell, helper);
+        false
+    }
 }
 
 /// A task with nothing to run: a promise, kept by hand.
@@ -128,6 +153,11 @@ pub(crate) struct TaskSpec {
     pub(crate) deadline: Option<Instant>,
     /// How long the task may run, from its start; the backend enforces it.
     pub(crate) time_limit: Option<Duration>,
+    /// Which executor queued the task, as the backend tags its executors
+    /// (0: none): an opaque number the core only keeps, so that a backend
+    /// can tell its own tasks when a waiter offers to help (see
+    /// [`Payload::help`]). It lives in the state's padding: free.
+    pub(crate) owner: u16,
 }
 
 /// See the [module docs](self).
@@ -170,6 +200,8 @@ struct State<T> {
     outcome_lent: bool,
     /// Whether the payload has been claimed (see [`Payload`]).
     claimed: bool,
+    /// [`TaskSpec::owner`]; never changes (kept here, in the padding).
+    owner: u16,
     /// From `Done` until taken. (While callbacks run it is held by the
     /// thread running them.)
     outcome: Option<Outcome<T>>,
@@ -230,6 +262,7 @@ impl<T, P> Cell<T, P> {
             name,
             deadline,
             time_limit,
+            owner,
         } = spec;
         let plain = token.is_none()
             && !cancellable
@@ -251,6 +284,7 @@ impl<T, P> Cell<T, P> {
                 phases: Phases::new(),
                 outcome_lent: false,
                 claimed: false,
+                owner,
                 outcome: None,
                 waiting: None,
             }),
@@ -342,17 +376,57 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
 
     /// `Pending -> Running`, claiming the payload to run it; or, if the
     /// task already ended, claims the payload to drop it if nobody did.
+    ///
+    /// A payload already claimed means someone else holds it: the thread
+    /// that started the task (a worker, or a waiter that [helps](Self::help)),
+    /// or a thread that claimed a pending task to end it (see
+    /// [`claim_queued`](Self::claim_queued)). Then it is [`Start::Gone`],
+    /// and that thread ends the task.
     pub(crate) fn start(&self) -> Start {
         let mut st = self.state.lock();
-        if st.phases.start() {
-            debug_assert!(!st.claimed, "a pending task's payload is unclaimed");
+        if st.claimed {
+            Start::Gone
+        } else if st.phases.start() {
             st.claimed = true;
             Start::Run
-        } else if !std::mem::replace(&mut st.claimed, true) {
-            Start::Drop
         } else {
-            Start::Gone
+            st.claimed = true;
+            Start::Drop
         }
+    }
+
+    /// Claims the payload of a queued task that its queue is about to end
+    /// unrun (a deadline passed, a shutdown that cancels, a broken pool).
+    /// `None` if the task was started by another thread (a waiter that ran
+    /// it itself): that thread ends it, and the queue's producer must let
+    /// go without ending it. Otherwise whether this caller now owns the
+    /// payload (`false`: the task ended and someone else dropped it). A
+    /// pending task claimed here can't be started by anyone.
+    pub(crate) fn claim_queued(&self) -> Option<bool> {
+        let mut st = self.state.lock();
+        if st.phases.started() {
+            None
+        } else {
+            Some(!std::mem::replace(&mut st.claimed, true))
+        }
+    }
+
+    /// The backend's tag of the executor that queued the task
+    /// ([`TaskSpec::owner`]).
+    pub(crate) fn owner(&self) -> u16 {
+        self.state.lock().owner
+    }
+
+    /// Help-while-waiting: a thread about to wait for this task without a
+    /// time limit offers to run it itself, if its backend says it may (see
+    /// [`Payload::help`] and [`blocking::help`]). Returns whether the task
+    /// is done when this returns.
+    pub(crate) fn help(&self) -> bool {
+        let cell = std::ptr::from_ref(self).cast::<()>();
+        // SAFETY: `cell` is this cell, alive for the call (`&self`), and
+        // `self.payload` is its payload.
+        blocking::help(|helper| unsafe { self.payload.help(cell, helper) })
+            && self.state.lock().phases.is_done()
     }
 
     /// Claims the payload of a task that won't start (see [`Payload`]):
@@ -435,7 +509,13 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return false; // a poll, not a wait: nothing to announce
         }
-        // A pool worker that blocks here lends its place to its pool.
+        // A pool worker waiting without a time limit for a task of its own
+        // pool that hasn't started runs it here; one that waits anyway (the
+        // task runs elsewhere, or the wait is timed: running a task inline
+        // would break the time limit) lends its place to its pool.
+        if deadline.is_none() && self.help() {
+            return true;
+        }
         let _blocking = blocking::enter();
         let mut st = self.state.lock();
         while !st.phases.is_done() {

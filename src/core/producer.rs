@@ -21,6 +21,12 @@
 //! `Arc<dyn Run>`) turns the producer into its cell with
 //! [`into_cell`](Producer::into_cell) and back with
 //! [`from_cell`](Producer::from_cell) when it takes the task off the queue.
+//!
+//! A task may have two producers: its queue's, and that of a thread that
+//! waits for it and runs it itself ([`Payload::help`]). Both go through
+//! [`start`](Producer::start) (or [`claim_queued`](Producer::claim_queued)),
+//! which lets exactly one of them run or end it; the other
+//! [lets go](Producer::let_go) without ending the task.
 
 use super::cell::{
     Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Start, TaskSpec, release,
@@ -59,7 +65,9 @@ pub(crate) struct Producer<T: Send + 'static, P: Payload> {
 impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// Takes back a producer from the cell that [`into_cell`](Self::into_cell)
     /// gave (a backend's type-erased queue held it meanwhile). Each cell
-    /// from `into_cell` must come back through here exactly once.
+    /// from `into_cell` must come back through here exactly once; a thread
+    /// that helps (see [`Payload::help`]) makes a second producer from a
+    /// cell it holds, which runs the task only if its `start` says so.
     pub(crate) fn from_cell(cell: Arc<Cell<T, P>>, caller: Caller) -> Producer<T, P> {
         Producer {
             cell: Some(cell),
@@ -152,10 +160,19 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         self.cell().start()
     }
 
-    /// Claims the payload of a task that won't be started (see
-    /// [`Payload`]): whether this caller now owns what it holds.
-    pub(crate) fn claim(&self) -> bool {
-        self.cell().claim()
+    /// See [`Cell::claim_queued`]: `None` if another thread started the
+    /// task, and this producer must [let go](Self::let_go).
+    pub(crate) fn claim_queued(&self) -> Option<bool> {
+        self.cell().claim_queued()
+    }
+
+    /// Lets the cell go without ending the task: another producer of the
+    /// same task runs or ends it (see [`start`](Self::start) and
+    /// [`claim_queued`](Self::claim_queued)), or it has ended.
+    pub(crate) fn let_go(mut self) {
+        if let Some(cell) = self.cell.take() {
+            self.let_cell_go(cell);
+        }
     }
 
     /// See [`Cell::set_hook`]: installs the stop hook of a running task;

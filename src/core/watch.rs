@@ -111,4 +111,7 @@ pub(crate) trait Completion: Send + Sync {
     fn unwatch(&self, id: u64);
     /// An address identifying the task, to drop duplicates.
     fn identity(&self) -> *const ();
+    /// Help-while-waiting (see `Cell::help`): runs the task on this thread
+    /// if this thread's backend may; whether it is done now.
+    fn help(&self) -> bool;
 }

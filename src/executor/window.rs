@@ -292,6 +292,20 @@ where
         self.stalled = None;
     }
 
+    /// Help-while-waiting, unordered: on a pool worker, runs here one unit
+    /// in flight that this thread may run itself (see `Cell::help`).
+    /// Whether it ran one. (The window holds at most `max_in_flight`
+    /// units, so a pass over them is short.)
+    fn help_one(&self) -> bool {
+        crate::core::blocking::may_help()
+            && self.slots.iter().flatten().any(|slot| match slot {
+                Slot::Task { handle, .. } => {
+                    Completion::done_status(handle).is_none() && Completion::help(handle)
+                }
+                Slot::Refused(_) => false,
+            })
+    }
+
     /// The next item, blocking for it.
     pub(crate) fn next_blocking(&mut self) -> Option<Result<U::Item, TaskError>> {
         loop {
@@ -320,15 +334,25 @@ where
                     }
                     self.settle(slot, None);
                 }
-                Some(notify) => match notify.pop_deadline(self.deadline) {
-                    Some(index) => {
-                        if let Some(slot) = self.take(Some(index)) {
-                            self.settle(slot, None);
+                Some(notify) => {
+                    // Unordered, no time limit: a pool worker runs a unit of
+                    // its own pool that hasn't started itself, rather than
+                    // block (each must finish for the map to end).
+                    let index = match notify.try_pop() {
+                        Some(index) => Some(index),
+                        None if self.deadline.is_none() && self.help_one() => continue,
+                        None => notify.pop_deadline(self.deadline),
+                    };
+                    match index {
+                        Some(index) => {
+                            if let Some(slot) = self.take(Some(index)) {
+                                self.settle(slot, None);
+                            }
                         }
+                        // The map's deadline passed with nothing done.
+                        None => self.end(TaskError::timeout()),
                     }
-                    // The map's deadline passed with nothing done.
-                    None => self.end(TaskError::timeout()),
-                },
+                }
             }
         }
     }

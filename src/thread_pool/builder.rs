@@ -34,6 +34,7 @@ pub struct ThreadPoolBuilder {
     initializer: Option<Arc<Initializer>>,
     keep_alive: Duration,
     capacity: Option<usize>,
+    max_lent: Option<usize>,
 }
 
 impl Default for ThreadPoolBuilder {
@@ -76,6 +77,7 @@ impl ThreadPoolBuilder {
             initializer: None,
             keep_alive: Duration::from_secs(10),
             capacity: None,
+            max_lent: None,
         }
     }
 
@@ -100,6 +102,49 @@ impl ThreadPoolBuilder {
     #[doc(alias = "num_threads")]
     pub fn max_workers(mut self, n: usize) -> ThreadPoolBuilder {
         self.max_workers = Some(n);
+        self
+    }
+
+    /// The most workers that may lend their places at once, each while it
+    /// blocks in a futurepool wait. The default is
+    /// [`max_workers`](Self::max_workers), so the pool never runs more than
+    /// twice that many threads; `0` turns lending off.
+    ///
+    /// A worker that waits without a time limit for a task of its own pool
+    /// that hasn't started runs it itself, and needs no place lent. One
+    /// that waits for a task already running elsewhere, or waits with a
+    /// time limit, lends its place: the pool may start another thread in
+    /// its stead, so that the queue keeps moving. With the bound reached, a
+    /// waiter blocks without lending. The crate docs' chapter on deadlocks
+    /// says what is guaranteed to finish either way.
+    ///
+    /// # Examples
+    ///
+    /// Recursive fan-out (each task submits two and waits for both) on a
+    /// pool of two, with no place ever lent: the waiting workers run what
+    /// they wait for, and the pool never starts a third thread.
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// fn fib(pool: &ThreadPool, n: u64) -> u64 {
+    ///     if n < 2 {
+    ///         return n;
+    ///     }
+    ///     let (p1, p2) = (pool.clone(), pool.clone());
+    ///     let a = pool.submit(move || fib(&p1, n - 1)).unwrap();
+    ///     let b = pool.submit(move || fib(&p2, n - 2)).unwrap();
+    ///     a.join().unwrap() + b.join().unwrap()
+    /// }
+    ///
+    /// let pool = ThreadPool::builder().max_workers(2).max_lent(0).build().unwrap();
+    /// let root = pool.clone();
+    /// assert_eq!(pool.submit(move || fib(&root, 15)).unwrap().join().unwrap(), 610);
+    /// assert!(pool.workers_started() <= 2);
+    /// ```
+    #[doc(alias = "compensation")]
+    pub fn max_lent(mut self, n: usize) -> ThreadPoolBuilder {
+        self.max_lent = Some(n);
         self
     }
 
@@ -259,6 +304,7 @@ impl ThreadPoolBuilder {
             initializer: self.initializer,
             keep_alive: self.keep_alive,
             capacity: self.capacity,
+            max_lent: self.max_lent.unwrap_or(max_workers),
         };
         Ok(ThreadPool::from_inner(Inner::new(config)))
     }
@@ -273,6 +319,7 @@ impl fmt::Debug for ThreadPoolBuilder {
             .field("initializer", &self.initializer.is_some())
             .field("keep_alive", &self.keep_alive)
             .field("bounded", &self.capacity)
+            .field("max_lent", &self.max_lent)
             .finish()
     }
 }

@@ -27,6 +27,8 @@ pub(crate) struct Config {
     pub(crate) initializer: Option<Arc<Initializer>>,
     pub(crate) keep_alive: Duration,
     pub(crate) capacity: Option<usize>,
+    /// The most workers whose places are lent at once.
+    pub(crate) max_lent: usize,
 }
 
 /// A counter on a cache line of its own (128 bytes: a line and the one the
@@ -90,6 +92,55 @@ pub(crate) struct Inner {
     /// Test-only interleaving points; see `tests.rs`.
     #[cfg(test)]
     pub(super) hook: Option<Arc<dyn Fn(Point) + Send + Sync>>,
+    /// What this pool's tasks carry (`TaskSpec::owner`), so that only its
+    /// workers help with them. Last, so that it is given back only once
+    /// the queue (and every task in it) is gone.
+    pub(crate) tag: PoolTag,
+}
+
+/// A pool's tag: a number no other live pool has, so that a waiting worker
+/// can tell its own pool's tasks (see `job.rs`, help). It fits in 16 bits
+/// (it lives in the padding of every task's cell), so tags are reused: a
+/// dropped pool gives its tag back, after its queue (and every task in it:
+/// each is ended when its queue entry is dropped) is gone, so no pending
+/// task with that tag is left. With 65,535 pools alive at once, the next
+/// gets 0, and its workers never help.
+pub(crate) struct PoolTag(u16);
+
+/// The next tag never given, and the tags given back.
+static TAGS: std::sync::Mutex<(u16, Vec<u16>)> = std::sync::Mutex::new((1, Vec::new()));
+
+impl PoolTag {
+    fn new() -> PoolTag {
+        let mut tags = TAGS
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (next, free) = &mut *tags;
+        if let Some(tag) = free.pop() {
+            PoolTag(tag)
+        } else if *next != 0 {
+            let tag = *next;
+            *next = next.wrapping_add(1); // 0 after 65,535: no more
+            PoolTag(tag)
+        } else {
+            PoolTag(0)
+        }
+    }
+
+    pub(crate) fn get(&self) -> u16 {
+        self.0
+    }
+}
+
+impl Drop for PoolTag {
+    fn drop(&mut self) {
+        if self.0 != 0 {
+            let mut tags = TAGS
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            tags.1.push(self.0);
+        }
+    }
 }
 
 /// Places in the protocol where a unit test can stop a worker to force an
@@ -116,7 +167,10 @@ pub(super) struct PoolState {
     in_shutdown: usize,
     pub(super) shutdown: bool,
     pub(super) broken: Option<Arc<BoxError>>,
+    /// Worker threads started so far (the next one's index).
     pub(super) next_index: usize,
+    /// The most live worker threads there have been at once.
+    pub(super) peak_threads: usize,
     pub(super) workers: ThreadSet,
 }
 
@@ -149,6 +203,7 @@ impl Inner {
             running: Mutex::new(HashMap::new()),
             #[cfg(test)]
             hook: None,
+            tag: PoolTag::new(),
         }
     }
 
@@ -355,6 +410,7 @@ impl Inner {
         };
         st.next_index += 1;
         st.threads += 1;
+        st.peak_threads = st.peak_threads.max(st.threads);
         self.publish_counts(st);
         st.workers.insert(index, handle);
         Ok(())
@@ -503,6 +559,10 @@ impl Inner {
 }
 
 impl Context for Inner {
+    fn pool_tag(&self) -> u16 {
+        self.tag.get()
+    }
+
     fn timer(&self) -> &Timer {
         &self.timer
     }

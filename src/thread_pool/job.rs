@@ -4,15 +4,21 @@
 //!
 //! The closure is the pool's to run or drop, always on a thread that runs
 //! user code: a worker that takes the task off the queue runs it, or (if the
-//! task ended while queued: cancelled, timed out) drops it; a shutdown that
-//! cancels pending work drops it on the thread that shuts down; a refused
-//! submit hands it back. The core never touches it.
+//! task ended while queued: cancelled, timed out) drops it; a worker of the
+//! same pool that waits for the task without a time limit runs it itself
+//! (help-while-waiting, [`Payload::help`]; the queue's entry then finds it
+//! started and lets go); a shutdown that cancels pending work drops it on
+//! the thread that shuts down; a refused submit hands it back. The core
+//! never touches it.
 
+use std::any::Any;
+use std::marker::PhantomData;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
-use crate::core::cell::{Caller, Cancel, Cell, Payload, Start};
-use crate::core::producer::Producer;
+use crate::core::cell::{Caller, Cancel, Cell, Payload, Start, TaskSpec};
+use crate::core::handle::TaskHandle;
+use crate::core::producer::{Producer, new_task};
 use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
@@ -61,67 +67,103 @@ where
     }
 }
 
-/// A thread-pool task's payload in its cell: only the closure (its
-/// deadline and time limit are the cell's, set by the submit).
-pub(crate) struct ThreadJob<J> {
+/// A thread-pool task's payload in its cell: only the closure (its deadline
+/// and time limit are the cell's, set by the submit, and so is the tag of
+/// the pool that queued it, [`TaskSpec::owner`], so that only that pool's
+/// workers help with it). Only ever the payload of a
+/// `Cell<T, ThreadJob<T, J>>`: [`new_thread_task`] makes them.
+pub(crate) struct ThreadJob<T, J> {
     /// The closure, until the thread that claims it through the task's cell
     /// (see [`Payload`]) takes it out, to run it or to drop it.
     job: UnsafeCell<Option<J>>,
+    _result: PhantomData<fn() -> T>,
 }
 
 // SAFETY: `job` is only reached through `take`, whose callers claimed the
 // payload through the task's cell: one thread, once, under the cell's lock,
 // which orders the take after the cell was made (and shared).
-unsafe impl<J: Send> Sync for ThreadJob<J> {}
+unsafe impl<T, J: Send> Sync for ThreadJob<T, J> {}
 
-impl<J> ThreadJob<J> {
-    pub(crate) fn new(job: J) -> ThreadJob<J> {
-        ThreadJob {
-            job: UnsafeCell::new(Some(job)),
-        }
-    }
+/// Makes a thread-pool task whose closure is `job` (or `None`: a task that
+/// ended before it was queued), set up by `spec` (whose `owner` is the tag
+/// of the pool that queues it, or 0). The one place a `ThreadJob` is put
+/// in a cell: its `help` relies on the cell's type being
+/// `Cell<T, ThreadJob<T, J>>`.
+pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
+    job: Option<J>,
+    spec: TaskSpec,
+) -> (Producer<T, ThreadJob<T, J>>, TaskHandle<T>) {
+    let payload = ThreadJob {
+        job: UnsafeCell::new(job),
+        _result: PhantomData,
+    };
+    new_task(payload, spec, Caller::User)
+}
 
-    /// A payload with no closure: a task that ended before it was queued.
-    pub(crate) fn new_empty() -> ThreadJob<J> {
-        ThreadJob {
-            job: UnsafeCell::new(None),
-        }
-    }
-
+impl<T, J> ThreadJob<T, J> {
     /// Takes the closure out.
     ///
     /// # Safety
     ///
     /// The caller claimed the payload through the task's cell
-    /// ([`Producer::start`] said [`Start::Run`] or [`Start::Drop`], or
-    /// [`Producer::claim`] said `true`).
+    /// ([`Producer::start`] said [`Start::Run`] or [`Start::Drop`],
+    /// [`Producer::claim_queued`] said `Some(true)`, or `Cell::claim` said
+    /// `true`).
     pub(crate) unsafe fn take(&self) -> Option<J> {
         // SAFETY: by the caller's claim, no other thread touches `job`.
         self.job.with_mut(|job| unsafe { (*job).take() })
     }
 }
 
-impl<J: Send + 'static> Payload for ThreadJob<J> {
+impl<T: Send + 'static, J: Job<T> + 'static> Payload for ThreadJob<T, J> {
     unsafe fn discard(&self) {
         // SAFETY: the core claimed the payload before calling this.
         drop(unsafe { self.take() });
     }
-}
 
-/// Takes the closure of a task that won't be started, if this thread is the
-/// one to claim it.
-fn claim<T: Send + 'static, J: Job<T> + 'static>(
-    producer: &Producer<T, ThreadJob<J>>,
-) -> Option<J> {
-    // SAFETY: taken only once claimed.
-    producer
-        .claim()
-        .then(|| unsafe { producer.payload().take() })
-        .flatten()
+    /// Runs the task here if `helper` is a worker of the pool that queued
+    /// it, the task has not started, and nothing can end it while it runs
+    /// (no time limit, deadline or token).
+    unsafe fn help(&self, cell: *const (), helper: &dyn Any) -> bool {
+        let Some(pool) = helper.downcast_ref::<Arc<dyn Context>>() else {
+            return false;
+        };
+        let cell = cell.cast::<Cell<T, ThreadJob<T, J>>>();
+        // SAFETY: by `help`'s contract `cell` is the live cell whose
+        // payload this is, and `new_thread_task` (the only maker of a
+        // `ThreadJob`) made it a `Cell<T, ThreadJob<T, J>>`.
+        let task = unsafe { &*cell };
+        let tag = pool.pool_tag();
+        if tag == 0 || task.owner() != tag {
+            return false; // another pool's task, or one never queued
+        }
+        // A task that can end while it runs (a time limit, a deadline, a
+        // token to cancel it by) runs on a worker: its waiter must be able
+        // to return when it ends, not when an inline closure returns.
+        if task.cancellable() || task.deadline().is_some() || task.time_limit().is_some() {
+            return false;
+        }
+        // SAFETY: as above, and the cell was made in an `Arc`, which the
+        // caller's reference keeps alive while the count is taken.
+        let cell = unsafe {
+            Arc::increment_strong_count(cell);
+            Arc::from_raw(cell)
+        };
+        // The task's own panic is its outcome; this catches the rest (a
+        // panicking drop of a value nobody wanted), which must not reach
+        // the waiter. The task is done either way.
+        panic::catch_unwind(AssertUnwindSafe(|| {
+            run_task(Producer::from_cell(cell, Caller::User), &**pool)
+        }))
+        .unwrap_or(true)
+    }
 }
 
 /// What a task needs of its pool while a worker runs it.
-pub(crate) trait Context {
+pub(crate) trait Context: Send + Sync {
+    /// The pool's tag (unique among live pools; 0 if there were too many to
+    /// tag): a waiting worker helps only with its own pool's tasks.
+    fn pool_tag(&self) -> u16;
     /// The pool's deadline timer, which enforces a time limit.
     fn timer(&self) -> &Timer;
     /// A cancellable task started: a shutdown that cancels running work
@@ -142,73 +184,117 @@ pub(crate) trait Run: Send + Sync {
     fn fail_queued(self: Arc<Self>, err: TaskError);
 }
 
-impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<J>> {
-    fn run(self: Arc<Self>, pool: &dyn Context) {
-        let producer = Producer::from_cell(self, Caller::User);
-        if producer.deadline().is_some_and(|d| Instant::now() >= d) {
-            // Past its deadline before it started: it never runs, even if
-            // the timer thread hasn't got to it yet. Its closure is dropped
-            // here, on the worker (unless a user's thread got to it first).
-            let job = claim(&producer);
-            producer.expire();
-            drop(job);
-            return;
+/// A queued task's producer, and its closure if this thread claimed it.
+type Claimed<T, J> = (Producer<T, ThreadJob<T, J>>, Option<J>);
+
+/// Takes the closure of a queued task that won't be started, if this thread
+/// is the one to claim it. `None` if a waiter started the task itself: the
+/// producer is let go, and the caller does nothing more.
+fn claim_queued<T: Send + 'static, J: Job<T> + 'static>(
+    producer: Producer<T, ThreadJob<T, J>>,
+) -> Option<Claimed<T, J>> {
+    match producer.claim_queued() {
+        None => {
+            producer.let_go();
+            None
         }
-        // This worker owns the closure now, if the task starts (to run it)
-        // or ended while queued and nobody else dropped it (to drop it).
-        let job = match producer.start() {
-            // SAFETY: `Start::Run` claimed the payload for this thread.
-            Start::Run => match unsafe { producer.payload().take() } {
-                Some(job) => job,
-                // A queued task always holds its closure; should one not,
-                // the producer's drop ends the task as abandoned.
-                None => return,
-            },
-            Start::Drop => {
-                // SAFETY: `Start::Drop` claimed the payload for this thread.
-                drop(unsafe { producer.payload().take() });
-                return;
-            }
-            Start::Gone => return,
+        Some(claimed) => {
+            // SAFETY: taken only once claimed.
+            let job = claimed.then(|| unsafe { producer.payload().take() });
+            Some((producer, job.flatten()))
+        }
+    }
+}
+
+/// Runs a task of the pool `pool` on this thread, if it can start: a worker
+/// that took it off the queue, or a worker of the same pool waiting for it.
+/// A task that already ended has its closure dropped here (unless a user's
+/// thread got to it first). Returns whether the task is done or being ended
+/// by this call's end (`false`: another thread started it, or claimed it to
+/// end it, and this producer let go).
+fn run_task<T: Send + 'static, J: Job<T> + 'static>(
+    producer: Producer<T, ThreadJob<T, J>>,
+    pool: &dyn Context,
+) -> bool {
+    if producer.deadline().is_some_and(|d| Instant::now() >= d) {
+        // Past its deadline before it started: it never runs, even if
+        // the timer thread hasn't got to it yet. Its closure is dropped
+        // here, on the worker (unless a user's thread got to it first).
+        let Some((producer, job)) = claim_queued(producer) else {
+            return false;
         };
-        if let Some(limit) = producer.time_limit() {
-            // The limit counts from now. The timer was started at the
-            // submit, so this can only fail if it was closed (the pool shut
-            // down, with no worker left to run this): the task then runs
-            // unlimited.
-            if let Some(at) = Instant::now().checked_add(limit) {
-                let _ = pool.timer().schedule(at, producer.expiry());
-            }
+        producer.expire();
+        drop(job);
+        return true;
+    }
+    // This thread owns the closure now, if the task starts (to run it) or
+    // ended while queued and nobody else dropped it (to drop it).
+    let job = match producer.start() {
+        // SAFETY: `Start::Run` claimed the payload for this thread.
+        Start::Run => match unsafe { producer.payload().take() } {
+            Some(job) => job,
+            // A queued task always holds its closure; should one not,
+            // the producer's drop ends the task as abandoned.
+            None => return true,
+        },
+        Start::Drop => {
+            // SAFETY: `Start::Drop` claimed the payload for this thread.
+            drop(unsafe { producer.payload().take() });
+            producer.let_go();
+            return true;
         }
-        // A task with a token can be cancelled while it runs: a shutdown
-        // that cancels running work reaches it here. (Plain tasks can't be
-        // stopped, and pay nothing for this.)
-        let id = producer.cancellable().then(|| {
-            let id = producer.id();
-            pool.running(id, producer.canceller());
-            id
-        });
-        let outcome =
-            panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
-        if let Some(id) = id {
-            pool.done_running(id);
+        // Started elsewhere, or claimed by a thread that ends it.
+        Start::Gone => {
+            producer.let_go();
+            return false;
         }
-        // Lost to a cancel or a timeout while running: the value nobody
-        // wants is dropped here, on the worker.
-        let _ = producer.complete(outcome);
+    };
+
+    if let Some(limit) = producer.time_limit() {
+        // The limit counts from now. The timer was started at the
+        // submit, so this can only fail if it was closed (the pool shut
+        // down, with no worker left to run this): the task then runs
+        // unlimited.
+        if let Some(at) = Instant::now().checked_add(limit) {
+            let _ = pool.timer().schedule(at, producer.expiry());
+        }
+    }
+    // A task with a token can be cancelled while it runs: a shutdown
+    // that cancels running work reaches it here. (Plain tasks can't be
+    // stopped, and pay nothing for this.)
+    let id = producer.cancellable().then(|| {
+        let id = producer.id();
+        pool.running(id, producer.canceller());
+        id
+    });
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+    if let Some(id) = id {
+        pool.done_running(id);
+    }
+    // Lost to a cancel or a timeout while running: the value nobody
+    // wants is dropped here, on the worker.
+    let _ = producer.complete(outcome);
+    true
+}
+
+impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
+    fn run(self: Arc<Self>, pool: &dyn Context) {
+        run_task(Producer::from_cell(self, Caller::User), pool);
     }
 
     fn cancel_queued(self: Arc<Self>) {
-        let producer = Producer::from_cell(self, Caller::User);
-        let job = claim(&producer);
-        producer.cancel();
-        drop(job);
+        // A task a waiter started itself is running: a shutdown that
+        // cancels running work reaches it as it would on any worker.
+        if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
+            producer.cancel();
+            drop(job);
+        }
     }
 
     fn fail_queued(self: Arc<Self>, err: TaskError) {
-        let producer = Producer::from_cell(self, Caller::User);
-        let job = claim(&producer);
-        producer.fail(err);
-        drop(job);
+        if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
+            producer.fail(err);
+            drop(job);
+        }
     }
 }

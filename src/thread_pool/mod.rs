@@ -35,13 +35,12 @@ use std::time::Instant;
 pub use builder::ThreadPoolBuilder;
 pub use default::{default_pool, submit};
 use inner::Inner;
-use job::{Job, ThreadJob};
+use job::{Job, ThreadJob, new_thread_task};
 pub use map::{Map, MapStream};
 pub use scope::{Scope, ScopedMap};
 
 use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
-use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError};
@@ -65,14 +64,29 @@ use crate::loom::sync::{Arc, Weak};
 /// A task may block on another task of the same pool (`join`, `wait`,
 /// `as_completed`, [`wait`](crate::wait()), iterating a [`Map`], or a
 /// `submit` waiting for room in a bounded queue). In Python this deadlocks
-/// once every worker is waiting. Here the waiting worker **lends its place**:
-/// while it is blocked it does not count against `max_workers`, and if work
-/// is queued and no worker is idle, the pool starts one more. When the wait
-/// ends, the returning worker finishes its task alongside the extra one, so
-/// for that moment the workers running tasks can exceed `max_workers` by the
-/// number that just came back; each of them retires after its task if the
-/// pool is over its limit. Workers that are not waiting never exceed
-/// `max_workers`.
+/// once every worker is waiting. Here a waiting worker does one of two
+/// things (the crate docs' chapter on [waiting inside a
+/// task](crate#waiting-inside-a-task-help-lend-and-what-cant-deadlock) says
+/// what each guarantees):
+///
+/// - **It runs what it waits for.** A wait without a time limit for a task
+///   of this pool that hasn't started takes that task and runs it inline,
+///   as rayon's `join` does: `join`, `wait`, [`wait`](crate::wait()) for
+///   all, and a map or `as_completed` iterated without a time limit.
+///   Only plain tasks are run so (no token, time limit or deadline: their
+///   waiter must be able to return when they end while running).
+/// - **Otherwise it lends its place**: the task runs elsewhere, or the wait
+///   is timed or first-completed. While it is blocked it does not count
+///   against `max_workers`, and if work is queued and no worker is idle,
+///   the pool starts one more. At most [`max_lent`](ThreadPoolBuilder::max_lent)
+///   places are lent at once (by default `max_workers`); past that a
+///   waiter blocks holding its place. When a wait ends, the returning
+///   worker finishes its task alongside the extra one, and each retires
+///   after its task while the pool is over its limit.
+///
+/// So the pool never runs more than `max_workers + max_lent` threads, and
+/// recursive fan-out (a task that submits two and joins both, all the way
+/// down) runs on `max_workers` threads.
 ///
 /// The pool only sees waits made through futurepool. A task that blocks in
 /// some other way, say an async executor's `block_on` awaiting a handle, or
@@ -486,6 +500,46 @@ impl ThreadPool {
         self.inner().worker_count()
     }
 
+    /// How many worker threads this pool has started since it was built
+    /// (workers that retired and were started again count each time).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+    /// assert_eq!(pool.workers_started(), 0);
+    /// for _ in 0..10 {
+    ///     pool.submit(|| ()).unwrap().join().unwrap();
+    /// }
+    /// assert!((1..=2).contains(&pool.workers_started()));
+    /// ```
+    pub fn workers_started(&self) -> usize {
+        self.inner().state.lock().next_index
+    }
+
+    /// The most worker threads that were alive at once since the pool was
+    /// built, lent ones included: at most
+    /// [`max_workers`](Self::max_workers) plus the builder's
+    /// [`max_lent`](ThreadPoolBuilder::max_lent).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+    /// let tasks: Vec<_> = (0..8).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// for task in tasks {
+    ///     task.join().unwrap();
+    /// }
+    /// assert!((1..=3).contains(&pool.peak_worker_count()));
+    /// ```
+    pub fn peak_worker_count(&self) -> usize {
+        self.inner().state.lock().peak_threads
+    }
+
     /// How many tasks are queued, waiting for a worker.
     ///
     /// # Examples
@@ -522,6 +576,7 @@ impl ThreadPool {
             name: options.name.clone(),
             deadline,
             time_limit: options.time_limit,
+            owner: inner.tag.get(),
         };
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
@@ -530,16 +585,14 @@ impl ThreadPool {
             if let Some(reason) = inner.refusal() {
                 return Err((job, reason));
             }
-            let (producer, handle) =
-                new_task::<T, ThreadJob<J>>(ThreadJob::new_empty(), stopping, Caller::User);
+            let (producer, handle) = new_thread_task::<T, J>(None, stopping);
             producer.expire();
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
             return Ok(handle);
         }
-        let payload = ThreadJob::new(job);
-        let (producer, handle) = new_task(payload, stopping, Caller::User);
+        let (producer, handle) = new_thread_task(Some(job), stopping);
         // The deadline is registered (and for a time limit, the timer
         // started) before the task is queued, so that a timer that can't
         // start refuses a task nobody has seen yet.
@@ -587,8 +640,8 @@ impl ThreadPool {
 
 /// The producer of a task that was refused before it was queued.
 fn producer_of<T: Send + 'static, J: Job<T> + 'static>(
-    cell: Arc<crate::core::cell::Cell<T, ThreadJob<J>>>,
-) -> crate::core::producer::Producer<T, ThreadJob<J>> {
+    cell: Arc<crate::core::cell::Cell<T, ThreadJob<T, J>>>,
+) -> crate::core::producer::Producer<T, ThreadJob<T, J>> {
     crate::core::producer::Producer::from_cell(cell, Caller::User)
 }
 

@@ -23,7 +23,10 @@
 //! | [`lost_start_of_three`] | the scenario of `tests.rs`'s `lost_start`: three tasks, `max_workers(3)` | the step-1 fix reverted |
 //! | [`submits_waiting_for_room`] | a submit blocked on a full bounded queue is woken when a worker makes room | `room_freed` not notifying; a waiter not counted in `room_waiters` (deadlocks) |
 //! | [`submit_waiting_for_room_racing_shutdown`] | a submit blocked on a full queue, racing `shutdown`: refused with its closure, or run before `shutdown` returns | a submit's second look at `closed` (after `submitting += 1`) removed (also caught by the two above) |
-//! | [`join_inside_a_task_lends`] | a task joining another task of its own one-worker pool lends its place: a second worker runs the other task; the lender leaves after its task | `Lend::begin` not calling `wake_or_spawn` (a deadlock) |
+//! | [`join_inside_a_task_lends`] | a task joining another task of its own one-worker pool that it can't run itself lends its place: a second worker runs the other task; the lender leaves after its task | `Lend::begin` not calling `wake_or_spawn` (a deadlock) |
+//! | [`join_inside_a_task_helps`] | issue 12: a task joining a plain task of its own one-worker pool runs it itself; no second worker starts | `Cell::help` not called before lending (a second worker started, iteration 1) |
+//! | [`help_racing_a_worker`] | a waiter helping races a second worker popping the same task: it runs once, nobody abandons it | the queue's entry dropping (not letting go of) a task a waiter started: "abandoned" (found at iteration 33,465) |
+//! | [`help_racing_shutdown_that_cancels`] | a waiter helping races a shutdown that cancels pending work: the task ran, or was cancelled before it started; never abandoned | the same bug (found at iteration 254) |
 
 use std::time::Duration;
 
@@ -226,12 +229,35 @@ fn lost_start_of_three() {
 }
 
 /// A task that submits another task to its own one-worker pool and joins
-/// it: the worker lends its place while it waits, a second worker runs the
-/// inner task, and once the loan ends the pool is back to one worker (the
-/// one that came back leaves after its task). Without the loan: deadlock.
+/// it, where the worker can't run the inner task itself (it has a token,
+/// so it runs on a worker: see `job.rs`, help): the worker lends its place
+/// while it waits, a second worker runs the inner task, and once the loan
+/// ends the pool is back to one worker (the one that came back leaves
+/// after its task). Without the loan: deadlock.
 #[test]
 fn join_inside_a_task_lends() {
     model("join_inside_a_task_lends").check(|| {
+        let pool = pool(1);
+        let outer = {
+            let inner_pool = pool.clone();
+            pool.submit(move || {
+                let inner = inner_pool.submit_cancellable(|_token| 2).unwrap();
+                inner.join().unwrap() + 1
+            })
+            .unwrap()
+        };
+        assert_eq!(outer.join().unwrap(), 3);
+        assert!(pool.shutdown());
+        assert_eq!(pool.worker_count(), 0);
+    });
+}
+
+/// The same with a plain inner task: the waiting worker runs it itself
+/// (help-while-waiting), and the pool never starts a second worker; the
+/// queue's entry for the inner task, found started, is let go.
+#[test]
+fn join_inside_a_task_helps() {
+    model("join_inside_a_task_helps").check(|| {
         let pool = pool(1);
         let outer = {
             let inner_pool = pool.clone();
@@ -240,7 +266,62 @@ fn join_inside_a_task_lends() {
         };
         assert_eq!(outer.join().unwrap(), 3);
         assert!(pool.shutdown());
-        assert_eq!(pool.worker_count(), 0);
+        assert_eq!(pool.workers_started(), 1, "no place was lent");
+    });
+}
+
+/// A waiting worker helping with a task while a second worker takes the
+/// same task off the queue (a pool of two): exactly one of them runs it,
+/// once, and the other lets go without ending it (no "abandoned").
+#[test]
+fn help_racing_a_worker() {
+    model("help_racing_a_worker").check(|| {
+        let pool = pool(2);
+        let runs = Arc::new(loom::sync::atomic::AtomicUsize::new(0));
+        let outer = {
+            let inner_pool = pool.clone();
+            let runs = runs.clone();
+            pool.submit(move || {
+                let inner = inner_pool
+                    .submit(move || runs.fetch_add(1, loom::sync::atomic::Ordering::Relaxed) + 2)
+                    .unwrap();
+                inner.join().unwrap() + 1
+            })
+            .unwrap()
+        };
+        assert_eq!(outer.join().unwrap(), 3);
+        assert!(pool.shutdown());
+        assert_eq!(runs.load(loom::sync::atomic::Ordering::Relaxed), 1);
+    });
+}
+
+/// A waiting worker helping with a task while a shutdown that cancels
+/// pending work drains the queue: the task runs (helped, then the queue's
+/// entry lets go) or is cancelled before it starts; never abandoned, and
+/// the waiter sees which.
+#[test]
+fn help_racing_shutdown_that_cancels() {
+    model("help_racing_shutdown_that_cancels").check(|| {
+        let pool = pool(1);
+        let outer = {
+            let inner_pool = pool.clone();
+            pool.submit(move || match inner_pool.submit(|| 2) {
+                Ok(inner) => match inner.join() {
+                    Ok(value) => value + 1,
+                    Err(err) => {
+                        assert!(err.is_cancelled(), "{err}");
+                        0
+                    }
+                },
+                Err(_refused) => 0,
+            })
+            .unwrap()
+        };
+        assert!(pool.shutdown_with(ShutdownOptions::new().cancel_pending(true)));
+        match outer.join() {
+            Ok(got) => assert!(got == 3 || got == 0, "{got}"),
+            Err(err) => assert!(err.is_cancelled(), "{err}"),
+        }
     });
 }
 

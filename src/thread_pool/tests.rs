@@ -22,6 +22,7 @@ fn pool_with_hook(max_workers: usize, hook: impl Fn(Point) + Send + Sync + 'stat
         initializer: None,
         keep_alive: Duration::from_secs(10),
         capacity: None,
+        max_lent: max_workers,
     };
     let mut inner = Inner::new(config);
     inner.hook = Some(Arc::new(hook));
@@ -95,4 +96,16 @@ fn lost_start() {
     for handle in [first, second, third] {
         handle.join().unwrap();
     }
+}
+
+/// Live pools never share a tag: a worker helps only with its own pool's
+/// tasks (issue 12), and tags are reused only once a pool is gone.
+#[test]
+fn live_pools_have_distinct_tags() {
+    let pools: Vec<ThreadPool> = (0..200).map(|_| ThreadPool::new()).collect();
+    let mut tags: Vec<u16> = pools.iter().map(|p| p.inner().tag.get()).collect();
+    assert!(tags.iter().all(|&t| t != 0));
+    tags.sort_unstable();
+    tags.dedup();
+    assert_eq!(tags.len(), pools.len());
 }

@@ -1,11 +1,13 @@
 //! A worker thread's loop, and how a worker lends its place while it waits.
 //! The protocol is described in `README.md` beside this file.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use super::inner::{Inner, Point};
+use super::job::Context;
 use crate::core::blocking::{self, Blocking};
 use crate::error::payload_message;
 use crate::loom::sync::atomic::Ordering;
@@ -20,15 +22,20 @@ thread_local! {
 }
 
 /// The hook a worker installs in the core: while it blocks in a futurepool
-/// wait, its place is lent to the pool.
+/// wait, its place is lent to the pool (up to the pool's bound on lent
+/// places); before a wait without a time limit, it offers to run the task it
+/// waits for (see `job.rs`, `ThreadJob`'s `help`).
 struct Lend(Weak<Inner>);
 
 impl Blocking for Lend {
-    fn begin(&self) {
+    fn begin(&self) -> bool {
         let Some(inner) = self.0.upgrade() else {
-            return;
+            return false;
         };
         let mut st = inner.state.lock();
+        if st.lent >= inner.config.max_lent {
+            return false; // the bound is reached: wait holding the place
+        }
         st.lent += 1;
         inner.publish_counts(&st);
         // ORDERING: SeqCst, like every read of the counters in the wake
@@ -38,6 +45,7 @@ impl Blocking for Lend {
             // worker that is already running.
             let _ = inner.wake_or_spawn(&mut st);
         }
+        true
     }
 
     fn end(&self) {
@@ -47,6 +55,14 @@ impl Blocking for Lend {
         let mut st = inner.state.lock();
         st.lent -= 1;
         inner.publish_counts(&st);
+    }
+
+    fn help(&self, run: &mut dyn FnMut(&dyn Any) -> bool) -> bool {
+        let Some(inner) = self.0.upgrade() else {
+            return false;
+        };
+        let pool: Arc<dyn Context> = inner;
+        run(&pool)
     }
 }
 

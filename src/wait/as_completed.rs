@@ -186,7 +186,18 @@ impl<H: TaskRef> AsCompleted<H> {
         if self.remaining == 0 {
             return None;
         }
-        let index = self.set.notify.pop_deadline(deadline)?;
+        let index = loop {
+            if let Some(index) = self.set.notify.try_pop() {
+                break index;
+            }
+            // With no time limit, a pool worker runs a task of its own pool
+            // that hasn't started itself, rather than block: each must
+            // finish before the iteration ends.
+            if deadline.is_none() && self.set.help_next() {
+                continue;
+            }
+            break self.set.notify.pop_deadline(deadline)?;
+        };
         self.remaining -= 1;
         self.set.slots[index].take()
     }

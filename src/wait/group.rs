@@ -456,6 +456,17 @@ impl<T: Send + 'static> TaskGroup<T> {
         task.join()
     }
 
+    /// Help-while-waiting: on a pool worker, runs here one task of the
+    /// group that this thread may run itself (see `Cell::help`); whether it
+    /// ran one.
+    fn help_one(&self) -> bool {
+        crate::core::blocking::may_help()
+            && self
+                .tasks
+                .values()
+                .any(|task| Completion::done_status(task).is_none() && Completion::help(task))
+    }
+
     fn join_next_by(
         &mut self,
         deadline: Option<Instant>,
@@ -463,7 +474,17 @@ impl<T: Send + 'static> TaskGroup<T> {
         if self.tasks.is_empty() {
             return Ok(None);
         }
-        match self.notify.pop_deadline(deadline) {
+        // With no time limit, a pool worker runs a task of its own pool that
+        // hasn't started itself (help-while-waiting), rather than block.
+        let index = loop {
+            if let Some(index) = self.notify.try_pop() {
+                break Some(index);
+            }
+            if deadline.is_some() || !self.help_one() {
+                break self.notify.pop_deadline(deadline);
+            }
+        };
+        match index {
             Some(index) => Ok(Some(self.take(index))),
             None => Err(JoinNextTimeoutError::new()),
         }

@@ -136,6 +136,8 @@ pub(crate) struct WatchSet<H: TaskRef> {
     id: u64,
     /// Tasks given, after dropping duplicates.
     pub(crate) total: usize,
+    /// The next task [`help_next`](Self::help_next) offers to run.
+    help_cursor: usize,
 }
 
 // The tasks are never pinned: polling only moves handles in and out of
@@ -185,7 +187,31 @@ impl<H: TaskRef> WatchSet<H> {
             notify,
             id,
             total,
+            help_cursor: 0,
         }
+    }
+
+    /// Help-while-waiting, for a wait without a time limit that needs every
+    /// task (`wait` for all, `as_completed` consumed to the end): on a pool
+    /// worker, runs here the next task, in the order given, that this
+    /// thread may run itself (a task of its own pool that hasn't started).
+    /// Returns whether it ran one; `false` once there is none left (each
+    /// task is offered once: one started elsewhere never becomes one this
+    /// thread may run, so the offers cost one pass in all).
+    pub(crate) fn help_next(&mut self) -> bool {
+        if !crate::core::blocking::may_help() {
+            return false;
+        }
+        while let Some(slot) = self.slots.get(self.help_cursor) {
+            self.help_cursor += 1;
+            if let Some(task) = slot {
+                let task = task.completion();
+                if task.done_status().is_none() && task.help() {
+                    return true;
+                }
+            }
+        }
+        false
     }
 }
 

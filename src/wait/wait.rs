@@ -281,9 +281,19 @@ where
 {
     let mut set = WatchSet::new(tasks);
     let mut progress = Progress::new(return_when);
+    // A pool worker waiting for all, with no time limit, runs the tasks of
+    // its own pool that haven't started itself before it blocks: each must
+    // finish anyway. A timed or first-completed wait only lends its place
+    // (running a task inline would outlast the limit, or the first one).
+    let helping = deadline.is_none() && return_when == ReturnWhen::AllCompleted;
     while !progress.met(set.total) {
-        let Some(index) = set.notify.pop_deadline(deadline) else {
-            break; // timed out
+        let index = match set.notify.try_pop() {
+            Some(index) => index,
+            None if helping && set.help_next() => continue,
+            None => match set.notify.pop_deadline(deadline) {
+                Some(index) => index,
+                None => break, // timed out
+            },
         };
         progress.record(&set, index);
     }

@@ -533,4 +533,8 @@ impl<T: Send + 'static> Completion for TaskHandle<T> {
     fn identity(&self) -> *const () {
         Arc::as_ptr(&self.cell).cast()
     }
+
+    fn help(&self) -> bool {
+        self.cell.help()
+    }
 }
