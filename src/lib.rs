@@ -310,8 +310,12 @@
 //! size, even with `max_lent(0)`** (each waiter runs what hasn't started,
 //! and what has started is running on another worker, deeper in the tree,
 //! where the same holds). The waits are those listed above, and a
-//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). Recursive fan-out
-//! runs on `max_workers` threads:
+//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). One limit: a task
+//! run inline runs on the waiter's stack, so past three quarters of a
+//! worker's stack ([`stack_size`](ThreadPoolBuilder::stack_size)) a waiter
+//! lends its place instead of helping, and a chain of waits deeper than
+//! that needs lent places to go on (it never overflows the stack). Recursive
+//! fan-out runs on `max_workers` threads:
 //!
 //! ```
 //! use futurepool::ThreadPool;

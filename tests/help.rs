@@ -542,3 +542,33 @@ fn random_trees_of_nested_waits() {
         );
     }
 }
+
+fn chain(pool: ThreadPool, depth: u32) -> u32 {
+    if depth == 0 {
+        return 0;
+    }
+    let p = pool.clone();
+    let next = pool.submit(move || chain(p, depth - 1)).unwrap();
+    next.join().unwrap() + 1
+}
+
+#[test]
+fn a_chain_of_waits_deeper_than_a_stack_moves_to_other_threads() {
+    // Small stacks: a few dozen levels of inline help fit in each. Past
+    // three quarters of a stack a waiter lends its place instead, and the
+    // chain goes on on a new thread, where it doesn't overflow.
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .max_lent(200)
+        .stack_size(256 << 10)
+        .build()
+        .unwrap();
+    let p = pool.clone();
+    let top = pool.submit(move || chain(p, 2_000)).unwrap();
+    assert_eq!(join_or_fail(top).unwrap(), 2_000);
+    let started = pool.workers_started();
+    assert!(
+        (2..=201).contains(&started),
+        "{started} threads: the chain moved on when a stack filled, within the bound"
+    );
+}

@@ -172,7 +172,10 @@ impl ThreadPoolBuilder {
     }
 
     /// The stack size of worker threads, in bytes. The default is the
-    /// platform's (see [`std::thread::Builder::stack_size`]).
+    /// platform's (see [`std::thread::Builder::stack_size`]). A worker that
+    /// waits for a task of its pool may run it inline, on this stack (see
+    /// [`max_lent`](Self::max_lent)); it stops doing so past three quarters
+    /// of it, and lends its place instead.
     ///
     /// # Examples
     ///

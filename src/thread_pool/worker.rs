@@ -25,11 +25,49 @@ thread_local! {
 /// wait, its place is lent to the pool (up to the pool's bound on lent
 /// places); before a wait without a time limit, it offers to run the task it
 /// waits for (see `job.rs`, `ThreadJob`'s `help`).
-struct Lend(Weak<Inner>);
+struct Lend {
+    pool: Weak<Inner>,
+    /// An address near the top of this worker's stack, and how much of the
+    /// stack below it tasks run inline may use: see [`Lend::stack_allows`].
+    stack_top: usize,
+    stack_room: usize,
+}
+
+impl Lend {
+    fn new(pool: &Arc<Inner>, stack_top: usize) -> Lend {
+        let stack_size = pool.config.stack_size.unwrap_or_else(default_stack_size);
+        Lend {
+            pool: Arc::downgrade(pool),
+            stack_top,
+            stack_room: stack_size / 4 * 3,
+        }
+    }
+
+    /// Whether this worker's stack has room for one more task run inline.
+    /// Each nested help runs a task (and whatever it waits for) further
+    /// down the waiter's stack; past three quarters of it, the waiter lends
+    /// its place instead, so a chain of waits deeper than a stack moves on
+    /// to other threads rather than overflowing this one (a stack overflow
+    /// aborts the process).
+    fn stack_allows(&self) -> bool {
+        let here = 0u8;
+        let here = std::ptr::addr_of!(here) as usize;
+        here.abs_diff(self.stack_top) < self.stack_room
+    }
+}
+
+/// A spawned thread's stack size when the builder sets none: std's, 2 MiB
+/// unless `RUST_MIN_STACK` says otherwise.
+fn default_stack_size() -> usize {
+    std::env::var("RUST_MIN_STACK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2 << 20)
+}
 
 impl Blocking for Lend {
     fn begin(&self) -> bool {
-        let Some(inner) = self.0.upgrade() else {
+        let Some(inner) = self.pool.upgrade() else {
             return false;
         };
         let mut st = inner.state.lock();
@@ -49,7 +87,7 @@ impl Blocking for Lend {
     }
 
     fn end(&self) {
-        let Some(inner) = self.0.upgrade() else {
+        let Some(inner) = self.pool.upgrade() else {
             return;
         };
         let mut st = inner.state.lock();
@@ -58,7 +96,10 @@ impl Blocking for Lend {
     }
 
     fn help(&self, run: &mut dyn FnMut(&dyn Any) -> bool) -> bool {
-        let Some(inner) = self.0.upgrade() else {
+        if !self.stack_allows() {
+            return false;
+        }
+        let Some(inner) = self.pool.upgrade() else {
             return false;
         };
         let pool: Arc<dyn Context> = inner;
@@ -87,7 +128,9 @@ impl Inner {
 
 fn worker_main(inner: Arc<Inner>, index: usize) {
     CURRENT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&inner)));
-    blocking::install(Rc::new(Lend(Arc::downgrade(&inner))));
+    let stack_top = 0u8;
+    let stack_top = std::ptr::addr_of!(stack_top) as usize;
+    blocking::install(Rc::new(Lend::new(&inner, stack_top)));
     // Until its first look at the queue this worker is counted as spinning;
     // it looks only after it stops being counted (see README.md, "No lost
     // start").
