@@ -303,7 +303,10 @@
 //!   lets the pool start one more thread while queued work waits, up to
 //!   [`max_lent`](ThreadPoolBuilder::max_lent) places at once (by default
 //!   `max_workers`); past that, a waiter blocks holding its place. The pool
-//!   never runs more than `max_workers + max_lent` threads.
+//!   never runs more than `max_workers + max_lent` threads, and a lender
+//!   that comes back one too many waits in reserve for the next lend
+//!   rather than exit, so it doesn't start more than that either while it
+//!   keeps lending.
 //!
 //! What is guaranteed to finish: **a tree of untimed nested waits whose
 //! tasks are plain tasks all queued on one pool finishes on a pool of any

@@ -115,8 +115,11 @@ impl ThreadPoolBuilder {
     /// that waits for a task already running elsewhere, or waits with a
     /// time limit, lends its place: the pool may start another thread in
     /// its stead, so that the queue keeps moving. With the bound reached, a
-    /// waiter blocks without lending. The crate docs' chapter on deadlocks
-    /// says what is guaranteed to finish either way.
+    /// waiter blocks without lending. A lender that comes back after a
+    /// thread was started in its place is held in reserve (for the
+    /// keep-alive) and taken back by the next lend, rather than replaced.
+    /// The crate docs' chapter on deadlocks says what is guaranteed to
+    /// finish either way.
     ///
     /// # Examples
     ///

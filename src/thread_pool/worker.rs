@@ -170,9 +170,10 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&*inner)));
             // ORDERING: SeqCst, as everywhere in the wake protocol.
             if inner.active.load(Ordering::SeqCst) > inner.config.max_workers {
-                let st = inner.state.lock();
-                if st.active() > inner.config.max_workers {
-                    // A lent worker came back: one too many.
+                let mut st = inner.state.lock();
+                if st.active() > inner.config.max_workers && !hold_in_reserve(&inner, &mut st) {
+                    // A lent worker came back, one too many, and nobody
+                    // took it back from reserve within the keep-alive.
                     return exit(&inner, st, index);
                 }
             }
@@ -248,6 +249,36 @@ fn exit(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: u
     st.threads -= 1;
     inner.publish_counts(&st);
     leave(inner, st, index);
+}
+
+/// Holds a worker the pool has one too many of (a lender that came back
+/// after a thread was started in its place) in reserve, until a lend
+/// elsewhere makes room and `wake_or_spawn` takes it back (then `true`: it
+/// goes back to work), or its keep-alive passes or the pool closes (then
+/// `false`: it leaves). So a pool whose workers keep lending and coming
+/// back reuses its threads instead of starting new ones (README.md,
+/// "Helping, then lending").
+fn hold_in_reserve(inner: &Inner, st: &mut MutexGuard<'_, super::inner::PoolState>) -> bool {
+    st.reserve += 1;
+    inner.publish_counts(st);
+    let mut timed_out = false;
+    loop {
+        if st.recalled > 0 {
+            st.recalled -= 1; // `wake_or_spawn` moved it out of `reserve`
+            return true;
+        }
+        // `closed` is set, and the reserve woken, under this lock: looked
+        // at here before each wait, it can't be missed.
+        if timed_out || inner.closed.load(Ordering::SeqCst) {
+            st.reserve -= 1;
+            inner.publish_counts(st);
+            return false;
+        }
+        timed_out = inner
+            .reserve
+            .wait_for(st, inner.config.keep_alive)
+            .timed_out();
+    }
 }
 
 /// The rest of [`exit`], for a worker no longer counted in `threads`.
