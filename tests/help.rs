@@ -595,3 +595,38 @@ fn a_lender_that_comes_back_is_reused_not_replaced() {
         pool.workers_started()
     );
 }
+
+#[test]
+fn maps_and_task_groups_help_too() {
+    // One worker, nothing lent: each wait below finishes only if the
+    // waiting worker runs the tasks itself.
+    let pool = pool(1, 0);
+    let p = pool.clone();
+    let outer = pool
+        .submit(move || {
+            let me = thread::current().id();
+            let ordered: Vec<ThreadId> = p
+                .map(|_| thread::current().id(), 0..6)
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let unordered: Vec<ThreadId> = p
+                .map(|_| thread::current().id(), 0..6)
+                .unordered()
+                .collect::<Result<_, _>>()
+                .unwrap();
+            let mut group = futurepool::TaskGroup::new();
+            for _ in 0..6 {
+                group.insert(p.submit(|| thread::current().id()).unwrap());
+            }
+            let mut grouped = Vec::new();
+            while let Some(id) = group.join_next() {
+                grouped.push(id.unwrap());
+            }
+            [ordered, unordered, grouped]
+                .iter()
+                .all(|ids| ids.len() == 6 && ids.iter().all(|&id| id == me))
+        })
+        .unwrap();
+    assert!(join_or_fail(outer).unwrap(), "every task ran on the waiter");
+    assert_eq!(pool.workers_started(), 1);
+}

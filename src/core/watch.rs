@@ -101,6 +101,16 @@ pub(crate) struct Watcher {
 
 /// What `as_completed` and `wait` need of a task, whatever its output type
 /// (a [`TaskHandle`](crate::TaskHandle) implements it).
+/// Help-while-waiting over a set of tasks (see `Cell::help`): on a thread
+/// whose backend may run tasks inline (a pool worker), runs the first of
+/// `tasks` not done that this thread may run itself. Whether it ran one.
+pub(crate) fn help_one<'a>(tasks: impl IntoIterator<Item = &'a dyn Completion>) -> bool {
+    super::blocking::may_help()
+        && tasks
+            .into_iter()
+            .any(|task| task.done_status().is_none() && task.help())
+}
+
 pub(crate) trait Completion: Send + Sync {
     /// `Some(is_exception)` if the task is done, else `None`.
     fn done_status(&self) -> Option<bool>;

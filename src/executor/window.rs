@@ -297,13 +297,10 @@ where
     /// Whether it ran one. (The window holds at most `max_in_flight`
     /// units, so a pass over them is short.)
     fn help_one(&self) -> bool {
-        crate::core::blocking::may_help()
-            && self.slots.iter().flatten().any(|slot| match slot {
-                Slot::Task { handle, .. } => {
-                    Completion::done_status(handle).is_none() && Completion::help(handle)
-                }
-                Slot::Refused(_) => false,
-            })
+        crate::core::watch::help_one(self.slots.iter().flatten().filter_map(|slot| match slot {
+            Slot::Task { handle, .. } => Some(handle as &dyn Completion),
+            Slot::Refused(_) => None,
+        }))
     }
 
     /// The next item, blocking for it.

@@ -460,11 +460,7 @@ impl<T: Send + 'static> TaskGroup<T> {
     /// group that this thread may run itself (see `Cell::help`); whether it
     /// ran one.
     fn help_one(&self) -> bool {
-        crate::core::blocking::may_help()
-            && self
-                .tasks
-                .values()
-                .any(|task| Completion::done_status(task).is_none() && Completion::help(task))
+        crate::core::watch::help_one(self.tasks.values().map(|task| task as &dyn Completion))
     }
 
     fn join_next_by(
