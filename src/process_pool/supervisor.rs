@@ -37,6 +37,8 @@ pub(crate) trait Dispatch: Send {
     fn clear_hook(&self) -> bool;
     /// How long the task may run, once started.
     fn time_limit(&self) -> Option<Duration>;
+    /// When it must have ended, if it has a deadline.
+    fn deadline(&self) -> Option<Instant>;
     /// What the timer holds to expire the task.
     fn expiry(&self) -> Weak<dyn Expire>;
     /// What a shutdown that cancels running work holds to cancel it.
@@ -47,6 +49,9 @@ pub(crate) trait Dispatch: Send {
     fn fail(self: Box<Self>, err: TaskError);
     /// Cancels a task that hasn't started.
     fn cancel_queued(self: Box<Self>);
+    /// Ends the task (pending or running) as timed out: its deadline
+    /// passed before it was sent.
+    fn expire(self: Box<Self>);
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
 }
@@ -286,6 +291,11 @@ impl Shared {
         let Some(request) = job.start() else {
             return false; // ended while queued
         };
+        if job.deadline().is_some_and(|d| d <= Instant::now()) {
+            // Passed before the timer could end it: it must not run.
+            job.expire();
+            return false;
+        }
         if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
             // The limit counts from now; the timer was started at the
             // submit (it is closed only once no driver is left).
@@ -484,6 +494,16 @@ impl Shared {
         if idle {
             self.timer.close();
         }
+    }
+
+    /// Why a submit would be refused now (shut down or broken), if it
+    /// would.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        let st = self.state.lock();
+        if st.shutdown {
+            return Some(Refusal::Shutdown);
+        }
+        st.broken.as_ref().map(Broken::refusal)
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {
