@@ -9,6 +9,8 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+mod pipes;
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 
@@ -27,7 +29,8 @@ pub(crate) enum StartError {
 
 /// Why a call got no reply.
 pub(crate) enum CallError {
-    /// The pipe broke or closed: the worker died (or was killed).
+    /// The pipe broke or closed, or a frame stalled: the worker died (or
+    /// was killed, or is as good as dead).
     Died,
     /// The worker sent something that is not a reply.
     Protocol(String),
