@@ -75,6 +75,14 @@ pub(crate) struct Config {
 /// the caller itself wakes from a futex before it submits again.
 const DRIVER_SPIN: Duration = Duration::from_micros(50);
 
+/// How often an idle driver looks at its worker: one killed while idle is
+/// reaped (and no longer listed in `worker_pids`) within about this long.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
+
+/// How many workers a task may lose before it reaches one (found dead
+/// before the write) before it fails as "worker died".
+const MAX_LOST: u32 = 3;
+
 pub(crate) struct Shared {
     state: Mutex<PoolState>,
     /// `state.queue.len()`, readable without the lock: what a spinning
@@ -252,10 +260,28 @@ impl Shared {
                 continue;
             }
             st.idle += 1;
-            self.work.wait(&mut st);
+            let timed_out = match &worker {
+                // Look at the worker now and then: one that died idle is
+                // reaped at once, not at the next task.
+                Some(_) => self.work.wait_for(&mut st, IDLE_CHECK).timed_out(),
+                None => {
+                    self.work.wait(&mut st);
+                    false
+                }
+            };
             st.idle -= 1;
+            // Taken even after a timeout: a wake-up sent just as this
+            // driver stopped waiting is lost, and a count left too high
+            // would keep the next submit from waking anyone. Too low only
+            // costs a spare wake-up.
             if st.notified > 0 {
                 st.notified -= 1;
+            }
+            if timed_out && worker.as_ref().is_some_and(WorkerProcess::is_gone) {
+                let proc = worker.take().expect("present");
+                MutexGuard::unlocked(&mut st, || {
+                    self.end_worker(id, proc, true);
+                });
             }
         }
         drop(st);
@@ -316,6 +342,11 @@ impl Shared {
         request: Arc<[u8]>,
     ) -> bool {
         let mut retries = job.retries();
+        // Workers lost before the task reached them: found dead before the
+        // request was written, or gone before the pipe took a byte of it. Retried whatever
+        // the retry setting (the task never ran), up to a bound, so that a
+        // worker killed every time can't hold the driver for ever.
+        let mut lost = 0;
         loop {
             if worker.is_none() {
                 match WorkerProcess::start(&self.config) {
@@ -330,6 +361,20 @@ impl Shared {
                         return false;
                     }
                 }
+            }
+            if worker.as_ref().is_some_and(WorkerProcess::is_gone) {
+                // Died (or sent garbage) while idle, and not reaped yet:
+                // the task goes to a fresh worker.
+                let proc = worker.take().expect("present");
+                let pid = proc.pid;
+                let status = self.end_worker(id, proc, true);
+                lost += 1;
+                if lost > MAX_LOST {
+                    let (code, signal) = child::describe(status);
+                    job.fail(TaskError::worker_died(pid, code, signal));
+                    return false;
+                }
+                continue;
             }
             let proc = worker.as_mut().expect("started above");
             let pid = proc.pid;
@@ -372,11 +417,15 @@ impl Shared {
                     }
                     match err {
                         CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
-                        CallError::Died if retries > 0 => {
+                        CallError::Undelivered if lost < MAX_LOST => {
+                            lost += 1;
+                            continue; // it never reached a worker
+                        }
+                        CallError::Died | CallError::Undelivered if retries > 0 => {
                             retries -= 1;
                             continue;
                         }
-                        CallError::Died => {
+                        CallError::Died | CallError::Undelivered => {
                             let (code, signal) = child::describe(status);
                             job.fail(TaskError::worker_died(pid, code, signal));
                         }

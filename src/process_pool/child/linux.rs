@@ -160,6 +160,13 @@ impl WorkerProcess {
         }
     }
 
+    /// Whether the worker is known to be gone without being asked anything:
+    /// its output has ended (it died, or was killed) or holds bytes nobody
+    /// asked for (garbage). Either way it must not be sent a task.
+    pub(crate) fn is_gone(&self) -> bool {
+        !self.stdout.buffer().is_empty() || pipes::has_news(self.stdout.get_ref().get_ref())
+    }
+
     /// Sends one encoded request frame and reads the reply. The task may
     /// run as long as it likes, but each frame must keep making progress:
     /// a frame that stalls for the stall limit (`start_timeout`) is a dead
@@ -167,8 +174,15 @@ impl WorkerProcess {
     pub(crate) fn call(&mut self, request: &[u8]) -> Result<Reply, CallError> {
         let stdin = self.stdin.as_mut().ok_or(CallError::Died)?;
         let pace = Pace::Steady(self.stall);
-        if pipes::write_all(stdin, request, pace).is_err() {
-            return Err(CallError::Died);
+        if let Err(failure) = pipes::write_all(stdin, request, pace) {
+            let unread = failure.error.kind() == io::ErrorKind::BrokenPipe && failure.taken == 0;
+            // Its reader was gone before the pipe took a byte: the request
+            // provably never reached a worker.
+            return Err(if unread {
+                CallError::Undelivered
+            } else {
+                CallError::Died
+            });
         }
         self.stdout.get_mut().expect(None, pace);
         match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {

@@ -32,6 +32,9 @@ pub(crate) enum CallError {
     /// The pipe broke or closed, or a frame stalled: the worker died (or
     /// was killed, or is as good as dead).
     Died,
+    /// The worker's input was closed before the pipe took a byte of the
+    /// request: it died before the task reached it.
+    Undelivered,
     /// The worker sent something that is not a reply.
     Protocol(String),
 }

@@ -91,9 +91,18 @@ pub(super) fn wait_for(
     }
 }
 
+/// Whether a pipe end has anything to report right now: bytes, end of
+/// file, or an error. For an idle worker's output, any of these means it
+/// is gone (an idle worker writes nothing unasked).
+pub(super) fn has_news(fd: &impl AsRawFd) -> bool {
+    wait_for(fd, libc::POLLIN, Some(Instant::now()))
+}
+
 /// Why a frame could not be written.
 #[derive(Debug)]
 pub(super) struct WriteFailure {
+    /// How many bytes the pipe took before it failed.
+    pub(super) taken: usize,
     /// The cause: `BrokenPipe` (the reader is gone), `TimedOut` (no room
     /// came in time), or another error.
     pub(super) error: io::Error,
@@ -111,17 +120,17 @@ pub(super) fn write_all(
         match pipe.write(&bytes[taken..]) {
             Ok(0) => {
                 let error = io::ErrorKind::WriteZero.into();
-                return Err(WriteFailure { error });
+                return Err(WriteFailure { taken, error });
             }
             Ok(n) => taken += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
             Err(err) if err.kind() == io::ErrorKind::WouldBlock => {
                 if !wait_for(pipe, libc::POLLOUT, pace.next_deadline()) {
                     let error = io::Error::new(io::ErrorKind::TimedOut, "no room to write");
-                    return Err(WriteFailure { error });
+                    return Err(WriteFailure { taken, error });
                 }
             }
-            Err(error) => return Err(WriteFailure { error }),
+            Err(error) => return Err(WriteFailure { taken, error }),
         }
     }
     Ok(())
