@@ -243,7 +243,6 @@ fn a_worker_killed_during_start_up_is_replaced() {
         pool.submit(remote!(pid), ()).unwrap().join().unwrap(),
         replacement
     );
-    assert_eq!(pool.workers_started(), 2);
     let _ = std::fs::remove_file(&path);
 }
 

@@ -79,8 +79,8 @@ const DRIVER_SPIN: Duration = Duration::from_micros(50);
 /// reaped (and no longer listed in `worker_pids`) within about this long.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
-/// How many workers a task may lose before it reaches one (found dead
-/// before the write) before it fails as "worker died".
+/// How many workers a task may lose before it reaches one (killed during
+/// start-up, found dead before the write) before it fails as "worker died".
 const MAX_LOST: u32 = 3;
 
 pub(crate) struct Shared {
@@ -342,8 +342,8 @@ impl Shared {
         request: Arc<[u8]>,
     ) -> bool {
         let mut retries = job.retries();
-        // Workers lost before the task reached them: found dead before the
-        // request was written, or gone before the pipe took a byte of it. Retried whatever
+        // Workers lost before the task reached them: killed during start-up,
+        // or found dead before the request was written. Retried whatever
         // the retry setting (the task never ran), up to a bound, so that a
         // worker killed every time can't hold the driver for ever.
         let mut lost = 0;
@@ -355,6 +355,16 @@ impl Shared {
                         st.pids.insert(id, proc.pid);
                         st.started += 1;
                         *worker = Some(proc);
+                    }
+                    Err(StartError::Lost {
+                        pid, code, signal, ..
+                    }) => {
+                        lost += 1;
+                        if lost > MAX_LOST {
+                            job.fail(TaskError::worker_died(pid, code, signal));
+                            return false;
+                        }
+                        continue;
                     }
                     Err(err) => {
                         job.fail(self.break_pool(err));
@@ -452,7 +462,9 @@ impl Shared {
                 .broken
                 .get_or_insert_with(|| match err {
                     StartError::Init(msg) => Broken::Init(Arc::new(msg.into())),
-                    StartError::Start(msg) => Broken::Start(Arc::new(msg.into())),
+                    StartError::Start(msg) | StartError::Lost { msg, .. } => {
+                        Broken::Start(Arc::new(msg.into()))
+                    }
                 })
                 .clone();
             let drained = std::mem::take(&mut st.queue);

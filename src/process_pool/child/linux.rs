@@ -139,12 +139,28 @@ impl WorkerProcess {
                 // frame: it exited, or was killed. Make sure it is gone,
                 // then say how it ended.
                 Ok(false) | Err(_) => {
-                    let _ = self.child.kill();
-                    let status = self.reap();
-                    return Err(StartError::Start(format!(
+                    // Let it finish exiting (it may close its output in an
+                    // exit handler, before its exit status is set): a kill
+                    // from us now would read as a kill from outside.
+                    let Some(status) = self.exit_status_by(deadline) else {
+                        return Err(StartError::Start(format!(
+                            "worker process {pid} closed its output during start-up"
+                        )));
+                    };
+                    let msg = format!(
                         "worker process {pid} exited during start-up ({status}); \
                          does the program call `futurepool::process::init()` first in `main`?"
-                    )));
+                    );
+                    return Err(match status.signal() {
+                        // Killed: another start may well succeed.
+                        Some(signal) => StartError::Lost {
+                            pid,
+                            code: None,
+                            signal: Some(signal),
+                            msg,
+                        },
+                        None => StartError::Start(msg),
+                    });
                 }
             };
         match reply {
@@ -231,6 +247,23 @@ impl WorkerProcess {
     pub(crate) fn retire(mut self) -> ExitStatus {
         drop(self.stdin.take());
         self.reap()
+    }
+
+    /// Waits for the worker to exit on its own until `deadline`, and reaps
+    /// it: its status, or `None` if it was still running then (it is
+    /// killed and reaped).
+    fn exit_status_by(&mut self, deadline: Option<Instant>) -> Option<ExitStatus> {
+        while deadline.is_none_or(|d| Instant::now() < d) {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                // Exiting: its output is closed. Only on a failed start.
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        self.reap();
+        None
     }
 
     fn reap(&mut self) -> ExitStatus {

@@ -23,8 +23,17 @@ pub(crate) use unsupported::{WorkerProcess, describe};
 pub(crate) enum StartError {
     /// Its initializer failed: the pool breaks like a thread pool's.
     Init(String),
-    /// It could not be started, or refused to serve (another binary).
+    /// It could not be started, or refused to serve (another binary), or
+    /// answered with garbage or not in time: another try would fail the
+    /// same way, and the pool breaks.
     Start(String),
+    /// It was killed during start-up: another try may succeed.
+    Lost {
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        msg: String,
+    },
 }
 
 /// Why a call got no reply.
