@@ -335,11 +335,8 @@ fn idle_workers_are_reused_under_load() {
     let pool = ProcessPool::builder().max_workers(5).build().unwrap();
     let mut started = Vec::new();
     for i in 0..200_u32 {
-        assert_eq!(
-            pool.submit(remote!(pid), ()).unwrap().join().is_ok(),
-            true,
-            "{i}"
-        );
+        let outcome = pool.submit(remote!(pid), ()).unwrap().join();
+        assert!(outcome.is_ok(), "task {i}: {outcome:?}");
         started.push(pool.workers_started());
     }
     stop.store(true, Ordering::Relaxed);

@@ -173,6 +173,10 @@ impl ProcessPoolBuilder {
     /// overrides it for one task. Cancelled and timed-out tasks are never
     /// retried.
     ///
+    /// A task that provably never reached a worker (the worker was found
+    /// dead before the task was written, or was killed during its start-up)
+    /// goes to a fresh worker whatever this setting, without using a retry.
+    ///
     /// # Examples
     ///
     /// ```
