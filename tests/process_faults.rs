@@ -174,12 +174,13 @@ fn run_for_ms(ms: u64) -> u64 {
 /// as it likes before its reply starts.
 #[test]
 fn a_stalled_frame_is_a_dead_worker() {
+    // Room for a real worker to start on a loaded machine.
     let pool = ProcessPool::builder()
         .max_workers(1)
-        .start_timeout(Duration::from_secs(1))
+        .start_timeout(Duration::from_secs(2))
         .build()
         .unwrap();
-    // Longer than the start timeout, and fine.
+    // Longer than the stall limit (the start timeout), and fine.
     let long = pool.submit(remote!(run_for_ms), 2500).unwrap();
     assert_eq!(long.join().unwrap(), 2500);
     let stalled = pool.submit(remote!(stall_mid_reply), ()).unwrap();
