@@ -217,9 +217,9 @@ impl ProcessPoolBuilder {
     ///
     /// It is also the **stall limit** of every frame after the handshake:
     /// a task may run as long as it likes, but once a worker has started
-    /// sending its result (or the pool sending it a task), each next bytes
-    /// must pass within this long, or the worker counts as dead (it is
-    /// killed, and the task fails with
+    /// sending its result (or the pool sending it a task), the frame must
+    /// never go this long without moving on, or the worker counts as dead
+    /// (it is killed, and the task fails with
     /// [`TaskError::is_worker_died`](crate::TaskError::is_worker_died), or
     /// is retried).
     ///
