@@ -173,6 +173,10 @@ impl ProcessPoolBuilder {
     /// overrides it for one task. Cancelled and timed-out tasks are never
     /// retried.
     ///
+    /// A task that provably never reached a worker (the worker was found
+    /// dead before the task was written, or was killed during its start-up)
+    /// goes to a fresh worker whatever this setting, without using a retry.
+    ///
     /// # Examples
     ///
     /// ```
@@ -205,8 +209,19 @@ impl ProcessPoolBuilder {
         self
     }
 
-    /// How long a new worker may take to answer the handshake (and run its
-    /// initializer) before it is killed and the pool reports it broken.
+    /// How long a new worker may take to start: the whole handshake
+    /// (sending it the initializer's argument, running the initializer,
+    /// reading its answer), whatever the worker does on the pipes (stall
+    /// part-way through a frame, send it a byte at a time, not read). A
+    /// worker that takes longer is killed and the pool reports it broken.
+    ///
+    /// It is also the **stall limit** of every frame after the handshake:
+    /// a task may run as long as it likes, but once a worker has started
+    /// sending its result (or the pool sending it a task), the frame must
+    /// never go this long without moving on, or the worker counts as dead
+    /// (it is killed, and the task fails with
+    /// [`TaskError::is_worker_died`](crate::TaskError::is_worker_died), or
+    /// is retried).
     ///
     /// # Examples
     ///

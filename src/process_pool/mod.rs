@@ -15,11 +15,13 @@
 //!   marker argument; `serve.rs`: what a worker process does (Linux);
 //!   `identity.rs`: is the worker running the parent's program (Linux);
 //! - `child/`: the parent's handle on one worker process (start,
-//!   handshake, call, kill, reap): `linux.rs`, and `unsupported.rs`, a
-//!   handle that can't exist, everywhere else;
+//!   handshake, call, kill, reap): `linux.rs` (with `pipes.rs`, pipe I/O
+//!   under deadlines), and `unsupported.rs`, a handle that can't exist,
+//!   everywhere else;
 //! - `remote_task.rs`: a queued task as the drivers see it, and how a
 //!   worker's reply becomes its outcome;
-//! - `supervisor.rs`: the queue and the driver threads, one per worker.
+//! - `supervisor.rs`: the queue and the driver threads, one per worker;
+//!   `supervisor/run.rs`: how a driver runs one task on its worker.
 //!
 //! Worker processes run on Linux only; the rest compiles everywhere, and
 //! [`ProcessPoolBuilder::build`] refuses elsewhere (`builder.rs`,
@@ -547,7 +549,9 @@ impl ProcessPool {
         self.shared().worker_pids().len()
     }
 
-    /// The process ids of the live workers, in increasing order.
+    /// The process ids of the live workers, in increasing order. A worker
+    /// that dies while idle leaves the list (and is reaped) within about
+    /// 100 ms; one that dies running a task, when its task ends.
     ///
     /// # Examples
     ///

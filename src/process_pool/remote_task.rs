@@ -9,7 +9,7 @@
 //! turned into the task's error here, which runs no user code.
 
 use std::panic::{self, AssertUnwindSafe};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -43,6 +43,8 @@ pub(super) struct RemoteTask<T: Send + 'static> {
     pub(super) retries: u32,
     /// How long it may run, once a driver starts it.
     pub(super) time_limit: Option<Duration>,
+    /// When it must have ended, if it has a deadline.
+    pub(super) deadline: Option<Instant>,
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
@@ -60,6 +62,10 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
 
     fn time_limit(&self) -> Option<Duration> {
         self.time_limit
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.deadline
     }
 
     fn expiry(&self) -> Weak<dyn Expire> {
@@ -89,6 +95,10 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
 
     fn cancel_queued(self: Box<Self>) {
         self.producer.cancel();
+    }
+
+    fn expire(self: Box<Self>) {
+        self.producer.expire();
     }
 
     fn retries(&self) -> u32 {

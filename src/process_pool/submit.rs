@@ -2,6 +2,8 @@
 //! encoded in the caller, a producer for the drivers, a deadline for the
 //! timer.
 
+use std::time::Instant;
+
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -59,6 +61,18 @@ impl ProcessPool {
             ..TaskSpec::default()
         };
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        let deadline = options.deadline();
+        if deadline.is_some_and(|d| d <= Instant::now()) {
+            // Already passed: the task must never run, so it ends here
+            // rather than racing a warm driver against the timer (as the
+            // thread pool's `spawn` does). A pool that would refuse it
+            // still does.
+            if let Some(reason) = self.shared().refusal() {
+                return Err(reason);
+            }
+            producer.expire();
+            return Ok(handle);
+        }
         let frame = match frame {
             Ok(frame) => frame,
             Err(err) => {
@@ -71,7 +85,7 @@ impl ProcessPool {
         // before the task is queued, so that a timer that can't start
         // refuses a task nobody has seen yet.
         let timer = &self.shared().timer;
-        let scheduled = match (options.deadline(), options.time_limit) {
+        let scheduled = match (deadline, options.time_limit) {
             (Some(deadline), _) => timer.schedule(deadline, producer.expiry()),
             (None, Some(_)) => timer.start(),
             (None, None) => Ok(()),
@@ -87,6 +101,7 @@ impl ProcessPool {
             decode,
             retries: options.retries.unwrap_or(self.shared().config.retries),
             time_limit: options.time_limit,
+            deadline,
         });
         // A refused task is dropped unqueued: nobody sees its handle.
         self.shared().push(task, block).map(|()| handle)

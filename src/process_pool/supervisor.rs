@@ -8,7 +8,9 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use super::child::{self, CallError, StartError, WorkerProcess};
+mod run;
+
+use super::child::{StartError, WorkerProcess};
 use super::protocol::Reply;
 use crate::core::cell::{Cancel, Hook};
 use crate::core::timer::Expire;
@@ -37,6 +39,8 @@ pub(crate) trait Dispatch: Send {
     fn clear_hook(&self) -> bool;
     /// How long the task may run, once started.
     fn time_limit(&self) -> Option<Duration>;
+    /// When it must have ended, if it has a deadline.
+    fn deadline(&self) -> Option<Instant>;
     /// What the timer holds to expire the task.
     fn expiry(&self) -> Weak<dyn Expire>;
     /// What a shutdown that cancels running work holds to cancel it.
@@ -47,6 +51,9 @@ pub(crate) trait Dispatch: Send {
     fn fail(self: Box<Self>, err: TaskError);
     /// Cancels a task that hasn't started.
     fn cancel_queued(self: Box<Self>);
+    /// Ends the task (pending or running) as timed out: its deadline
+    /// passed before it was sent.
+    fn expire(self: Box<Self>);
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
 }
@@ -69,6 +76,10 @@ pub(crate) struct Config {
 /// few-microsecond spin (the thread pool's) made no difference here, because
 /// the caller itself wakes from a futex before it submits again.
 const DRIVER_SPIN: Duration = Duration::from_micros(50);
+
+/// How often an idle driver looks at its worker: one killed while idle is
+/// reaped (and no longer listed in `worker_pids`) within about this long.
+const IDLE_CHECK: Duration = Duration::from_millis(100);
 
 pub(crate) struct Shared {
     state: Mutex<PoolState>,
@@ -247,10 +258,28 @@ impl Shared {
                 continue;
             }
             st.idle += 1;
-            self.work.wait(&mut st);
+            let timed_out = match &worker {
+                // Look at the worker now and then: one that died idle is
+                // reaped at once, not at the next task.
+                Some(_) => self.work.wait_for(&mut st, IDLE_CHECK).timed_out(),
+                None => {
+                    self.work.wait(&mut st);
+                    false
+                }
+            };
             st.idle -= 1;
+            // Taken even after a timeout: a wake-up sent just as this
+            // driver stopped waiting is lost, and a count left too high
+            // would keep the next submit from waking anyone. Too low only
+            // costs a spare wake-up.
             if st.notified > 0 {
                 st.notified -= 1;
+            }
+            if timed_out && worker.as_ref().is_some_and(WorkerProcess::is_gone) {
+                let proc = worker.take().expect("present");
+                MutexGuard::unlocked(&mut st, || {
+                    self.end_worker(id, proc, true);
+                });
             }
         }
         drop(st);
@@ -279,104 +308,6 @@ impl Shared {
         }
     }
 
-    /// Runs one task on this driver's worker, starting one if needed.
-    /// Returns `true` if it counted this driver in `spinning` (see below),
-    /// for the caller to undo.
-    fn run(&self, id: usize, worker: &mut Option<WorkerProcess>, job: Box<dyn Dispatch>) -> bool {
-        let Some(request) = job.start() else {
-            return false; // ended while queued
-        };
-        if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
-            // The limit counts from now; the timer was started at the
-            // submit (it is closed only once no driver is left).
-            let _ = self.timer.schedule(at, job.expiry());
-        }
-        self.state.lock().running.insert(id, job.canceller());
-        let counted = self.run_started(id, worker, job, request);
-        self.state.lock().running.remove(&id);
-        counted
-    }
-
-    /// The rest of [`run`](Self::run), once the task has started.
-    fn run_started(
-        &self,
-        id: usize,
-        worker: &mut Option<WorkerProcess>,
-        job: Box<dyn Dispatch>,
-        request: Arc<[u8]>,
-    ) -> bool {
-        let mut retries = job.retries();
-        loop {
-            if worker.is_none() {
-                match WorkerProcess::start(&self.config) {
-                    Ok(proc) => {
-                        let mut st = self.state.lock();
-                        st.pids.insert(id, proc.pid);
-                        st.started += 1;
-                        *worker = Some(proc);
-                    }
-                    Err(err) => {
-                        job.fail(self.break_pool(err));
-                        return false;
-                    }
-                }
-            }
-            let proc = worker.as_mut().expect("started above");
-            let pid = proc.pid;
-            // From here until `clear_hook`, `cancel()` and a deadline kill
-            // the worker. See README.md, "Killing a running task": the
-            // worker is not reaped before `clear_hook` returns.
-            if !job.set_hook(proc.kill_hook()) {
-                return false; // cancelled or timed out before it was sent
-            }
-            let result = proc.call(&request);
-            let killed = job.clear_hook();
-            match result {
-                Ok(reply) => {
-                    proc.tasks += 1;
-                    let quota = self
-                        .config
-                        .max_tasks_per_child
-                        .is_some_and(|max| proc.tasks >= max);
-                    // The thread that joins may submit its next task the
-                    // moment the outcome is visible, before this driver is
-                    // back for it: count the driver as spinning (it will
-                    // take a queued job without being woken) from before
-                    // then, so that the submit doesn't start a second
-                    // driver and worker. (No done-callback runs on this
-                    // thread, so nothing can submit and wait here while it
-                    // is counted.)
-                    self.state.lock().spinning += 1;
-                    job.complete(reply, pid);
-                    if killed || quota {
-                        let proc = worker.take().expect("present");
-                        self.end_worker(id, proc, killed);
-                    }
-                    return true;
-                }
-                Err(err) => {
-                    let proc = worker.take().expect("present");
-                    let status = self.end_worker(id, proc, true);
-                    if killed {
-                        return false; // the task already reports its cancel or timeout
-                    }
-                    match err {
-                        CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
-                        CallError::Died if retries > 0 => {
-                            retries -= 1;
-                            continue;
-                        }
-                        CallError::Died => {
-                            let (code, signal) = child::describe(status);
-                            job.fail(TaskError::worker_died(pid, code, signal));
-                        }
-                    }
-                    return false;
-                }
-            }
-        }
-    }
-
     /// Ends a worker process, killing it or letting it exit, and reaps it.
     fn end_worker(&self, id: usize, proc: WorkerProcess, kill: bool) -> std::process::ExitStatus {
         let status = if kill { proc.kill() } else { proc.retire() };
@@ -393,7 +324,9 @@ impl Shared {
                 .broken
                 .get_or_insert_with(|| match err {
                     StartError::Init(msg) => Broken::Init(Arc::new(msg.into())),
-                    StartError::Start(msg) => Broken::Start(Arc::new(msg.into())),
+                    StartError::Start(msg) | StartError::Lost { msg, .. } => {
+                        Broken::Start(Arc::new(msg.into()))
+                    }
                 })
                 .clone();
             let drained = std::mem::take(&mut st.queue);
@@ -484,6 +417,16 @@ impl Shared {
         if idle {
             self.timer.close();
         }
+    }
+
+    /// Why a submit would be refused now (shut down or broken), if it
+    /// would.
+    pub(crate) fn refusal(&self) -> Option<Refusal> {
+        let st = self.state.lock();
+        if st.shutdown {
+            return Some(Refusal::Shutdown);
+        }
+        st.broken.as_ref().map(Broken::refusal)
     }
 
     pub(crate) fn is_shutdown(&self) -> bool {

@@ -3,11 +3,11 @@
 //! `SIGKILL`), always reaping it.
 
 use std::io::{self, BufReader};
-use std::os::fd::AsRawFd;
 use std::os::unix::process::ExitStatusExt;
-use std::process::{Child, ChildStdin, ChildStdout, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
 use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
@@ -19,11 +19,14 @@ use crate::remote::registry;
 pub(crate) struct WorkerProcess {
     child: Child,
     stdin: Option<ChildStdin>,
-    stdout: BufReader<ChildStdout>,
+    stdout: BufReader<PacedReader>,
     pub(crate) pid: u32,
     /// Tasks it has completed.
     pub(crate) tasks: usize,
     buf: Vec<u8>,
+    /// How long a frame may make no progress before the worker counts as
+    /// dead (the pool's `start_timeout`).
+    stall: Duration,
 }
 
 /// How a worker process ended, for error messages: its exit code or the
@@ -78,12 +81,21 @@ impl WorkerProcess {
         let mut proc = WorkerProcess {
             child,
             stdin: Some(stdin),
-            stdout: BufReader::new(stdout),
+            stdout: BufReader::new(PacedReader::new(stdout)),
             pid,
             tasks: 0,
             buf: Vec::new(),
+            stall: config.start_timeout,
         };
-        match proc.handshake(&hello, config.start_timeout) {
+        let nonblocking = pipes::set_nonblocking(proc.stdin.as_ref().expect("open"))
+            .and_then(|()| pipes::set_nonblocking(proc.stdout.get_ref().get_ref()));
+        let shaken = match nonblocking {
+            Ok(()) => proc.handshake(&hello, config.start_timeout),
+            Err(err) => Err(StartError::Start(format!(
+                "cannot set up the pipes of worker process {pid}: {err}"
+            ))),
+        };
+        match shaken {
             Ok(()) => Ok(proc),
             Err(err) => {
                 proc.kill();
@@ -92,36 +104,64 @@ impl WorkerProcess {
         }
     }
 
+    /// Sends the `Hello` and reads the answer, all within `timeout`,
+    /// whatever the worker does: stall part-way through a frame, drip it a
+    /// byte at a time, or never read.
     fn handshake(&mut self, hello: &[u8], timeout: Duration) -> Result<(), StartError> {
         let pid = self.pid;
-        let stdin = self.stdin.as_mut().expect("open");
-        // A worker that refuses may exit before reading: a broken pipe here
-        // is reported by the read below, with its reason.
-        let _ = protocol::write_frame(stdin, hello);
-        let deadline = Instant::now() + timeout;
-        if !wait_readable(self.stdout.get_ref(), deadline) {
-            return Err(StartError::Start(format!(
-                "worker process {pid} did not answer within {timeout:?} \
+        let deadline = Instant::now().checked_add(timeout);
+        let pace = deadline.map_or(Pace::Steady(Duration::MAX), Pace::By);
+        let silent = || {
+            StartError::Start(format!(
+                "worker process {pid} did not complete the handshake within {timeout:?} \
                  (does the program call `futurepool::process::init()` first in `main`?)"
-            )));
+            ))
+        };
+        let stdin = self.stdin.as_mut().expect("open");
+        match pipes::write_all(stdin, hello, pace) {
+            Ok(()) => {}
+            Err(failure) if failure.error.kind() == io::ErrorKind::TimedOut => {
+                return Err(silent());
+            }
+            // A worker that refuses may exit before reading all of it: a
+            // broken pipe here is reported by the read below, with its
+            // reason.
+            Err(_) => {}
         }
+        self.stdout.get_mut().expect(deadline, pace);
         let reply =
             match protocol::read_frame(&mut self.stdout, protocol::MAX_HANDSHAKE, &mut self.buf) {
                 Ok(true) => protocol::decode_handshake::<HelloReply>(&self.buf),
-                Ok(false) => {
-                    // End of stream: it exited (or closed its output). Make
-                    // sure it is gone, then say how it ended.
-                    let _ = self.child.kill();
-                    let status = self.child.wait().ok();
-                    return Err(StartError::Start(format!(
-                        "worker process {pid} exited during start-up ({}); \
-                         does the program call `futurepool::process::init()` first in `main`?",
-                        status.map_or("unknown status".to_owned(), |s| s.to_string())
-                    )));
+                Err(err) if err.kind() == io::ErrorKind::TimedOut => return Err(silent()),
+                // Too long: garbage. The caller kills it.
+                Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(err.to_string()),
+                // The end of its output, at once or part-way through a
+                // frame: it exited, or was killed. Make sure it is gone,
+                // then say how it ended.
+                Ok(false) | Err(_) => {
+                    // Let it finish exiting (it may close its output in an
+                    // exit handler, before its exit status is set): a kill
+                    // from us now would read as a kill from outside.
+                    let Some(status) = self.exit_status_by(deadline) else {
+                        return Err(StartError::Start(format!(
+                            "worker process {pid} closed its output during start-up"
+                        )));
+                    };
+                    let msg = format!(
+                        "worker process {pid} exited during start-up ({status}); \
+                         does the program call `futurepool::process::init()` first in `main`?"
+                    );
+                    return Err(match status.signal() {
+                        // Killed: another start may well succeed.
+                        Some(signal) => StartError::Lost {
+                            pid,
+                            code: None,
+                            signal: Some(signal),
+                            msg,
+                        },
+                        None => StartError::Start(msg),
+                    });
                 }
-                // Too long, or cut short: garbage either way. The caller
-                // kills it.
-                Err(err) => Err(err.to_string()),
             };
         match reply {
             Ok(HelloReply::Ready { .. }) => Ok(()),
@@ -136,12 +176,31 @@ impl WorkerProcess {
         }
     }
 
-    /// Sends one encoded request frame and reads the reply.
+    /// Whether the worker is known to be gone without being asked anything:
+    /// its output has ended (it died, or was killed) or holds bytes nobody
+    /// asked for (garbage). Either way it must not be sent a task.
+    pub(crate) fn is_gone(&self) -> bool {
+        !self.stdout.buffer().is_empty() || pipes::has_news(self.stdout.get_ref().get_ref())
+    }
+
+    /// Sends one encoded request frame and reads the reply. The task may
+    /// run as long as it likes, but each frame must keep making progress:
+    /// a frame that stalls for the stall limit (`start_timeout`) is a dead
+    /// worker.
     pub(crate) fn call(&mut self, request: &[u8]) -> Result<Reply, CallError> {
         let stdin = self.stdin.as_mut().ok_or(CallError::Died)?;
-        if protocol::write_frame(stdin, request).is_err() {
-            return Err(CallError::Died);
+        let pace = Pace::Steady(self.stall);
+        if let Err(failure) = pipes::write_all(stdin, request, pace) {
+            let unread = failure.error.kind() == io::ErrorKind::BrokenPipe && failure.taken == 0;
+            // Its reader was gone before the pipe took a byte: the request
+            // provably never reached a worker.
+            return Err(if unread {
+                CallError::Undelivered
+            } else {
+                CallError::Died
+            });
         }
+        self.stdout.get_mut().expect(None, pace);
         match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
             Ok(true) => match protocol::decode::<Reply>(&self.buf) {
                 // It exits after saying why: no reply is coming.
@@ -155,6 +214,7 @@ impl WorkerProcess {
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 Err(CallError::Protocol(err.to_string()))
             }
+            // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
         }
     }
@@ -189,6 +249,23 @@ impl WorkerProcess {
         self.reap()
     }
 
+    /// Waits for the worker to exit on its own until `deadline`, and reaps
+    /// it: its status, or `None` if it was still running then (it is
+    /// killed and reaped).
+    fn exit_status_by(&mut self, deadline: Option<Instant>) -> Option<ExitStatus> {
+        while deadline.is_none_or(|d| Instant::now() < d) {
+            match self.child.try_wait() {
+                Ok(Some(status)) => return Some(status),
+                // Exiting: its output is closed. Only on a failed start.
+                Ok(None) => std::thread::sleep(Duration::from_millis(1)),
+                Err(_) => break,
+            }
+        }
+        let _ = self.child.kill();
+        self.reap();
+        None
+    }
+
     fn reap(&mut self) -> ExitStatus {
         loop {
             match self.child.wait() {
@@ -198,31 +275,6 @@ impl WorkerProcess {
                 // ignore): report a kill.
                 Err(_) => return ExitStatus::from_raw(libc::SIGKILL),
             }
-        }
-    }
-}
-
-/// Waits until `fd` can be read (or is closed), or `deadline` passes.
-fn wait_readable(fd: &impl AsRawFd, deadline: Instant) -> bool {
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        let ms = i32::try_from(left.as_millis()).unwrap_or(i32::MAX);
-        let mut pfd = libc::pollfd {
-            fd: fd.as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: `pfd` is a valid `pollfd` that outlives the call, and the
-        // count is 1.
-        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
-        if n > 0 {
-            return true;
-        }
-        if n == 0 {
-            return false;
-        }
-        if io::Error::last_os_error().kind() != io::ErrorKind::Interrupted {
-            return true; // let the read report it
         }
     }
 }

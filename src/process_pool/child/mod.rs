@@ -9,6 +9,8 @@
 
 #[cfg(target_os = "linux")]
 mod linux;
+#[cfg(target_os = "linux")]
+mod pipes;
 #[cfg(not(target_os = "linux"))]
 mod unsupported;
 
@@ -21,14 +23,27 @@ pub(crate) use unsupported::{WorkerProcess, describe};
 pub(crate) enum StartError {
     /// Its initializer failed: the pool breaks like a thread pool's.
     Init(String),
-    /// It could not be started, or refused to serve (another binary).
+    /// It could not be started, or refused to serve (another binary), or
+    /// answered with garbage or not in time: another try would fail the
+    /// same way, and the pool breaks.
     Start(String),
+    /// It was killed during start-up: another try may succeed.
+    Lost {
+        pid: u32,
+        code: Option<i32>,
+        signal: Option<i32>,
+        msg: String,
+    },
 }
 
 /// Why a call got no reply.
 pub(crate) enum CallError {
-    /// The pipe broke or closed: the worker died (or was killed).
+    /// The pipe broke or closed, or a frame stalled: the worker died (or
+    /// was killed, or is as good as dead).
     Died,
+    /// The worker's input was closed before the pipe took a byte of the
+    /// request: it died before the task reached it.
+    Undelivered,
     /// The worker sent something that is not a reply.
     Protocol(String),
 }

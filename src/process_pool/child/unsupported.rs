@@ -37,6 +37,10 @@ impl WorkerProcess {
         match self.never {}
     }
 
+    pub(crate) fn is_gone(&self) -> bool {
+        match self.never {}
+    }
+
     pub(crate) fn kill_hook(&self) -> Hook {
         match self.never {}
     }
