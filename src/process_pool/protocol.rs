@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::remote::codec::{self, byte_seq};
-pub(crate) use crate::remote::codec::{decode, encode};
+pub(crate) use crate::remote::codec::{decode, decode_borrowed, encode};
 pub(crate) use crate::remote::registry::Outcome;
 
 /// The first bytes of a handshake, each way.
@@ -102,6 +102,21 @@ pub(crate) enum Request {
     },
 }
 
+/// A [`Request`] as the worker decodes it: the same bytes, its strings and
+/// arguments borrowed from the frame instead of copied out of it.
+#[derive(Debug, Deserialize)]
+pub(crate) enum RequestRef<'a> {
+    Call {
+        name: &'a str,
+        arg: &'a [u8],
+    },
+    Chunk {
+        name: &'a str,
+        #[serde(borrow)]
+        args: Vec<&'a [u8]>,
+    },
+}
+
 /// A worker's answer to one [`Request`].
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Reply {
@@ -134,6 +149,35 @@ pub(crate) fn frame<T: Serialize>(prefix: &[u8], message: &T) -> io::Result<Vec<
         .ok()
         .filter(|&len| len as usize <= MAX_FRAME)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message too large"))?;
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(buf)
+}
+
+/// The frame of a [`Request::Call`] of `name` on `arg`, with `arg` encoded
+/// straight into the frame: the same bytes as [`frame`] makes of a `Call`
+/// whose `arg` is `encode(arg)`, without that intermediate copy. The
+/// argument's length comes first (the byte string's prefix), so it is
+/// measured by a pass that copies nothing, then encoded.
+pub(crate) fn call_frame<A: Serialize + ?Sized>(
+    name: &str,
+    arg: &A,
+) -> Result<Vec<u8>, codec::Error> {
+    let arg_len = codec::encoded_len(arg)?;
+    let mut buf = Vec::with_capacity(4 + 1 + 5 + name.len() + 5 + arg_len);
+    buf.extend_from_slice(&[0; 4]);
+    // `Request::Call`'s variant index (0), `name`, then the byte string's
+    // length: each a varint or a string, as postcard writes them.
+    codec::encode_into(&mut buf, &(0_u32, name, arg_len as u64))?;
+    let start = buf.len();
+    codec::encode_into(&mut buf, arg)?;
+    if buf.len() - start != arg_len {
+        // A `Serialize` impl that wrote something else the second time.
+        return Err(codec::Error::Inconsistent);
+    }
+    let len = u32::try_from(buf.len() - 4)
+        .ok()
+        .filter(|&len| len as usize <= MAX_FRAME)
+        .ok_or(codec::Error::TooLarge)?;
     buf[..4].copy_from_slice(&len.to_le_bytes());
     Ok(buf)
 }
@@ -293,6 +337,44 @@ mod tests {
     }
 
     #[test]
+    fn a_call_frame_is_a_call_request_s_frame() {
+        let big = serde_bytes::ByteBuf::from(vec![7; 300]);
+        for (name, arg) in [
+            ("m::f", encode(&5_u32).unwrap()),
+            ("g", encode(&big).unwrap()),
+        ] {
+            let request = Request::Call {
+                name: name.into(),
+                arg: arg.clone(),
+            };
+            let expected = frame(&[], &request).unwrap();
+            let got = if arg.len() == 1 {
+                call_frame(name, &5_u32).unwrap()
+            } else {
+                call_frame(name, &big).unwrap()
+            };
+            assert_eq!(got, expected);
+            let RequestRef::Call { name: n, arg: a } = codec::decode_borrowed(&got[4..]).unwrap()
+            else {
+                panic!("not a call")
+            };
+            assert_eq!((n, a), (name, &arg[..]));
+        }
+        let chunk = frame(
+            &[],
+            &Request::Chunk {
+                name: "c".into(),
+                args: vec![vec![1], vec![]],
+            },
+        )
+        .unwrap();
+        let RequestRef::Chunk { name, args } = codec::decode_borrowed(&chunk[4..]).unwrap() else {
+            panic!("not a chunk")
+        };
+        assert_eq!((name, args), ("c", vec![&[1][..], &[][..]]));
+    }
+
+    #[test]
     fn every_message_round_trips() {
         let hello = Hello {
             parent_pid: 1,
@@ -353,6 +435,7 @@ mod tests {
                 })
                 .collect();
             let _ = decode::<Request>(&bytes);
+            let _ = codec::decode_borrowed::<RequestRef<'_>>(&bytes);
             let _ = decode::<Reply>(&bytes);
             let _ = decode_handshake::<Hello>(&bytes);
             let mut buf = Vec::new();

@@ -8,8 +8,8 @@
 
 use std::fmt;
 
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
 
 /// The largest encoded value (argument, result or message) accepted.
 pub(crate) const MAX_ENCODED: usize = 1 << 30;
@@ -24,6 +24,10 @@ pub(crate) enum Error {
     TooLarge,
     /// A whole value decoded, and this many bytes were left after it.
     TrailingBytes(usize),
+    /// A value's `Serialize` impl wrote a different length when measured
+    /// than when encoded.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))] // the process pool's frames
+    Inconsistent,
 }
 
 impl fmt::Display for Error {
@@ -41,6 +45,7 @@ impl fmt::Display for Error {
             }
             Error::TooLarge => write!(f, "encoded value is over the limit of {MAX_ENCODED} bytes"),
             Error::TrailingBytes(n) => write!(f, "{n} trailing bytes after the encoded value"),
+            Error::Inconsistent => write!(f, "the value serialized differently twice in a row"),
         }
     }
 }
@@ -56,7 +61,10 @@ pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error>
 
 /// Appends the encoding of `value` to `out` (straight into a frame buffer:
 /// no intermediate copy). On an error `out` is as it was.
-pub(crate) fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -> Result<(), Error> {
+pub(crate) fn encode_into<T: Serialize + ?Sized>(
+    out: &mut Vec<u8>,
+    value: &T,
+) -> Result<(), Error> {
     let start = out.len();
     let flavor = Limited {
         out: &mut *out,
@@ -74,9 +82,25 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) -
     }
 }
 
+/// How many bytes [`encode`] would make of `value` (a pass that copies
+/// nothing: a byte string counts its length).
+pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, Error> {
+    let size = postcard::ser_flavors::Size::default();
+    match postcard::serialize_with_flavor(value, size).map_err(Error::Postcard)? {
+        len if len > MAX_ENCODED => Err(Error::TooLarge),
+        len => Ok(len),
+    }
+}
+
 /// Decodes what [`encode`] made; any other bytes are an error, and so are
 /// bytes left over after the value.
 pub(crate) fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, Error> {
+    decode_borrowed(bytes)
+}
+
+/// [`decode`], for a value that may borrow strings and byte strings from
+/// `bytes` instead of copying them.
+pub(crate) fn decode_borrowed<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, Error> {
     let (value, rest) = postcard::take_from_bytes(bytes).map_err(Error::Postcard)?;
     if rest.is_empty() {
         Ok(value)
@@ -142,7 +166,10 @@ mod tests {
     fn values_round_trip() {
         let value = (7_u32, -3_i64, "seven".to_owned(), Some(vec![1_u16, 2]));
         let bytes = encode(&value).unwrap();
-        assert_eq!(decode::<(u32, i64, String, Option<Vec<u16>>)>(&bytes).unwrap(), value);
+        assert_eq!(
+            decode::<(u32, i64, String, Option<Vec<u16>>)>(&bytes).unwrap(),
+            value
+        );
     }
 
     #[test]
