@@ -100,7 +100,7 @@ fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<
             Ok(true) => match protocol::decode_borrowed::<RequestRef<'_>>(buf) {
                 Ok(RequestRef::Call { name, arg }) => Reply::One(run(name, arg)),
                 Ok(RequestRef::Chunk { name, args }) => {
-                    Reply::Chunk(args.iter().map(|arg| run(&name, arg)).collect())
+                    Reply::Chunk(args.iter().map(|arg| run(name, arg)).collect())
                 }
                 Err(err) => Reply::Refused(format!("undecodable request: {err}")),
             },
