@@ -27,7 +27,7 @@ use std::io::{self, Read, Write};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::remote::codec::{self, byte_seq};
+use crate::remote::codec;
 pub(crate) use crate::remote::codec::{decode, decode_borrowed, encode};
 pub(crate) use crate::remote::registry::Outcome;
 
@@ -240,6 +240,22 @@ pub(crate) fn decode_handshake<T: DeserializeOwned>(payload: &[u8]) -> Result<T,
 pub(crate) fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     w.write_all(frame)?;
     w.flush()
+}
+
+/// `#[serde(with = "...")]` for a `Vec<Vec<u8>>`: a sequence of byte
+/// strings, each one length and one copy (as `serde_bytes` does for one).
+mod byte_seq {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub(super) fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|b| Bytes::new(b)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let bufs = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(bufs.into_iter().map(ByteBuf::into_vec).collect())
+    }
 }
 
 /// `#[serde(with = "...")]` for [`Hello::init`]: the argument is a byte

@@ -84,6 +84,7 @@ pub(crate) fn encode_into<T: Serialize + ?Sized>(
 
 /// How many bytes [`encode`] would make of `value` (a pass that copies
 /// nothing: a byte string counts its length).
+#[cfg_attr(not(feature = "process"), allow(dead_code))] // the process pool's frames
 pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, Error> {
     let size = postcard::ser_flavors::Size::default();
     match postcard::serialize_with_flavor(value, size).map_err(Error::Postcard)? {
@@ -139,22 +140,6 @@ impl postcard::ser_flavors::Flavor for Limited<'_> {
 
     fn finalize(self) -> postcard::Result<()> {
         Ok(())
-    }
-}
-
-/// `#[serde(with = "...")]` for a `Vec<Vec<u8>>`: a sequence of byte
-/// strings, each one length and one copy (as `serde_bytes` does for one).
-pub(crate) mod byte_seq {
-    use serde::{Deserialize, Deserializer, Serializer};
-    use serde_bytes::{ByteBuf, Bytes};
-
-    pub(crate) fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
-        s.collect_seq(v.iter().map(|b| Bytes::new(b)))
-    }
-
-    pub(crate) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
-        let bufs = Vec::<ByteBuf>::deserialize(d)?;
-        Ok(bufs.into_iter().map(ByteBuf::into_vec).collect())
     }
 }
 
