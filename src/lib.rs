@@ -303,15 +303,22 @@
 //!   lets the pool start one more thread while queued work waits, up to
 //!   [`max_lent`](ThreadPoolBuilder::max_lent) places at once (by default
 //!   `max_workers`); past that, a waiter blocks holding its place. The pool
-//!   never runs more than `max_workers + max_lent` threads.
+//!   never runs more than `max_workers + max_lent` threads, and a lender
+//!   that comes back one too many waits in reserve for the next lend
+//!   rather than exit, so it doesn't start more than that either while it
+//!   keeps lending.
 //!
 //! What is guaranteed to finish: **a tree of untimed nested waits whose
 //! tasks are plain tasks all queued on one pool finishes on a pool of any
 //! size, even with `max_lent(0)`** (each waiter runs what hasn't started,
 //! and what has started is running on another worker, deeper in the tree,
 //! where the same holds). The waits are those listed above, and a
-//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). Recursive fan-out
-//! runs on `max_workers` threads:
+//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). One limit: a task
+//! run inline runs on the waiter's stack, so past three quarters of a
+//! worker's stack ([`stack_size`](ThreadPoolBuilder::stack_size)) a waiter
+//! lends its place instead of helping, and a chain of waits deeper than
+//! that needs lent places to go on (it never overflows the stack). Recursive
+//! fan-out runs on `max_workers` threads:
 //!
 //! ```
 //! use futurepool::ThreadPool;

@@ -69,13 +69,15 @@ fn fib_25_by_nested_joins_on_one_worker() {
 
 #[test]
 fn fib_25_by_nested_joins_on_two_workers() {
-    for max_lent in [0, 2] {
+    for max_lent in [0, 1, 2, 8] {
         let (got, pool) = fib_on(2, max_lent);
         assert_eq!(got, 75_025);
+        // Ever started, not only at once: a lender that comes back is held
+        // in reserve and taken back by the next lend, not replaced.
         assert!(
-            pool.peak_worker_count() <= 2 + max_lent,
-            "{} threads at once, bound {}",
-            pool.peak_worker_count(),
+            pool.workers_started() <= 2 + max_lent,
+            "{} threads started, bound {}",
+            pool.workers_started(),
             2 + max_lent
         );
     }
@@ -535,10 +537,61 @@ fn random_trees_of_nested_waits() {
         assert_eq!(settled.len(), before, "seed {seed}: a child settled twice");
         assert!(before < nodes, "seed {seed}");
         assert!(
-            pool.peak_worker_count() <= max_workers + max_lent,
-            "seed {seed}: {} threads at once, bound {}",
-            pool.peak_worker_count(),
+            pool.workers_started() <= max_workers + max_lent,
+            "seed {seed}: {} threads started, bound {}",
+            pool.workers_started(),
             max_workers + max_lent
         );
     }
+}
+
+fn chain(pool: ThreadPool, depth: u32) -> u32 {
+    if depth == 0 {
+        return 0;
+    }
+    let p = pool.clone();
+    let next = pool.submit(move || chain(p, depth - 1)).unwrap();
+    next.join().unwrap() + 1
+}
+
+#[test]
+fn a_chain_of_waits_deeper_than_a_stack_moves_to_other_threads() {
+    // Small stacks: a few dozen levels of inline help fit in each. Past
+    // three quarters of a stack a waiter lends its place instead, and the
+    // chain goes on on a new thread, where it doesn't overflow.
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .max_lent(200)
+        .stack_size(256 << 10)
+        .build()
+        .unwrap();
+    let p = pool.clone();
+    let top = pool.submit(move || chain(p, 2_000)).unwrap();
+    assert_eq!(join_or_fail(top).unwrap(), 2_000);
+    let started = pool.workers_started();
+    assert!(
+        (2..=201).contains(&started),
+        "{started} threads: the chain moved on when a stack filled, within the bound"
+    );
+}
+
+#[test]
+fn a_lender_that_comes_back_is_reused_not_replaced() {
+    // One worker, one place to lend. Round after round, a task waits
+    // (timed: it lends) for a task that a started thread runs; the lender
+    // comes back one too many and is held in reserve; the next round's
+    // lend takes it back instead of starting a thread.
+    let pool = pool(1, 1);
+    for round in 0..20 {
+        let p = pool.clone();
+        let outer = pool
+            .submit(move || p.submit(move || round).unwrap().join_timeout(LONG).unwrap())
+            .unwrap();
+        assert_eq!(join_or_fail(outer).unwrap(), round);
+    }
+    assert!(
+        pool.workers_started() <= 2,
+        "{} threads started over 20 lends, bound 2",
+        pool.workers_started()
+    );
 }

@@ -708,7 +708,7 @@ fn main() {
         if let Some(n) = &nested {
             let _ = writeln!(
                 md,
-                "Threads: over all of the benchmark's runs, futurepool started {} threads (a lent place may start one; the worker that comes back retires) and ran at most {} at once (its bound: {} workers + {} lent); rayon runs {}.\n",
+                "Threads: over all of the benchmark's runs, futurepool started {} threads (a lent place may start one; a worker that comes back waits in reserve for the next lend) and ran at most {} at once (its bound: {} workers + {} lent); rayon runs {}.\n",
                 n["futurepool_threads_started"],
                 n["futurepool_peak_threads"],
                 n["workers"],

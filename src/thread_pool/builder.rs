@@ -115,8 +115,11 @@ impl ThreadPoolBuilder {
     /// that waits for a task already running elsewhere, or waits with a
     /// time limit, lends its place: the pool may start another thread in
     /// its stead, so that the queue keeps moving. With the bound reached, a
-    /// waiter blocks without lending. The crate docs' chapter on deadlocks
-    /// says what is guaranteed to finish either way.
+    /// waiter blocks without lending. A lender that comes back after a
+    /// thread was started in its place is held in reserve (for the
+    /// keep-alive) and taken back by the next lend, rather than replaced.
+    /// The crate docs' chapter on deadlocks says what is guaranteed to
+    /// finish either way.
     ///
     /// # Examples
     ///
@@ -172,7 +175,10 @@ impl ThreadPoolBuilder {
     }
 
     /// The stack size of worker threads, in bytes. The default is the
-    /// platform's (see [`std::thread::Builder::stack_size`]).
+    /// platform's (see [`std::thread::Builder::stack_size`]). A worker that
+    /// waits for a task of its pool may run it inline, on this stack (see
+    /// [`max_lent`](Self::max_lent)); it stops doing so past three quarters
+    /// of it, and lends its place instead.
     ///
     /// # Examples
     ///

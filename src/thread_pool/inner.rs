@@ -79,6 +79,8 @@ pub(crate) struct Inner {
     pub(super) state: Mutex<PoolState>,
     /// Idle workers wait here for work.
     pub(super) work: Condvar,
+    /// Workers held in reserve (see `PoolState::reserve`) wait here.
+    pub(super) reserve: Condvar,
     /// Submitters wait here for room in a bounded queue.
     room: Condvar,
     /// Shutdowns wait here for workers to exit.
@@ -162,6 +164,15 @@ pub(super) struct PoolState {
     pub(super) notified: usize,
     /// Workers blocked in a futurepool wait, their places lent to the pool.
     pub(super) lent: usize,
+    /// Workers held in reserve: a lender that came back to a pool already
+    /// at `max_workers` (a thread was started in its place) finishes its
+    /// task, then waits on `reserve` rather than exit, so that the next
+    /// lend takes it back instead of starting a thread. Not counted in
+    /// `active`. It leaves after the keep-alive, or when the pool closes.
+    pub(super) reserve: usize,
+    /// Reserve workers taken back (by `wake_or_spawn`) that have not woken
+    /// yet: each takes one and goes back to work.
+    pub(super) recalled: usize,
     /// Workers of this pool blocked inside this pool's own `shutdown`:
     /// other shutdowns don't wait for them (they would wait for each other).
     in_shutdown: usize,
@@ -175,9 +186,10 @@ pub(super) struct PoolState {
 }
 
 impl PoolState {
-    /// Workers counted against `max_workers`: the lent ones don't count.
+    /// Workers counted against `max_workers`: the lent ones and those in
+    /// reserve don't count.
     pub(super) fn active(&self) -> usize {
-        self.threads.saturating_sub(self.lent)
+        self.threads.saturating_sub(self.lent + self.reserve)
     }
 }
 
@@ -196,6 +208,7 @@ impl Inner {
             room_waiters: AtomicUsize::new(0),
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
+            reserve: Condvar::new(),
             room: Condvar::new(),
             exited: Condvar::new(),
             config,
@@ -385,7 +398,18 @@ impl Inner {
             self.work.notify_one();
             Ok(())
         } else if st.active() < self.config.max_workers {
-            self.spawn_worker(st)
+            if st.reserve > 0 {
+                // A worker in reserve takes the place: no thread started.
+                // It is counted as active from now, and its first look
+                // after it wakes is at the queue.
+                st.reserve -= 1;
+                st.recalled += 1;
+                self.publish_counts(st);
+                self.reserve.notify_one();
+                Ok(())
+            } else {
+                self.spawn_worker(st)
+            }
         } else {
             Ok(()) // a busy worker will take it
         }
@@ -427,10 +451,12 @@ impl Inner {
         });
     }
 
-    /// Wakes every sleeping worker and every submitter waiting for room.
+    /// Wakes every sleeping worker, every worker in reserve (they leave)
+    /// and every submitter waiting for room.
     fn wake_all(&self) {
         let _st = self.state.lock();
         self.work.notify_all();
+        self.reserve.notify_all();
         self.room.notify_all();
     }
 

@@ -484,7 +484,8 @@ impl ThreadPool {
         self.inner().config.max_workers
     }
 
-    /// How many worker threads are alive now (busy, idle or lent).
+    /// How many worker threads are alive now (busy, idle, lent, or held in
+    /// reserve: see [`max_lent`](ThreadPoolBuilder::max_lent)).
     ///
     /// # Examples
     ///

@@ -24,6 +24,7 @@
 //! | [`submits_waiting_for_room`] | a submit blocked on a full bounded queue is woken when a worker makes room | `room_freed` not notifying; a waiter not counted in `room_waiters` (deadlocks) |
 //! | [`submit_waiting_for_room_racing_shutdown`] | a submit blocked on a full queue, racing `shutdown`: refused with its closure, or run before `shutdown` returns | a submit's second look at `closed` (after `submitting += 1`) removed (also caught by the two above) |
 //! | [`join_inside_a_task_lends`] | a task joining another task of its own one-worker pool that it can't run itself lends its place: a second worker runs the other task; the lender leaves after its task | `Lend::begin` not calling `wake_or_spawn` (a deadlock) |
+//! | [`a_lender_held_in_reserve_is_taken_back`] | a lender that comes back one too many waits in reserve; the next lend takes it back (no third thread); shutdown wakes it | the reserve not woken at shutdown (a deadlock); `wake_or_spawn` starting a thread with one in reserve (a third thread) |
 //! | [`join_inside_a_task_helps`] | issue 12: a task joining a plain task of its own one-worker pool runs it itself; no second worker starts | `Cell::help` not called before lending (a second worker started, iteration 1) |
 //! | [`help_racing_a_worker`] | a waiter helping races a second worker popping the same task: it runs once, nobody abandons it | the queue's entry dropping (not letting go of) a task a waiter started: "abandoned" (found at iteration 33,465) |
 //! | [`help_racing_shutdown_that_cancels`] | a waiter helping races a shutdown that cancels pending work: the task ran, or was cancelled before it started; never abandoned | the same bug (found at iteration 254) |
@@ -250,6 +251,34 @@ fn join_inside_a_task_lends() {
         assert!(pool.shutdown());
         assert_eq!(pool.worker_count(), 0);
     });
+}
+
+/// Two rounds of lending on a one-worker pool: the first lender comes back
+/// one too many and is held in reserve; the second round's lend takes it
+/// back instead of starting a thread (with timed waits that never time out,
+/// so the reserve is left only when taken back or at shutdown, which
+/// must wake it).
+#[test]
+fn a_lender_held_in_reserve_is_taken_back() {
+    model("a_lender_held_in_reserve_is_taken_back")
+        .timed_waits_never_time_out()
+        .max_preemptions(2)
+        .check(|| {
+            let pool = pool(1);
+            for round in 0..2 {
+                let inner_pool = pool.clone();
+                let outer = pool
+                    .submit(move || {
+                        let inner = inner_pool.submit_cancellable(move |_token| round).unwrap();
+                        inner.join().unwrap()
+                    })
+                    .unwrap();
+                assert_eq!(outer.join().unwrap(), round);
+            }
+            assert!(pool.shutdown());
+            assert_eq!(pool.worker_count(), 0);
+            assert!(pool.workers_started() <= 2, "{}", pool.workers_started());
+        });
 }
 
 /// The same with a plain inner task: the waiting worker runs it itself

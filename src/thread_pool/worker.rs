@@ -25,11 +25,49 @@ thread_local! {
 /// wait, its place is lent to the pool (up to the pool's bound on lent
 /// places); before a wait without a time limit, it offers to run the task it
 /// waits for (see `job.rs`, `ThreadJob`'s `help`).
-struct Lend(Weak<Inner>);
+struct Lend {
+    pool: Weak<Inner>,
+    /// An address near the top of this worker's stack, and how much of the
+    /// stack below it tasks run inline may use: see [`Lend::stack_allows`].
+    stack_top: usize,
+    stack_room: usize,
+}
+
+impl Lend {
+    fn new(pool: &Arc<Inner>, stack_top: usize) -> Lend {
+        let stack_size = pool.config.stack_size.unwrap_or_else(default_stack_size);
+        Lend {
+            pool: Arc::downgrade(pool),
+            stack_top,
+            stack_room: stack_size / 4 * 3,
+        }
+    }
+
+    /// Whether this worker's stack has room for one more task run inline.
+    /// Each nested help runs a task (and whatever it waits for) further
+    /// down the waiter's stack; past three quarters of it, the waiter lends
+    /// its place instead, so a chain of waits deeper than a stack moves on
+    /// to other threads rather than overflowing this one (a stack overflow
+    /// aborts the process).
+    fn stack_allows(&self) -> bool {
+        let here = 0u8;
+        let here = std::ptr::addr_of!(here) as usize;
+        here.abs_diff(self.stack_top) < self.stack_room
+    }
+}
+
+/// A spawned thread's stack size when the builder sets none: std's, 2 MiB
+/// unless `RUST_MIN_STACK` says otherwise.
+fn default_stack_size() -> usize {
+    std::env::var("RUST_MIN_STACK")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(2 << 20)
+}
 
 impl Blocking for Lend {
     fn begin(&self) -> bool {
-        let Some(inner) = self.0.upgrade() else {
+        let Some(inner) = self.pool.upgrade() else {
             return false;
         };
         let mut st = inner.state.lock();
@@ -49,7 +87,7 @@ impl Blocking for Lend {
     }
 
     fn end(&self) {
-        let Some(inner) = self.0.upgrade() else {
+        let Some(inner) = self.pool.upgrade() else {
             return;
         };
         let mut st = inner.state.lock();
@@ -58,7 +96,10 @@ impl Blocking for Lend {
     }
 
     fn help(&self, run: &mut dyn FnMut(&dyn Any) -> bool) -> bool {
-        let Some(inner) = self.0.upgrade() else {
+        if !self.stack_allows() {
+            return false;
+        }
+        let Some(inner) = self.pool.upgrade() else {
             return false;
         };
         let pool: Arc<dyn Context> = inner;
@@ -87,7 +128,9 @@ impl Inner {
 
 fn worker_main(inner: Arc<Inner>, index: usize) {
     CURRENT.with(|c| *c.borrow_mut() = Some(Arc::downgrade(&inner)));
-    blocking::install(Rc::new(Lend(Arc::downgrade(&inner))));
+    let stack_top = 0u8;
+    let stack_top = std::ptr::addr_of!(stack_top) as usize;
+    blocking::install(Rc::new(Lend::new(&inner, stack_top)));
     // Until its first look at the queue this worker is counted as spinning;
     // it looks only after it stops being counted (see README.md, "No lost
     // start").
@@ -127,9 +170,10 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&*inner)));
             // ORDERING: SeqCst, as everywhere in the wake protocol.
             if inner.active.load(Ordering::SeqCst) > inner.config.max_workers {
-                let st = inner.state.lock();
-                if st.active() > inner.config.max_workers {
-                    // A lent worker came back: one too many.
+                let mut st = inner.state.lock();
+                if st.active() > inner.config.max_workers && !hold_in_reserve(&inner, &mut st) {
+                    // A lent worker came back, one too many, and nobody
+                    // took it back from reserve within the keep-alive.
                     return exit(&inner, st, index);
                 }
             }
@@ -205,6 +249,36 @@ fn exit(inner: &Inner, mut st: MutexGuard<'_, super::inner::PoolState>, index: u
     st.threads -= 1;
     inner.publish_counts(&st);
     leave(inner, st, index);
+}
+
+/// Holds a worker the pool has one too many of (a lender that came back
+/// after a thread was started in its place) in reserve, until a lend
+/// elsewhere makes room and `wake_or_spawn` takes it back (then `true`: it
+/// goes back to work), or its keep-alive passes or the pool closes (then
+/// `false`: it leaves). So a pool whose workers keep lending and coming
+/// back reuses its threads instead of starting new ones (README.md,
+/// "Helping, then lending").
+fn hold_in_reserve(inner: &Inner, st: &mut MutexGuard<'_, super::inner::PoolState>) -> bool {
+    st.reserve += 1;
+    inner.publish_counts(st);
+    let mut timed_out = false;
+    loop {
+        if st.recalled > 0 {
+            st.recalled -= 1; // `wake_or_spawn` moved it out of `reserve`
+            return true;
+        }
+        // `closed` is set, and the reserve woken, under this lock: looked
+        // at here before each wait, it can't be missed.
+        if timed_out || inner.closed.load(Ordering::SeqCst) {
+            st.reserve -= 1;
+            inner.publish_counts(st);
+            return false;
+        }
+        timed_out = inner
+            .reserve
+            .wait_for(st, inner.config.keep_alive)
+            .timed_out();
+    }
 }
 
 /// The rest of [`exit`], for a worker no longer counted in `threads`.
