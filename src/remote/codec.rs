@@ -33,8 +33,16 @@ pub(crate) enum Error {
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            // postcard's messages are sentences ("Hit the end of buffer,
-            // expected more data"): lowercase the first letter to fit ours.
+            // postcard drops the message a serde impl gives `custom`: say
+            // at least whose error it is.
+            Error::Postcard(postcard::Error::SerdeSerCustom) => {
+                f.write_str("the value's `Serialize` impl failed (postcard keeps no message)")
+            }
+            Error::Postcard(postcard::Error::SerdeDeCustom) => {
+                f.write_str("the value's `Deserialize` impl refused it (postcard keeps no message)")
+            }
+            // postcard's other messages are sentences ("Hit the end of
+            // buffer, expected more data"): lowercase the first letter.
             Error::Postcard(err) => {
                 let msg = err.to_string();
                 let mut chars = msg.chars();
@@ -172,6 +180,31 @@ mod tests {
         assert_eq!(bytes, [3, 1, 2, 3]);
         // A plain Vec<u8> has the same encoding, made a byte at a time.
         assert_eq!(encode(&vec![1_u8, 2, 3]).unwrap(), bytes);
+    }
+
+    #[test]
+    fn a_serde_impl_s_own_error_says_whose_it_is() {
+        struct Refuses;
+        impl Serialize for Refuses {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no"))
+            }
+        }
+        let err = encode(&Refuses).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the value's `Serialize` impl failed (postcard keeps no message)"
+        );
+        #[derive(Debug, serde::Deserialize)]
+        enum OneVariant {
+            #[allow(dead_code)]
+            Only,
+        }
+        let err = decode::<OneVariant>(&[1]).unwrap_err();
+        assert!(
+            err.to_string().contains("`Deserialize` impl refused"),
+            "{err}"
+        );
     }
 
     #[test]
