@@ -28,7 +28,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
 use crate::remote::codec;
-pub(crate) use crate::remote::codec::{decode, decode_borrowed, encode};
+pub(crate) use crate::remote::codec::{decode, encode};
 pub(crate) use crate::remote::registry::Outcome;
 
 /// The first bytes of a handshake, each way.

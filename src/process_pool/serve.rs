@@ -15,7 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
-use crate::remote::{panics, registry};
+use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
 const EXIT_REFUSED: i32 = 3;
@@ -97,7 +97,7 @@ pub(crate) fn serve(parent: u32) -> i32 {
 fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
     loop {
         let reply = match protocol::read_frame(input, protocol::MAX_FRAME, buf) {
-            Ok(true) => match protocol::decode_borrowed::<RequestRef<'_>>(buf) {
+            Ok(true) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
                 Ok(RequestRef::Call { name, arg }) => Reply::One(run(name, arg)),
                 Ok(RequestRef::Chunk { name, args }) => {
                     Reply::Chunk(args.iter().map(|arg| run(name, arg)).collect())
