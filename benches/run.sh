@@ -27,6 +27,8 @@ if [[ "${1:-}" != "--report" ]]; then
     cargo bench -p futurepool-benches --bench memory
     echo "== nested waits workload (8)"
     cargo bench -p futurepool-benches --bench nested
+    echo "== process pipes workload (9): bulk data and the round trip beside plain pipes"
+    cargo bench -p futurepool-benches --bench wire
     if command -v python3 >/dev/null 2>&1; then
         echo "== Python's concurrent.futures"
         python3 benches/python/thread_pool.py "$results/python_thread.json"

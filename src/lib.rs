@@ -437,7 +437,7 @@
 //! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
 //!   which every executor runs: the thread pool calls them directly, the
 //!   process pool sends them to a worker process by name. Adds `serde`,
-//!   `bincode` 1 and `linkme`.
+//!   `postcard` 1 (the wire format), `serde_bytes` and `linkme`.
 //! - `process` (off by default; implies `remote`): the process pool
 //!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
 //!   `process_init_before_main!`; see "Processes" above when it is

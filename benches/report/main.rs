@@ -308,6 +308,8 @@ fn main() {
         "oneshot",
         "procspawn",
         "parking_lot",
+        "postcard",
+        "serde_bytes",
     ]) {
         let _ = writeln!(md, "- {n} {v}");
     }
@@ -716,6 +718,9 @@ fn main() {
         }
     }
 
+    // 9. Process pipes (issue 13).
+    wire_section(&mut md, &results, &mut targets);
+
     // Targets.
     let mut t = String::new();
     let _ = writeln!(
@@ -761,5 +766,89 @@ fn main() {
             tg.what,
             tg.figure
         );
+    }
+}
+
+/// Workload 9: the process pool beside the floor of a pipe design, the same
+/// bytes through a plain pipe between two processes, measured in the same run.
+fn wire_section(md: &mut String, results: &Results, targets: &mut Vec<Target>) {
+    let fp = "futurepool";
+    let bulk = "64 MiB";
+    let brows = results.get("wire_bulk", bulk);
+    let cores = peers::cores();
+    let two = format!("{cores} CPU{}", if cores == 1 { "" } else { "s" });
+    let pinned = "1 CPU, pinned";
+    if brows.is_empty() && results.get("wire_ping_pong", &two).is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        md,
+        "## 9. Process pipes: bulk data and the round trip\n\n\
+         futurepool's process pool beside the floor of any design that moves bytes through pipes: the same bytes between \
+         two processes over a pair of plain pipes, in the same run (`benches/wire.rs`).\n\n\
+         **Bulk.** A 64 MiB argument sent to one worker and returned (`echo`), as a `serde_bytes::ByteBuf` (the type the \
+         docs recommend for bulk data) and as a plain `Vec<u8>`, beside a plain pipe copy: 64 MiB written to a child \
+         that reads them all, then writes them all back (store and forward, as a task must), into buffers allocated \
+         once. MB/s is 64 MiB over the round trip. The ratio of the floor's time to futurepool's is the fraction of the \
+         pipe's speed that futurepool reaches.\n"
+    );
+    let mbps = |s: &Series| format!("{:.0}", (64 << 20) as f64 / s.median() * 1e9 / 1e6);
+    let fp_bulk = "futurepool ByteBuf";
+    // `Vec<u8>` would read as an HTML tag in a table.
+    let brows: Vec<(String, Series)> = brows
+        .iter()
+        .map(|(p, s)| match p.split_once(' ') {
+            Some((who, ty)) if ty.contains('<') => (format!("{who} `{ty}`"), s.clone()),
+            _ => (p.clone(), s.clone()),
+        })
+        .collect();
+    table(md, &brows, fp_bulk, Unit::Time, Some(("MB/s", &mbps)));
+    let floor_bulk = "pipe copy floor";
+    if let (Some(f), Some(p)) = (
+        results.find("wire_bulk", bulk, fp_bulk).map(Series::median),
+        results
+            .find("wire_bulk", bulk, floor_bulk)
+            .map(Series::median),
+    ) {
+        let mb = |ns: f64| (64 << 20) as f64 / ns * 1e9 / 1e6;
+        targets.push(target(
+            "64 MiB `ByteBuf` round trip at least 0.8× a plain pipe copy",
+            Some(p / f >= 0.8),
+            format!("{:.0} vs {:.0} MB/s: {:.2}× the pipe", mb(f), mb(p), p / f),
+        ));
+    }
+    let _ = writeln!(
+        md,
+        "**Round trip.** futurepool's round trip of a `u64` to one worker beside a raw ping-pong of 8 bytes between two \
+         processes over a pair of pipes: on every CPU, then with the benchmark process (and the worker, the pipe peer \
+         and the threads it starts from then on) pinned to one CPU. Ratios are to futurepool.\n"
+    );
+    let floor_pp = "pipe ping-pong floor";
+    for param in [two.as_str(), pinned] {
+        let rows = results.get("wire_ping_pong", param);
+        if rows.is_empty() {
+            continue;
+        }
+        let _ = writeln!(md, "### {param}\n");
+        table(md, rows, fp, Unit::Time, None);
+        if let (Some(f), Some(p)) = (
+            results
+                .find("wire_ping_pong", param, fp)
+                .map(Series::median),
+            results
+                .find("wire_ping_pong", param, floor_pp)
+                .map(Series::median),
+        ) {
+            let figure = format!("{} vs {}: {:.2}× the floor", fmt_ns(f), fmt_ns(p), f / p);
+            if param == pinned {
+                let _ = writeln!(md, "Pinned to one CPU: {figure}.\n");
+            } else {
+                targets.push(target(
+                    &format!("process round trip within 1.2× a raw pipe ping-pong ({param})"),
+                    Some(f <= 1.2 * p),
+                    figure,
+                ));
+            }
+        }
     }
 }

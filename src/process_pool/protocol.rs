@@ -14,24 +14,29 @@
 //!
 //! Then the parent sends [`Request`]s and the worker answers each with one
 //! [`Reply`], in order; one task is in flight per worker. Payloads are
-//! encoded with `bincode` 1.x (varint integers, bounded, no trailing bytes),
-//! the same codec as the tasks' arguments and results. Anything that fails
-//! to decode is an error, never a panic.
+//! encoded with postcard 1.x (bounded, no trailing bytes), the same codec as
+//! the tasks' arguments and results, which travel inside them as byte
+//! strings. Anything that fails to decode is an error, never a panic.
+//!
+//! The byte-level specification, with examples, is `docs/WIRE.md`: keep it
+//! and [`VERSION`] in step with any change here (the tests below pin its
+//! examples).
 
 use std::io::{self, Read, Write};
 
-use bincode::Options;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-pub(crate) use crate::remote::codec::{decode, encode, options};
+use crate::remote::codec;
+pub(crate) use crate::remote::codec::{decode, encode};
 pub(crate) use crate::remote::registry::Outcome;
 
 /// The first bytes of a handshake, each way.
 pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
-/// Bumped on any change to the messages below. 2: a panic's backtrace,
-/// `Hello::worker_stderr`, `Reply::Refused`.
-pub(crate) const VERSION: u32 = 2;
+/// Bumped on any change to the messages below or to their encoding.
+/// 2: a panic's backtrace, `Hello::worker_stderr`, `Reply::Refused`.
+/// 3: postcard 1.x instead of bincode 1.x (docs/WIRE.md).
+pub(crate) const VERSION: u32 = 3;
 /// The largest frame (and so argument or result) the pool sends or takes.
 pub(crate) const MAX_FRAME: usize = crate::remote::codec::MAX_ENCODED;
 /// The largest handshake frame.
@@ -51,6 +56,7 @@ pub(crate) struct Hello {
     /// The digest of the registered function names.
     pub(crate) registry: u64,
     /// The initializer to run before the first task: a name and an argument.
+    #[serde(with = "init_bytes")]
     pub(crate) init: Option<(String, Vec<u8>)>,
     /// Whether the worker's stderr reaches the parent's: then the standard
     /// panic hook prints a task's panic there too.
@@ -83,9 +89,32 @@ pub(crate) enum HelloReply {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum Request {
     /// Run the function called `name` on one encoded argument.
-    Call { name: String, arg: Vec<u8> },
+    Call {
+        name: String,
+        #[serde(with = "serde_bytes")]
+        arg: Vec<u8>,
+    },
     /// Run it on each of several arguments (a chunk of a `map`).
-    Chunk { name: String, args: Vec<Vec<u8>> },
+    Chunk {
+        name: String,
+        #[serde(with = "byte_seq")]
+        args: Vec<Vec<u8>>,
+    },
+}
+
+/// A [`Request`] as the worker decodes it: the same bytes, its strings and
+/// arguments borrowed from the frame instead of copied out of it.
+#[derive(Debug, Deserialize)]
+pub(crate) enum RequestRef<'a> {
+    Call {
+        name: &'a str,
+        arg: &'a [u8],
+    },
+    Chunk {
+        name: &'a str,
+        #[serde(borrow)]
+        args: Vec<&'a [u8]>,
+    },
 }
 
 /// A worker's answer to one [`Request`].
@@ -114,13 +143,41 @@ impl Reply {
 pub(crate) fn frame<T: Serialize>(prefix: &[u8], message: &T) -> io::Result<Vec<u8>> {
     let mut buf = vec![0; 4];
     buf.extend_from_slice(prefix);
-    options()
-        .serialize_into(&mut buf, message)
+    codec::encode_into(&mut buf, message)
         .map_err(|err| io::Error::new(io::ErrorKind::InvalidData, err))?;
     let len = u32::try_from(buf.len() - 4)
         .ok()
         .filter(|&len| len as usize <= MAX_FRAME)
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidData, "message too large"))?;
+    buf[..4].copy_from_slice(&len.to_le_bytes());
+    Ok(buf)
+}
+
+/// The frame of a [`Request::Call`] of `name` on `arg`, with `arg` encoded
+/// straight into the frame: the same bytes as [`frame`] makes of a `Call`
+/// whose `arg` is `encode(arg)`, without that intermediate copy. The
+/// argument's length comes first (the byte string's prefix), so it is
+/// measured by a pass that copies nothing, then encoded.
+pub(crate) fn call_frame<A: Serialize + ?Sized>(
+    name: &str,
+    arg: &A,
+) -> Result<Vec<u8>, codec::Error> {
+    let arg_len = codec::encoded_len(arg)?;
+    let mut buf = Vec::with_capacity(4 + 1 + 5 + name.len() + 5 + arg_len);
+    buf.extend_from_slice(&[0; 4]);
+    // `Request::Call`'s variant index (0), `name`, then the byte string's
+    // length: each a varint or a string, as postcard writes them.
+    codec::encode_into(&mut buf, &(0_u32, name, arg_len as u64))?;
+    let start = buf.len();
+    codec::encode_into(&mut buf, arg)?;
+    if buf.len() - start != arg_len {
+        // A `Serialize` impl that wrote something else the second time.
+        return Err(codec::Error::Inconsistent);
+    }
+    let len = u32::try_from(buf.len() - 4)
+        .ok()
+        .filter(|&len| len as usize <= MAX_FRAME)
+        .ok_or(codec::Error::TooLarge)?;
     buf[..4].copy_from_slice(&len.to_le_bytes());
     Ok(buf)
 }
@@ -185,6 +242,45 @@ pub(crate) fn write_frame(w: &mut impl Write, frame: &[u8]) -> io::Result<()> {
     w.flush()
 }
 
+/// `#[serde(with = "...")]` for a `Vec<Vec<u8>>`: a sequence of byte
+/// strings, each one length and one copy (as `serde_bytes` does for one).
+mod byte_seq {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub(super) fn serialize<S: Serializer>(v: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(v.iter().map(|b| Bytes::new(b)))
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let bufs = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(bufs.into_iter().map(ByteBuf::into_vec).collect())
+    }
+}
+
+/// `#[serde(with = "...")]` for [`Hello::init`]: the argument is a byte
+/// string (one length, one copy), not a sequence of `u8`s.
+mod init_bytes {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub(super) fn serialize<S: Serializer>(
+        init: &Option<(String, Vec<u8>)>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        init.as_ref()
+            .map(|(name, arg)| (name, Bytes::new(arg)))
+            .serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(
+        d: D,
+    ) -> Result<Option<(String, Vec<u8>)>, D::Error> {
+        let init = Option::<(String, ByteBuf)>::deserialize(d)?;
+        Ok(init.map(|(name, arg)| (name, arg.into_vec())))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,6 +332,111 @@ mod tests {
         assert!(err.contains("bad magic"), "{err}");
     }
 
+    /// The examples of `docs/WIRE.md`, byte for byte.
+    #[test]
+    fn the_documented_examples() {
+        let call = Request::Call {
+            name: "m::f".into(),
+            arg: encode(&5_u32).unwrap(),
+        };
+        assert_eq!(
+            frame(&[], &call).unwrap(),
+            [8, 0, 0, 0, 0, 4, b'm', b':', b':', b'f', 1, 5]
+        );
+        let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap()));
+        assert_eq!(frame(&[], &value).unwrap(), [4, 0, 0, 0, 0, 0, 1, 0x19]);
+        let ready = handshake_frame(&HelloReply::Ready { pid: 300 }).unwrap();
+        let mut expected = vec![15, 0, 0, 0];
+        expected.extend_from_slice(b"futurepl");
+        expected.extend_from_slice(&[3, 0, 0, 0, 0, 0xac, 0x02]);
+        assert_eq!(ready, expected);
+    }
+
+    #[test]
+    fn a_call_frame_is_a_call_request_s_frame() {
+        let big = serde_bytes::ByteBuf::from(vec![7; 300]);
+        for (name, arg) in [
+            ("m::f", encode(&5_u32).unwrap()),
+            ("g", encode(&big).unwrap()),
+        ] {
+            let request = Request::Call {
+                name: name.into(),
+                arg: arg.clone(),
+            };
+            let expected = frame(&[], &request).unwrap();
+            let got = if arg.len() == 1 {
+                call_frame(name, &5_u32).unwrap()
+            } else {
+                call_frame(name, &big).unwrap()
+            };
+            assert_eq!(got, expected);
+            let RequestRef::Call { name: n, arg: a } = codec::decode_borrowed(&got[4..]).unwrap()
+            else {
+                panic!("not a call")
+            };
+            assert_eq!((n, a), (name, &arg[..]));
+        }
+        let chunk = frame(
+            &[],
+            &Request::Chunk {
+                name: "c".into(),
+                args: vec![vec![1], vec![]],
+            },
+        )
+        .unwrap();
+        let RequestRef::Chunk { name, args } = codec::decode_borrowed(&chunk[4..]).unwrap() else {
+            panic!("not a chunk")
+        };
+        assert_eq!((name, args), ("c", vec![&[1][..], &[][..]]));
+    }
+
+    #[test]
+    fn every_message_round_trips() {
+        let hello = Hello {
+            parent_pid: 1,
+            exe: ExeId {
+                dev: 2,
+                ino: 3,
+                size: 4,
+                mtime: -5,
+                mtime_nsec: 6,
+            },
+            exe_hash: Some(7),
+            registry: 8,
+            init: Some(("init".into(), vec![9; 300])),
+            worker_stderr: true,
+        };
+        let back: Hello = decode_handshake(&handshake_frame(&hello).unwrap()[4..]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{hello:?}"));
+        let chunk = Request::Chunk {
+            name: "f".into(),
+            args: vec![vec![], vec![1; 200], vec![2]],
+        };
+        let back: Request = decode(&frame(&[], &chunk).unwrap()[4..]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{chunk:?}"));
+        let reply = Reply::Chunk(vec![
+            Outcome::Value(vec![3; 130]),
+            Outcome::Panic {
+                message: "p".into(),
+                backtrace: None,
+            },
+            Outcome::Unknown("u".into()),
+        ]);
+        let back: Reply = decode(&frame(&[], &reply).unwrap()[4..]).unwrap();
+        assert_eq!(format!("{back:?}"), format!("{reply:?}"));
+    }
+
+    #[test]
+    fn a_message_with_trailing_bytes_is_refused() {
+        let mut payload = frame(&[], &Reply::Refused("x".into())).unwrap()[4..].to_vec();
+        payload.push(0);
+        assert!(decode::<Reply>(&payload).is_err());
+        let mut hello = handshake_frame(&HelloReply::Ready { pid: 1 }).unwrap()[4..].to_vec();
+        hello.push(0);
+        let err = decode_handshake::<HelloReply>(&hello).unwrap_err();
+        assert!(err.contains("trailing"), "{err}");
+    }
+
     #[test]
     fn garbage_never_panics() {
         // A cheap deterministic fuzz: every prefix and many byte patterns.
@@ -250,6 +451,7 @@ mod tests {
                 })
                 .collect();
             let _ = decode::<Request>(&bytes);
+            let _ = codec::decode_borrowed::<RequestRef<'_>>(&bytes);
             let _ = decode::<Reply>(&bytes);
             let _ = decode_handshake::<Hello>(&bytes);
             let mut buf = Vec::new();

@@ -14,8 +14,8 @@ use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::identity;
-use super::protocol::{self, Hello, HelloReply, Outcome, Reply, Request};
-use crate::remote::{panics, registry};
+use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
+use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
 const EXIT_REFUSED: i32 = 3;
@@ -97,10 +97,10 @@ pub(crate) fn serve(parent: u32) -> i32 {
 fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
     loop {
         let reply = match protocol::read_frame(input, protocol::MAX_FRAME, buf) {
-            Ok(true) => match protocol::decode::<Request>(buf) {
-                Ok(Request::Call { name, arg }) => Reply::One(run(&name, &arg)),
-                Ok(Request::Chunk { name, args }) => {
-                    Reply::Chunk(args.iter().map(|arg| run(&name, arg)).collect())
+            Ok(true) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
+                Ok(RequestRef::Call { name, arg }) => Reply::One(run(name, arg)),
+                Ok(RequestRef::Chunk { name, args }) => {
+                    Reply::Chunk(args.iter().map(|arg| run(name, arg)).collect())
                 }
                 Err(err) => Reply::Refused(format!("undecodable request: {err}")),
             },
@@ -175,6 +175,7 @@ fn take_pipes() -> io::Result<(OwnedFd, OwnedFd)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::process_pool::protocol::Request;
 
     fn frame_of<T: serde::Serialize>(message: &T) -> Vec<u8> {
         protocol::frame(&[], message).unwrap()

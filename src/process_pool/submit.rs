@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use super::ProcessPool;
 use super::protocol::Request;
 use super::remote_task::{
-    Decoder, Remote, RemoteTask, decode_chunk, decode_one, encode_arg, request_frame,
+    Decoder, Remote, RemoteTask, call_frame, decode_chunk, decode_one, encode_arg, request_frame,
 };
 use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
@@ -32,12 +32,7 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let frame = encode_arg(&arg).and_then(|arg| {
-            request_frame(&Request::Call {
-                name: f.name().to_owned(),
-                arg,
-            })
-        });
+        let frame = call_frame(f.name(), &arg);
         self.spawn(frame, Box::new(decode_one::<R>), options, block)
             .map_err(|reason| SubmitError::new(arg, reason))
     }

@@ -6,7 +6,8 @@
 //! - `registry.rs`: [`RemoteFn`], `remote!`, the registry, and the
 //!   trampoline that decodes an argument, calls the function (its panic
 //!   caught) and encodes the result;
-//! - `codec.rs`: bincode 1.x, bounded, no trailing bytes;
+//! - `codec.rs`: postcard 1.x, bounded, no trailing bytes (the wire format
+//!   is specified in `docs/WIRE.md`);
 //! - `panics.rs`: a panic caught with its message (and its backtrace, when
 //!   the worker's hook recorded one).
 //!

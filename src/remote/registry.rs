@@ -28,7 +28,7 @@ use super::panics;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Outcome {
     /// The encoded result.
-    Value(Vec<u8>),
+    Value(#[serde(with = "serde_bytes")] Vec<u8>),
     /// The function panicked with this message, and this backtrace if
     /// the worker's environment asked for one (`RUST_BACKTRACE`).
     Panic {
