@@ -222,7 +222,11 @@ fn observe(tally: &Tally, pending: &mut Vec<Pending>, rng: &mut Rng, ex: &mut Ex
         if let Ok(v) = outcome {
             assert_eq!(v, i as u64);
         }
-        assert_eq!(tally.get(i), Some(seen), "task {i}: callback and handle differ");
+        assert_eq!(
+            tally.get(i),
+            Some(seen),
+            "task {i}: callback and handle differ"
+        );
     }
 }
 
@@ -328,7 +332,10 @@ fn process_pool_mixed_load_with_kills() {
     assert_eq!(awaited + joined + dropped, tasks);
     drop(pool);
     let left = children();
-    assert!(left.is_empty(), "children left after the shutdown: {left:?}");
+    assert!(
+        left.is_empty(),
+        "children left after the shutdown: {left:?}"
+    );
     let settle = wait_counts_back(threads_before, fds_before, LONG);
     drop(dog);
     println!(
@@ -404,10 +411,7 @@ fn kills_during_start_up() {
         .max_workers(1)
         .max_tasks_per_child(1)
         .start_timeout(LONG)
-        .initializer(
-            remote!(held_initializer),
-            path.to_str().unwrap().to_owned(),
-        )
+        .initializer(remote!(held_initializer), path.to_str().unwrap().to_owned())
         .build()
         .unwrap();
     let start = Instant::now();
@@ -506,7 +510,9 @@ fn passed_deadlines_never_run() {
                     } else {
                         task.timeout(Duration::ZERO)
                     };
-                    let h = task.submit(remote!(instant), (t * rounds + round) as u64).unwrap();
+                    let h = task
+                        .submit(remote!(instant), (t * rounds + round) as u64)
+                        .unwrap();
                     match h.join_timeout(LONG) {
                         Ok(_) => {
                             ran.fetch_add(1, Ordering::SeqCst);
@@ -534,5 +540,8 @@ fn passed_deadlines_never_run() {
          all should end timed out",
         2 * rounds
     );
-    println!("stress: {} tasks with a passed deadline, none ran", 2 * rounds);
+    println!(
+        "stress: {} tasks with a passed deadline, none ran",
+        2 * rounds
+    );
 }

@@ -210,7 +210,11 @@ fn observe(tally: &Tally, pending: &mut Vec<Pending>, rng: &mut Rng, ex: &mut Ex
             assert_eq!(v, i);
         }
         // Callbacks have run once the handle returned its outcome.
-        assert_eq!(tally.get(i), Some(seen), "task {i}: callback and handle differ");
+        assert_eq!(
+            tally.get(i),
+            Some(seen),
+            "task {i}: callback and handle differ"
+        );
     }
 }
 

@@ -136,7 +136,10 @@ pub fn run_alone(name: &str) -> bool {
     let (stdout, _) = super::process::passed(child);
     // The child harness prints `test name ... ` before the test's own
     // output, on the same line.
-    for line in stdout.lines().filter_map(|l| l.find("stress:").map(|at| &l[at..])) {
+    for line in stdout
+        .lines()
+        .filter_map(|l| l.find("stress:").map(|at| &l[at..]))
+    {
         eprintln!("{line}");
         if let Some(path) = std::env::var_os("FUTUREPOOL_STRESS_REPORT") {
             use std::io::Write;
@@ -234,6 +237,19 @@ impl Tally {
         while self.calls() < n && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(1));
         }
+    }
+
+    /// Waits (bounded) for `n` callbacks, then checks that exactly `n` ran
+    /// and none twice (for runs where some slots stay empty: refused
+    /// submits).
+    pub fn check_calls(&self, n: usize, limit: Duration) {
+        self.wait_calls(n, limit);
+        assert_eq!(
+            self.doubles.load(Ordering::SeqCst),
+            0,
+            "a callback ran twice"
+        );
+        assert_eq!(self.calls(), n, "callbacks != accepted tasks");
     }
 
     /// Checks exactly-once: no slot written twice, every slot written, and
