@@ -36,6 +36,8 @@
 
 mod builder;
 mod child;
+#[cfg(test)]
+mod fuzz;
 #[cfg(target_os = "linux")]
 mod identity;
 pub(crate) mod protocol;
