@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 
 use common::process::children;
 use common::stress::{
-    Rng, Seen, Tally, Watchdog, fd_count, run_alone, scale, scaled, seed, spin, thread_count,
+    Rng, Seen, Tally, Watchdog, fd_count, limit, run_alone, scaled, seed, spin, thread_count,
     wait_counts_back,
 };
 use futurepool::{ProcessPool, TaskHandle, remote};
@@ -238,10 +238,7 @@ fn process_pool_mixed_load_with_kills() {
     let seed = seed();
     let tasks = scaled(3_000);
     let (submitters, workers) = (3, 4);
-    let dog = Watchdog::new(
-        "process_pool_mixed_load_with_kills",
-        Duration::from_secs(180).mul_f64(scale()),
-    );
+    let dog = Watchdog::new("process_pool_mixed_load_with_kills", limit(180));
     let (threads_before, fds_before) = (thread_count(), fd_count());
     let start = Instant::now();
 
@@ -403,7 +400,7 @@ fn kills_during_start_up() {
         return;
     }
     let rounds = scaled(20);
-    let _dog = Watchdog::new("kills_during_start_up", Duration::from_secs(120));
+    let _dog = Watchdog::new("kills_during_start_up", limit(120));
     let path = std::env::temp_dir().join(format!("futurepool-stress-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
@@ -447,7 +444,7 @@ fn kills_while_idle() {
         return;
     }
     let rounds = scaled(50);
-    let _dog = Watchdog::new("kills_while_idle", Duration::from_secs(120));
+    let _dog = Watchdog::new("kills_while_idle", limit(120));
     let pool = ProcessPool::builder().max_workers(1).build().unwrap();
     let start = Instant::now();
     for round in 0..rounds {
@@ -489,7 +486,7 @@ fn passed_deadlines_never_run() {
         return;
     }
     let rounds = scaled(500);
-    let _dog = Watchdog::new("passed_deadlines_never_run", Duration::from_secs(120));
+    let _dog = Watchdog::new("passed_deadlines_never_run", limit(120));
     let pool = ProcessPool::builder().max_workers(2).build().unwrap();
     // Warm: both workers started and idle.
     let warm: Vec<_> = (0..2)

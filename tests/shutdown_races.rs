@@ -28,7 +28,7 @@ use std::sync::{Arc, Barrier, Mutex};
 use std::time::{Duration, Instant};
 
 use common::stress::{
-    Rng, Seen, Tally, Watchdog, fd_count, run_alone, scale, scaled, seed, spin, thread_count,
+    Rng, Seen, Tally, Watchdog, fd_count, limit, run_alone, scaled, seed, spin, thread_count,
     wait_counts_back,
 };
 use futurepool::{ShutdownOptions, TaskHandle, ThreadPool};
@@ -351,10 +351,7 @@ fn thread_pool_shutdown_races() {
     }
     let rounds = scaled(1000);
     let seed = seed();
-    let dog = Watchdog::new(
-        "thread_pool_shutdown_races",
-        Duration::from_secs(120).mul_f64(scale()),
-    );
+    let dog = Watchdog::new("thread_pool_shutdown_races", limit(120));
     let (threads_before, fds_before) = (thread_count(), fd_count());
     let start = Instant::now();
     let mut rng = Rng::new(seed);
@@ -495,10 +492,7 @@ mod process {
         }
         let rounds = scaled(300);
         let seed = seed();
-        let dog = Watchdog::new(
-            "process_pool_shutdown_races",
-            Duration::from_secs(120).mul_f64(scale()),
-        );
+        let dog = Watchdog::new("process_pool_shutdown_races", limit(120));
         let (threads_before, fds_before) = (thread_count(), fd_count());
         let start = Instant::now();
         let mut rng = Rng::new(seed);

@@ -25,7 +25,7 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::stress::{
-    Rng, Seen, Tally, Watchdog, fd_count, quiet_deliberate_panics, run_alone, scale, scaled, seed,
+    Rng, Seen, Tally, Watchdog, fd_count, limit, quiet_deliberate_panics, run_alone, scaled, seed,
     spin, thread_count, wait_counts_back,
 };
 use futurepool::{CancelToken, TaskHandle, ThreadPool};
@@ -227,10 +227,7 @@ fn thread_pool_mixed_load() {
     let seed = seed();
     let tasks = scaled(50_000);
     let submitters = 4;
-    let dog = Watchdog::new(
-        "thread_pool_mixed_load",
-        Duration::from_secs(120).mul_f64(scale()),
-    );
+    let dog = Watchdog::new("thread_pool_mixed_load", limit(120));
     let (threads_before, fds_before) = (thread_count(), fd_count());
     let start = Instant::now();
 

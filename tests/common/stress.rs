@@ -24,6 +24,23 @@ pub fn scale() -> f64 {
         .unwrap_or(1.0)
 }
 
+/// How much slower than native this run is: `FUTUREPOOL_STRESS_SLOWDOWN`
+/// (default 1; `scripts/stress.sh` sets 100 under valgrind). Multiplies
+/// the watchdogs' limits.
+pub fn slowdown() -> f64 {
+    std::env::var("FUTUREPOOL_STRESS_SLOWDOWN")
+        .ok()
+        .and_then(|s| s.parse::<f64>().ok())
+        .filter(|s| *s >= 1.0)
+        .unwrap_or(1.0)
+}
+
+/// A watchdog's limit: `secs` at the CI scale, more for a larger scale or
+/// a slower run, never less.
+pub fn limit(secs: u64) -> Duration {
+    Duration::from_secs(secs).mul_f64(scale().max(1.0) * slowdown())
+}
+
 /// `n` times the scale, at least 1.
 pub fn scaled(n: usize) -> usize {
     ((n as f64 * scale()).round() as usize).max(1)
