@@ -38,6 +38,8 @@
 
 mod builder;
 mod child;
+#[cfg(test)]
+mod fuzz;
 #[cfg(target_os = "linux")]
 mod identity;
 pub(crate) mod protocol;
