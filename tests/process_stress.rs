@@ -404,6 +404,14 @@ fn kills_during_start_up() {
     let path = std::env::temp_dir().join(format!("futurepool-stress-{}.sock", std::process::id()));
     let _ = std::fs::remove_file(&path);
     let listener = UnixListener::bind(&path).unwrap();
+    // Removes the socket file however the test ends.
+    struct Remove(std::path::PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(&self.0);
+        }
+    }
+    let _remove = Remove(path.clone());
     let pool = ProcessPool::builder()
         .max_workers(1)
         .max_tasks_per_child(1)
@@ -423,7 +431,6 @@ fn kills_during_start_up() {
         assert_eq!(outcome, Ok(round as u64), "round {round}");
     }
     pool.shutdown();
-    let _ = std::fs::remove_file(&path);
     assert!(children().is_empty());
     println!(
         "stress: {rounds} workers killed during start-up, each task run by a replacement, in {:.2?}",

@@ -38,6 +38,8 @@ const ALLOC_LIMIT: usize = 2 << 20;
 /// thread while [`peak_alloc`] watches it.
 struct Counting;
 
+// std's `thread_local!`, not the loom seam's: this instruments the test
+// binary's allocator and is never part of a model.
 thread_local! {
     static WATCHING: Cell<bool> = const { Cell::new(false) };
     static PEAK: Cell<usize> = const { Cell::new(0) };
