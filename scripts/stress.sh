@@ -7,15 +7,13 @@
 #      10,000 + 3,000 shutdown-race rounds);
 #   2. the fuzzing: the decoders with PROPTEST_CASES cases per property
 #      (default 20,000), the handshake with real processes with 1/40 of that;
-#   3. the cases of known faults (issue 13), ignored in CI: run, reported,
-#      not fatal;
-#   4. the pool test suites under a CPU hog (two `yes > /dev/null`, killed
+#   3. the pool test suites under a CPU hog (two `yes > /dev/null`, killed
 #      at the end whatever happens), HOG_RUNS times (default 3): reported,
 #      not fatal (issue 13, fault 5);
-#   5. valgrind (if installed): memcheck on the three stress programs,
+#   4. valgrind (if installed): memcheck on the three stress programs,
 #      helgrind and DRD on the thread-pool one.
 #
-# Exits non-zero if a stage of 1, 2 or 5 (memcheck) fails. Takes about
+# Exits non-zero if a stage of 1, 2 or 4 (memcheck) fails. Takes about
 # 7 minutes on 2 cores. Usage: scripts/stress.sh [--no-valgrind]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -86,19 +84,6 @@ echo "stress: decoder fuzz: 4 properties x $cases cases passed" >>"$report"
 stage "fuzz: handshake with processes, $((cases / 40)) cases per side"
 must env PROPTEST_CASES=$((cases / 40)) cargo test --all-features --test process_fuzz
 echo "stress: handshake fuzz with processes: 2 properties x $((cases / 40)) cases passed" >>"$report"
-
-stage "known faults of issue 13 (ignored in CI; not fatal)"
-for t in process_stress process_fuzz; do
-    if env -u FUTUREPOOL_STRESS_REPORT cargo test --all-features --test "$t" -- --ignored \
-        >"$report.ignored" 2>&1; then
-        echo "stress: known faults in $t: all pass now (un-ignore them)" >>"$report"
-    else
-        # The child copies' output repeats each name: once each.
-        grep -E '^test .* FAILED$' "$report.ignored" | sort -u |
-            sed "s/^test \(.*\) ... FAILED$/stress: known fault still failing: $t::\1/" >>"$report" || true
-    fi
-done
-rm -f "$report.ignored"
 
 stage "pool suites under a CPU hog (2 x yes), $hog_runs runs (not fatal)"
 yes >/dev/null &

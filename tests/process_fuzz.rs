@@ -225,9 +225,6 @@ proptest! {
 /// garbage, or nothing) and then stalls with its pipe open: the pool gives
 /// up within `start_timeout` and the task fails.
 #[test]
-#[ignore = "issue 13, fault 1: a worker that sends part of a handshake frame and stalls hangs \
-            the parent past start_timeout (the read after the first readable byte has no \
-            deadline)"]
 fn a_stalled_handshake_fails_within_the_start_timeout() {
     let _alone = alone();
     let cases: [&[u8]; 3] = [b"\x40\0\0\0futurepl", b"\x05\0", b"\xff\xff"];

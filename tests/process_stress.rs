@@ -393,8 +393,6 @@ fn accept_worker(listener: &UnixListener, give_up: impl Fn() -> bool) -> Option<
 /// initializer runs, before the handshake's reply): the task waiting for it
 /// runs on a fresh worker, and the pool is never broken by it.
 #[test]
-#[ignore = "issue 13, fault 2: a worker killed during start-up breaks the pool for good \
-            (the task and every later submit fail with \"pool is broken\")"]
 fn kills_during_start_up() {
     if run_alone("kills_during_start_up") {
         return;
@@ -443,9 +441,6 @@ fn kills_during_start_up() {
 /// and the next task runs on a fresh worker instead of being reported as
 /// killed with a worker it never reached.
 #[test]
-#[ignore = "issue 13, fault 3: a worker killed while idle stays a zombie and listed in \
-            worker_pids() until its driver's next task, which is written into the dead pipe \
-            and fails with \"worker died\""]
 fn kills_while_idle() {
     if run_alone("kills_while_idle") {
         return;
@@ -486,8 +481,6 @@ fn kills_while_idle() {
 /// submitted with its deadline already passed, or a zero timeout, never
 /// runs: it ends timed out, as on a thread pool.
 #[test]
-#[ignore = "issue 13, fault 4: on a warm process pool a task submitted with a passed deadline \
-            (or a zero timeout) can still run, and join returns Ok"]
 fn passed_deadlines_never_run() {
     if run_alone("passed_deadlines_never_run") {
         return;
