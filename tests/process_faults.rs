@@ -350,3 +350,44 @@ fn idle_workers_are_reused_under_load() {
         "workers started after each task: {started:?}"
     );
 }
+
+/// A worker initializer that takes its time, as one opening a database
+/// connection would.
+fn slow_start(ms: u64) -> Result<(), String> {
+    std::thread::sleep(Duration::from_millis(ms));
+    Ok(())
+}
+
+/// A task's time limit is on its running time: a worker started for it
+/// (a cold pool here, its initializer taking 600 ms) doesn't eat into a
+/// 300 ms limit. (It used to: the limit started before the worker did, so
+/// under load a quick item of a process map could time out.)
+#[test]
+fn a_time_limit_does_not_count_a_workers_start_up() {
+    let pool = ProcessPool::builder()
+        .max_workers(1)
+        .initializer(remote!(slow_start), 600)
+        .build()
+        .unwrap();
+    let started = Instant::now();
+    let quick = pool
+        .task()
+        .time_limit(Duration::from_millis(300))
+        .submit(remote!(pid), ())
+        .unwrap();
+    assert!(
+        quick.join().is_ok(),
+        "ran within its limit once its worker was up"
+    );
+    assert!(
+        started.elapsed() >= Duration::from_millis(600),
+        "the worker did start slowly"
+    );
+    // And the limit still stops a task that runs too long.
+    let slow = pool
+        .task()
+        .time_limit(Duration::from_millis(300))
+        .submit(remote!(run_for_ms), 60_000)
+        .unwrap();
+    assert!(slow.join().unwrap_err().is_timeout());
+}

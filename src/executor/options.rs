@@ -125,7 +125,8 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
     }
 
     /// Limits how long the task may **run**: `limit`, counted from the
-    /// moment it starts (time in the queue doesn't count). When it passes,
+    /// moment it starts (time in the queue doesn't count, nor, on a process
+    /// pool, the start-up of a worker process started for it). When it passes,
     /// the handle completes with a timeout error and the task is stopped
     /// where the executor can (see the [type's docs](Self)).
     ///

@@ -32,11 +32,6 @@ impl Shared {
             job.expire();
             return false;
         }
-        if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
-            // The limit counts from now; the timer was started at the
-            // submit (it is closed only once no driver is left).
-            let _ = self.timer.schedule(at, job.expiry());
-        }
         self.state.lock().running.insert(id, job.canceller());
         let counted = self.run_started(id, worker, job, request);
         self.state.lock().running.remove(&id);
@@ -57,6 +52,10 @@ impl Shared {
         // the retry setting (the task never ran), up to a bound, so that a
         // worker killed every time can't hold the driver for ever.
         let mut lost = 0;
+        // Whether the time limit is running: it starts when the task is
+        // first sent to a ready worker, so a worker started for the task
+        // (a cold pool, a replaced one) doesn't eat into it.
+        let mut limited = false;
         loop {
             if worker.is_none() {
                 match WorkerProcess::start(&self.config) {
@@ -98,6 +97,13 @@ impl Shared {
             }
             let proc = worker.as_mut().expect("started above");
             let pid = proc.pid;
+            if !std::mem::replace(&mut limited, true) {
+                if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
+                    // The timer was started at the submit (it is closed
+                    // only once no driver is left).
+                    let _ = self.timer.schedule(at, job.expiry());
+                }
+            }
             // From here until `clear_hook`, `cancel()` and a deadline kill
             // the worker. See README.md, "Killing a running task": the
             // worker is not reaped before `clear_hook` returns.
