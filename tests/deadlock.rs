@@ -48,20 +48,11 @@ fn a_task_joining_a_task_of_its_one_worker_pool() {
     });
 }
 
-fn chain(pool: ThreadPool, depth: u32) -> u32 {
-    if depth == 0 {
-        return 0;
-    }
-    let p = pool.clone();
-    let next = pool.submit(move || chain(p, depth - 1)).unwrap();
-    next.join().unwrap() + 1
-}
-
 #[test]
 fn a_chain_of_nested_joins_on_one_worker() {
     let pool = pool(1);
     let p = pool.clone();
-    let top = pool.submit(move || chain(p, 8)).unwrap();
+    let top = pool.submit(move || common::chain(p, 8)).unwrap();
     assert_eq!(join_or_fail(&pool, top), 8);
 }
 

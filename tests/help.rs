@@ -545,15 +545,6 @@ fn random_trees_of_nested_waits() {
     }
 }
 
-fn chain(pool: ThreadPool, depth: u32) -> u32 {
-    if depth == 0 {
-        return 0;
-    }
-    let p = pool.clone();
-    let next = pool.submit(move || chain(p, depth - 1)).unwrap();
-    next.join().unwrap() + 1
-}
-
 #[test]
 fn a_chain_of_waits_deeper_than_a_stack_moves_to_other_threads() {
     // Small stacks: a few dozen levels of inline help fit in each. Past
@@ -566,7 +557,7 @@ fn a_chain_of_waits_deeper_than_a_stack_moves_to_other_threads() {
         .build()
         .unwrap();
     let p = pool.clone();
-    let top = pool.submit(move || chain(p, 2_000)).unwrap();
+    let top = pool.submit(move || common::chain(p, 2_000)).unwrap();
     assert_eq!(join_or_fail(top).unwrap(), 2_000);
     let started = pool.workers_started();
     assert!(

@@ -280,3 +280,14 @@ impl Fixtures {
         }
     }
 }
+
+/// A chain of nested waits `depth` deep: each task submits the next to the
+/// same pool and joins it; returns `depth`.
+pub fn chain(pool: ThreadPool, depth: u32) -> u32 {
+    if depth == 0 {
+        return 0;
+    }
+    let p = pool.clone();
+    let next = pool.submit(move || chain(p, depth - 1)).unwrap();
+    next.join().unwrap() + 1
+}
