@@ -11,8 +11,8 @@ use crate::core::handle::TaskHandle;
 use crate::core::promise::Promise;
 use crate::error::TaskError;
 use crate::executor::options::TaskOptions;
-use std::sync::Arc;
 use crate::progress::Progress;
+use std::sync::Arc;
 
 /// Each unit is a promise, kept to be completed by the test.
 #[derive(Default)]
