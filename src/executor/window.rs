@@ -23,10 +23,13 @@
 //! Progress (`.progress(observer)`, see `src/progress/`): counted in inputs
 //! as units finish, and reported on the consuming thread. Unordered, a unit
 //! is counted when the ready-queue yields it, which is as it finishes.
-//! Ordered, every unit in flight also registers with a second ready-queue
-//! (indexed by the unit's sequence number), and a consumer waiting for the
-//! front unit waits on that queue instead, counting the units behind it as
-//! they finish. Without an observer none of this is done.
+//! Ordered, a unit is counted when it is settled, unless the consumer had
+//! to wait for the front unit first: then the units in flight register with
+//! a second ready-queue (indexed by their sequence numbers), and the
+//! consumer waits on that queue instead, counting the units behind the
+//! front one as they finish. (Registering only then keeps a map of quick
+//! tasks, whose front unit is mostly done when asked for, as cheap as
+//! without progress.) Without an observer none of this is done.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
@@ -122,6 +125,8 @@ pub(crate) struct Window<U: Units, I> {
     progress_notify: Option<Arc<Notify>>,
     next_seq: usize,
     front_seq: usize,
+    /// Units numbered below this are registered with the progress queue.
+    watched_upto: usize,
 }
 
 impl<U, I> Window<U, I>
@@ -150,6 +155,7 @@ where
             progress_notify: None,
             next_seq: 0,
             front_seq: 0,
+            watched_upto: 0,
         }
     }
 
@@ -233,9 +239,6 @@ where
         let Some(notify) = &self.notify else {
             self.slots.push_back(Some(slot));
             self.next_seq += 1;
-            if self.progress.is_some() {
-                self.watch_for_progress(self.slots.len() - 1);
-            }
             return;
         };
         let index = match self.free.pop() {
@@ -435,7 +438,12 @@ where
                 return Poll::Ready(None);
             }
             if self.progress.is_some() {
-                self.count_all_finished(Some(cx));
+                // Ordered, and the front unit isn't done: count the units
+                // behind it as they finish (each wakes this task).
+                if self.is_ordered() && self.front_is_pending() {
+                    self.watch_in_flight();
+                    self.count_all_finished(Some(cx));
+                }
                 self.report();
             }
             match &self.notify {

@@ -21,32 +21,29 @@ where
             _ => None,
         };
         self.progress = Some(Tracker::new(observer, self.started, total));
-        // Units already in flight (ordered) are counted as they finish too.
-        if self.notify.is_none() {
-            for pos in 0..self.slots.len() {
-                self.watch_for_progress(pos);
-            }
-        }
     }
 
-    /// Ordered, with progress: registers the unit at `pos` with the
-    /// progress queue, under its sequence number.
-    pub(super) fn watch_for_progress(&mut self, pos: usize) {
-        let seq = self.front_seq + pos;
-        if let Some(Some(Slot::Task { handle, .. })) = self.slots.get(pos) {
-            let notify = self
-                .progress_notify
-                .get_or_insert_with(Default::default)
-                .clone();
-            let w = Watcher {
-                id: self.watch_id,
-                notify: notify.clone(),
-                index: seq,
-            };
-            if handle.watch(w).is_some() {
-                notify.push(seq); // already done
+    /// Ordered, with progress: registers the units in flight not yet
+    /// registered with the progress queue, each under its sequence number.
+    pub(super) fn watch_in_flight(&mut self) {
+        let notify = self
+            .progress_notify
+            .get_or_insert_with(Default::default)
+            .clone();
+        let from = self.watched_upto.max(self.front_seq);
+        for seq in from..self.next_seq {
+            if let Some(Some(Slot::Task { handle, .. })) = self.slots.get(seq - self.front_seq) {
+                let w = Watcher {
+                    id: self.watch_id,
+                    notify: notify.clone(),
+                    index: seq,
+                };
+                if handle.watch(w).is_some() {
+                    notify.push(seq); // already done
+                }
             }
         }
+        self.watched_upto = self.next_seq;
     }
 
     /// Ordered, with progress: counts the unit numbered `seq` as finished,
@@ -100,6 +97,12 @@ where
             if handle.done_status().is_some() {
                 return;
             }
+            // About to wait: from now on, count the units behind the front
+            // one as they finish.
+            if self.watched_upto < self.next_seq {
+                self.watch_in_flight();
+                continue;
+            }
             // As `TaskHandle::wait` does: a pool worker runs the front unit
             // itself if it may (once: a unit it may not run never becomes
             // one it may).
@@ -116,6 +119,11 @@ where
                 self.count_finished(seq);
             }
         }
+    }
+
+    /// Ordered: whether the front unit is a task not yet done.
+    pub(super) fn front_is_pending(&self) -> bool {
+        matches!(self.slots.front(), Some(Some(Slot::Task { handle, .. })) if handle.done_status().is_none())
     }
 
     /// Reports progress, if any changed.

@@ -79,19 +79,22 @@ fn without_an_observer_an_ordered_map_registers_nothing_on_its_units() {
     assert_eq!(waiters(&w), [0, 0, 0, 0]);
     assert!(w.progress_notify.is_none());
 
+    // With one: still nothing, until the consumer has to wait for the
+    // front unit; then one watcher each, to count them as they finish.
     let mut w = window();
     w.set_progress(|_: &Progress| {});
     w.fill(true);
-    assert_eq!(waiters(&w), [1, 1, 1, 1]); // one watcher each, for the counts
+    assert_eq!(waiters(&w), [0, 0, 0, 0]);
+    w.watch_in_flight();
+    assert_eq!(waiters(&w), [1, 1, 1, 1]);
 }
 
 #[test]
-fn an_observer_attached_late_watches_the_units_in_flight() {
+fn an_observer_attached_late_counts_the_units_in_flight() {
     let mut w = window();
     w.fill(true);
     let (log, observer) = recorder();
     w.set_progress(observer);
-    assert_eq!(waiters(&w), [1, 1, 1, 1]);
     for i in 0..4 {
         set(&w, i);
     }
@@ -107,6 +110,7 @@ fn an_ordered_map_counts_the_units_behind_a_slow_front_one() {
     w.set_progress(observer);
     w.fill(true);
     set(&w, 2);
+    w.watch_in_flight(); // as a consumer about to wait does
     set(&w, 3);
     w.count_all_finished(None);
     w.report();
