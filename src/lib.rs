@@ -219,6 +219,8 @@
 //! assert_eq!(waited.done.len(), 4);
 //! ```
 //!
+#![doc = include_str!("progress/chapter.md")]
+//!
 //! # Borrowing: scoped tasks
 //!
 //! A task usually owns what it uses (`'static`). Inside
