@@ -32,5 +32,5 @@ pub use group_error::JoinNextTimeoutError;
 pub use set::TaskRef;
 pub use wait::{
     ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
-    wait_with_progress,
+    wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
 };
