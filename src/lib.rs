@@ -513,7 +513,7 @@ pub use crate::wait::{
     wait, wait_async, wait_deadline, wait_timeout,
 };
 pub use crate::wait::{
-    wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
+    AsCompletedAdder, wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
 };
 
 #[cfg(feature = "remote")]
