@@ -182,6 +182,45 @@ pub(crate) fn call_frame<A: Serialize + ?Sized>(
     Ok(buf)
 }
 
+/// How many bytes a worker leaves free at the front of its reply buffer, for
+/// [`value_reply_frame`] to write the frame's header into.
+pub(crate) const REPLY_ROOM: usize = 16;
+
+/// Makes `buf`, whose bytes from [`REPLY_ROOM`] on are an encoded value,
+/// the frame of a `Reply::One(Outcome::Value(value))`: writes the header
+/// just before the value, and returns where the frame starts. The same
+/// bytes as [`frame`] makes of that reply, without copying the value out of
+/// the buffer the worker encoded it into (and that it reuses).
+pub(crate) fn value_reply_frame(buf: &mut [u8]) -> io::Result<usize> {
+    let too_large = || io::Error::new(io::ErrorKind::InvalidData, "message too large");
+    let value_len = buf.len() - REPLY_ROOM;
+    // `Reply::One`'s and `Outcome::Value`'s variant indexes (0 and 0), then
+    // the byte string's length: varints, as postcard writes them.
+    let mut header = [0; 12];
+    let header = postcard::to_slice(&(0_u32, 0_u32, value_len as u64), &mut header)
+        .map_err(|_| too_large())?;
+    let len = u32::try_from(header.len() + value_len)
+        .ok()
+        .filter(|&len| len as usize <= MAX_FRAME)
+        .ok_or_else(too_large)?;
+    let start = REPLY_ROOM - header.len() - 4;
+    buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+    buf[start + 4..REPLY_ROOM].copy_from_slice(header);
+    Ok(start)
+}
+
+/// Where the value starts in `payload`, if it is the payload of a
+/// `Reply::One(Outcome::Value(value))` (exactly: no trailing bytes); what
+/// [`decode`] would copy out of it as that reply's value is
+/// `payload[start..]`.
+pub(crate) fn value_in_reply(payload: &[u8]) -> Option<usize> {
+    match codec::decode_borrowed::<(u32, u32, &[u8])>(payload) {
+        // The value is the last thing in the payload.
+        Ok((0, 0, value)) => Some(payload.len() - value.len()),
+        _ => None,
+    }
+}
+
 /// A handshake frame: the magic, the version, then `message`.
 pub(crate) fn handshake_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> {
     let mut prefix = MAGIC.to_vec();
@@ -343,7 +382,7 @@ mod tests {
             frame(&[], &call).unwrap(),
             [8, 0, 0, 0, 0, 4, b'm', b':', b':', b'f', 1, 5]
         );
-        let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap()));
+        let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap().into()));
         assert_eq!(frame(&[], &value).unwrap(), [4, 0, 0, 0, 0, 0, 1, 0x19]);
         let ready = handshake_frame(&HelloReply::Ready { pid: 300 }).unwrap();
         let mut expected = vec![15, 0, 0, 0];
@@ -391,6 +430,43 @@ mod tests {
     }
 
     #[test]
+    fn a_value_reply_frame_is_a_value_reply_s_frame() {
+        for value in [vec![], vec![25], vec![7; 300], vec![1; 70_000]] {
+            let mut buf = vec![0xee; REPLY_ROOM];
+            buf.extend_from_slice(&value);
+            let start = value_reply_frame(&mut buf).unwrap();
+            let reply = Reply::One(Outcome::Value(value.into()));
+            assert_eq!(buf[start..], frame(&[], &reply).unwrap()[..]);
+        }
+    }
+
+    #[test]
+    fn a_value_is_found_in_its_reply() {
+        for reply in [
+            Reply::One(Outcome::Value(vec![].into())),
+            Reply::One(Outcome::Value(vec![9; 300].into())),
+        ] {
+            let payload = frame(&[], &reply).unwrap()[4..].to_vec();
+            let Reply::One(Outcome::Value(value)) = decode(&payload).unwrap() else {
+                panic!("not a value")
+            };
+            let start = value_in_reply(&payload).unwrap();
+            assert_eq!(payload[start..], value[..]);
+        }
+        for other in [
+            Reply::One(Outcome::Unknown("f".into())),
+            Reply::Chunk(vec![Outcome::Value(vec![1].into())]),
+            Reply::Refused("x".into()),
+        ] {
+            let payload = frame(&[], &other).unwrap()[4..].to_vec();
+            assert_eq!(value_in_reply(&payload), None, "{other:?}");
+        }
+        let mut trailing = frame(&[], &Reply::One(Outcome::Value(vec![1].into()))).unwrap();
+        trailing.push(0);
+        assert_eq!(value_in_reply(&trailing[4..]), None);
+    }
+
+    #[test]
     fn every_message_round_trips() {
         let hello = Hello {
             parent_pid: 1,
@@ -415,7 +491,7 @@ mod tests {
         let back: Request = decode(&frame(&[], &chunk).unwrap()[4..]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{chunk:?}"));
         let reply = Reply::Chunk(vec![
-            Outcome::Value(vec![3; 130]),
+            Outcome::Value(vec![3; 130].into()),
             Outcome::Panic {
                 message: "p".into(),
                 backtrace: None,

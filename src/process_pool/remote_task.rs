@@ -37,8 +37,9 @@ pub(super) type Decoder<T> = Box<dyn FnOnce(Reply, u32) -> Result<T, TaskError> 
 /// A process task as the driver sees it.
 pub(super) struct RemoteTask<T: Send + 'static> {
     pub(super) producer: Producer<T, Remote>,
-    /// The encoded request.
-    pub(super) frame: Arc<[u8]>,
+    /// The encoded request. (An `Arc<Vec<u8>>`, not an `Arc<[u8]>`: making
+    /// the latter from the encoder's `Vec` would copy the whole frame.)
+    pub(super) frame: Arc<Vec<u8>>,
     pub(super) decode: Decoder<T>,
     pub(super) retries: u32,
     /// How long it may run, once a driver starts it.
@@ -48,7 +49,7 @@ pub(super) struct RemoteTask<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
-    fn start(&self) -> Option<Arc<[u8]>> {
+    fn start(&self) -> Option<Arc<Vec<u8>>> {
         (self.producer.start() == Start::Run).then(|| self.frame.clone())
     }
 

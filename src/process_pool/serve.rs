@@ -65,7 +65,7 @@ pub(crate) fn serve(parent: u32) -> i32 {
     if let Some((name, arg)) = &hello.init {
         let failure = match registry::lookup(name) {
             None => Some(format!("no function registered as `{name}`")),
-            Some(call) => match call(arg) {
+            Some(call) => match registry::outcome(call, arg) {
                 Outcome::Value(bytes) => match protocol::decode::<Result<(), String>>(&bytes) {
                     Ok(Ok(())) => None,
                     Ok(Err(msg)) => Some(msg),
@@ -94,11 +94,32 @@ pub(crate) fn serve(parent: u32) -> i32 {
 /// Answers requests until the parent closes the pipe; returns the exit
 /// code. A request it can't read is answered with the reason (its stderr
 /// may go nowhere), and it exits.
+///
+/// A call's value is encoded straight into the reply's frame, in a buffer
+/// kept from one request to the next (as the request's is): a large
+/// result is copied once, into memory that is already mapped.
 fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
+    let mut out = Vec::new();
     loop {
         let reply = match protocol::read_frame(input, protocol::MAX_FRAME, buf) {
             Ok(true) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
-                Ok(RequestRef::Call { name, arg }) => Reply::One(run(name, arg)),
+                Ok(RequestRef::Call { name, arg }) => {
+                    out.clear();
+                    out.resize(protocol::REPLY_ROOM, 0);
+                    match run_into(name, arg, &mut out) {
+                        Ok(()) => match protocol::value_reply_frame(&mut out) {
+                            Ok(start) => {
+                                if protocol::write_frame(output, &out[start..]).is_err() {
+                                    return 0; // the parent is gone
+                                }
+                                continue;
+                            }
+                            // Too large: report that instead of the value.
+                            Err(err) => Reply::One(Outcome::ResultError(err.to_string())),
+                        },
+                        Err(outcome) => Reply::One(outcome),
+                    }
+                }
                 Ok(RequestRef::Chunk { name, args }) => {
                     Reply::Chunk(args.iter().map(|arg| run(name, arg)).collect())
                 }
@@ -133,8 +154,16 @@ fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<
 
 fn run(name: &str, arg: &[u8]) -> Outcome {
     match registry::lookup(name) {
-        Some(call) => call(arg),
+        Some(call) => registry::outcome(call, arg),
         None => Outcome::Unknown(name.to_owned()),
+    }
+}
+
+/// Runs `name` on `arg`, its value appended to `out`.
+fn run_into(name: &str, arg: &[u8], out: &mut Vec<u8>) -> Result<(), Outcome> {
+    match registry::lookup(name) {
+        Some(call) => call(arg, out),
+        None => Err(Outcome::Unknown(name.to_owned())),
     }
 }
 

@@ -29,7 +29,7 @@ use crate::threads::ThreadSet;
 pub(crate) trait Dispatch: Send {
     /// `Pending -> Running`: the encoded request frame, or `None` if the
     /// task already ended (cancelled or timed out while queued).
-    fn start(&self) -> Option<Arc<[u8]>>;
+    fn start(&self) -> Option<Arc<Vec<u8>>>;
     /// Installs the hook that kills the worker running the task; `false` if
     /// the task was cancelled or timed out first (see the core's
     /// `Cell::set_hook`).

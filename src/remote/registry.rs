@@ -28,7 +28,7 @@ use super::panics;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Outcome {
     /// The encoded result.
-    Value(#[serde(with = "serde_bytes")] Vec<u8>),
+    Value(Encoded),
     /// The function panicked with this message, and this backtrace if
     /// the worker's environment asked for one (`RUST_BACKTRACE`).
     Panic {
@@ -48,7 +48,69 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Registration {
     pub name: &'static str,
-    pub call: fn(&[u8]) -> Outcome,
+    pub call: Trampoline,
+}
+
+/// A registered function's trampoline: decodes the argument, calls the
+/// function, and appends the encoded result to the buffer (`Ok`), or says
+/// what went wrong (`Err`, never an [`Outcome::Value`]; the buffer is then
+/// as it was).
+#[doc(hidden)]
+pub type Trampoline = fn(&[u8], &mut Vec<u8>) -> Result<(), Outcome>;
+
+/// An encoded value: the bytes of `buf` from `start` on. On the wire, a
+/// byte string (one length, then the bytes). `start` lets a reply read
+/// from a pipe keep its value where it landed, in the frame's own buffer,
+/// instead of copying it out.
+#[doc(hidden)]
+pub struct Encoded {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Encoded {
+    /// The encoded value that is `buf[start..]`.
+    ///
+    /// # Panics
+    ///
+    /// If `start` is past the end of `buf`.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the pool's side (Linux)
+    pub(crate) fn within(buf: Vec<u8>, start: usize) -> Encoded {
+        assert!(start <= buf.len(), "a value starts within its buffer");
+        Encoded { buf, start }
+    }
+}
+
+impl From<Vec<u8>> for Encoded {
+    fn from(buf: Vec<u8>) -> Encoded {
+        Encoded { buf, start: 0 }
+    }
+}
+
+impl std::ops::Deref for Encoded {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+impl fmt::Debug for Encoded {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&**self, f)
+    }
+}
+
+impl Serialize for Encoded {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Encoded {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Encoded, D::Error> {
+        serde_bytes::ByteBuf::deserialize(d).map(|b| Encoded::from(b.into_vec()))
+    }
 }
 
 /// Every `remote!` use in the binary, gathered by the linker.
@@ -56,36 +118,50 @@ pub struct Registration {
 #[linkme::distributed_slice]
 pub static REGISTRY: [Registration];
 
-/// The trampoline behind every registration: decode, call, encode, with
-/// a panic anywhere in the three (a serde impl may panic too) caught as the
-/// task's.
+/// The trampoline behind every registration: decode, call, encode (the
+/// result appended to `out`, straight into the reply's frame), with a panic
+/// anywhere in the three (a serde impl may panic too) caught as the task's.
+/// On `Err`, `out` is as it was.
 #[doc(hidden)]
-pub fn call<A, R>(f: fn(A) -> R, arg: &[u8]) -> Outcome
+pub fn call<A, R>(f: fn(A) -> R, arg: &[u8], out: &mut Vec<u8>) -> Result<(), Outcome>
 where
     A: DeserializeOwned,
     R: Serialize,
 {
+    let start = out.len();
     let outcome = panics::catch(|| {
-        let arg: A = match protocol::decode(arg) {
-            Ok(arg) => arg,
-            Err(err) => return Outcome::ArgError(err.to_string()),
-        };
-        match protocol::encode(&f(arg)) {
-            Ok(bytes) => Outcome::Value(bytes),
-            Err(err) => Outcome::ResultError(err.to_string()),
-        }
+        let arg: A = protocol::decode(arg).map_err(|err| Outcome::ArgError(err.to_string()))?;
+        protocol::encode_into(&mut *out, &f(arg))
+            .map_err(|err| Outcome::ResultError(err.to_string()))
     });
-    outcome.unwrap_or_else(|panicked| Outcome::Panic {
-        message: panicked.message,
-        backtrace: panicked.backtrace,
-    })
+    let outcome = outcome.unwrap_or_else(|panicked| {
+        Err(Outcome::Panic {
+            message: panicked.message,
+            backtrace: panicked.backtrace,
+        })
+    });
+    if outcome.is_err() {
+        // A panic in the result's `Serialize` may have left part of it.
+        out.truncate(start);
+    }
+    outcome
+}
+
+/// Runs a trampoline for a whole [`Outcome`] (its value in a buffer of its
+/// own): an initializer's, or a chunk's item's.
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
+pub(crate) fn outcome(call: Trampoline, arg: &[u8]) -> Outcome {
+    let mut out = Vec::new();
+    match call(arg, &mut out) {
+        Ok(()) => Outcome::Value(out.into()),
+        Err(outcome) => outcome,
+    }
 }
 
 /// The registry as a map, built once per process. The first registration
 /// of a name wins: two `remote!(f)` in one module name the same function.
 #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
-pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
-    type Trampoline = fn(&[u8]) -> Outcome;
+pub(crate) fn lookup(name: &str) -> Option<Trampoline> {
     static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = HashMap::new();
@@ -291,8 +367,11 @@ macro_rules! __remote_with_name {
         // item and `$f` is used in it inside `const { }`: a closure that
         // captures a local is then refused at the captured variable, in the
         // caller's code (E0435), rather than somewhere inside this macro.
-        fn __futurepool_trampoline(arg: &[u8]) -> $crate::__private::Outcome {
-            $crate::__private::call(const { $f }, arg)
+        fn __futurepool_trampoline(
+            arg: &[u8],
+            out: &mut ::std::vec::Vec<u8>,
+        ) -> ::std::result::Result<(), $crate::__private::Outcome> {
+            $crate::__private::call(const { $f }, arg, out)
         }
         #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
         #[linkme(crate = $crate::__private::linkme)]
@@ -335,7 +414,7 @@ mod tests {
         let f = crate::remote!(triple);
         assert_eq!(f.name(), "futurepool::remote::registry::tests::triple");
         let call = lookup(f.name()).expect("registered");
-        let Outcome::Value(bytes) = call(&protocol::encode(&5i32).unwrap()) else {
+        let Outcome::Value(bytes) = outcome(call, &protocol::encode(&5i32).unwrap()) else {
             panic!("not a value")
         };
         assert_eq!(protocol::decode::<i32>(&bytes).unwrap(), 15);
@@ -347,9 +426,9 @@ mod tests {
         let f = crate::remote!(|x: u8| -> u8 { panic!("bad {x}") });
         let call = lookup(f.name()).unwrap();
         assert!(
-            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
+            matches!(outcome(call, &protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
         );
-        assert!(matches!(call(&[]), Outcome::ArgError(_)));
+        assert!(matches!(outcome(call, &[]), Outcome::ArgError(_)));
     }
 
     #[test]

@@ -10,10 +10,15 @@ use std::time::{Duration, Instant};
 use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
-use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
+use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply};
 use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
-use crate::remote::registry;
+use crate::remote::registry::{self, Encoded};
+
+/// From this many bytes on, a reply's frame buffer is handed over with its
+/// value rather than the value copied out of it (and the buffer kept for
+/// the next frame): a large copy costs more than a fresh buffer.
+const HAND_OVER: usize = 64 << 10;
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {
@@ -202,20 +207,34 @@ impl WorkerProcess {
         }
         self.stdout.get_mut().expect(None, pace);
         match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
-            Ok(true) => match protocol::decode::<Reply>(&self.buf) {
-                // It exits after saying why: no reply is coming.
-                Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
-                    "the worker could not read the request: {msg}"
-                ))),
-                Ok(reply) => Ok(reply),
-                Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
+            Ok(true) if self.buf.len() >= HAND_OVER => match protocol::value_in_reply(&self.buf) {
+                // A large value stays where it landed: the frame's buffer
+                // goes with it to the thread that decodes it.
+                Some(start) => {
+                    let buf = std::mem::take(&mut self.buf);
+                    Ok(Reply::One(Outcome::Value(Encoded::within(buf, start))))
+                }
+                None => Self::reply(&self.buf),
             },
+            Ok(true) => Self::reply(&self.buf),
             Ok(false) => Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 Err(CallError::Protocol(err.to_string()))
             }
             // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
+        }
+    }
+
+    /// Decodes a reply's payload.
+    fn reply(payload: &[u8]) -> Result<Reply, CallError> {
+        match protocol::decode::<Reply>(payload) {
+            // It exits after saying why: no reply is coming.
+            Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
+                "the worker could not read the request: {msg}"
+            ))),
+            Ok(reply) => Ok(reply),
+            Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
         }
     }
 

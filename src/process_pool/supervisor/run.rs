@@ -44,7 +44,7 @@ impl Shared {
         id: usize,
         worker: &mut Option<WorkerProcess>,
         job: Box<dyn Dispatch>,
-        request: Arc<[u8]>,
+        request: Arc<Vec<u8>>,
     ) -> bool {
         let mut retries = job.retries();
         // Workers lost before the task reached them: killed during start-up,
