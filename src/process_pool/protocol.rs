@@ -232,11 +232,22 @@ pub(crate) fn handshake_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> 
 /// a frame started; a stream that ends inside a frame is `UnexpectedEof`,
 /// and a frame longer than `max` is `InvalidData`.
 pub(crate) fn read_frame(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let Some(len) = read_len(r, max)? else {
+        return Ok(false);
+    };
+    buf.clear();
+    read_body(r, len, buf)?;
+    Ok(true)
+}
+
+/// Reads a frame's length: `None` at a clean end of stream, `InvalidData`
+/// over `max`, `UnexpectedEof` for a stream that ends inside it.
+pub(crate) fn read_len(r: &mut impl Read, max: usize) -> io::Result<Option<usize>> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match r.read(&mut len[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) if got == 0 => return Ok(None),
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => got += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -250,14 +261,36 @@ pub(crate) fn read_frame(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> io
             format!("frame of {len} bytes is over the limit of {max}"),
         ));
     }
-    buf.clear();
+    Ok(Some(len))
+}
+
+/// Appends the next `len` bytes to `buf`; `UnexpectedEof` if the stream
+/// ends first.
+pub(crate) fn read_body(r: &mut impl Read, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+    let start = buf.len();
     // `take` + `read_to_end` grows the buffer as bytes arrive, instead of
     // trusting `len` with an allocation up front.
     r.take(len as u64).read_to_end(buf)?;
-    if buf.len() != len {
+    if buf.len() - start != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(true)
+    Ok(())
+}
+
+/// If `head`, the first bytes of a reply's payload of `len` bytes, starts a
+/// `Reply::One(Outcome::Value(value))` whose value is a length and then
+/// that many bytes, up to the end of the payload (a byte string's
+/// encoding, as a `ByteBuf` result's is): where the value starts in `head`
+/// and where those bytes do. The value is then `head[value..bytes]` (its
+/// length prefix) followed by the rest of the payload.
+pub(crate) fn lone_bytes_in_reply(head: &[u8], len: usize) -> Option<(usize, usize)> {
+    let ((one, value, n), rest) = postcard::take_from_bytes::<(u32, u32, u64)>(head).ok()?;
+    let value_at = head.len() - rest.len();
+    let (m, rest) = postcard::take_from_bytes::<u64>(rest).ok()?;
+    let bytes_at = head.len() - rest.len();
+    let to_the_end = |at: usize, n: u64| (at as u64).checked_add(n) == Some(len as u64);
+    (one == 0 && value == 0 && to_the_end(value_at, n) && to_the_end(bytes_at, m))
+        .then_some((value_at, bytes_at))
 }
 
 /// Splits the magic and version off a handshake payload and decodes the
@@ -451,7 +484,7 @@ mod tests {
                 panic!("not a value")
             };
             let start = value_in_reply(&payload).unwrap();
-            assert_eq!(payload[start..], value[..]);
+            assert_eq!(payload[start..], value.bytes()[..]);
         }
         for other in [
             Reply::One(Outcome::Unknown("f".into())),
@@ -464,6 +497,26 @@ mod tests {
         let mut trailing = frame(&[], &Reply::One(Outcome::Value(vec![1].into()))).unwrap();
         trailing.push(0);
         assert_eq!(value_in_reply(&trailing[4..]), None);
+    }
+
+    #[test]
+    fn lone_bytes_are_found_in_a_value_reply() {
+        let value = encode(&serde_bytes::ByteBuf::from(vec![5; 200])).unwrap();
+        let payload =
+            frame(&[], &Reply::One(Outcome::Value(value.clone().into()))).unwrap()[4..].to_vec();
+        let head = &payload[..32];
+        let (at, bytes) = lone_bytes_in_reply(head, payload.len()).unwrap();
+        assert_eq!([&head[at..bytes], &payload[bytes..]].concat(), value);
+        assert_eq!(payload[bytes..], [5; 200]);
+        // Not to the end of the payload, not a value, not a byte string.
+        assert_eq!(lone_bytes_in_reply(head, payload.len() + 1), None);
+        let mut other = payload.clone();
+        other[0] = 1;
+        assert_eq!(lone_bytes_in_reply(&other[..32], other.len()), None);
+        let pair = encode(&(serde_bytes::ByteBuf::from(vec![5; 100]), 7_u8)).unwrap();
+        let payload = frame(&[], &Reply::One(Outcome::Value(pair.into()))).unwrap()[4..].to_vec();
+        assert_eq!(lone_bytes_in_reply(&payload[..32], payload.len()), None);
+        assert_eq!(lone_bytes_in_reply(&[0, 0, 0xff, 0xff], 1 << 20), None);
     }
 
     #[test]

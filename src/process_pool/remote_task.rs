@@ -121,7 +121,7 @@ fn decode_guarded<T>(decode: Decoder<T>, reply: Reply, pid: u32) -> Result<T, Ta
 /// One call's outcome as a task's.
 fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskError> {
     match outcome {
-        Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
+        Outcome::Value(bytes) => bytes.decode().map_err(|err| {
             TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
         }),
         Outcome::Panic { message, backtrace } => Err(TaskError::remote_panic(message, backtrace)),

@@ -66,7 +66,7 @@ pub(crate) fn serve(parent: u32) -> i32 {
         let failure = match registry::lookup(name) {
             None => Some(format!("no function registered as `{name}`")),
             Some(call) => match registry::outcome(call, arg) {
-                Outcome::Value(bytes) => match protocol::decode::<Result<(), String>>(&bytes) {
+                Outcome::Value(bytes) => match bytes.decode::<Result<(), String>>() {
                     Ok(Ok(())) => None,
                     Ok(Err(msg)) => Some(msg),
                     Err(err) => Some(format!("bad initializer result: {err}")),
@@ -242,7 +242,7 @@ mod tests {
         else {
             panic!("{replies:?}")
         };
-        assert_eq!(protocol::decode::<u32>(v).unwrap(), 49);
+        assert_eq!(protocol::decode::<u32>(&v.bytes()).unwrap(), 49);
         assert_eq!(name, "no::such::fn");
     }
 

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::codec as protocol;
+pub use super::encoded::Encoded;
 use super::panics;
 
 /// How one call went in the worker.
@@ -57,61 +58,6 @@ pub struct Registration {
 /// as it was).
 #[doc(hidden)]
 pub type Trampoline = fn(&[u8], &mut Vec<u8>) -> Result<(), Outcome>;
-
-/// An encoded value: the bytes of `buf` from `start` on. On the wire, a
-/// byte string (one length, then the bytes). `start` lets a reply read
-/// from a pipe keep its value where it landed, in the frame's own buffer,
-/// instead of copying it out.
-#[doc(hidden)]
-pub struct Encoded {
-    buf: Vec<u8>,
-    start: usize,
-}
-
-impl Encoded {
-    /// The encoded value that is `buf[start..]`.
-    ///
-    /// # Panics
-    ///
-    /// If `start` is past the end of `buf`.
-    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the pool's side (Linux)
-    pub(crate) fn within(buf: Vec<u8>, start: usize) -> Encoded {
-        assert!(start <= buf.len(), "a value starts within its buffer");
-        Encoded { buf, start }
-    }
-}
-
-impl From<Vec<u8>> for Encoded {
-    fn from(buf: Vec<u8>) -> Encoded {
-        Encoded { buf, start: 0 }
-    }
-}
-
-impl std::ops::Deref for Encoded {
-    type Target = [u8];
-
-    fn deref(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-impl fmt::Debug for Encoded {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Debug::fmt(&**self, f)
-    }
-}
-
-impl Serialize for Encoded {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_bytes(self)
-    }
-}
-
-impl<'de> Deserialize<'de> for Encoded {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Encoded, D::Error> {
-        serde_bytes::ByteBuf::deserialize(d).map(|b| Encoded::from(b.into_vec()))
-    }
-}
 
 /// Every `remote!` use in the binary, gathered by the linker.
 #[doc(hidden)]
@@ -417,7 +363,7 @@ mod tests {
         let Outcome::Value(bytes) = outcome(call, &protocol::encode(&5i32).unwrap()) else {
             panic!("not a value")
         };
-        assert_eq!(protocol::decode::<i32>(&bytes).unwrap(), 15);
+        assert_eq!(bytes.decode::<i32>().unwrap(), 15);
         assert!(lookup("no::such::fn").is_none());
     }
 

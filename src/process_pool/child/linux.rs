@@ -2,7 +2,7 @@
 //! hands, send a request and read the reply, and end it (gracefully, or by
 //! `SIGKILL`), always reaping it.
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -15,9 +15,10 @@ use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
 use crate::remote::registry::{self, Encoded};
 
-/// From this many bytes on, a reply's frame buffer is handed over with its
-/// value rather than the value copied out of it (and the buffer kept for
-/// the next frame): a large copy costs more than a fresh buffer.
+/// From this many bytes on, a reply's value is not copied out of the frame
+/// it was read into (whose buffer is then not kept for the next frame): a
+/// large copy costs more than a fresh buffer. (At least 32: see
+/// `read_large`.)
 const HAND_OVER: usize = 64 << 10;
 
 /// A running, handshaken worker process.
@@ -206,23 +207,54 @@ impl WorkerProcess {
             });
         }
         self.stdout.get_mut().expect(None, pace);
-        match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
-            Ok(true) if self.buf.len() >= HAND_OVER => match protocol::value_in_reply(&self.buf) {
-                // A large value stays where it landed: the frame's buffer
-                // goes with it to the thread that decodes it.
-                Some(start) => {
-                    let buf = std::mem::take(&mut self.buf);
-                    Ok(Reply::One(Outcome::Value(Encoded::within(buf, start))))
-                }
-                None => Self::reply(&self.buf),
-            },
-            Ok(true) => Self::reply(&self.buf),
-            Ok(false) => Err(CallError::Died),
+        let len = match protocol::read_len(&mut self.stdout, protocol::MAX_FRAME) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                Err(CallError::Protocol(err.to_string()))
+                return Err(CallError::Protocol(err.to_string()));
             }
+            Err(_) => return Err(CallError::Died),
+        };
+        let read = if len >= HAND_OVER {
+            self.read_large(len)
+        } else {
+            self.buf.clear();
+            protocol::read_body(&mut self.stdout, len, &mut self.buf).map(|()| None)
+        };
+        match read {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Self::reply(&self.buf),
             // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
+        }
+    }
+
+    /// Reads a large reply's payload of `len` bytes without copying its
+    /// value afterwards: a value that is one byte string is read into a
+    /// buffer of its own (which a `ByteBuf` result then keeps), any other
+    /// value stays in the frame's buffer, which goes with it. `None`: the
+    /// payload is in `self.buf`, to decode as usual.
+    fn read_large(&mut self, len: usize) -> io::Result<Option<Reply>> {
+        let mut head = [0; 32];
+        self.stdout.read_exact(&mut head)?;
+        if let Some((value, bytes)) = protocol::lone_bytes_in_reply(&head, len) {
+            let mut body = head[bytes..].to_vec();
+            protocol::read_body(&mut self.stdout, len - head.len(), &mut body)?;
+            let value = Encoded::split(head[value..bytes].to_vec(), body);
+            return Ok(Some(Reply::One(Outcome::Value(value))));
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend_from_slice(&head);
+        protocol::read_body(&mut self.stdout, len - head.len(), &mut buf)?;
+        match protocol::value_in_reply(&buf) {
+            Some(start) => Ok(Some(Reply::One(Outcome::Value(Encoded::within(
+                buf, start,
+            ))))),
+            None => {
+                self.buf = buf;
+                Ok(None)
+            }
         }
     }
 
