@@ -158,12 +158,20 @@ pub(crate) fn frame<T: Serialize>(prefix: &[u8], message: &T) -> io::Result<Vec<
 /// whose `arg` is `encode(arg)`, without that intermediate copy. The
 /// argument's length comes first (the byte string's prefix), so it is
 /// measured by a pass that copies nothing, then encoded.
+///
+/// `spare` gives a buffer to reuse, if it has room for the frame: it is
+/// called with the room needed.
 pub(crate) fn call_frame<A: Serialize + ?Sized>(
     name: &str,
     arg: &A,
+    spare: impl FnOnce(usize) -> Option<Vec<u8>>,
 ) -> Result<Vec<u8>, codec::Error> {
     let arg_len = codec::encoded_len(arg)?;
-    let mut buf = Vec::with_capacity(4 + 1 + 5 + name.len() + 5 + arg_len);
+    let room = 4 + 1 + 10 + name.len() + 10 + arg_len;
+    let mut buf = spare(room)
+        .filter(|buf| buf.capacity() >= room)
+        .unwrap_or_else(|| Vec::with_capacity(room));
+    buf.clear();
     buf.extend_from_slice(&[0; 4]);
     // `Request::Call`'s variant index (0), `name`, then the byte string's
     // length: each a varint or a string, as postcard writes them.
@@ -437,9 +445,9 @@ mod tests {
             };
             let expected = frame(&[], &request).unwrap();
             let got = if arg.len() == 1 {
-                call_frame(name, &5_u32).unwrap()
+                call_frame(name, &5_u32, |_| None).unwrap()
             } else {
-                call_frame(name, &big).unwrap()
+                call_frame(name, &big, |_| Some(vec![9; 3])).unwrap()
             };
             assert_eq!(got, expected);
             let RequestRef::Call { name: n, arg: a } = codec::decode_borrowed(&got[4..]).unwrap()

@@ -193,8 +193,12 @@ pub(super) fn encode_arg<A: Serialize>(arg: &A) -> Result<Vec<u8>, TaskError> {
 }
 
 /// The frame of a call of `name` on `arg`, `arg` encoded straight into it.
-pub(super) fn call_frame<A: Serialize>(name: &str, arg: &A) -> Result<Vec<u8>, TaskError> {
-    protocol::call_frame(name, arg).map_err(|err| {
+pub(super) fn call_frame<A: Serialize>(
+    name: &str,
+    arg: &A,
+    spare: impl FnOnce(usize) -> Option<Vec<u8>>,
+) -> Result<Vec<u8>, TaskError> {
+    protocol::call_frame(name, arg, spare).map_err(|err| {
         TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
     })
 }

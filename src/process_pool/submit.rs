@@ -33,7 +33,7 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let frame = call_frame(f.name(), &arg);
+        let frame = call_frame(f.name(), &arg, |room| self.shared().take_spare(room));
         self.spawn(frame, Box::new(decode_one::<R>), options, block)
             .map_err(|reason| SubmitError::new(arg, reason))
     }

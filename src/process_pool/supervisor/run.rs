@@ -129,6 +129,8 @@ impl Shared {
                     // is counted.)
                     self.state.lock().spinning += 1;
                     job.complete(reply, pid);
+                    // The task's copy of the request is gone with it.
+                    self.recycle(request);
                     if killed || quota {
                         let proc = worker.take().expect("present");
                         self.end_worker(id, proc, killed);
