@@ -39,6 +39,13 @@ pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
 pub(crate) const VERSION: u32 = 3;
 /// The largest frame (and so argument or result) the pool sends or takes.
 pub(crate) const MAX_FRAME: usize = crate::remote::codec::MAX_ENCODED;
+/// From this many bytes on, a frame's value (a call's argument, a reply's
+/// result) is not copied out of the buffer the frame was read into: a
+/// value that is one byte string is read into a buffer of its own, which a
+/// `ByteBuf` then takes, and any other large reply keeps the frame's
+/// buffer. A large copy costs more than a fresh buffer. (At least the 1 KiB
+/// of a frame's head that is read first.)
+pub(crate) const HAND_OVER: usize = 64 << 10;
 /// The largest handshake frame.
 pub(crate) const MAX_HANDSHAKE: usize = 1 << 20;
 
@@ -299,6 +306,40 @@ pub(crate) fn lone_bytes_in_reply(head: &[u8], len: usize) -> Option<(usize, usi
     let to_the_end = |at: usize, n: u64| (at as u64).checked_add(n) == Some(len as u64);
     (one == 0 && value == 0 && to_the_end(value_at, n) && to_the_end(bytes_at, m))
         .then_some((value_at, bytes_at))
+}
+
+/// If `head`, the first bytes of a request's payload of `len` bytes, starts
+/// a `Request::Call` whose argument is a length and then that many bytes,
+/// up to the end of the payload (a `ByteBuf` argument's encoding): the
+/// function's name, where the argument starts in `head` and where those
+/// bytes do (as [`lone_bytes_in_reply`]).
+pub(crate) fn lone_bytes_in_call(head: &[u8], len: usize) -> Option<(&str, usize, usize)> {
+    let ((call, name, n), rest) = postcard::take_from_bytes::<(u32, &str, u64)>(head).ok()?;
+    let value_at = head.len() - rest.len();
+    let (m, rest) = postcard::take_from_bytes::<u64>(rest).ok()?;
+    let bytes_at = head.len() - rest.len();
+    let to_the_end = |at: usize, n: u64| (at as u64).checked_add(n) == Some(len as u64);
+    (call == 0 && to_the_end(value_at, n) && to_the_end(bytes_at, m))
+        .then_some((name, value_at, bytes_at))
+}
+/// Asks the kernel to back the spare capacity of `buf` (its 2 MiB-aligned
+/// part) with transparent huge pages when it is filled: one page fault
+/// every 2 MiB instead of every 4 KiB. Advice only: where huge pages are
+/// off or unavailable nothing changes.
+#[cfg(target_os = "linux")]
+pub(crate) fn advise_huge_pages(buf: &Vec<u8>) {
+    const HUGE: usize = 2 << 20;
+    let base = buf.as_ptr() as usize;
+    let start = (base + buf.len()).next_multiple_of(HUGE);
+    let end = (base + buf.capacity()) / HUGE * HUGE;
+    if start < end {
+        // SAFETY: `madvise(MADV_HUGEPAGE)` on whole pages inside the
+        // buffer's own allocation (its spare capacity, rounded inwards):
+        // it changes how they are backed, never their contents or mapping.
+        unsafe {
+            libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_HUGEPAGE);
+        }
+    }
 }
 
 /// Splits the magic and version off a handshake payload and decodes the

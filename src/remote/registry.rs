@@ -57,7 +57,17 @@ pub struct Registration {
 /// what went wrong (`Err`, never an [`Outcome::Value`]; the buffer is then
 /// as it was).
 #[doc(hidden)]
-pub type Trampoline = fn(&[u8], &mut Vec<u8>) -> Result<(), Outcome>;
+pub type Trampoline = fn(Arg<'_>, &mut Vec<u8>) -> Result<(), Outcome>;
+
+/// An encoded argument, as a worker hands it to a trampoline: borrowed
+/// from the request's frame, or (a large one that is one byte string) in a
+/// buffer of its own that a `ByteBuf` argument takes (see [`Encoded`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Arg<'a> {
+    Bytes(&'a [u8]),
+    Owned(Encoded),
+}
 
 /// Every `remote!` use in the binary, gathered by the linker.
 #[doc(hidden)]
@@ -69,14 +79,18 @@ pub static REGISTRY: [Registration];
 /// anywhere in the three (a serde impl may panic too) caught as the task's.
 /// On `Err`, `out` is as it was.
 #[doc(hidden)]
-pub fn call<A, R>(f: fn(A) -> R, arg: &[u8], out: &mut Vec<u8>) -> Result<(), Outcome>
+pub fn call<A, R>(f: fn(A) -> R, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome>
 where
     A: DeserializeOwned,
     R: Serialize,
 {
     let start = out.len();
     let outcome = panics::catch(|| {
-        let arg: A = protocol::decode(arg).map_err(|err| Outcome::ArgError(err.to_string()))?;
+        let arg: Result<A, _> = match arg {
+            Arg::Bytes(bytes) => protocol::decode(bytes),
+            Arg::Owned(encoded) => encoded.decode(),
+        };
+        let arg = arg.map_err(|err| Outcome::ArgError(err.to_string()))?;
         protocol::encode_into(&mut *out, &f(arg))
             .map_err(|err| Outcome::ResultError(err.to_string()))
     });
@@ -98,7 +112,7 @@ where
 #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn outcome(call: Trampoline, arg: &[u8]) -> Outcome {
     let mut out = Vec::new();
-    match call(arg, &mut out) {
+    match call(Arg::Bytes(arg), &mut out) {
         Ok(()) => Outcome::Value(out.into()),
         Err(outcome) => outcome,
     }
@@ -314,7 +328,7 @@ macro_rules! __remote_with_name {
         // captures a local is then refused at the captured variable, in the
         // caller's code (E0435), rather than somewhere inside this macro.
         fn __futurepool_trampoline(
-            arg: &[u8],
+            arg: $crate::__private::Arg<'_>,
             out: &mut ::std::vec::Vec<u8>,
         ) -> ::std::result::Result<(), $crate::__private::Outcome> {
             $crate::__private::call(const { $f }, arg, out)
