@@ -13,6 +13,7 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::bulk;
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
 use crate::remote::registry::{Arg, Encoded};
@@ -160,18 +161,18 @@ fn read_request(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<O
         return Ok(None);
     };
     buf.clear();
-    if len < protocol::HAND_OVER {
+    if len < bulk::HAND_OVER {
         protocol::read_body(input, len, buf)?;
         return Ok(Some(None));
     }
     let mut head = [0; 1024];
     input.read_exact(&mut head)?;
-    if let Some((name, value, bytes)) = protocol::lone_bytes_in_call(&head, len) {
+    if let Some((name, value, bytes)) = bulk::lone_bytes_in_call(&head, len) {
         let mut body = Vec::new();
         // The head agrees with the frame's length twice over: room is
         // taken at once (see the pool's side, `read_large`).
         if body.try_reserve_exact(len - bytes).is_ok() {
-            protocol::advise_huge_pages(&body);
+            bulk::advise_huge_pages(&body);
         }
         body.extend_from_slice(&head[bytes..]);
         protocol::read_body(input, len - head.len(), &mut body)?;
@@ -188,9 +189,9 @@ fn read_request(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<O
 /// send instead.
 fn call_reply(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<usize, Reply> {
     out.clear();
-    out.resize(protocol::REPLY_ROOM, 0);
+    out.resize(bulk::REPLY_ROOM, 0);
     match run_into(name, arg, out) {
-        Ok(()) => protocol::value_reply_frame(out)
+        Ok(()) => bulk::value_reply_frame(out)
             // Too large: report that instead of the value.
             .map_err(|err| Reply::One(Outcome::ResultError(err.to_string()))),
         Err(outcome) => Err(Reply::One(outcome)),

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
+use crate::process_pool::bulk;
 use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply};
 use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
@@ -209,7 +210,7 @@ impl WorkerProcess {
             }
             Err(_) => return Err(CallError::Died),
         };
-        let read = if len >= protocol::HAND_OVER {
+        let read = if len >= bulk::HAND_OVER {
             self.read_large(len)
         } else {
             self.buf.clear();
@@ -231,7 +232,7 @@ impl WorkerProcess {
     fn read_large(&mut self, len: usize) -> io::Result<Option<Reply>> {
         let mut head = [0; 32];
         self.stdout.read_exact(&mut head)?;
-        if let Some((value, bytes)) = protocol::lone_bytes_in_reply(&head, len) {
+        if let Some((value, bytes)) = bulk::lone_bytes_in_reply(&head, len) {
             let mut body = Vec::new();
             // The frame's first bytes agree with its length twice over:
             // room for the bytes is taken at once (within the frame limit;
@@ -240,7 +241,7 @@ impl WorkerProcess {
             // than every 4 KiB. If the room can't be had, it grows as the
             // bytes arrive.
             if body.try_reserve_exact(len - bytes).is_ok() {
-                protocol::advise_huge_pages(&body);
+                bulk::advise_huge_pages(&body);
             }
             body.extend_from_slice(&head[bytes..]);
             protocol::read_body(&mut self.stdout, len - head.len(), &mut body)?;
@@ -251,7 +252,7 @@ impl WorkerProcess {
         buf.clear();
         buf.extend_from_slice(&head);
         protocol::read_body(&mut self.stdout, len - head.len(), &mut buf)?;
-        match protocol::value_in_reply(&buf) {
+        match bulk::value_in_reply(&buf) {
             Some(start) => Ok(Some(Reply::One(Outcome::Value(Encoded::within(
                 buf, start,
             ))))),
