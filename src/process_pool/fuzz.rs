@@ -217,7 +217,7 @@ fn request() -> impl Strategy<Value = Request> {
 
 fn outcome() -> impl Strategy<Value = Outcome> {
     prop_oneof![
-        blob().prop_map(Outcome::Value),
+        blob().prop_map(|b| Outcome::Value(b.into())),
         (text(), proptest::option::of(text()))
             .prop_map(|(message, backtrace)| Outcome::Panic { message, backtrace }),
         text().prop_map(Outcome::ArgError),

@@ -37,6 +37,7 @@
 #![cfg_attr(not(target_os = "linux"), allow(dead_code))]
 
 mod builder;
+mod bulk;
 mod child;
 #[cfg(test)]
 mod fuzz;

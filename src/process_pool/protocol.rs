@@ -158,12 +158,20 @@ pub(crate) fn frame<T: Serialize>(prefix: &[u8], message: &T) -> io::Result<Vec<
 /// whose `arg` is `encode(arg)`, without that intermediate copy. The
 /// argument's length comes first (the byte string's prefix), so it is
 /// measured by a pass that copies nothing, then encoded.
+///
+/// `spare` gives a buffer to reuse, if it has room for the frame: it is
+/// called with the room needed.
 pub(crate) fn call_frame<A: Serialize + ?Sized>(
     name: &str,
     arg: &A,
+    spare: impl FnOnce(usize) -> Option<Vec<u8>>,
 ) -> Result<Vec<u8>, codec::Error> {
     let arg_len = codec::encoded_len(arg)?;
-    let mut buf = Vec::with_capacity(4 + 1 + 5 + name.len() + 5 + arg_len);
+    let room = 4 + 1 + 10 + name.len() + 10 + arg_len;
+    let mut buf = spare(room)
+        .filter(|buf| buf.capacity() >= room)
+        .unwrap_or_else(|| Vec::with_capacity(room));
+    buf.clear();
     buf.extend_from_slice(&[0; 4]);
     // `Request::Call`'s variant index (0), `name`, then the byte string's
     // length: each a varint or a string, as postcard writes them.
@@ -193,11 +201,22 @@ pub(crate) fn handshake_frame<T: Serialize>(message: &T) -> io::Result<Vec<u8>> 
 /// a frame started; a stream that ends inside a frame is `UnexpectedEof`,
 /// and a frame longer than `max` is `InvalidData`.
 pub(crate) fn read_frame(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> io::Result<bool> {
+    let Some(len) = read_len(r, max)? else {
+        return Ok(false);
+    };
+    buf.clear();
+    read_body(r, len, buf)?;
+    Ok(true)
+}
+
+/// Reads a frame's length: `None` at a clean end of stream, `InvalidData`
+/// over `max`, `UnexpectedEof` for a stream that ends inside it.
+pub(crate) fn read_len(r: &mut impl Read, max: usize) -> io::Result<Option<usize>> {
     let mut len = [0u8; 4];
     let mut got = 0;
     while got < 4 {
         match r.read(&mut len[got..]) {
-            Ok(0) if got == 0 => return Ok(false),
+            Ok(0) if got == 0 => return Ok(None),
             Ok(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
             Ok(n) => got += n,
             Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
@@ -211,14 +230,20 @@ pub(crate) fn read_frame(r: &mut impl Read, max: usize, buf: &mut Vec<u8>) -> io
             format!("frame of {len} bytes is over the limit of {max}"),
         ));
     }
-    buf.clear();
+    Ok(Some(len))
+}
+
+/// Appends the next `len` bytes to `buf`; `UnexpectedEof` if the stream
+/// ends first.
+pub(crate) fn read_body(r: &mut impl Read, len: usize, buf: &mut Vec<u8>) -> io::Result<()> {
+    let start = buf.len();
     // `take` + `read_to_end` grows the buffer as bytes arrive, instead of
     // trusting `len` with an allocation up front.
     r.take(len as u64).read_to_end(buf)?;
-    if buf.len() != len {
+    if buf.len() - start != len {
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
-    Ok(true)
+    Ok(())
 }
 
 /// Splits the magic and version off a handshake payload and decodes the
@@ -343,7 +368,7 @@ mod tests {
             frame(&[], &call).unwrap(),
             [8, 0, 0, 0, 0, 4, b'm', b':', b':', b'f', 1, 5]
         );
-        let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap()));
+        let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap().into()));
         assert_eq!(frame(&[], &value).unwrap(), [4, 0, 0, 0, 0, 0, 1, 0x19]);
         let ready = handshake_frame(&HelloReply::Ready { pid: 300 }).unwrap();
         let mut expected = vec![15, 0, 0, 0];
@@ -365,9 +390,9 @@ mod tests {
             };
             let expected = frame(&[], &request).unwrap();
             let got = if arg.len() == 1 {
-                call_frame(name, &5_u32).unwrap()
+                call_frame(name, &5_u32, |_| None).unwrap()
             } else {
-                call_frame(name, &big).unwrap()
+                call_frame(name, &big, |_| Some(vec![9; 3])).unwrap()
             };
             assert_eq!(got, expected);
             let RequestRef::Call { name: n, arg: a } = codec::decode_borrowed(&got[4..]).unwrap()
@@ -415,7 +440,7 @@ mod tests {
         let back: Request = decode(&frame(&[], &chunk).unwrap()[4..]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{chunk:?}"));
         let reply = Reply::Chunk(vec![
-            Outcome::Value(vec![3; 130]),
+            Outcome::Value(vec![3; 130].into()),
             Outcome::Panic {
                 message: "p".into(),
                 backtrace: None,

@@ -37,8 +37,9 @@ pub(super) type Decoder<T> = Box<dyn FnOnce(Reply, u32) -> Result<T, TaskError> 
 /// A process task as the driver sees it.
 pub(super) struct RemoteTask<T: Send + 'static> {
     pub(super) producer: Producer<T, Remote>,
-    /// The encoded request.
-    pub(super) frame: Arc<[u8]>,
+    /// The encoded request. (An `Arc<Vec<u8>>`, not an `Arc<[u8]>`: making
+    /// the latter from the encoder's `Vec` would copy the whole frame.)
+    pub(super) frame: Arc<Vec<u8>>,
     pub(super) decode: Decoder<T>,
     pub(super) retries: u32,
     /// How long it may run, once a driver starts it.
@@ -48,7 +49,7 @@ pub(super) struct RemoteTask<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
-    fn start(&self) -> Option<Arc<[u8]>> {
+    fn start(&self) -> Option<Arc<Vec<u8>>> {
         (self.producer.start() == Start::Run).then(|| self.frame.clone())
     }
 
@@ -120,7 +121,7 @@ fn decode_guarded<T>(decode: Decoder<T>, reply: Reply, pid: u32) -> Result<T, Ta
 /// One call's outcome as a task's.
 fn outcome<R: DeserializeOwned>(outcome: Outcome, pid: u32) -> Result<R, TaskError> {
     match outcome {
-        Outcome::Value(bytes) => protocol::decode(&bytes).map_err(|err| {
+        Outcome::Value(bytes) => bytes.decode().map_err(|err| {
             TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
         }),
         Outcome::Panic { message, backtrace } => Err(TaskError::remote_panic(message, backtrace)),
@@ -192,8 +193,12 @@ pub(super) fn encode_arg<A: Serialize>(arg: &A) -> Result<Vec<u8>, TaskError> {
 }
 
 /// The frame of a call of `name` on `arg`, `arg` encoded straight into it.
-pub(super) fn call_frame<A: Serialize>(name: &str, arg: &A) -> Result<Vec<u8>, TaskError> {
-    protocol::call_frame(name, arg).map_err(|err| {
+pub(super) fn call_frame<A: Serialize>(
+    name: &str,
+    arg: &A,
+    spare: impl FnOnce(usize) -> Option<Vec<u8>>,
+) -> Result<Vec<u8>, TaskError> {
+    protocol::call_frame(name, arg, spare).map_err(|err| {
         TaskError::serialization(format!("failed to serialize the task's argument: {err}"))
     })
 }

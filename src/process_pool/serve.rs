@@ -13,8 +13,10 @@ use std::fs::File;
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
+use super::bulk;
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
+use crate::remote::registry::{Arg, Encoded};
 use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
@@ -65,8 +67,8 @@ pub(crate) fn serve(parent: u32) -> i32 {
     if let Some((name, arg)) = &hello.init {
         let failure = match registry::lookup(name) {
             None => Some(format!("no function registered as `{name}`")),
-            Some(call) => match call(arg) {
-                Outcome::Value(bytes) => match protocol::decode::<Result<(), String>>(&bytes) {
+            Some(call) => match registry::outcome(call, arg) {
+                Outcome::Value(bytes) => match bytes.decode::<Result<(), String>>() {
                     Ok(Ok(())) => None,
                     Ok(Err(msg)) => Some(msg),
                     Err(err) => Some(format!("bad initializer result: {err}")),
@@ -94,19 +96,34 @@ pub(crate) fn serve(parent: u32) -> i32 {
 /// Answers requests until the parent closes the pipe; returns the exit
 /// code. A request it can't read is answered with the reason (its stderr
 /// may go nowhere), and it exits.
+///
+/// A call's value is encoded straight into the reply's frame, in a buffer
+/// kept from one request to the next (as the request's is): a large
+/// result is copied once, into memory that is already mapped.
 fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
+    let mut out = Vec::new();
     loop {
-        let reply = match protocol::read_frame(input, protocol::MAX_FRAME, buf) {
-            Ok(true) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
-                Ok(RequestRef::Call { name, arg }) => Reply::One(run(name, arg)),
-                Ok(RequestRef::Chunk { name, args }) => {
-                    Reply::Chunk(args.iter().map(|arg| run(name, arg)).collect())
-                }
-                Err(err) => Reply::Refused(format!("undecodable request: {err}")),
+        let reply = match read_request(input, buf) {
+            Ok(Some(Some((name, arg)))) => call_reply(&name, Arg::Owned(arg), &mut out),
+            Ok(Some(None)) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
+                Ok(RequestRef::Call { name, arg }) => call_reply(name, Arg::Bytes(arg), &mut out),
+                Ok(RequestRef::Chunk { name, args }) => Err(Reply::Chunk(
+                    args.iter().map(|arg| run(name, arg)).collect(),
+                )),
+                Err(err) => Err(Reply::Refused(format!("undecodable request: {err}"))),
             },
-            Ok(false) => return 0,
+            Ok(None) => return 0,
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return 0,
-            Err(err) => Reply::Refused(err.to_string()),
+            Err(err) => Err(Reply::Refused(err.to_string())),
+        };
+        let reply = match reply {
+            Ok(start) => {
+                if protocol::write_frame(output, &out[start..]).is_err() {
+                    return 0; // the parent is gone
+                }
+                continue;
+            }
+            Err(reply) => reply,
         };
         let refused = matches!(reply, Reply::Refused(_));
         let frame = match protocol::frame(&[], &reply) {
@@ -131,10 +148,68 @@ fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<
     }
 }
 
+/// A large call whose argument is one byte string: the function's name
+/// and the argument, its bytes in a buffer of their own.
+type SplitCall = (String, Encoded);
+
+/// Reads one request: `None` at a clean end of the stream; `Some(None)`:
+/// the payload is in `buf`; `Some(Some(call))`: a large call whose argument
+/// is one byte string, read straight into a buffer of its own (which a
+/// `ByteBuf` argument takes), in huge pages where the system allows.
+fn read_request(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<Option<SplitCall>>> {
+    let Some(len) = protocol::read_len(input, protocol::MAX_FRAME)? else {
+        return Ok(None);
+    };
+    buf.clear();
+    if len < bulk::HAND_OVER {
+        protocol::read_body(input, len, buf)?;
+        return Ok(Some(None));
+    }
+    let mut head = [0; 1024];
+    input.read_exact(&mut head)?;
+    if let Some((name, value, bytes)) = bulk::lone_bytes_in_call(&head, len) {
+        let mut body = Vec::new();
+        // The head agrees with the frame's length twice over: room is
+        // taken at once (see the pool's side, `read_large`).
+        if body.try_reserve_exact(len - bytes).is_ok() {
+            bulk::advise_huge_pages(&body);
+        }
+        body.extend_from_slice(&head[bytes..]);
+        protocol::read_body(input, len - head.len(), &mut body)?;
+        let arg = Encoded::split(head[value..bytes].to_vec(), body);
+        return Ok(Some(Some((name.to_owned(), arg))));
+    }
+    buf.extend_from_slice(&head);
+    protocol::read_body(input, len - head.len(), buf)?;
+    Ok(Some(None))
+}
+
+/// Runs a call, its value encoded straight into the reply's frame in
+/// `out`: `Ok(start)`, the frame is `out[start..]`; `Err`, the reply to
+/// send instead.
+fn call_reply(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<usize, Reply> {
+    out.clear();
+    out.resize(bulk::REPLY_ROOM, 0);
+    match run_into(name, arg, out) {
+        Ok(()) => bulk::value_reply_frame(out)
+            // Too large: report that instead of the value.
+            .map_err(|err| Reply::One(Outcome::ResultError(err.to_string()))),
+        Err(outcome) => Err(Reply::One(outcome)),
+    }
+}
+
 fn run(name: &str, arg: &[u8]) -> Outcome {
     match registry::lookup(name) {
-        Some(call) => call(arg),
+        Some(call) => registry::outcome(call, arg),
         None => Outcome::Unknown(name.to_owned()),
+    }
+}
+
+/// Runs `name` on `arg`, its value appended to `out`.
+fn run_into(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome> {
+    match registry::lookup(name) {
+        Some(call) => call(arg, out),
+        None => Err(Outcome::Unknown(name.to_owned())),
     }
 }
 
@@ -213,8 +288,54 @@ mod tests {
         else {
             panic!("{replies:?}")
         };
-        assert_eq!(protocol::decode::<u32>(v).unwrap(), 49);
+        assert_eq!(protocol::decode::<u32>(&v.bytes()).unwrap(), 49);
         assert_eq!(name, "no::such::fn");
+    }
+
+    /// Large arguments and results take the paths that copy nothing (a
+    /// `ByteBuf` argument read into a buffer of its own, the result encoded
+    /// into the reply's frame) and come back as they went.
+    #[test]
+    fn large_values_round_trip() {
+        use serde_bytes::ByteBuf;
+        let big: Vec<u8> = (0..200_000_u32).map(|i| (i % 251) as u8).collect();
+        let echo = crate::remote!(|b: ByteBuf| b);
+        let pair = crate::remote!(|(b, x): (ByteBuf, u8)| (b.len(), x));
+        let vec = crate::remote!(|v: Vec<u8>| v.len());
+        let call = |name: &str, arg: Vec<u8>| {
+            frame_of(&Request::Call {
+                name: name.to_owned(),
+                arg,
+            })
+        };
+        let mut input = call(
+            echo.name(),
+            protocol::encode(&ByteBuf::from(big.clone())).unwrap(),
+        );
+        input.extend(call(
+            pair.name(),
+            protocol::encode(&(ByteBuf::from(big.clone()), 7_u8)).unwrap(),
+        ));
+        input.extend(call(vec.name(), protocol::encode(&big).unwrap()));
+        let (replies, code) = serve(&input);
+        assert_eq!(code, 0);
+        let [
+            Reply::One(Outcome::Value(a)),
+            Reply::One(Outcome::Value(b)),
+            Reply::One(Outcome::Value(c)),
+        ] = &replies[..]
+        else {
+            panic!("{} replies", replies.len())
+        };
+        assert_eq!(
+            protocol::decode::<ByteBuf>(&a.bytes()).unwrap().into_vec(),
+            big
+        );
+        assert_eq!(
+            protocol::decode::<(usize, u8)>(&b.bytes()).unwrap(),
+            (big.len(), 7)
+        );
+        assert_eq!(protocol::decode::<usize>(&c.bytes()).unwrap(), big.len());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::core::producer::new_task;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::options::TaskOptions;
+use crate::loom::sync::Arc;
 use crate::remote::RemoteFn;
 
 impl ProcessPool {
@@ -32,7 +33,7 @@ impl ProcessPool {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let frame = call_frame(f.name(), &arg);
+        let frame = call_frame(f.name(), &arg, |room| self.shared().take_spare(room));
         self.spawn(frame, Box::new(decode_one::<R>), options, block)
             .map_err(|reason| SubmitError::new(arg, reason))
     }
@@ -92,7 +93,7 @@ impl ProcessPool {
         }
         let task = Box::new(RemoteTask {
             producer,
-            frame: frame.into(),
+            frame: Arc::new(frame),
             decode,
             retries: options.retries.unwrap_or(self.shared().config.retries),
             time_limit: options.time_limit,

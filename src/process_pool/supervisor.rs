@@ -29,7 +29,7 @@ use crate::threads::ThreadSet;
 pub(crate) trait Dispatch: Send {
     /// `Pending -> Running`: the encoded request frame, or `None` if the
     /// task already ended (cancelled or timed out while queued).
-    fn start(&self) -> Option<Arc<[u8]>>;
+    fn start(&self) -> Option<Arc<Vec<u8>>>;
     /// Installs the hook that kills the worker running the task; `false` if
     /// the task was cancelled or timed out first (see the core's
     /// `Cell::set_hook`).
@@ -81,8 +81,17 @@ const DRIVER_SPIN: Duration = Duration::from_micros(50);
 /// reaped (and no longer listed in `worker_pids`) within about this long.
 const IDLE_CHECK: Duration = Duration::from_millis(100);
 
+/// A request frame's buffer at least this large is kept, once its task is
+/// done, for the next request that fits in it: a fresh buffer of megabytes
+/// costs a page fault every 4 KiB as it is filled (and an unmap when it is
+/// freed), more than the copy into it.
+const SPARE_MIN: usize = 1 << 20;
+
 pub(crate) struct Shared {
     state: Mutex<PoolState>,
+    /// One large request frame's buffer, kept for the next (see
+    /// [`SPARE_MIN`]). An idle pool holds at most this one.
+    spare: Mutex<Option<Vec<u8>>>,
     /// `state.queue.len()`, readable without the lock: what a spinning
     /// driver watches. Written only under the lock.
     queued: AtomicUsize,
@@ -147,6 +156,7 @@ impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         Shared {
             state: Mutex::new(PoolState::default()),
+            spare: Mutex::new(None),
             queued: AtomicUsize::new(0),
             work: Condvar::new(),
             exited: Condvar::new(),
@@ -191,6 +201,37 @@ impl Shared {
             }
         }
         Ok(())
+    }
+
+    /// The spare request buffer, if `room` bytes are large enough to want
+    /// it and it has room for them.
+    pub(crate) fn take_spare(&self, room: usize) -> Option<Vec<u8>> {
+        if room < SPARE_MIN {
+            return None;
+        }
+        let mut spare = self.spare.lock();
+        if spare.as_ref().is_some_and(|buf| buf.capacity() >= room) {
+            spare.take()
+        } else {
+            None
+        }
+    }
+
+    /// Keeps a done request's frame buffer for the next large request, if
+    /// it is large (the largest kept).
+    fn recycle(&self, request: Arc<Vec<u8>>) {
+        let Ok(buf) = Arc::try_unwrap(request) else {
+            return;
+        };
+        if buf.capacity() >= SPARE_MIN {
+            let mut spare = self.spare.lock();
+            if spare
+                .as_ref()
+                .is_none_or(|kept| kept.capacity() < buf.capacity())
+            {
+                *spare = Some(buf);
+            }
+        }
     }
 
     /// Publishes the queue's length to spinning drivers. Called under the

@@ -6,6 +6,9 @@
 //! - `registry.rs`: [`RemoteFn`], `remote!`, the registry, and the
 //!   trampoline that decodes an argument, calls the function (its panic
 //!   caught) and encodes the result;
+//! - `encoded.rs`: an encoded result as the pool holds it, kept where it
+//!   landed when it is large (a `ByteBuf` result takes the buffer the pipe
+//!   filled);
 //! - `codec.rs`: postcard 1.x, bounded, no trailing bytes (the wire format
 //!   is specified in `docs/WIRE.md`);
 //! - `panics.rs`: a panic caught with its message (and its backtrace, when
@@ -16,6 +19,7 @@
 //! running the same binary; a cluster (later) sends them to another machine.
 
 pub(crate) mod codec;
+pub(crate) mod encoded;
 pub(crate) mod panics;
 pub(crate) mod registry;
 

@@ -21,6 +21,7 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 
 use super::codec as protocol;
+pub use super::encoded::Encoded;
 use super::panics;
 
 /// How one call went in the worker.
@@ -28,7 +29,7 @@ use super::panics;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Outcome {
     /// The encoded result.
-    Value(#[serde(with = "serde_bytes")] Vec<u8>),
+    Value(Encoded),
     /// The function panicked with this message, and this backtrace if
     /// the worker's environment asked for one (`RUST_BACKTRACE`).
     Panic {
@@ -48,7 +49,24 @@ pub enum Outcome {
 #[derive(Debug)]
 pub struct Registration {
     pub name: &'static str,
-    pub call: fn(&[u8]) -> Outcome,
+    pub call: Trampoline,
+}
+
+/// A registered function's trampoline: decodes the argument, calls the
+/// function, and appends the encoded result to the buffer (`Ok`), or says
+/// what went wrong (`Err`, never an [`Outcome::Value`]; the buffer is then
+/// as it was).
+#[doc(hidden)]
+pub type Trampoline = fn(Arg<'_>, &mut Vec<u8>) -> Result<(), Outcome>;
+
+/// An encoded argument, as a worker hands it to a trampoline: borrowed
+/// from the request's frame, or (a large one that is one byte string) in a
+/// buffer of its own that a `ByteBuf` argument takes (see [`Encoded`]).
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum Arg<'a> {
+    Bytes(&'a [u8]),
+    Owned(Encoded),
 }
 
 /// Every `remote!` use in the binary, gathered by the linker.
@@ -56,36 +74,54 @@ pub struct Registration {
 #[linkme::distributed_slice]
 pub static REGISTRY: [Registration];
 
-/// The trampoline behind every registration: decode, call, encode, with
-/// a panic anywhere in the three (a serde impl may panic too) caught as the
-/// task's.
+/// The trampoline behind every registration: decode, call, encode (the
+/// result appended to `out`, straight into the reply's frame), with a panic
+/// anywhere in the three (a serde impl may panic too) caught as the task's.
+/// On `Err`, `out` is as it was.
 #[doc(hidden)]
-pub fn call<A, R>(f: fn(A) -> R, arg: &[u8]) -> Outcome
+pub fn call<A, R>(f: fn(A) -> R, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome>
 where
     A: DeserializeOwned,
     R: Serialize,
 {
+    let start = out.len();
     let outcome = panics::catch(|| {
-        let arg: A = match protocol::decode(arg) {
-            Ok(arg) => arg,
-            Err(err) => return Outcome::ArgError(err.to_string()),
+        let arg: Result<A, _> = match arg {
+            Arg::Bytes(bytes) => protocol::decode(bytes),
+            Arg::Owned(encoded) => encoded.decode(),
         };
-        match protocol::encode(&f(arg)) {
-            Ok(bytes) => Outcome::Value(bytes),
-            Err(err) => Outcome::ResultError(err.to_string()),
-        }
+        let arg = arg.map_err(|err| Outcome::ArgError(err.to_string()))?;
+        protocol::encode_into(&mut *out, &f(arg))
+            .map_err(|err| Outcome::ResultError(err.to_string()))
     });
-    outcome.unwrap_or_else(|panicked| Outcome::Panic {
-        message: panicked.message,
-        backtrace: panicked.backtrace,
-    })
+    let outcome = outcome.unwrap_or_else(|panicked| {
+        Err(Outcome::Panic {
+            message: panicked.message,
+            backtrace: panicked.backtrace,
+        })
+    });
+    if outcome.is_err() {
+        // A panic in the result's `Serialize` may have left part of it.
+        out.truncate(start);
+    }
+    outcome
+}
+
+/// Runs a trampoline for a whole [`Outcome`] (its value in a buffer of its
+/// own): an initializer's, or a chunk's item's.
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
+pub(crate) fn outcome(call: Trampoline, arg: &[u8]) -> Outcome {
+    let mut out = Vec::new();
+    match call(Arg::Bytes(arg), &mut out) {
+        Ok(()) => Outcome::Value(out.into()),
+        Err(outcome) => outcome,
+    }
 }
 
 /// The registry as a map, built once per process. The first registration
 /// of a name wins: two `remote!(f)` in one module name the same function.
 #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
-pub(crate) fn lookup(name: &str) -> Option<fn(&[u8]) -> Outcome> {
-    type Trampoline = fn(&[u8]) -> Outcome;
+pub(crate) fn lookup(name: &str) -> Option<Trampoline> {
     static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = HashMap::new();
@@ -291,8 +327,11 @@ macro_rules! __remote_with_name {
         // item and `$f` is used in it inside `const { }`: a closure that
         // captures a local is then refused at the captured variable, in the
         // caller's code (E0435), rather than somewhere inside this macro.
-        fn __futurepool_trampoline(arg: &[u8]) -> $crate::__private::Outcome {
-            $crate::__private::call(const { $f }, arg)
+        fn __futurepool_trampoline(
+            arg: $crate::__private::Arg<'_>,
+            out: &mut ::std::vec::Vec<u8>,
+        ) -> ::std::result::Result<(), $crate::__private::Outcome> {
+            $crate::__private::call(const { $f }, arg, out)
         }
         #[$crate::__private::linkme::distributed_slice($crate::__private::REGISTRY)]
         #[linkme(crate = $crate::__private::linkme)]
@@ -335,10 +374,10 @@ mod tests {
         let f = crate::remote!(triple);
         assert_eq!(f.name(), "futurepool::remote::registry::tests::triple");
         let call = lookup(f.name()).expect("registered");
-        let Outcome::Value(bytes) = call(&protocol::encode(&5i32).unwrap()) else {
+        let Outcome::Value(bytes) = outcome(call, &protocol::encode(&5i32).unwrap()) else {
             panic!("not a value")
         };
-        assert_eq!(protocol::decode::<i32>(&bytes).unwrap(), 15);
+        assert_eq!(bytes.decode::<i32>().unwrap(), 15);
         assert!(lookup("no::such::fn").is_none());
     }
 
@@ -347,9 +386,9 @@ mod tests {
         let f = crate::remote!(|x: u8| -> u8 { panic!("bad {x}") });
         let call = lookup(f.name()).unwrap();
         assert!(
-            matches!(call(&protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
+            matches!(outcome(call, &protocol::encode(&7u8).unwrap()), Outcome::Panic { message, .. } if message == "bad 7")
         );
-        assert!(matches!(call(&[]), Outcome::ArgError(_)));
+        assert!(matches!(outcome(call, &[]), Outcome::ArgError(_)));
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! hands, send a request and read the reply, and end it (gracefully, or by
 //! `SIGKILL`), always reaping it.
 
-use std::io::{self, BufReader};
+use std::io::{self, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
@@ -10,10 +10,11 @@ use std::time::{Duration, Instant};
 use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
-use crate::process_pool::protocol::{self, Hello, HelloReply, Reply};
+use crate::process_pool::bulk;
+use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply};
 use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
-use crate::remote::registry;
+use crate::remote::registry::{self, Encoded};
 
 /// A running, handshaken worker process.
 pub(crate) struct WorkerProcess {
@@ -201,21 +202,76 @@ impl WorkerProcess {
             });
         }
         self.stdout.get_mut().expect(None, pace);
-        match protocol::read_frame(&mut self.stdout, protocol::MAX_FRAME, &mut self.buf) {
-            Ok(true) => match protocol::decode::<Reply>(&self.buf) {
-                // It exits after saying why: no reply is coming.
-                Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
-                    "the worker could not read the request: {msg}"
-                ))),
-                Ok(reply) => Ok(reply),
-                Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
-            },
-            Ok(false) => Err(CallError::Died),
+        let len = match protocol::read_len(&mut self.stdout, protocol::MAX_FRAME) {
+            Ok(Some(len)) => len,
+            Ok(None) => return Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                Err(CallError::Protocol(err.to_string()))
+                return Err(CallError::Protocol(err.to_string()));
             }
+            Err(_) => return Err(CallError::Died),
+        };
+        let read = if len >= bulk::HAND_OVER {
+            self.read_large(len)
+        } else {
+            self.buf.clear();
+            protocol::read_body(&mut self.stdout, len, &mut self.buf).map(|()| None)
+        };
+        match read {
+            Ok(Some(reply)) => Ok(reply),
+            Ok(None) => Self::reply(&self.buf),
             // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
+        }
+    }
+
+    /// Reads a large reply's payload of `len` bytes without copying its
+    /// value afterwards: a value that is one byte string is read into a
+    /// buffer of its own (which a `ByteBuf` result then keeps), any other
+    /// value stays in the frame's buffer, which goes with it. `None`: the
+    /// payload is in `self.buf`, to decode as usual.
+    fn read_large(&mut self, len: usize) -> io::Result<Option<Reply>> {
+        let mut head = [0; 32];
+        self.stdout.read_exact(&mut head)?;
+        if let Some((value, bytes)) = bulk::lone_bytes_in_reply(&head, len) {
+            let mut body = Vec::new();
+            // The frame's first bytes agree with its length twice over:
+            // room for the bytes is taken at once (within the frame limit;
+            // untouched pages cost nothing), in huge pages where the system
+            // allows, so that filling it costs a fault every 2 MiB rather
+            // than every 4 KiB. If the room can't be had, it grows as the
+            // bytes arrive.
+            if body.try_reserve_exact(len - bytes).is_ok() {
+                bulk::advise_huge_pages(&body);
+            }
+            body.extend_from_slice(&head[bytes..]);
+            protocol::read_body(&mut self.stdout, len - head.len(), &mut body)?;
+            let value = Encoded::split(head[value..bytes].to_vec(), body);
+            return Ok(Some(Reply::One(Outcome::Value(value))));
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        buf.extend_from_slice(&head);
+        protocol::read_body(&mut self.stdout, len - head.len(), &mut buf)?;
+        match bulk::value_in_reply(&buf) {
+            Some(start) => Ok(Some(Reply::One(Outcome::Value(Encoded::within(
+                buf, start,
+            ))))),
+            None => {
+                self.buf = buf;
+                Ok(None)
+            }
+        }
+    }
+
+    /// Decodes a reply's payload.
+    fn reply(payload: &[u8]) -> Result<Reply, CallError> {
+        match protocol::decode::<Reply>(payload) {
+            // It exits after saying why: no reply is coming.
+            Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
+                "the worker could not read the request: {msg}"
+            ))),
+            Ok(reply) => Ok(reply),
+            Err(err) => Err(CallError::Protocol(format!("undecodable reply: {err}"))),
         }
     }
 

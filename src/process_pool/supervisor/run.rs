@@ -44,7 +44,7 @@ impl Shared {
         id: usize,
         worker: &mut Option<WorkerProcess>,
         job: Box<dyn Dispatch>,
-        request: Arc<[u8]>,
+        request: Arc<Vec<u8>>,
     ) -> bool {
         let mut retries = job.retries();
         // Workers lost before the task reached them: killed during start-up,
@@ -129,6 +129,8 @@ impl Shared {
                     // is counted.)
                     self.state.lock().spinning += 1;
                     job.complete(reply, pid);
+                    // The task's copy of the request is gone with it.
+                    self.recycle(request);
                     if killed || quota {
                         let proc = worker.take().expect("present");
                         self.end_worker(id, proc, killed);
