@@ -18,6 +18,7 @@ use super::protocol::{self, Outcome, Reply, Request};
 use super::supervisor::Dispatch;
 use crate::core::cell::{Cancel, Hook, Payload, Start};
 use crate::core::producer::Producer;
+use crate::core::state::{End, Ending};
 use crate::core::timer::Expire;
 use crate::error::{TaskError, payload_message};
 use crate::loom::sync::{Arc, Weak};
@@ -76,29 +77,35 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         self.producer.canceller()
     }
 
-    fn complete(self: Box<Self>, reply: Reply, pid: u32) {
+    fn complete(self: Box<Self>, reply: Reply, pid: u32) -> End {
         let RemoteTask {
             producer, decode, ..
         } = *self;
         if reply.carries_a_value() {
             // Decoding runs the user's `Deserialize`: not on this thread.
-            producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
+            producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)))
         } else {
             // An error: built from the worker's message, no user code.
-            let _ = producer.complete(decode(reply, pid));
+            producer.complete_noting(decode(reply, pid)).0
         }
     }
 
-    fn fail(self: Box<Self>, err: TaskError) {
-        self.producer.fail(err);
+    fn fail(self: Box<Self>, err: TaskError) -> End {
+        self.producer.end_noting(Ending::Fail, err)
     }
 
-    fn cancel_queued(self: Box<Self>) {
-        self.producer.cancel();
+    fn cancel_queued(self: Box<Self>) -> End {
+        self.producer
+            .end_noting(Ending::Cancel, TaskError::cancelled())
     }
 
-    fn expire(self: Box<Self>) {
-        self.producer.expire();
+    fn expire(self: Box<Self>) -> End {
+        self.producer
+            .end_noting(Ending::Expire, TaskError::timeout())
+    }
+
+    fn ended(self: Box<Self>) -> Option<End> {
+        self.producer.end()
     }
 
     fn retries(&self) -> u32 {

@@ -15,6 +15,7 @@ use super::remote_task::{
 use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
+use crate::core::state::End;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::options::TaskOptions;
@@ -66,12 +67,14 @@ impl ProcessPool {
                 return Err(reason);
             }
             producer.expire();
+            self.shared().counters.count_unqueued(End::Error);
             return Ok(handle);
         }
         let frame = match frame {
             Ok(frame) => frame,
             Err(err) => {
                 producer.fail(err);
+                self.shared().counters.count_unqueued(End::Error);
                 return Ok(handle);
             }
         };
@@ -134,6 +137,7 @@ impl ProcessPool {
             let (producer, handle) = new_task(Remote, TaskSpec::default(), Caller::User);
             let errors = plan.into_iter().map(|p| Err(p.expect("none was sent")));
             let _ = producer.complete(Ok(errors.collect()));
+            self.shared().counters.count_unqueued(End::Value);
             return Ok(handle);
         }
         let frame = request_frame(&Request::Chunk {

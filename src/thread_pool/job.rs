@@ -19,6 +19,7 @@ use std::time::Instant;
 use crate::core::cell::{Caller, Cancel, Cell, Payload, Start, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::{Producer, new_task};
+use crate::core::state::{End, Ending};
 use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
@@ -153,7 +154,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Payload for ThreadJob<T, J> {
         // panicking drop of a value nobody wanted), which must not reach
         // the waiter. The task is done either way.
         panic::catch_unwind(AssertUnwindSafe(|| {
-            run_task(Producer::from_cell(cell, Caller::User), &**pool)
+            run_task(Producer::from_cell(cell, Caller::User), &**pool, false)
         }))
         .unwrap_or(true)
     }
@@ -171,6 +172,10 @@ pub(crate) trait Context: Send + Sync {
     fn running(&self, id: u64, task: Weak<dyn Cancel>);
     /// That task is done running.
     fn done_running(&self, id: u64);
+    /// A task taken off the pool's queue (or run by a waiter that helped)
+    /// ended as `end` says: counted once per task, by the thread that
+    /// ran or dropped it (see `executor/metrics.rs`).
+    fn ended(&self, end: End);
 }
 
 /// What the pool's queue holds: a task to run, whatever its types.
@@ -179,9 +184,9 @@ pub(crate) trait Run: Send + Sync {
     /// closure is dropped here).
     fn run(self: Arc<Self>, pool: &dyn Context);
     /// Cancels a task still queued (a shutdown that cancels pending work).
-    fn cancel_queued(self: Arc<Self>);
+    fn cancel_queued(self: Arc<Self>, pool: &dyn Context);
     /// Fails a task still queued (a broken pool, no worker to run it).
-    fn fail_queued(self: Arc<Self>, err: TaskError);
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context);
 }
 
 /// A queued task's producer, and its closure if this thread claimed it.
@@ -212,9 +217,15 @@ fn claim_queued<T: Send + 'static, J: Job<T> + 'static>(
 /// thread got to it first). Returns whether the task is done or being ended
 /// by this call's end (`false`: another thread started it, or claimed it to
 /// end it, and this producer let go).
+///
+/// `queued` says whether this is the task's queue entry (a worker took it
+/// off the queue), not a waiter that helps: the queue entry is the one that
+/// counts a task that ended without starting (see `Context::ended`); a
+/// task that runs is counted by the thread that ran it.
 fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     producer: Producer<T, ThreadJob<T, J>>,
     pool: &dyn Context,
+    queued: bool,
 ) -> bool {
     if producer.deadline().is_some_and(|d| Instant::now() >= d) {
         // Past its deadline before it started: it never runs, even if
@@ -223,7 +234,10 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         let Some((producer, job)) = claim_queued(producer) else {
             return false;
         };
-        producer.expire();
+        let end = producer.end_noting(Ending::Expire, TaskError::timeout());
+        if queued {
+            pool.ended(end);
+        }
         drop(job);
         return true;
     }
@@ -240,11 +254,21 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         Start::Drop => {
             // SAFETY: `Start::Drop` claimed the payload for this thread.
             drop(unsafe { producer.payload().take() });
+            // Ended while queued (cancelled, or its deadline passed): the
+            // queue entry counts it.
+            if let Some(end) = producer.end_unstarted().filter(|_| queued) {
+                pool.ended(end);
+            }
             producer.let_go();
             return true;
         }
-        // Started elsewhere, or claimed by a thread that ends it.
+        // Started elsewhere (that thread counts it), or ended while queued
+        // and its payload dropped by the thread that ended it (a cancel):
+        // the queue entry counts it.
         Start::Gone => {
+            if let Some(end) = producer.end_unstarted().filter(|_| queued) {
+                pool.ended(end);
+            }
             producer.let_go();
             return false;
         }
@@ -273,27 +297,30 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     }
     // Lost to a cancel or a timeout while running: the value nobody
     // wants is dropped here, on the worker.
-    let _ = producer.complete(outcome);
+    let (end, lost) = producer.complete_noting(outcome);
+    pool.ended(end);
+    drop(lost);
     true
 }
 
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
     fn run(self: Arc<Self>, pool: &dyn Context) {
-        run_task(Producer::from_cell(self, Caller::User), pool);
+        run_task(Producer::from_cell(self, Caller::User), pool, true);
     }
 
-    fn cancel_queued(self: Arc<Self>) {
+    fn cancel_queued(self: Arc<Self>, pool: &dyn Context) {
         // A task a waiter started itself is running: a shutdown that
-        // cancels running work reaches it as it would on any worker.
+        // cancels running work reaches it as it would on any worker (and
+        // that waiter counts it).
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            producer.cancel();
+            pool.ended(producer.end_noting(Ending::Cancel, TaskError::cancelled()));
             drop(job);
         }
     }
 
-    fn fail_queued(self: Arc<Self>, err: TaskError) {
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context) {
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            producer.fail(err);
+            pool.ended(producer.end_noting(Ending::Fail, err));
             drop(job);
         }
     }

@@ -21,6 +21,7 @@ mod default;
 mod inner;
 mod job;
 mod map;
+mod metrics;
 #[cfg(all(test, futurepool_loom))]
 mod models;
 mod scope;
@@ -588,6 +589,9 @@ impl ThreadPool {
             }
             let (producer, handle) = new_thread_task::<T, J>(None, stopping);
             producer.expire();
+            inner
+                .counters
+                .count_unqueued(crate::core::state::End::Error);
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
