@@ -280,14 +280,14 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// Ends the task by `ending` ([`Fail`](Ending::Fail),
     /// [`Cancel`](Ending::Cancel) or [`Expire`](Ending::Expire)) with `err`,
     /// as [`fail`](Self::fail) and [`expire`](Self::expire) do (and a
-    /// handle's cancel), and returns how the task ended: by this
-    /// call, or by the event that ended it first.
-    pub(crate) fn end_noting(mut self, ending: Ending, err: TaskError) -> End {
+    /// handle's cancel). Returns how the task ended (by this call, or by
+    /// the event that ended it first), and whether this call ended it.
+    pub(crate) fn end_noting(mut self, ending: Ending, err: TaskError) -> (End, bool) {
         let cell = self.cell.take().expect("a producer ends its task once");
-        cell.end_with(ending, err, self.caller);
+        let won = cell.end_with(ending, err, self.caller);
         let end = cell.end().unwrap_or(End::Error);
         self.let_cell_go(cell);
-        end
+        (end, won)
     }
 
     fn let_cell_go(&self, cell: Arc<Cell<T, P>>) {

@@ -21,6 +21,8 @@ pub(crate) mod options;
 #[cfg(feature = "remote")]
 mod remote;
 pub(crate) mod shutdown;
+#[cfg(feature = "tracing")]
+pub(crate) mod trace;
 pub(crate) mod window;
 
 use std::fmt;

@@ -19,6 +19,8 @@ use crate::core::state::End;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::options::TaskOptions;
+#[cfg(feature = "tracing")]
+use crate::executor::trace;
 use crate::remote::RemoteFn;
 
 impl ProcessPool {
@@ -56,7 +58,12 @@ impl ProcessPool {
             name: options.name.clone(),
             ..TaskSpec::default()
         };
+        // The task's span (feature `tracing`), a child of the submitter's.
+        #[cfg(feature = "tracing")]
+        let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()));
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        #[cfg(feature = "tracing")]
+        trace::set_id(&span, producer.id());
         let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must never run, so it ends here
@@ -68,6 +75,8 @@ impl ProcessPool {
             }
             producer.expire();
             self.shared().counters.count_unqueued(End::Error);
+            #[cfg(feature = "tracing")]
+            trace::ended(&span, trace::Outcome::TimedOut, None);
             return Ok(handle);
         }
         let frame = match frame {
@@ -75,6 +84,8 @@ impl ProcessPool {
             Err(err) => {
                 producer.fail(err);
                 self.shared().counters.count_unqueued(End::Error);
+                #[cfg(feature = "tracing")]
+                trace::ended(&span, trace::Outcome::Failed, None);
                 return Ok(handle);
             }
         };
@@ -100,6 +111,10 @@ impl ProcessPool {
             retries: options.retries.unwrap_or(self.shared().config.retries),
             time_limit: options.time_limit,
             deadline,
+            #[cfg(feature = "tracing")]
+            span,
+            #[cfg(feature = "tracing")]
+            since: std::cell::Cell::new(None),
         });
         // A refused task is dropped unqueued: nobody sees its handle.
         self.shared().push(task, block).map(|()| handle)

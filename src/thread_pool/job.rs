@@ -23,6 +23,8 @@ use crate::core::state::{End, Ending};
 use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
+#[cfg(feature = "tracing")]
+use crate::executor::trace::{self, Outcome};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{Arc, Weak};
 
@@ -77,8 +79,22 @@ pub(crate) struct ThreadJob<T, J> {
     /// The closure, until the thread that claims it through the task's cell
     /// (see [`Payload`]) takes it out, to run it or to drop it.
     job: UnsafeCell<Option<J>>,
+    /// The task's span (feature `tracing`; nothing without it), made by the
+    /// submit: entered while the task runs, and told how it ended (see
+    /// `executor/trace.rs`). It closes when the cell is freed.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    span: Trace,
     _result: PhantomData<fn() -> T>,
 }
+
+/// A task's span: `tracing::Span` with the feature `tracing`, and nothing
+/// (zero bytes, no code) without it.
+#[cfg(feature = "tracing")]
+pub(crate) type Trace = tracing::Span;
+/// A task's span: `tracing::Span` with the feature `tracing`, and nothing
+/// (zero bytes, no code) without it.
+#[cfg(not(feature = "tracing"))]
+pub(crate) type Trace = ();
 
 // SAFETY: `job` is only reached through `take`, whose callers claimed the
 // payload through the task's cell: one thread, once, under the cell's lock,
@@ -93,12 +109,17 @@ unsafe impl<T, J: Send> Sync for ThreadJob<T, J> {}
 pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
     job: Option<J>,
     spec: TaskSpec,
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] span: Trace,
 ) -> (Producer<T, ThreadJob<T, J>>, TaskHandle<T>) {
     let payload = ThreadJob {
         job: UnsafeCell::new(job),
+        span,
         _result: PhantomData,
     };
-    new_task(payload, spec, Caller::User)
+    let (producer, handle) = new_task(payload, spec, Caller::User);
+    #[cfg(feature = "tracing")]
+    trace::set_id(&producer.payload().span, producer.id());
+    (producer, handle)
 }
 
 impl<T, J> ThreadJob<T, J> {
@@ -113,6 +134,27 @@ impl<T, J> ThreadJob<T, J> {
     pub(crate) unsafe fn take(&self) -> Option<J> {
         // SAFETY: by the caller's claim, no other thread touches `job`.
         self.job.with_mut(|job| unsafe { (*job).take() })
+    }
+
+    /// The task's span.
+    #[cfg(feature = "tracing")]
+    pub(crate) fn span(&self) -> &tracing::Span {
+        &self.span
+    }
+
+    /// The task's span, if a subscriber listens to it (a copy, to outlive
+    /// the producer that ends the task).
+    #[cfg(feature = "tracing")]
+    fn listened_span(&self) -> Option<tracing::Span> {
+        (!self.span.is_disabled()).then(|| self.span.clone())
+    }
+}
+
+/// Says in the task's span (feature `tracing`) how it ended.
+#[cfg(feature = "tracing")]
+fn say_ended(span: Option<&tracing::Span>, outcome: Outcome, since: Option<std::time::Instant>) {
+    if let Some(span) = span {
+        trace::ended(span, outcome, since);
     }
 }
 
@@ -234,9 +276,13 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         let Some((producer, job)) = claim_queued(producer) else {
             return false;
         };
-        let end = producer.end_noting(Ending::Expire, TaskError::timeout());
+        #[cfg(feature = "tracing")]
+        let span = producer.payload().listened_span();
+        let (end, _won) = producer.end_noting(Ending::Expire, TaskError::timeout());
         if queued {
             pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
         }
         drop(job);
         return true;
@@ -256,8 +302,8 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
             drop(unsafe { producer.payload().take() });
             // Ended while queued (cancelled, or its deadline passed): the
             // queue entry counts it.
-            if let Some(end) = producer.end_unstarted().filter(|_| queued) {
-                pool.ended(end);
+            if queued {
+                count_unstarted(&producer, pool);
             }
             producer.let_go();
             return true;
@@ -266,13 +312,17 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         // and its payload dropped by the thread that ended it (a cancel):
         // the queue entry counts it.
         Start::Gone => {
-            if let Some(end) = producer.end_unstarted().filter(|_| queued) {
-                pool.ended(end);
+            if queued {
+                count_unstarted(&producer, pool);
             }
             producer.let_go();
             return false;
         }
     };
+    #[cfg(feature = "tracing")]
+    let span = producer.payload().listened_span();
+    #[cfg(feature = "tracing")]
+    let since = span.as_ref().and_then(trace::started);
 
     if let Some(limit) = producer.time_limit() {
         // The limit counts from now. The timer was started at the
@@ -291,16 +341,50 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         pool.running(id, producer.canceller());
         id
     });
+    // The task's own `tracing` events nest in its span.
+    #[cfg(feature = "tracing")]
+    let entered = span.as_ref().map(tracing::Span::enter);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+    #[cfg(feature = "tracing")]
+    drop(entered);
     if let Some(id) = id {
         pool.done_running(id);
     }
+    #[cfg(feature = "tracing")]
+    let mine = match &outcome {
+        Ok(_) => Outcome::Ok,
+        Err(_) => Outcome::Panicked,
+    };
     // Lost to a cancel or a timeout while running: the value nobody
     // wants is dropped here, on the worker.
     let (end, lost) = producer.complete_noting(outcome);
     pool.ended(end);
+    #[cfg(feature = "tracing")]
+    say_ended(
+        span.as_ref(),
+        Outcome::attempted(mine, lost.is_ok(), end),
+        since,
+    );
     drop(lost);
     true
+}
+
+/// Counts a queued task that ended without starting (cancelled, or timed
+/// out by its deadline), if it did; the queue entry calls this.
+fn count_unstarted<T: Send + 'static, J: Job<T> + 'static>(
+    producer: &Producer<T, ThreadJob<T, J>>,
+    pool: &dyn Context,
+) {
+    if let Some(end) = producer.end_unstarted() {
+        pool.ended(end);
+        // A queued task's error can only be its deadline's.
+        #[cfg(feature = "tracing")]
+        say_ended(
+            producer.payload().listened_span().as_ref(),
+            Outcome::of(end, Outcome::TimedOut),
+            None,
+        );
+    }
 }
 
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
@@ -313,14 +397,28 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
         // cancels running work reaches it as it would on any worker (and
         // that waiter counts it).
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            pool.ended(producer.end_noting(Ending::Cancel, TaskError::cancelled()));
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().listened_span();
+            let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
+            pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
             drop(job);
         }
     }
 
     fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context) {
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            pool.ended(producer.end_noting(Ending::Fail, err));
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().listened_span();
+            let (end, _won) = producer.end_noting(Ending::Fail, err);
+            pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(
+                span.as_ref(),
+                Outcome::attempted(Outcome::Failed, _won, end),
+                None,
+            );
             drop(job);
         }
     }

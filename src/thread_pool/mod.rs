@@ -572,6 +572,14 @@ impl ThreadPool {
     {
         let inner = self.inner();
         let deadline = options.deadline();
+        // The task's span (feature `tracing`), a child of the submitter's.
+        #[cfg(feature = "tracing")]
+        let span = crate::executor::trace::task_span(
+            &inner.config.name_prefix,
+            options.name.as_ref().map(|n| n.as_str()),
+        );
+        #[cfg(not(feature = "tracing"))]
+        let span = ();
         let stopping = TaskSpec {
             token,
             cancellable: false,
@@ -587,17 +595,21 @@ impl ThreadPool {
             if let Some(reason) = inner.refusal() {
                 return Err((job, reason));
             }
-            let (producer, handle) = new_thread_task::<T, J>(None, stopping);
+            let (producer, handle) = new_thread_task::<T, J>(None, stopping, span);
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().span().clone();
             producer.expire();
             inner
                 .counters
                 .count_unqueued(crate::core::state::End::Error);
+            #[cfg(feature = "tracing")]
+            crate::executor::trace::ended(&span, crate::executor::trace::Outcome::TimedOut, None);
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
             return Ok(handle);
         }
-        let (producer, handle) = new_thread_task(Some(job), stopping);
+        let (producer, handle) = new_thread_task(Some(job), stopping, span);
         // The deadline is registered (and for a time limit, the timer
         // started) before the task is queued, so that a timer that can't
         // start refuses a task nobody has seen yet.
