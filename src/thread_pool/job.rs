@@ -109,7 +109,7 @@ unsafe impl<T, J: Send> Sync for ThreadJob<T, J> {}
 pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
     job: Option<J>,
     spec: TaskSpec,
-    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] span: Trace,
+    span: Trace,
 ) -> (Producer<T, ThreadJob<T, J>>, TaskHandle<T>) {
     let payload = ThreadJob {
         job: UnsafeCell::new(job),
