@@ -196,6 +196,29 @@ fn metrics_are_readable_from_another_thread_while_tasks_run() {
     assert_eq!((m.submitted, m.completed), (2_000, 2_000), "{m}");
 }
 
+#[test]
+fn a_task_a_waiting_worker_runs_itself_counts_once() {
+    // One worker: the outer task waits for the inner one, which nobody else
+    // can run, so the waiting worker runs it itself (help-while-waiting),
+    // and its queue entry, found started, counts nothing.
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let inner_pool = pool.clone();
+    let outer = pool
+        .submit(move || inner_pool.submit(|| 2).unwrap().join().unwrap() + 1)
+        .unwrap();
+    assert_eq!(outer.join().unwrap(), 3);
+    assert_eq!(
+        pool.workers_started(),
+        1,
+        "the waiting worker ran the inner task"
+    );
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed), (2, 2), "{m}");
+    assert_eq!((m.queued, m.running), (0, 0), "{m}");
+    assert_balanced(&m);
+}
+
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process {
     use super::assert_balanced;
@@ -272,6 +295,41 @@ mod process {
             "{m}"
         );
         assert_eq!((m.queued, m.running, m.workers), (0, 0, 0), "{m}");
+        assert_balanced(&m);
+    }
+
+    /// Dies (aborts its worker) the first time it is called with `marker`,
+    /// and returns 1 the next.
+    fn die_once(marker: String) -> u32 {
+        if std::fs::metadata(&marker).is_err() {
+            std::fs::write(&marker, b"died").unwrap();
+            std::process::abort();
+        }
+        1
+    }
+
+    #[test]
+    fn process_pool_counts_a_retried_task_once() {
+        let marker =
+            std::env::temp_dir().join(format!("futurepool-metrics-retry-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let marker_arg = marker.to_str().unwrap().to_owned();
+        let h = pool
+            .task()
+            .retries(1)
+            .submit_fn(remote!(die_once), marker_arg)
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 1);
+        let _ = std::fs::remove_file(&marker);
+        // Without retries, a worker's death fails the task.
+        let marker_arg = marker.to_str().unwrap().to_owned();
+        let died = pool.submit_fn(remote!(die_once), marker_arg).unwrap();
+        assert!(died.join().unwrap_err().is_worker_died());
+        let _ = std::fs::remove_file(&marker);
+        pool.shutdown();
+        let m = pool.metrics();
+        assert_eq!((m.submitted, m.completed, m.failed), (2, 1, 1), "{m}");
         assert_balanced(&m);
     }
 
