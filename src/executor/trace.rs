@@ -71,16 +71,18 @@ impl Outcome {
     }
 }
 
-/// A new task's span, a child of the current span. Its `id` is recorded
-/// by [`set_id`] once the task has one.
-pub(crate) fn task_span(pool: &str, name: Option<&str>) -> Span {
-    tracing::debug_span!(
+/// A new task's span, a child of the current span, if a subscriber listens
+/// to it (`None` otherwise: nothing to keep). Its `id` is recorded by
+/// [`set_id`] once the task has one.
+pub(crate) fn task_span(pool: &str, name: Option<&str>) -> Option<Span> {
+    let span = tracing::debug_span!(
         target: "futurepool",
         "task",
         id = tracing::field::Empty,
         name = name,
         pool = pool
-    )
+    );
+    (!span.is_disabled()).then_some(span)
 }
 
 /// Records the task's id in its span.

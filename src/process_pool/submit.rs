@@ -60,7 +60,8 @@ impl ProcessPool {
         };
         // The task's span (feature `tracing`), a child of the submitter's.
         #[cfg(feature = "tracing")]
-        let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()));
+        let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()))
+            .unwrap_or_else(tracing::Span::none);
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
         #[cfg(feature = "tracing")]
         trace::set_id(&span, producer.id());

@@ -81,18 +81,19 @@ pub(crate) struct ThreadJob<T, J> {
     job: UnsafeCell<Option<J>>,
     /// The task's span (feature `tracing`; nothing without it), made by the
     /// submit: entered while the task runs, and told how it ended (see
-    /// `executor/trace.rs`). It closes when the cell is freed.
+    /// `executor/trace.rs`). It closes when the cell is freed. Kept only if
+    /// a subscriber listens to it (boxed: 8 bytes otherwise, not 40).
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
     span: Trace,
     _result: PhantomData<fn() -> T>,
 }
 
-/// A task's span: `tracing::Span` with the feature `tracing`, and nothing
-/// (zero bytes, no code) without it.
+/// A task's span: `tracing::Span` with the feature `tracing` (if a
+/// subscriber listens to it), and nothing (zero bytes, no code) without it.
 #[cfg(feature = "tracing")]
-pub(crate) type Trace = tracing::Span;
-/// A task's span: `tracing::Span` with the feature `tracing`, and nothing
-/// (zero bytes, no code) without it.
+pub(crate) type Trace = Option<Box<tracing::Span>>;
+/// A task's span: `tracing::Span` with the feature `tracing` (if a
+/// subscriber listens to it), and nothing (zero bytes, no code) without it.
 #[cfg(not(feature = "tracing"))]
 pub(crate) type Trace = ();
 
@@ -118,7 +119,9 @@ pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
     };
     let (producer, handle) = new_task(payload, spec, Caller::User);
     #[cfg(feature = "tracing")]
-    trace::set_id(&producer.payload().span, producer.id());
+    if let Some(span) = &producer.payload().span {
+        trace::set_id(span, producer.id());
+    }
     (producer, handle)
 }
 
@@ -136,17 +139,11 @@ impl<T, J> ThreadJob<T, J> {
         self.job.with_mut(|job| unsafe { (*job).take() })
     }
 
-    /// The task's span.
-    #[cfg(feature = "tracing")]
-    pub(crate) fn span(&self) -> &tracing::Span {
-        &self.span
-    }
-
     /// The task's span, if a subscriber listens to it (a copy, to outlive
     /// the producer that ends the task).
     #[cfg(feature = "tracing")]
-    fn listened_span(&self) -> Option<tracing::Span> {
-        (!self.span.is_disabled()).then(|| self.span.clone())
+    pub(crate) fn listened_span(&self) -> Option<tracing::Span> {
+        self.span.as_deref().cloned()
     }
 }
 

@@ -577,7 +577,8 @@ impl ThreadPool {
         let span = crate::executor::trace::task_span(
             &inner.config.name_prefix,
             options.name.as_ref().map(|n| n.as_str()),
-        );
+        )
+        .map(Box::new);
         #[cfg(not(feature = "tracing"))]
         let span = ();
         let stopping = TaskSpec {
@@ -597,13 +598,19 @@ impl ThreadPool {
             }
             let (producer, handle) = new_thread_task::<T, J>(None, stopping, span);
             #[cfg(feature = "tracing")]
-            let span = producer.payload().span().clone();
+            let span = producer.payload().listened_span();
             producer.expire();
             inner
                 .counters
                 .count_unqueued(crate::core::state::End::Error);
             #[cfg(feature = "tracing")]
-            crate::executor::trace::ended(&span, crate::executor::trace::Outcome::TimedOut, None);
+            if let Some(span) = &span {
+                crate::executor::trace::ended(
+                    span,
+                    crate::executor::trace::Outcome::TimedOut,
+                    None,
+                );
+            }
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
