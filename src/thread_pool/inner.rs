@@ -12,7 +12,7 @@ use crate::core::cell::Cancel;
 use crate::core::state::End;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
-use crate::executor::metrics::{Counters, PoolMetrics};
+use crate::executor::metrics::Counters;
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::SegQueue;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -80,7 +80,7 @@ pub(crate) struct Inner {
     room_waiters: AtomicUsize,
     /// `PoolState::threads`, readable without the lock (for `metrics`).
     /// Written only under the lock, by `publish_counts`.
-    threads: AtomicUsize,
+    pub(super) threads: AtomicUsize,
     /// How the tasks taken off the queue ended (see `metrics`), written by
     /// whichever thread ends a task, at most once per task: on a line of
     /// its own, away from the queue's counters.
@@ -586,27 +586,6 @@ impl Inner {
 
     pub(crate) fn worker_count(&self) -> usize {
         self.state.lock().threads
-    }
-
-    /// See [`PoolMetrics`]: the counters of ended tasks first, then the
-    /// queue's (`popped` before `pushed`, as in `queued`), so that a task
-    /// that moves meanwhile is seen in one place, never in none or two:
-    /// `submitted == queued + running + ended` always holds.
-    pub(crate) fn metrics(&self) -> PoolMetrics {
-        let counts = self.counters.read();
-        // ORDERING: SeqCst, as in `queued` (a read of the wake protocol's
-        // counters; Relaxed would do for a statistic, and costs the same).
-        let popped = self.popped.load(Ordering::SeqCst) as u64;
-        let pushed = self.pushed.load(Ordering::SeqCst) as u64;
-        // ORDERING: Relaxed, see `publish_counts`.
-        let workers = self.threads.load(Ordering::Relaxed);
-        Counters::snapshot(
-            counts,
-            pushed + counts.unqueued,
-            pushed.saturating_sub(popped) as usize,
-            popped.saturating_sub(counts.ended_queued()) as usize,
-            workers,
-        )
     }
 
     pub(crate) fn queued(&self) -> usize {

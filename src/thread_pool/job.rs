@@ -97,6 +97,18 @@ pub(crate) type Trace = Option<Box<tracing::Span>>;
 #[cfg(not(feature = "tracing"))]
 pub(crate) type Trace = ();
 
+/// The span of a task submitted now with `options` to the pool whose
+/// threads are named `pool` (feature `tracing`): a child of the
+/// submitter's span, kept if a subscriber listens.
+#[cfg(feature = "tracing")]
+pub(crate) fn task_trace(pool: &str, options: &crate::executor::options::TaskOptions) -> Trace {
+    trace::task_span(pool, options.name.as_ref().map(|n| n.as_str())).map(Box::new)
+}
+
+/// Nothing, without the feature `tracing`.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn task_trace(_: &str, _: &crate::executor::options::TaskOptions) -> Trace {}
+
 // SAFETY: `job` is only reached through `take`, whose callers claimed the
 // payload through the task's cell: one thread, once, under the cell's lock,
 // which orders the take after the cell was made (and shared).

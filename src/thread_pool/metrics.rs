@@ -8,7 +8,9 @@
 //! its end (`executor/metrics.rs`), on a line of its own.
 
 use super::ThreadPool;
-use crate::executor::metrics::PoolMetrics;
+use super::inner::Inner;
+use crate::executor::metrics::{Counters, PoolMetrics};
+use crate::loom::sync::atomic::Ordering;
 
 impl ThreadPool {
     /// A snapshot of the pool's tasks and workers: queued, running, worker
@@ -48,5 +50,28 @@ impl ThreadPool {
     #[doc(alias = "stats")]
     pub fn metrics(&self) -> PoolMetrics {
         self.inner().metrics()
+    }
+}
+
+impl Inner {
+    /// See [`PoolMetrics`]: the counters of ended tasks first, then the
+    /// queue's (`popped` before `pushed`, as in `queued`), so that a task
+    /// that moves meanwhile is seen in one place, never in none or two:
+    /// `submitted == queued + running + ended` always holds.
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let counts = self.counters.read();
+        // ORDERING: SeqCst, as in `queued` (a read of the wake protocol's
+        // counters; Relaxed would do for a statistic, and costs the same).
+        let popped = self.popped.load(Ordering::SeqCst) as u64;
+        let pushed = self.pushed.load(Ordering::SeqCst) as u64;
+        // ORDERING: Relaxed, see `publish_counts`.
+        let workers = self.threads.load(Ordering::Relaxed);
+        Counters::snapshot(
+            counts,
+            pushed + counts.unqueued,
+            pushed.saturating_sub(popped) as usize,
+            popped.saturating_sub(counts.ended_queued()) as usize,
+            workers,
+        )
     }
 }

@@ -572,15 +572,9 @@ impl ThreadPool {
     {
         let inner = self.inner();
         let deadline = options.deadline();
-        // The task's span (feature `tracing`), a child of the submitter's.
-        #[cfg(feature = "tracing")]
-        let span = crate::executor::trace::task_span(
-            &inner.config.name_prefix,
-            options.name.as_ref().map(|n| n.as_str()),
-        )
-        .map(Box::new);
-        #[cfg(not(feature = "tracing"))]
-        let span = ();
+        // The task's span (feature `tracing`; `()` without it).
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
+        let span = job::task_trace(&inner.config.name_prefix, options);
         let stopping = TaskSpec {
             token,
             cancellable: false,
