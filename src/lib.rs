@@ -434,8 +434,13 @@
     doc = "# Processes\n\nThe `process` feature adds a pool of worker *processes*, \
            whose running tasks can be killed and whose crashes fail only their own task.\n"
 )]
+#![doc = include_str!("executor/seeing_inside.md")]
 //! # Features
 //!
+//! - `tracing` (off by default): a [`tracing`](https://docs.rs/tracing)
+//!   span for each task, a child of the span that submitted it, with
+//!   events when it starts and ends (see "Seeing inside" above). Adds
+//!   `tracing` (without its default features).
 //! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
 //!   which every executor runs: the thread pool calls them directly, the
 //!   process pool sends them to a worker process by name. Adds `serde`,
@@ -499,6 +504,7 @@ pub use crate::core::promise::Promise;
 pub use crate::core::token::CancelToken;
 pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::Executor;
+pub use crate::executor::metrics::PoolMetrics;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::progress::{Progress, ProgressObserver};

@@ -354,6 +354,22 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         st.phases.is_done() && st.phases.end() == Some(End::Cancelled)
     }
 
+    /// How the task ended, once an ending event has won (whoever won it,
+    /// and whether or not its outcome is published yet).
+    pub(crate) fn end(&self) -> Option<End> {
+        self.state.lock().phases.end()
+    }
+
+    /// How the task ended, if it ended without ever starting.
+    pub(crate) fn end_unstarted(&self) -> Option<End> {
+        let st = self.state.lock();
+        if st.phases.started() {
+            None
+        } else {
+            st.phases.end()
+        }
+    }
+
     /// `Some(is_exception)` once done.
     pub(crate) fn done_status(&self) -> Option<bool> {
         self.state.lock().phases.done_status()

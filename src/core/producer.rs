@@ -32,7 +32,7 @@ use super::cell::{
     Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Start, TaskSpec, release,
 };
 use super::handle::TaskHandle;
-use super::state::{Ending, Phase};
+use super::state::{End, Ending, Phase};
 use super::timer::Expire;
 use crate::error::{TaskError, TaskId};
 use crate::loom::sync::{Arc, Weak};
@@ -204,33 +204,11 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         })
     }
 
-    /// Ends the task with a value still to be decoded, by the thread that
-    /// takes it (or the callback runner), never this one. Returns whether it
-    /// was wanted; if not, `decode` is dropped unrun.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> bool {
-        let cell = self.cell.take().expect("a producer ends its task once");
-        let wanted = cell
-            .complete(Outcome::Deferred(Box::new(decode)), self.caller)
-            .is_ok();
-        self.let_cell_go(cell);
-        wanted
-    }
-
     /// Ends the task, pending or running, with `err`: a shutdown, a broken
     /// pool, a dead worker. Returns whether this ended it.
     pub(crate) fn fail(mut self, err: TaskError) -> bool {
         let cell = self.cell.take().expect("a producer ends its task once");
         let ended = cell.end_with(Ending::Fail, err, self.caller);
-        self.let_cell_go(cell);
-        ended
-    }
-
-    /// Cancels the task, as its handle would (a shutdown that cancels
-    /// pending work). Returns whether this ended it.
-    pub(crate) fn cancel(mut self) -> bool {
-        let cell = self.cell.take().expect("a producer ends its task once");
-        let ended = cell.end_with(Ending::Cancel, TaskError::cancelled(), self.caller);
         self.let_cell_go(cell);
         ended
     }
@@ -242,6 +220,74 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         let ended = cell.end_with(Ending::Expire, TaskError::timeout(), self.caller);
         self.let_cell_go(cell);
         ended
+    }
+
+    /// How the task ended, once it has (whoever ended it).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn end(&self) -> Option<End> {
+        self.cell().end()
+    }
+
+    /// How the task ended, if it ended without ever starting: what a
+    /// backend that counts its tasks' outcomes reads of a queued task that
+    /// was cancelled or timed out (whoever then dropped its payload).
+    pub(crate) fn end_unstarted(&self) -> Option<End> {
+        self.cell().end_unstarted()
+    }
+
+    /// [`complete`](Self::complete), and how the task ended: as `outcome`
+    /// says, or as the event that ended it first did (then the outcome comes
+    /// back, as from `complete`). Costs nothing more than `complete` when
+    /// the outcome wins.
+    pub(crate) fn complete_noting(
+        mut self,
+        outcome: Result<T, TaskError>,
+    ) -> (End, Result<(), Result<T, TaskError>>) {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let end = match &outcome {
+            Ok(_) => End::Value,
+            Err(err) if err.is_cancelled() => End::Cancelled,
+            Err(_) => End::Error,
+        };
+        let result = cell.complete(Outcome::Ready(outcome), self.caller);
+        let end = match result {
+            Ok(()) => end,
+            Err(_) => cell.end().unwrap_or(End::Error),
+        };
+        self.let_cell_go(cell);
+        let result = result.map_err(|lost| match lost {
+            Outcome::Ready(outcome) => outcome,
+            Outcome::Deferred(_) => unreachable!("a ready outcome comes back ready"),
+        });
+        (end, result)
+    }
+
+    /// Ends the task with a value still to be decoded, by the thread that
+    /// takes it (or the callback runner), never this one. Returns how the
+    /// task ended: with a value (whatever its decoding will say), or as the
+    /// event that ended it first did (then `decode` is dropped unrun).
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> End {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let end = match cell.complete(Outcome::Deferred(Box::new(decode)), self.caller) {
+            Ok(()) => End::Value,
+            Err(_) => cell.end().unwrap_or(End::Error),
+        };
+        self.let_cell_go(cell);
+        end
+    }
+
+    /// Ends the task by `ending` ([`Fail`](Ending::Fail),
+    /// [`Cancel`](Ending::Cancel) or [`Expire`](Ending::Expire)) with `err`,
+    /// as [`fail`](Self::fail) and [`expire`](Self::expire) do (and a
+    /// handle's cancel). Returns how the task ended (by this call, or by
+    /// the event that ended it first), and whether this call ended it.
+    pub(crate) fn end_noting(mut self, ending: Ending, err: TaskError) -> (End, bool) {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let won = cell.end_with(ending, err, self.caller);
+        let end = cell.end().unwrap_or(End::Error);
+        self.let_cell_go(cell);
+        (end, won)
     }
 
     fn let_cell_go(&self, cell: Arc<Cell<T, P>>) {

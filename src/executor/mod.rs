@@ -9,19 +9,25 @@
 //!   set of shutdown options;
 //! - `window.rs`: the one map window every map runs on (lazy, bounded,
 //!   ordered or not, chunked where a backend wants it);
+//! - `metrics.rs`: [`PoolMetrics`](metrics::PoolMetrics), what every
+//!   executor counts of its tasks, and the counters behind it;
 //! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
 //!   executor, one at a time and mapped.
 
 #[cfg(feature = "remote")]
 pub(crate) mod fn_map;
+pub(crate) mod metrics;
 pub(crate) mod options;
 #[cfg(feature = "remote")]
 mod remote;
 pub(crate) mod shutdown;
+#[cfg(feature = "tracing")]
+pub(crate) mod trace;
 pub(crate) mod window;
 
 use std::fmt;
 
+use metrics::PoolMetrics;
 use options::TaskBuilder;
 use shutdown::ShutdownOptions;
 
@@ -172,6 +178,28 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// assert_eq!(Executor::queued(&pool), 0);
     /// ```
     fn queued(&self) -> usize;
+
+    /// A snapshot of the executor's tasks and workers: queued, running,
+    /// workers alive, and how many tasks were submitted and ended, and how.
+    /// Cheap, from any thread, at any time; see [`PoolMetrics`] for what
+    /// counts where.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, ThreadPool};
+    ///
+    /// fn log_line(executor: &impl Executor) -> String {
+    ///     executor.metrics().to_string()
+    /// }
+    ///
+    /// let pool = ThreadPool::new();
+    /// pool.submit(|| ()).unwrap().join().unwrap();
+    /// pool.shutdown();
+    /// assert!(log_line(&pool).ends_with("1 submitted: 1 completed, 0 failed, 0 cancelled"));
+    /// ```
+    #[doc(alias = "stats")]
+    fn metrics(&self) -> PoolMetrics;
 
     #[cfg(feature = "remote")]
     #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]

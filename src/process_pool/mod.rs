@@ -43,6 +43,7 @@ mod child;
 mod fuzz;
 #[cfg(target_os = "linux")]
 mod identity;
+mod metrics;
 pub(crate) mod protocol;
 mod remote_task;
 #[cfg(target_os = "linux")]

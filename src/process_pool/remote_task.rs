@@ -18,8 +18,11 @@ use super::protocol::{self, Outcome, Reply, Request};
 use super::supervisor::Dispatch;
 use crate::core::cell::{Cancel, Hook, Payload, Start};
 use crate::core::producer::Producer;
+use crate::core::state::{End, Ending};
 use crate::core::timer::Expire;
 use crate::error::{TaskError, payload_message};
+#[cfg(feature = "tracing")]
+use crate::executor::trace::{self, Outcome as TraceOutcome};
 use crate::loom::sync::{Arc, Weak};
 
 /// A process task's payload in its cell. The core has nothing to run or
@@ -46,11 +49,24 @@ pub(super) struct RemoteTask<T: Send + 'static> {
     pub(super) time_limit: Option<Duration>,
     /// When it must have ended, if it has a deadline.
     pub(super) deadline: Option<Instant>,
+    /// The task's span (feature `tracing`), made by the submit; it lives
+    /// here, in this process (the worker process doesn't trace), and closes
+    /// when the driver lets the task go.
+    #[cfg(feature = "tracing")]
+    pub(super) span: tracing::Span,
+    /// When it was started, if its span is listened to.
+    #[cfg(feature = "tracing")]
+    pub(super) since: std::cell::Cell<Option<Instant>>,
 }
 
 impl<T: Send + 'static> Dispatch for RemoteTask<T> {
     fn start(&self) -> Option<Arc<Vec<u8>>> {
-        (self.producer.start() == Start::Run).then(|| self.frame.clone())
+        let started = self.producer.start() == Start::Run;
+        #[cfg(feature = "tracing")]
+        if started {
+            self.since.set(trace::started(&self.span));
+        }
+        started.then(|| self.frame.clone())
     }
 
     fn set_hook(&self, hook: Hook) -> bool {
@@ -77,33 +93,93 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         self.producer.canceller()
     }
 
-    fn complete(self: Box<Self>, reply: Reply, pid: u32) {
+    fn complete(self: Box<Self>, reply: Reply, pid: u32) -> End {
         let RemoteTask {
-            producer, decode, ..
+            producer,
+            decode,
+            #[cfg(feature = "tracing")]
+            span,
+            #[cfg(feature = "tracing")]
+            since,
+            ..
         } = *self;
         if reply.carries_a_value() {
             // Decoding runs the user's `Deserialize`: not on this thread.
-            producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
+            let end =
+                producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
+            #[cfg(feature = "tracing")]
+            trace::ended(
+                &span,
+                TraceOutcome::of(end, TraceOutcome::TimedOut),
+                since.get(),
+            );
+            end
         } else {
             // An error: built from the worker's message, no user code.
-            let _ = producer.complete(decode(reply, pid));
+            let outcome = decode(reply, pid);
+            #[cfg(feature = "tracing")]
+            let mine = match &outcome {
+                Err(err) if err.is_panic() => TraceOutcome::Panicked,
+                _ => TraceOutcome::Failed,
+            };
+            let (end, lost) = producer.complete_noting(outcome);
+            #[cfg(feature = "tracing")]
+            trace::ended(
+                &span,
+                TraceOutcome::attempted(mine, lost.is_ok(), end),
+                since.get(),
+            );
+            let _ = lost;
+            end
         }
     }
 
-    fn fail(self: Box<Self>, err: TaskError) {
-        self.producer.fail(err);
+    fn fail(self: Box<Self>, err: TaskError) -> End {
+        (*self).end_as(Ending::Fail, err)
     }
 
-    fn cancel_queued(self: Box<Self>) {
-        self.producer.cancel();
+    fn cancel_queued(self: Box<Self>) -> End {
+        (*self).end_as(Ending::Cancel, TaskError::cancelled())
     }
 
-    fn expire(self: Box<Self>) {
-        self.producer.expire();
+    fn expire(self: Box<Self>) -> End {
+        (*self).end_as(Ending::Expire, TaskError::timeout())
+    }
+
+    fn ended(self: Box<Self>) -> Option<End> {
+        let end = self.producer.end();
+        #[cfg(feature = "tracing")]
+        if let Some(end) = end {
+            // Ended by a cancel or by the timer.
+            trace::ended(
+                &self.span,
+                TraceOutcome::of(end, TraceOutcome::TimedOut),
+                self.since.get(),
+            );
+        }
+        end
     }
 
     fn retries(&self) -> u32 {
         self.retries
+    }
+}
+
+impl<T: Send + 'static> RemoteTask<T> {
+    /// Ends the task by `ending`; see [`Dispatch::fail`].
+    fn end_as(self, ending: Ending, err: TaskError) -> End {
+        #[cfg(feature = "tracing")]
+        let mine = match ending {
+            Ending::Cancel => TraceOutcome::Cancelled,
+            Ending::Expire => TraceOutcome::TimedOut,
+            _ => TraceOutcome::Failed,
+        };
+        #[cfg(feature = "tracing")]
+        let (span, since) = (self.span, self.since.get());
+        let (end, _won) = self.producer.end_noting(ending, err);
+        #[cfg(feature = "tracing")]
+        trace::ended(&span, TraceOutcome::attempted(mine, _won, end), since);
+        end
     }
 }
 

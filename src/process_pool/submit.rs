@@ -15,10 +15,13 @@ use super::remote_task::{
 use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
+use crate::core::state::End;
 use crate::core::timer::ScheduleError;
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::options::TaskOptions;
 use crate::loom::sync::Arc;
+#[cfg(feature = "tracing")]
+use crate::executor::trace;
 use crate::remote::RemoteFn;
 
 impl ProcessPool {
@@ -56,7 +59,13 @@ impl ProcessPool {
             name: options.name.clone(),
             ..TaskSpec::default()
         };
+        // The task's span (feature `tracing`), a child of the submitter's.
+        #[cfg(feature = "tracing")]
+        let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()))
+            .unwrap_or_else(tracing::Span::none);
         let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        #[cfg(feature = "tracing")]
+        trace::set_id(&span, producer.id());
         let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must never run, so it ends here
@@ -67,12 +76,18 @@ impl ProcessPool {
                 return Err(reason);
             }
             producer.expire();
+            self.shared().counters.count_unqueued(End::Error);
+            #[cfg(feature = "tracing")]
+            trace::ended(&span, trace::Outcome::TimedOut, None);
             return Ok(handle);
         }
         let frame = match frame {
             Ok(frame) => frame,
             Err(err) => {
                 producer.fail(err);
+                self.shared().counters.count_unqueued(End::Error);
+                #[cfg(feature = "tracing")]
+                trace::ended(&span, trace::Outcome::Failed, None);
                 return Ok(handle);
             }
         };
@@ -98,6 +113,10 @@ impl ProcessPool {
             retries: options.retries.unwrap_or(self.shared().config.retries),
             time_limit: options.time_limit,
             deadline,
+            #[cfg(feature = "tracing")]
+            span,
+            #[cfg(feature = "tracing")]
+            since: std::cell::Cell::new(None),
         });
         // A refused task is dropped unqueued: nobody sees its handle.
         self.shared().push(task, block).map(|()| handle)
@@ -135,6 +154,7 @@ impl ProcessPool {
             let (producer, handle) = new_task(Remote, TaskSpec::default(), Caller::User);
             let errors = plan.into_iter().map(|p| Err(p.expect("none was sent")));
             let _ = producer.complete(Ok(errors.collect()));
+            self.shared().counters.count_unqueued(End::Value);
             return Ok(handle);
         }
         let frame = request_frame(&Request::Chunk {

@@ -13,9 +13,11 @@ mod run;
 use super::child::{StartError, WorkerProcess};
 use super::protocol::Reply;
 use crate::core::cell::{Cancel, Hook};
+use crate::core::state::End;
 use crate::core::timer::Expire;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
+use crate::executor::metrics::{Counters, PoolMetrics};
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::spin_until;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
@@ -46,14 +48,23 @@ pub(crate) trait Dispatch: Send {
     /// What a shutdown that cancels running work holds to cancel it.
     fn canceller(&self) -> Weak<dyn Cancel>;
     /// Ends the task with the reply of worker `pid`.
-    fn complete(self: Box<Self>, reply: Reply, pid: u32);
+    ///
+    /// This and the other methods that take the task return how it ended
+    /// (by this call, or by an event that ended it first), for the pool's
+    /// [`Counters`].
+    fn complete(self: Box<Self>, reply: Reply, pid: u32) -> End;
     /// Ends the task (pending or running) with `err`.
-    fn fail(self: Box<Self>, err: TaskError);
+    fn fail(self: Box<Self>, err: TaskError) -> End;
     /// Cancels a task that hasn't started.
-    fn cancel_queued(self: Box<Self>);
+    fn cancel_queued(self: Box<Self>) -> End;
     /// Ends the task (pending or running) as timed out: its deadline
     /// passed before it was sent.
-    fn expire(self: Box<Self>);
+    fn expire(self: Box<Self>) -> End;
+    /// Lets go of a task that another event ended (cancelled or timed out,
+    /// queued or running), and says how. `None` if it hasn't ended (it
+    /// then ends as abandoned, uncounted: a driver never lets go of a live
+    /// task).
+    fn ended(self: Box<Self>) -> Option<End>;
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
 }
@@ -103,6 +114,8 @@ pub(crate) struct Shared {
     room: Condvar,
     pub(crate) config: Config,
     pub(crate) timer: Timer,
+    /// How the tasks taken off the queue ended (see `metrics.rs`).
+    pub(crate) counters: Counters,
 }
 
 #[derive(Default)]
@@ -125,6 +138,8 @@ struct PoolState {
     pids: HashMap<usize, u32>,
     /// Worker processes started, ever.
     started: u64,
+    /// Tasks queued, ever (see `metrics.rs`).
+    submitted: u64,
     /// Each driver's running task, while it runs: what a shutdown that
     /// cancels running work reaches.
     running: HashMap<usize, Weak<dyn Cancel>>,
@@ -163,6 +178,7 @@ impl Shared {
             room: Condvar::new(),
             config,
             timer: Timer::new("futurepool-process-timer".to_owned()),
+            counters: Counters::new(),
         }
     }
 
@@ -200,6 +216,7 @@ impl Shared {
                 return Err(Refusal::spawn(err));
             }
         }
+        st.submitted += 1;
         Ok(())
     }
 
@@ -377,7 +394,7 @@ impl Shared {
         self.work.notify_all();
         self.room.notify_all();
         for job in drained {
-            job.fail(broken.task_error());
+            self.counters.count(job.fail(broken.task_error()));
         }
         broken.task_error()
     }
@@ -405,7 +422,7 @@ impl Shared {
         self.work.notify_all();
         self.room.notify_all();
         for job in drained {
-            job.cancel_queued();
+            self.counters.count(job.cancel_queued());
         }
         // Cancelling a running process task kills its worker (the task's
         // stop hook): Python 3.14's `kill_workers`, task by task.
@@ -486,6 +503,28 @@ impl Shared {
 
     pub(crate) fn workers_started(&self) -> u64 {
         self.state.lock().started
+    }
+
+    /// See [`PoolMetrics`]. Under the lock, so the queue, the workers and
+    /// `submitted` are of one instant; the counters are written outside it
+    /// (a task is counted as it ends), so `running` is what was taken off
+    /// the queue and not yet counted, and `submitted == queued + running +
+    /// ended` always holds.
+    pub(crate) fn metrics(&self) -> PoolMetrics {
+        let st = self.state.lock();
+        let counts = self.counters.read();
+        let queued = st.queue.len();
+        let running = st
+            .submitted
+            .saturating_sub(queued as u64)
+            .saturating_sub(counts.ended_queued());
+        Counters::snapshot(
+            counts,
+            st.submitted + counts.unqueued,
+            queued,
+            running as usize,
+            st.pids.len(),
+        )
     }
 }
 

@@ -132,6 +132,10 @@ impl Executor for ProcessPool {
     fn queued(&self) -> usize {
         ProcessPool::queued(self)
     }
+
+    fn metrics(&self) -> crate::PoolMetrics {
+        ProcessPool::metrics(self)
+    }
 }
 
 // `Sealed`'s methods take crate-private types on purpose: the trait is

@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 use super::job::{Context, Run};
 use crate::core::blocking;
 use crate::core::cell::Cancel;
+use crate::core::state::End;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
+use crate::executor::metrics::Counters;
 use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::SegQueue;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -76,6 +78,13 @@ pub(crate) struct Inner {
     pub(super) active: AtomicUsize,
     /// Submitters waiting for room in a bounded queue (changed under the lock).
     room_waiters: AtomicUsize,
+    /// `PoolState::threads`, readable without the lock (for `metrics`).
+    /// Written only under the lock, by `publish_counts`.
+    pub(super) threads: AtomicUsize,
+    /// How the tasks taken off the queue ended (see `metrics`), written by
+    /// whichever thread ends a task, at most once per task: on a line of
+    /// its own, away from the queue's counters.
+    pub(crate) counters: Line<Counters>,
     pub(super) state: Mutex<PoolState>,
     /// Idle workers wait here for work.
     pub(super) work: Condvar,
@@ -206,6 +215,8 @@ impl Inner {
             spinning: Line(AtomicUsize::new(0)),
             active: AtomicUsize::new(0),
             room_waiters: AtomicUsize::new(0),
+            threads: AtomicUsize::new(0),
+            counters: Line(Counters::new()),
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
             reserve: Condvar::new(),
@@ -236,6 +247,8 @@ impl Inner {
     pub(super) fn publish_counts(&self, st: &PoolState) {
         // ORDERING: SeqCst: read by submitters deciding whether to wake.
         self.active.store(st.active(), Ordering::SeqCst);
+        // ORDERING: Relaxed: a statistic, read by `metrics` only.
+        self.threads.store(st.threads, Ordering::Relaxed);
     }
 
     /// Queues `job`. With `block`, waits for room in a bounded queue;
@@ -313,7 +326,7 @@ impl Inner {
                 drop(st);
                 let err = Arc::new(err);
                 while let Some(job) = self.pop() {
-                    job.fail_queued(TaskError::spawn_failure(err.clone()));
+                    job.fail_queued(TaskError::spawn_failure(err.clone()), &**self);
                 }
             }
         }
@@ -470,7 +483,7 @@ impl Inner {
         };
         self.wake_all();
         while let Some(job) = self.pop() {
-            job.fail_queued(TaskError::broken(cause.clone()));
+            job.fail_queued(TaskError::broken(cause.clone()), self);
         }
     }
 
@@ -487,7 +500,7 @@ impl Inner {
             // On the caller's thread: the cancelled tasks' callbacks run
             // here, and their closures are dropped here.
             while let Some(job) = self.pop() {
-                job.cancel_queued();
+                job.cancel_queued(self);
             }
         }
         if options.cancel_running {
@@ -599,5 +612,10 @@ impl Context for Inner {
 
     fn done_running(&self, id: u64) {
         self.running.lock().remove(&id);
+    }
+
+    #[inline]
+    fn ended(&self, end: End) {
+        self.counters.count(end);
     }
 }

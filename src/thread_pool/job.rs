@@ -19,9 +19,12 @@ use std::time::Instant;
 use crate::core::cell::{Caller, Cancel, Cell, Payload, Start, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::{Producer, new_task};
+use crate::core::state::{End, Ending};
 use crate::core::timer::Timer;
 use crate::core::token::CancelToken;
 use crate::error::TaskError;
+#[cfg(feature = "tracing")]
+use crate::executor::trace::{self, Outcome};
 use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{Arc, Weak};
 
@@ -76,8 +79,35 @@ pub(crate) struct ThreadJob<T, J> {
     /// The closure, until the thread that claims it through the task's cell
     /// (see [`Payload`]) takes it out, to run it or to drop it.
     job: UnsafeCell<Option<J>>,
+    /// The task's span (feature `tracing`; nothing without it), made by the
+    /// submit: entered while the task runs, and told how it ended (see
+    /// `executor/trace.rs`). It closes when the cell is freed. Kept only if
+    /// a subscriber listens to it (boxed: 8 bytes otherwise, not 40).
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))]
+    span: Trace,
     _result: PhantomData<fn() -> T>,
 }
+
+/// A task's span: `tracing::Span` with the feature `tracing` (if a
+/// subscriber listens to it), and nothing (zero bytes, no code) without it.
+#[cfg(feature = "tracing")]
+pub(crate) type Trace = Option<Box<tracing::Span>>;
+/// A task's span: `tracing::Span` with the feature `tracing` (if a
+/// subscriber listens to it), and nothing (zero bytes, no code) without it.
+#[cfg(not(feature = "tracing"))]
+pub(crate) type Trace = ();
+
+/// The span of a task submitted now with `options` to the pool whose
+/// threads are named `pool` (feature `tracing`): a child of the
+/// submitter's span, kept if a subscriber listens.
+#[cfg(feature = "tracing")]
+pub(crate) fn task_trace(pool: &str, options: &crate::executor::options::TaskOptions) -> Trace {
+    trace::task_span(pool, options.name.as_ref().map(|n| n.as_str())).map(Box::new)
+}
+
+/// Nothing, without the feature `tracing`.
+#[cfg(not(feature = "tracing"))]
+pub(crate) fn task_trace(_: &str, _: &crate::executor::options::TaskOptions) -> Trace {}
 
 // SAFETY: `job` is only reached through `take`, whose callers claimed the
 // payload through the task's cell: one thread, once, under the cell's lock,
@@ -92,12 +122,19 @@ unsafe impl<T, J: Send> Sync for ThreadJob<T, J> {}
 pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
     job: Option<J>,
     spec: TaskSpec,
+    span: Trace,
 ) -> (Producer<T, ThreadJob<T, J>>, TaskHandle<T>) {
     let payload = ThreadJob {
         job: UnsafeCell::new(job),
+        span,
         _result: PhantomData,
     };
-    new_task(payload, spec, Caller::User)
+    let (producer, handle) = new_task(payload, spec, Caller::User);
+    #[cfg(feature = "tracing")]
+    if let Some(span) = &producer.payload().span {
+        trace::set_id(span, producer.id());
+    }
+    (producer, handle)
 }
 
 impl<T, J> ThreadJob<T, J> {
@@ -112,6 +149,21 @@ impl<T, J> ThreadJob<T, J> {
     pub(crate) unsafe fn take(&self) -> Option<J> {
         // SAFETY: by the caller's claim, no other thread touches `job`.
         self.job.with_mut(|job| unsafe { (*job).take() })
+    }
+
+    /// The task's span, if a subscriber listens to it (a copy, to outlive
+    /// the producer that ends the task).
+    #[cfg(feature = "tracing")]
+    pub(crate) fn listened_span(&self) -> Option<tracing::Span> {
+        self.span.as_deref().cloned()
+    }
+}
+
+/// Says in the task's span (feature `tracing`) how it ended.
+#[cfg(feature = "tracing")]
+fn say_ended(span: Option<&tracing::Span>, outcome: Outcome, since: Option<std::time::Instant>) {
+    if let Some(span) = span {
+        trace::ended(span, outcome, since);
     }
 }
 
@@ -153,7 +205,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Payload for ThreadJob<T, J> {
         // panicking drop of a value nobody wanted), which must not reach
         // the waiter. The task is done either way.
         panic::catch_unwind(AssertUnwindSafe(|| {
-            run_task(Producer::from_cell(cell, Caller::User), &**pool)
+            run_task(Producer::from_cell(cell, Caller::User), &**pool, false)
         }))
         .unwrap_or(true)
     }
@@ -171,6 +223,10 @@ pub(crate) trait Context: Send + Sync {
     fn running(&self, id: u64, task: Weak<dyn Cancel>);
     /// That task is done running.
     fn done_running(&self, id: u64);
+    /// A task taken off the pool's queue (or run by a waiter that helped)
+    /// ended as `end` says: counted once per task, by the thread that
+    /// ran or dropped it (see `executor/metrics.rs`).
+    fn ended(&self, end: End);
 }
 
 /// What the pool's queue holds: a task to run, whatever its types.
@@ -179,9 +235,9 @@ pub(crate) trait Run: Send + Sync {
     /// closure is dropped here).
     fn run(self: Arc<Self>, pool: &dyn Context);
     /// Cancels a task still queued (a shutdown that cancels pending work).
-    fn cancel_queued(self: Arc<Self>);
+    fn cancel_queued(self: Arc<Self>, pool: &dyn Context);
     /// Fails a task still queued (a broken pool, no worker to run it).
-    fn fail_queued(self: Arc<Self>, err: TaskError);
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context);
 }
 
 /// A queued task's producer, and its closure if this thread claimed it.
@@ -212,9 +268,15 @@ fn claim_queued<T: Send + 'static, J: Job<T> + 'static>(
 /// thread got to it first). Returns whether the task is done or being ended
 /// by this call's end (`false`: another thread started it, or claimed it to
 /// end it, and this producer let go).
+///
+/// `queued` says whether this is the task's queue entry (a worker took it
+/// off the queue), not a waiter that helps: the queue entry is the one that
+/// counts a task that ended without starting (see `Context::ended`); a
+/// task that runs is counted by the thread that ran it.
 fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     producer: Producer<T, ThreadJob<T, J>>,
     pool: &dyn Context,
+    queued: bool,
 ) -> bool {
     if producer.deadline().is_some_and(|d| Instant::now() >= d) {
         // Past its deadline before it started: it never runs, even if
@@ -223,7 +285,14 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         let Some((producer, job)) = claim_queued(producer) else {
             return false;
         };
-        producer.expire();
+        #[cfg(feature = "tracing")]
+        let span = producer.payload().listened_span();
+        let (end, _won) = producer.end_noting(Ending::Expire, TaskError::timeout());
+        if queued {
+            pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
+        }
         drop(job);
         return true;
     }
@@ -240,15 +309,29 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         Start::Drop => {
             // SAFETY: `Start::Drop` claimed the payload for this thread.
             drop(unsafe { producer.payload().take() });
+            // Ended while queued (cancelled, or its deadline passed): the
+            // queue entry counts it.
+            if queued {
+                count_unstarted(&producer, pool);
+            }
             producer.let_go();
             return true;
         }
-        // Started elsewhere, or claimed by a thread that ends it.
+        // Started elsewhere (that thread counts it), or ended while queued
+        // and its payload dropped by the thread that ended it (a cancel):
+        // the queue entry counts it.
         Start::Gone => {
+            if queued {
+                count_unstarted(&producer, pool);
+            }
             producer.let_go();
             return false;
         }
     };
+    #[cfg(feature = "tracing")]
+    let span = producer.payload().listened_span();
+    #[cfg(feature = "tracing")]
+    let since = span.as_ref().and_then(trace::started);
 
     if let Some(limit) = producer.time_limit() {
         // The limit counts from now. The timer was started at the
@@ -267,33 +350,84 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         pool.running(id, producer.canceller());
         id
     });
+    // The task's own `tracing` events nest in its span.
+    #[cfg(feature = "tracing")]
+    let entered = span.as_ref().map(tracing::Span::enter);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
+    #[cfg(feature = "tracing")]
+    drop(entered);
     if let Some(id) = id {
         pool.done_running(id);
     }
+    #[cfg(feature = "tracing")]
+    let mine = match &outcome {
+        Ok(_) => Outcome::Ok,
+        Err(_) => Outcome::Panicked,
+    };
     // Lost to a cancel or a timeout while running: the value nobody
     // wants is dropped here, on the worker.
-    let _ = producer.complete(outcome);
+    let (end, lost) = producer.complete_noting(outcome);
+    pool.ended(end);
+    #[cfg(feature = "tracing")]
+    say_ended(
+        span.as_ref(),
+        Outcome::attempted(mine, lost.is_ok(), end),
+        since,
+    );
+    drop(lost);
     true
+}
+
+/// Counts a queued task that ended without starting (cancelled, or timed
+/// out by its deadline), if it did; the queue entry calls this.
+fn count_unstarted<T: Send + 'static, J: Job<T> + 'static>(
+    producer: &Producer<T, ThreadJob<T, J>>,
+    pool: &dyn Context,
+) {
+    if let Some(end) = producer.end_unstarted() {
+        pool.ended(end);
+        // A queued task's error can only be its deadline's.
+        #[cfg(feature = "tracing")]
+        say_ended(
+            producer.payload().listened_span().as_ref(),
+            Outcome::of(end, Outcome::TimedOut),
+            None,
+        );
+    }
 }
 
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
     fn run(self: Arc<Self>, pool: &dyn Context) {
-        run_task(Producer::from_cell(self, Caller::User), pool);
+        run_task(Producer::from_cell(self, Caller::User), pool, true);
     }
 
-    fn cancel_queued(self: Arc<Self>) {
+    fn cancel_queued(self: Arc<Self>, pool: &dyn Context) {
         // A task a waiter started itself is running: a shutdown that
-        // cancels running work reaches it as it would on any worker.
+        // cancels running work reaches it as it would on any worker (and
+        // that waiter counts it).
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            producer.cancel();
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().listened_span();
+            let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
+            pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
             drop(job);
         }
     }
 
-    fn fail_queued(self: Arc<Self>, err: TaskError) {
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context) {
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            producer.fail(err);
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().listened_span();
+            let (end, _won) = producer.end_noting(Ending::Fail, err);
+            pool.ended(end);
+            #[cfg(feature = "tracing")]
+            say_ended(
+                span.as_ref(),
+                Outcome::attempted(Outcome::Failed, _won, end),
+                None,
+            );
             drop(job);
         }
     }

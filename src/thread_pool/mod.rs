@@ -21,6 +21,7 @@ mod default;
 mod inner;
 mod job;
 mod map;
+mod metrics;
 #[cfg(all(test, futurepool_loom))]
 mod models;
 mod scope;
@@ -571,6 +572,9 @@ impl ThreadPool {
     {
         let inner = self.inner();
         let deadline = options.deadline();
+        // The task's span (feature `tracing`; `()` without it).
+        #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
+        let span = job::task_trace(&inner.config.name_prefix, options);
         let stopping = TaskSpec {
             token,
             cancellable: false,
@@ -586,14 +590,27 @@ impl ThreadPool {
             if let Some(reason) = inner.refusal() {
                 return Err((job, reason));
             }
-            let (producer, handle) = new_thread_task::<T, J>(None, stopping);
+            let (producer, handle) = new_thread_task::<T, J>(None, stopping, span);
+            #[cfg(feature = "tracing")]
+            let span = producer.payload().listened_span();
             producer.expire();
+            inner
+                .counters
+                .count_unqueued(crate::core::state::End::Error);
+            #[cfg(feature = "tracing")]
+            if let Some(span) = &span {
+                crate::executor::trace::ended(
+                    span,
+                    crate::executor::trace::Outcome::TimedOut,
+                    None,
+                );
+            }
             // Dropped here, on the caller's thread; a drop that panics must
             // not make the submit panic.
             let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(job)));
             return Ok(handle);
         }
-        let (producer, handle) = new_thread_task(Some(job), stopping);
+        let (producer, handle) = new_thread_task(Some(job), stopping, span);
         // The deadline is registered (and for a time limit, the timer
         // started) before the task is queued, so that a timer that can't
         // start refuses a task nobody has seen yet.

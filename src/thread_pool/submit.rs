@@ -123,6 +123,10 @@ impl Executor for ThreadPool {
     fn queued(&self) -> usize {
         ThreadPool::queued(self)
     }
+
+    fn metrics(&self) -> crate::PoolMetrics {
+        ThreadPool::metrics(self)
+    }
 }
 
 // `Sealed`'s methods take crate-private types on purpose: the trait is

@@ -6,6 +6,7 @@
 use std::time::Instant;
 
 use super::{Dispatch, Shared};
+use crate::core::state::End;
 use crate::error::TaskError;
 use crate::loom::sync::Arc;
 use crate::process_pool::child::{self, CallError, StartError, WorkerProcess};
@@ -15,6 +16,13 @@ use crate::process_pool::child::{self, CallError, StartError, WorkerProcess};
 const MAX_LOST: u32 = 3;
 
 impl Shared {
+    /// Counts a task that ended, if it did.
+    fn count(&self, end: Option<End>) {
+        if let Some(end) = end {
+            self.counters.count(end);
+        }
+    }
+
     /// Runs one task on this driver's worker, starting one if needed.
     /// Returns `true` if it counted this driver in `spinning` (see below),
     /// for the caller to undo.
@@ -25,11 +33,13 @@ impl Shared {
         job: Box<dyn Dispatch>,
     ) -> bool {
         let Some(request) = job.start() else {
-            return false; // ended while queued
+            // Ended while queued (cancelled, timed out).
+            self.count(job.ended());
+            return false;
         };
         if job.deadline().is_some_and(|d| d <= Instant::now()) {
             // Passed before the timer could end it: it must not run.
-            job.expire();
+            self.counters.count(job.expire());
             return false;
         }
         self.state.lock().running.insert(id, job.canceller());
@@ -70,13 +80,15 @@ impl Shared {
                     }) => {
                         lost += 1;
                         if lost > MAX_LOST {
-                            job.fail(TaskError::worker_died(pid, code, signal));
+                            let died = TaskError::worker_died(pid, code, signal);
+                            self.counters.count(job.fail(died));
                             return false;
                         }
                         continue;
                     }
                     Err(err) => {
-                        job.fail(self.break_pool(err));
+                        let broken = self.break_pool(err);
+                        self.counters.count(job.fail(broken));
                         return false;
                     }
                 }
@@ -90,7 +102,8 @@ impl Shared {
                 lost += 1;
                 if lost > MAX_LOST {
                     let (code, signal) = child::describe(status);
-                    job.fail(TaskError::worker_died(pid, code, signal));
+                    let died = TaskError::worker_died(pid, code, signal);
+                    self.counters.count(job.fail(died));
                     return false;
                 }
                 continue;
@@ -108,7 +121,9 @@ impl Shared {
             // the worker. See README.md, "Killing a running task": the
             // worker is not reaped before `clear_hook` returns.
             if !job.set_hook(proc.kill_hook()) {
-                return false; // cancelled or timed out before it was sent
+                // Cancelled or timed out before it was sent.
+                self.count(job.ended());
+                return false;
             }
             let result = proc.call(&request);
             let killed = job.clear_hook();
@@ -128,7 +143,7 @@ impl Shared {
                     // thread, so nothing can submit and wait here while it
                     // is counted.)
                     self.state.lock().spinning += 1;
-                    job.complete(reply, pid);
+                    self.counters.count(job.complete(reply, pid));
                     // The task's copy of the request is gone with it.
                     self.recycle(request);
                     if killed || quota {
@@ -141,9 +156,11 @@ impl Shared {
                     let proc = worker.take().expect("present");
                     let status = self.end_worker(id, proc, true);
                     if killed {
-                        return false; // the task already reports its cancel or timeout
+                        // The task already reports its cancel or timeout.
+                        self.count(job.ended());
+                        return false;
                     }
-                    match err {
+                    let end = match err {
                         CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
                         CallError::Undelivered if lost < MAX_LOST => {
                             lost += 1;
@@ -155,9 +172,10 @@ impl Shared {
                         }
                         CallError::Died | CallError::Undelivered => {
                             let (code, signal) = child::describe(status);
-                            job.fail(TaskError::worker_died(pid, code, signal));
+                            job.fail(TaskError::worker_died(pid, code, signal))
                         }
-                    }
+                    };
+                    self.counters.count(end);
                     return false;
                 }
             }

@@ -1,0 +1,365 @@
+//! Pool metrics: what counts where after a known mix of outcomes (a value,
+//! a panic, a cancel while queued, a cancel while running, a time limit, a
+//! deadline already past, a shutdown that cancels), on both pools; queued
+//! and running seen while a task is held by a channel; workers.
+
+#![allow(missing_docs)]
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+futurepool::process_init_before_main!();
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+mod common {
+    pub mod process;
+}
+
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use futurepool::{PoolMetrics, ShutdownOptions, ThreadPool};
+
+/// A one-worker thread pool whose worker is held by a task until `release`
+/// is dropped or sent to; returns once the blocker runs.
+fn held_pool() -> (ThreadPool, mpsc::Sender<()>, futurepool::TaskHandle<()>) {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let (started_tx, started) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let blocker = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    (pool, release, blocker)
+}
+
+fn assert_balanced(m: &PoolMetrics) {
+    assert_eq!(
+        m.submitted,
+        m.queued as u64 + m.running as u64 + m.ended(),
+        "{m}"
+    );
+}
+
+#[test]
+fn a_fresh_pool_counts_nothing() {
+    let m = ThreadPool::new().metrics();
+    assert_eq!(m, PoolMetrics::default());
+    assert_eq!(
+        m.to_string(),
+        "0 queued, 0 running, 0 workers; 0 submitted: 0 completed, 0 failed, 0 cancelled"
+    );
+}
+
+#[test]
+fn thread_pool_queued_running_and_workers_while_a_task_is_held() {
+    let (pool, release, blocker) = held_pool();
+    let queued: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+    let m = pool.metrics();
+    assert_eq!((m.running, m.queued, m.workers), (1, 3, 1), "{m}");
+    assert_eq!((m.submitted, m.ended()), (4, 0), "{m}");
+    assert_balanced(&m);
+
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    for h in queued {
+        h.join().unwrap();
+    }
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.running, m.queued, m.workers), (0, 0, 0), "{m}");
+    assert_eq!((m.submitted, m.completed), (4, 4), "{m}");
+    assert_balanced(&m);
+}
+
+#[test]
+fn thread_pool_counts_each_outcome_once() {
+    let (pool, release, blocker) = held_pool();
+    // Cancelled while queued: counted once a worker takes it off the queue.
+    let cancelled = pool.submit(|| 1).unwrap();
+    assert!(cancelled.cancel());
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.cancelled), (1, 0), "{m}");
+    // Past its deadline at the submit: failed at once, never queued.
+    let past = pool
+        .task()
+        .deadline(Instant::now() - Duration::from_secs(1))
+        .submit(|| 2)
+        .unwrap();
+    assert!(past.join().unwrap_err().is_timeout());
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.failed, m.submitted), (1, 1, 3), "{m}");
+    assert_balanced(&m);
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    assert!(cancelled.join().unwrap_err().is_cancelled());
+
+    // A value, a panic, a time limit, a cancel while running.
+    assert_eq!(pool.submit(|| 3).unwrap().join().unwrap(), 3);
+    assert!(
+        pool.submit(|| panic!("boom"))
+            .unwrap()
+            .join()
+            .unwrap_err()
+            .is_panic()
+    );
+    let limited = pool
+        .task()
+        .time_limit(Duration::from_millis(1))
+        .submit_cancellable(|token| {
+            while !token.is_cancelled() {
+                std::thread::yield_now();
+            }
+        })
+        .unwrap();
+    assert!(limited.join().unwrap_err().is_timeout());
+    let (started_tx, started) = mpsc::channel();
+    let running = pool
+        .submit_cancellable(move |token| {
+            started_tx.send(()).unwrap();
+            while !token.is_cancelled() {
+                std::thread::yield_now();
+            }
+        })
+        .unwrap();
+    started.recv().unwrap();
+    assert!(running.cancel());
+    assert!(running.join().unwrap_err().is_cancelled());
+
+    pool.shutdown(); // every closure has returned: the counts are final
+    let m = pool.metrics();
+    // completed: the blocker, 3; failed: past, panic, time limit;
+    // cancelled: queued, running.
+    assert_eq!(
+        (m.submitted, m.completed, m.failed, m.cancelled),
+        (7, 2, 3, 2),
+        "{m}"
+    );
+    assert_eq!((m.queued, m.running), (0, 0), "{m}");
+    assert_balanced(&m);
+}
+
+#[test]
+fn thread_pool_shutdown_that_cancels_pending_counts_them_cancelled() {
+    let (pool, release, blocker) = held_pool();
+    let pending: Vec<_> = (0..5).map(|i| pool.submit(move || i).unwrap()).collect();
+    pool.shutdown_with(ShutdownOptions::new().cancel_pending(true).wait(false));
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.cancelled), (0, 1, 5), "{m}");
+    assert_balanced(&m);
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    for h in pending {
+        assert!(h.join().unwrap_err().is_cancelled());
+    }
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed, m.cancelled), (6, 1, 5), "{m}");
+}
+
+#[test]
+fn thread_pool_map_counts_each_item() {
+    let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+    let sum: u64 = pool.map(|x: u64| x, 1..=20).map(Result::unwrap).sum();
+    assert_eq!(sum, 210);
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed), (20, 20), "{m}");
+}
+
+#[test]
+fn metrics_are_readable_from_another_thread_while_tasks_run() {
+    let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+    let reader = {
+        let pool = pool.clone();
+        std::thread::spawn(move || {
+            let mut last = 0;
+            for _ in 0..2_000 {
+                let m = pool.metrics();
+                assert!(m.ended() >= last, "ended went backwards: {m}");
+                last = m.ended();
+                // Never more ended than submitted, nor more running than workers can run.
+                assert!(m.ended() <= m.submitted, "{m}");
+            }
+        })
+    };
+    let handles: Vec<_> = (0..2_000)
+        .map(|i| pool.submit(move || i).unwrap())
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    reader.join().unwrap();
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed), (2_000, 2_000), "{m}");
+}
+
+#[test]
+fn a_task_a_waiting_worker_runs_itself_counts_once() {
+    // One worker: the outer task waits for the inner one, which nobody else
+    // can run, so the waiting worker runs it itself (help-while-waiting),
+    // and its queue entry, found started, counts nothing.
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let inner_pool = pool.clone();
+    let outer = pool
+        .submit(move || inner_pool.submit(|| 2).unwrap().join().unwrap() + 1)
+        .unwrap();
+    assert_eq!(outer.join().unwrap(), 3);
+    assert_eq!(
+        pool.workers_started(),
+        1,
+        "the waiting worker ran the inner task"
+    );
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.submitted, m.completed), (2, 2), "{m}");
+    assert_eq!((m.queued, m.running), (0, 0), "{m}");
+    assert_balanced(&m);
+}
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+mod process {
+    use super::assert_balanced;
+    use super::common::process::{Started, notify};
+    use futurepool::{Executor, ProcessPool, ShutdownOptions, remote};
+    use std::time::{Duration, Instant};
+
+    fn block_forever(path: String) -> u32 {
+        notify(&path);
+        loop {
+            std::thread::park();
+        }
+    }
+
+    fn double(x: u32) -> u32 {
+        x * 2
+    }
+
+    fn boom(_: u32) -> u32 {
+        panic!("boom")
+    }
+
+    #[test]
+    fn process_pool_counts_each_outcome_once() {
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        assert_eq!(
+            pool.submit_fn(remote!(double), 2).unwrap().join().unwrap(),
+            4
+        );
+        assert!(
+            pool.submit_fn(remote!(boom), 0)
+                .unwrap()
+                .join()
+                .unwrap_err()
+                .is_panic()
+        );
+
+        // Held: one running, one queued then cancelled, one time-limited.
+        let started = Started::new();
+        let blocker = pool
+            .submit_fn(remote!(block_forever), started.path())
+            .unwrap();
+        started.wait();
+        let queued = pool.submit_fn(remote!(double), 1).unwrap();
+        let m = pool.metrics();
+        assert_eq!((m.running, m.queued, m.workers), (1, 1, 1), "{m}");
+        assert_balanced(&m);
+        assert!(queued.cancel());
+        assert!(blocker.cancel()); // kills the worker
+        assert!(blocker.join().unwrap_err().is_cancelled());
+
+        let past = pool
+            .task()
+            .deadline(Instant::now() - Duration::from_secs(1))
+            .submit_fn(remote!(double), 1)
+            .unwrap();
+        assert!(past.join().unwrap_err().is_timeout());
+        let started = Started::new();
+        let limited = pool
+            .task()
+            .time_limit(Duration::from_millis(200))
+            .submit_fn(remote!(block_forever), started.path())
+            .unwrap();
+        started.wait();
+        assert!(limited.join().unwrap_err().is_timeout());
+
+        pool.shutdown();
+        let m = pool.metrics();
+        // completed: double; failed: boom, past, limited; cancelled:
+        // blocker, queued.
+        assert_eq!(
+            (m.submitted, m.completed, m.failed, m.cancelled),
+            (6, 1, 3, 2),
+            "{m}"
+        );
+        assert_eq!((m.queued, m.running, m.workers), (0, 0, 0), "{m}");
+        assert_balanced(&m);
+    }
+
+    /// Dies (aborts its worker) the first time it is called with `marker`,
+    /// and returns 1 the next.
+    fn die_once(marker: String) -> u32 {
+        if std::fs::metadata(&marker).is_err() {
+            std::fs::write(&marker, b"died").unwrap();
+            std::process::abort();
+        }
+        1
+    }
+
+    #[test]
+    fn process_pool_counts_a_retried_task_once() {
+        let marker =
+            std::env::temp_dir().join(format!("futurepool-metrics-retry-{}", std::process::id()));
+        let _ = std::fs::remove_file(&marker);
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let marker_arg = marker.to_str().unwrap().to_owned();
+        let h = pool
+            .task()
+            .retries(1)
+            .submit_fn(remote!(die_once), marker_arg)
+            .unwrap();
+        assert_eq!(h.join().unwrap(), 1);
+        let _ = std::fs::remove_file(&marker);
+        // Without retries, a worker's death fails the task.
+        let marker_arg = marker.to_str().unwrap().to_owned();
+        let died = pool.submit_fn(remote!(die_once), marker_arg).unwrap();
+        assert!(died.join().unwrap_err().is_worker_died());
+        let _ = std::fs::remove_file(&marker);
+        pool.shutdown();
+        let m = pool.metrics();
+        assert_eq!((m.submitted, m.completed, m.failed), (2, 1, 1), "{m}");
+        assert_balanced(&m);
+    }
+
+    #[test]
+    fn process_pool_shutdown_that_cancels_pending_counts_them_cancelled() {
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let started = Started::new();
+        let blocker = pool
+            .submit_fn(remote!(block_forever), started.path())
+            .unwrap();
+        started.wait();
+        let pending: Vec<_> = (0..3)
+            .map(|i| pool.submit_fn(remote!(double), i).unwrap())
+            .collect();
+        pool.shutdown_with(
+            ShutdownOptions::new()
+                .cancel_pending(true)
+                .cancel_running(true),
+        );
+        assert!(blocker.join().unwrap_err().is_cancelled());
+        for h in pending {
+            assert!(h.join().unwrap_err().is_cancelled());
+        }
+        let m = pool.metrics();
+        assert_eq!(
+            (m.submitted, m.cancelled, m.queued, m.running),
+            (4, 4, 0, 0),
+            "{m}"
+        );
+        // Through the trait, too.
+        assert_eq!(Executor::metrics(&pool), m);
+    }
+}

@@ -1,0 +1,331 @@
+//! Feature `tracing`: each task's span is a child of the span that
+//! submitted it, carries the task's id, name and pool, is entered while the
+//! task runs (so the task's own events nest in it), and says how the task
+//! ended. Checked with a small recording subscriber, installed once for the
+//! whole binary (the workers' threads must see it), so the cases run in one
+//! test, one after the other.
+
+#![cfg(feature = "tracing")]
+#![allow(missing_docs)]
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+futurepool::process_init_before_main!();
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use futurepool::{TaskId, ThreadPool};
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Metadata, Subscriber};
+
+#[derive(Debug, Default, Clone)]
+struct SpanRec {
+    name: &'static str,
+    fields: HashMap<&'static str, String>,
+    parent: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+struct EventRec {
+    fields: HashMap<&'static str, String>,
+    parent: Option<u64>,
+}
+
+#[derive(Default)]
+struct Log {
+    spans: HashMap<u64, SpanRec>,
+    events: Vec<EventRec>,
+}
+
+/// Records spans (with their parents and fields) and events (with the span
+/// they are in). Parents are resolved the way `tracing` says: an explicit
+/// parent, else (contextual) the span this thread is in.
+#[derive(Clone, Default)]
+struct Recorder {
+    log: Arc<Mutex<Log>>,
+    next: Arc<AtomicU64>,
+}
+
+thread_local! {
+    static STACK: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
+}
+
+fn current() -> Option<u64> {
+    STACK.with(|s| s.borrow().last().copied())
+}
+
+struct Fields<'a>(&'a mut HashMap<&'static str, String>);
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name(), value.to_owned());
+    }
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name(), value.to_string());
+    }
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.0.insert(field.name(), format!("{value:?}"));
+    }
+}
+
+impl Subscriber for Recorder {
+    fn enabled(&self, _: &Metadata<'_>) -> bool {
+        true
+    }
+
+    fn new_span(&self, attrs: &Attributes<'_>) -> Id {
+        let id = self.next.fetch_add(1, Ordering::Relaxed) + 1;
+        let parent = if attrs.is_contextual() {
+            current()
+        } else {
+            attrs.parent().map(Id::into_u64)
+        };
+        let mut rec = SpanRec {
+            name: attrs.metadata().name(),
+            parent,
+            ..SpanRec::default()
+        };
+        attrs.record(&mut Fields(&mut rec.fields));
+        self.log.lock().unwrap().spans.insert(id, rec);
+        Id::from_u64(id)
+    }
+
+    fn record(&self, span: &Id, values: &Record<'_>) {
+        let mut log = self.log.lock().unwrap();
+        if let Some(rec) = log.spans.get_mut(&span.into_u64()) {
+            values.record(&mut Fields(&mut rec.fields));
+        }
+    }
+
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+
+    fn event(&self, event: &Event<'_>) {
+        let parent = if event.is_contextual() {
+            current()
+        } else {
+            event.parent().map(Id::into_u64)
+        };
+        let mut fields = HashMap::new();
+        event.record(&mut Fields(&mut fields));
+        self.log
+            .lock()
+            .unwrap()
+            .events
+            .push(EventRec { fields, parent });
+    }
+
+    fn enter(&self, span: &Id) {
+        STACK.with(|s| s.borrow_mut().push(span.into_u64()));
+    }
+
+    fn exit(&self, span: &Id) {
+        STACK.with(|s| {
+            let mut s = s.borrow_mut();
+            if let Some(i) = s.iter().rposition(|&id| id == span.into_u64()) {
+                s.remove(i);
+            }
+        });
+    }
+}
+
+impl Recorder {
+    /// The span of the task `handle`, with its id.
+    fn task_span(&self, task: TaskId) -> (u64, SpanRec) {
+        let log = self.log.lock().unwrap();
+        let found: Vec<_> = log
+            .spans
+            .iter()
+            .filter(|(_, s)| {
+                s.name == "task"
+                    && s.fields.get("id").map(|id| format!("task {id}")) == Some(task.to_string())
+            })
+            .map(|(id, s)| (*id, s.clone()))
+            .collect();
+        assert_eq!(found.len(), 1, "one span for {task}");
+        found.into_iter().next().unwrap()
+    }
+
+    /// The events in span `span`, by message.
+    fn events_in(&self, span: u64) -> Vec<EventRec> {
+        let log = self.log.lock().unwrap();
+        log.events
+            .iter()
+            .filter(|e| e.parent == Some(span))
+            .cloned()
+            .collect()
+    }
+
+    /// The one `task ended` event of span `span`.
+    fn end_of(&self, span: u64) -> EventRec {
+        let ends: Vec<_> = self
+            .events_in(span)
+            .into_iter()
+            .filter(|e| e.fields.get("message").map(String::as_str) == Some("task ended"))
+            .collect();
+        assert_eq!(ends.len(), 1, "one end event: {ends:?}");
+        ends.into_iter().next().unwrap()
+    }
+
+    fn outcome_of(&self, span: u64) -> String {
+        self.end_of(span).fields["outcome"].clone()
+    }
+}
+
+#[test]
+fn task_spans_nest_under_the_submitter_and_say_how_tasks_end() {
+    let recorder = Recorder::default();
+    tracing::subscriber::set_global_default(recorder.clone()).unwrap();
+
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .thread_name("traced")
+        .build()
+        .unwrap();
+    let submitter = tracing::info_span!("submitter");
+    let submitter_id = submitter.id().unwrap().into_u64();
+    let _in_submitter = submitter.enter();
+
+    // A value, with an event of its own inside.
+    let ok = pool
+        .task()
+        .name("job-ok")
+        .submit(|| {
+            tracing::info!(inside = true, "inside the task");
+            7
+        })
+        .unwrap();
+    let ok_id = ok.id();
+    assert_eq!(ok.join().unwrap(), 7);
+    // A panic.
+    let panics = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+    let panics_id = panics.id();
+    assert!(panics.join().unwrap_err().is_panic());
+    // Cancelled while queued behind a blocker.
+    let (started_tx, started) = mpsc::channel();
+    let (release, release_rx) = mpsc::channel::<()>();
+    let blocker = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = release_rx.recv();
+        })
+        .unwrap();
+    started.recv().unwrap();
+    let cancelled = pool.submit(|| 1).unwrap();
+    let cancelled_id = cancelled.id();
+    assert!(cancelled.cancel());
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    // A time limit.
+    let limited = pool
+        .task()
+        .time_limit(Duration::from_millis(1))
+        .submit_cancellable(|token| {
+            while !token.is_cancelled() {
+                std::thread::yield_now();
+            }
+        })
+        .unwrap();
+    let limited_id = limited.id();
+    assert!(limited.join().unwrap_err().is_timeout());
+    pool.shutdown(); // every end has been said
+
+    let (ok_span, rec) = recorder.task_span(ok_id);
+    assert_eq!(
+        rec.parent,
+        Some(submitter_id),
+        "the submitter's span is the parent"
+    );
+    assert_eq!(rec.fields["name"], "job-ok");
+    assert_eq!(rec.fields["pool"], "traced");
+    let inside: Vec<_> = recorder
+        .events_in(ok_span)
+        .into_iter()
+        .filter(|e| e.fields.contains_key("inside"))
+        .collect();
+    assert_eq!(inside.len(), 1, "the task's own event is in its span");
+    let messages: Vec<_> = recorder
+        .events_in(ok_span)
+        .into_iter()
+        .map(|e| e.fields["message"].clone())
+        .collect();
+    assert_eq!(messages, ["task started", "inside the task", "task ended"]);
+    let end = recorder.end_of(ok_span);
+    assert_eq!(end.fields["outcome"], "ok");
+    assert!(end.fields["run_us"].parse::<u64>().is_ok());
+
+    let (panic_span, rec) = recorder.task_span(panics_id);
+    assert_eq!(rec.parent, Some(submitter_id));
+    assert!(
+        !rec.fields.contains_key("name"),
+        "an unnamed task has no name field"
+    );
+    assert_eq!(recorder.outcome_of(panic_span), "panicked");
+
+    let (cancel_span, _) = recorder.task_span(cancelled_id);
+    assert_eq!(recorder.outcome_of(cancel_span), "cancelled");
+    let end = recorder.end_of(cancel_span);
+    assert!(!end.fields.contains_key("run_us"), "it never ran");
+
+    let (limit_span, _) = recorder.task_span(limited_id);
+    assert_eq!(recorder.outcome_of(limit_span), "timed out");
+
+    // Not inside any span: a task span without a parent.
+    drop(_in_submitter);
+    let pool = ThreadPool::new();
+    let orphan = pool.submit(|| ()).unwrap();
+    let orphan_id = orphan.id();
+    orphan.join().unwrap();
+    pool.shutdown();
+    assert_eq!(recorder.task_span(orphan_id).1.parent, None);
+
+    #[cfg(all(feature = "process", target_os = "linux"))]
+    process_pool(&recorder);
+}
+
+#[cfg(all(feature = "process", target_os = "linux"))]
+fn process_pool(recorder: &Recorder) {
+    use futurepool::{Executor, ProcessPool, remote};
+
+    fn double(x: u32) -> u32 {
+        x * 2
+    }
+    fn boom(_: u32) -> u32 {
+        panic!("boom")
+    }
+
+    let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    let submitter = tracing::info_span!("process submitter");
+    let submitter_id = submitter.id().unwrap().into_u64();
+    let (ok, panics) = submitter.in_scope(|| {
+        let ok = pool
+            .task()
+            .name("remote-ok")
+            .submit_fn(remote!(double), 4)
+            .unwrap();
+        let panics = pool.submit_fn(remote!(boom), 0).unwrap();
+        (ok, panics)
+    });
+    let (ok_id, panics_id) = (ok.id(), panics.id());
+    assert_eq!(ok.join().unwrap(), 8);
+    assert!(panics.join().unwrap_err().is_panic());
+    pool.shutdown();
+
+    let (ok_span, rec) = recorder.task_span(ok_id);
+    assert_eq!(rec.parent, Some(submitter_id));
+    assert_eq!(rec.fields["pool"], "process");
+    assert_eq!(rec.fields["name"], "remote-ok");
+    let messages: Vec<_> = recorder
+        .events_in(ok_span)
+        .into_iter()
+        .map(|e| e.fields["message"].clone())
+        .collect();
+    assert_eq!(messages, ["task started", "task ended"]);
+    assert_eq!(recorder.outcome_of(ok_span), "ok");
+    let (panic_span, _) = recorder.task_span(panics_id);
+    assert_eq!(recorder.outcome_of(panic_span), "panicked");
+}
