@@ -7,7 +7,7 @@ use serde_bytes::ByteBuf;
 
 /// The side of the shrunk image: a feature vector has `SMALL * SMALL * 3`
 /// numbers.
-const SMALL: u32 = 16;
+pub const SMALL: u32 = 16;
 
 /// How many visual groups the images fall in (see [`generate`]).
 pub const GROUPS: usize = 4;
