@@ -14,6 +14,9 @@ use crate::BoxError;
 /// request) before it fails.
 const IO_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// The largest body a download accepts (an image here is a few MB at most).
+const MAX_BODY: usize = 1 << 30;
+
 /// A minimal HTTP/1.1 server on `127.0.0.1`: `GET /images/{i}.png` answers
 /// image `i`, after the latency; one thread per connection, one request per
 /// connection. It stops when dropped.
@@ -34,6 +37,8 @@ impl Server {
             .name("server".into())
             .spawn(move || {
                 for stream in listener.incoming() {
+                    // ORDERING: only this flag is shared; Relaxed would do,
+                    // Acquire pairs with `drop`'s Release for clarity.
                     if stopping.load(Ordering::Acquire) {
                         break;
                     }
@@ -55,6 +60,7 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
+        // ORDERING: see the acceptor's load.
         self.stop.store(true, Ordering::Release);
         // Wake the acceptor, which then sees `stop`.
         let _ = TcpStream::connect(self.addr);
@@ -107,36 +113,39 @@ fn answer(stream: TcpStream, images: &[Vec<u8>], latency: Duration) -> io::Resul
 }
 
 /// Downloads image `index` with an HTTP/1.1 GET: its body, or an error that
-/// says what was wrong with the answer.
+/// names the request and says what went wrong.
 pub fn download(addr: SocketAddr, index: usize) -> Result<Vec<u8>, BoxError> {
     let path = format!("/images/{index}.png");
-    let bad = |what: String| -> BoxError { format!("GET {path} from {addr}: {what}").into() };
-    let stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
-    (&stream).write_all(
-        format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
-    )?;
+    get(addr, &path).map_err(|what| format!("GET {path} from {addr}: {what}").into())
+}
+
+/// The body of a `200 OK` answer to `GET path`, or what was wrong.
+fn get(addr: SocketAddr, path: &str) -> Result<Vec<u8>, String> {
+    let io = |e: io::Error| e.to_string();
+    let stream = TcpStream::connect(addr).map_err(io)?;
+    stream.set_read_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+    stream.set_write_timeout(Some(IO_TIMEOUT)).map_err(io)?;
+    (&stream)
+        .write_all(
+            format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes(),
+        )
+        .map_err(io)?;
     let mut reader = BufReader::new(stream);
     let mut status = String::new();
-    reader.read_line(&mut status)?;
-    let code = match status.split(' ').collect::<Vec<_>>()[..] {
-        [version, code, ..] if version.starts_with("HTTP/1.") => code,
-        _ => {
-            return Err(bad(format!(
-                "not an HTTP/1.x status line: {:?}",
-                status.trim_end()
-            )));
+    reader.read_line(&mut status).map_err(io)?;
+    let status = status.trim_end();
+    match status.split(' ').collect::<Vec<_>>()[..] {
+        [version, "200", ..] if version.starts_with("HTTP/1.") => {}
+        [version, _, ..] if version.starts_with("HTTP/1.") => {
+            return Err(format!("status {status}"));
         }
-    };
-    if code != "200" {
-        return Err(bad(format!("status {}", status.trim_end())));
+        _ => return Err(format!("not an HTTP/1.x status line: {status:?}")),
     }
     let mut length = None;
     loop {
         let mut line = String::new();
-        if reader.read_line(&mut line)? == 0 {
-            return Err(bad("the connection closed before the body".into()));
+        if reader.read_line(&mut line).map_err(io)? == 0 {
+            return Err("the connection closed before the body".into());
         }
         let line = line.trim_end();
         if line.is_empty() {
@@ -145,22 +154,19 @@ pub fn download(addr: SocketAddr, index: usize) -> Result<Vec<u8>, BoxError> {
         if let Some((name, value)) = line.split_once(':') {
             if name.eq_ignore_ascii_case("content-length") {
                 let value = value.trim();
-                length = Some(
-                    value
-                        .parse::<usize>()
-                        .map_err(|_| bad(format!("bad Content-Length {value:?}")))?,
-                );
+                match value.parse::<usize>() {
+                    Ok(n) if n <= MAX_BODY => length = Some(n),
+                    Ok(_) => return Err(format!("a body of {value} bytes is too large")),
+                    Err(_) => return Err(format!("bad Content-Length {value:?}")),
+                }
             }
         }
     }
-    let length = length.ok_or_else(|| bad("no Content-Length".into()))?;
+    let length = length.ok_or("no Content-Length")?;
     let mut body = vec![0; length];
-    reader.read_exact(&mut body).map_err(|e| {
-        if e.kind() == io::ErrorKind::UnexpectedEof {
-            bad(format!("the body ended before its {length} bytes"))
-        } else {
-            e.into()
-        }
+    reader.read_exact(&mut body).map_err(|e| match e.kind() {
+        io::ErrorKind::UnexpectedEof => format!("the body ended before its {length} bytes"),
+        _ => e.to_string(),
     })?;
     Ok(body)
 }
@@ -206,6 +212,10 @@ mod tests {
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
                 Err("bad Content-Length \"x\""),
+            ),
+            (
+                b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999\r\n\r\n",
+                Err("a body of 99999999999 bytes is too large"),
             ),
             (
                 b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npng",
