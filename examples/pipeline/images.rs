@@ -52,7 +52,7 @@ pub fn generate(index: usize, side: u32) -> (usize, Vec<u8>) {
             [g, g, g]
         }
     };
-    let period = side / 8 + rng.below(side / 8 + 1);
+    let period = (side / 8 + rng.below(side / 8 + 1)).max(1);
     let phase = rng.below(period);
     let mut pixels = Vec::with_capacity((side * side * 3) as usize);
     for y in 0..side {

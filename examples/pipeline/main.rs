@@ -335,7 +335,12 @@ fn main() {
     // never gets past this line.
     futurepool::process::init();
 
-    let config = parse_args(std::env::args().skip(1)).unwrap_or_else(|message| {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return;
+    }
+    let config = parse_args(args).unwrap_or_else(|message| {
         eprintln!("{message}\n{USAGE}");
         std::process::exit(2);
     });
