@@ -11,17 +11,19 @@
 //! [`ThreadPool::map`], printing `N is prime: true/false` in input order.
 //! Then it times the same check over a longer list: sequentially, on a thread
 //! pool with one worker per core, and on a process pool with `map` and a
-//! chunk size, each pool with a live count while it runs. It prints each
+//! chunk size, each pool with a progress bar while it runs (futurepool's
+//! `indicatif` feature: drawn on stderr, and only when stderr is a
+//! terminal, so redirected output has nothing extra). It prints each
 //! pool's speed-up over sequential (at most the number of cores), and warns
 //! if other programs were busy on the machine meanwhile: they take cores
 //! from the pools, and the speed-up with them.
 
 mod load;
 
-use std::io::Write;
 use std::time::{Duration, Instant};
 
 use futurepool::{ProcessPool, ThreadPool, as_completed, remote};
+use indicatif::{ProgressBar, ProgressStyle};
 
 const PRIMES: [u64; 6] = [
     112_272_535_095_293,
@@ -89,7 +91,9 @@ fn main() {
     let seq_time = start.elapsed();
     println!("sequential: {}", secs(seq_time));
 
-    // The thread pool: one task per number, counted as they finish.
+    // The thread pool: one task per number, a bar counting them as they
+    // finish.
+    let bar = progress_bar("threads:", count);
     let meter = load::Meter::start(Vec::new());
     let start = Instant::now();
     let handles: Vec<_> = numbers
@@ -103,11 +107,11 @@ fn main() {
         })
         .collect();
     let mut threads = vec![false; numbers.len()];
-    for (done, (i, handle)) in as_completed(handles).enumerate() {
+    for (i, handle) in as_completed(handles).progress(bar.clone()) {
         threads[i] = handle.join().expect("is_prime doesn't panic");
-        progress("threads:", done + 1, count);
     }
     let thread_time = start.elapsed();
+    bar.finish_and_clear();
     let thread_load = meter.finish(thread_time);
     assert_eq!(
         threads, sequential,
@@ -142,7 +146,7 @@ fn main() {
     }
 }
 
-/// Times the check on a process pool, with a live count; returns how busy
+/// Times the check on a process pool, with a progress bar; returns how busy
 /// the machine was meanwhile.
 fn time_processes(
     processes: &ProcessPool,
@@ -154,18 +158,19 @@ fn time_processes(
     let check = remote!(is_prime);
     // Start the workers before timing, as the thread pool's are by now.
     let _ = processes.map(check, vec![3; cores]).count();
+    let bar = progress_bar("processes:", numbers.len());
     let meter = load::Meter::start(processes.worker_pids());
     let start = Instant::now();
     let mut results = Vec::with_capacity(numbers.len());
-    for (done, prime) in processes
+    for prime in processes
         .map(check, numbers.iter().copied())
         .chunksize(2)
-        .enumerate()
+        .progress(bar.clone())
     {
         results.push(prime.expect("is_prime doesn't panic"));
-        progress("processes:", done + 1, numbers.len());
     }
     let time = start.elapsed();
+    bar.finish_and_clear();
     let load = meter.finish(time);
     assert_eq!(
         results, sequential,
@@ -175,15 +180,22 @@ fn time_processes(
     load
 }
 
-/// Rewrites the current line with a live count.
-fn progress(label: &str, done: usize, count: usize) {
-    print!("\r{label:<11} {done}/{count} checked");
-    std::io::stdout().flush().ok();
+/// A bar for `count` numbers, on stderr: drawn only if stderr is a
+/// terminal (futurepool sets its length and position as the tasks finish).
+fn progress_bar(label: &'static str, count: usize) -> ProgressBar {
+    let style = ProgressStyle::with_template(
+        "{prefix:<11} [{bar:30}] {pos}/{len} checked, {eta} left {msg}",
+    )
+    .expect("a valid template")
+    .progress_chars("=> ");
+    ProgressBar::new(count as u64)
+        .with_style(style)
+        .with_prefix(label)
 }
 
-/// Replaces the live count with the time and the speed-up.
+/// The time and the speed-up (the bar is gone by then).
 fn report(label: &str, time: Duration, sequential: Duration, cores: usize, units: &str) {
-    println!("\r{label:<11} {}              ", secs(time));
+    println!("{label:<11} {}", secs(time));
     println!(
         "speed-up:   {:.2}x with {cores} {units} (at most {cores}x)",
         sequential.as_secs_f64() / time.as_secs_f64()

@@ -219,6 +219,8 @@
 //! assert_eq!(waited.done.len(), 4);
 //! ```
 //!
+#![doc = include_str!("progress/chapter.md")]
+//!
 //! # Borrowing: scoped tasks
 //!
 //! A task usually owns what it uses (`'static`). Inside
@@ -442,6 +444,12 @@
 //!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
 //!   `process_init_before_main!`; see "Processes" above when it is
 //!   enabled). Adds, on Linux, `libc`.
+//! - `indicatif` (off by default): progress bars.
+//!   [`ProgressObserver`] for `indicatif::ProgressBar`, so
+//!   `.progress(bar.clone())` on a map, an `as_completed` or
+//!   `wait_with_progress` draws one (on stderr, and only when stderr is a
+//!   terminal). Adds `indicatif` 0.18 without its default features
+//!   (`console`, `portable-atomic`, `unit-prefix`).
 //!
 //! The `process` feature compiles on every platform, so a crate that
 //! enables it builds everywhere; worker processes run on **Linux** only:
@@ -477,6 +485,7 @@ mod executor;
 mod loom;
 #[cfg(feature = "process")]
 mod process_pool;
+mod progress;
 #[cfg(feature = "remote")]
 mod remote;
 mod thread_pool;
@@ -492,10 +501,12 @@ pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError}
 pub use crate::executor::Executor;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;
+pub use crate::progress::{Progress, ProgressObserver};
 pub use crate::thread_pool::{
     Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,
     submit,
 };
+pub use crate::wait::wait_with_progress;
 pub use crate::wait::{
     AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
     FirstOkTimeoutError, JoinNextAsync, JoinNextTimeoutError, ReturnWhen, TaskGroup, TaskRef,

@@ -231,3 +231,188 @@ fn an_as_completed_in_another_thread_sees_every_completion() {
     gate.open();
     assert_eq!(collector.join().unwrap(), (0..30).sum());
 }
+
+// --- Growing: tasks added while iterating (Dask's `as_completed.add`) ---
+
+/// The pages a crawl finds: page `n` at depth `d` links to 0, 1 or 2 pages
+/// (by `n % 3`), down to depth 5.
+fn links(n: u64, depth: u32) -> Vec<u64> {
+    if depth >= 5 {
+        return Vec::new();
+    }
+    (0..n % 3).map(|k| n * 3 + k + 1).collect()
+}
+
+#[test]
+fn a_crawl_yields_every_added_task_once_and_ends_when_all_are_yielded() {
+    let pool = ThreadPool::builder().max_workers(4).build().unwrap();
+    let fetch = |n: u64, depth: u32| move || (n, depth, links(n, depth));
+    // What the crawl must find, computed here.
+    let mut expected = Vec::new();
+    let mut stack = vec![(2_u64, 0_u32), (5, 0)];
+    while let Some((n, d)) = stack.pop() {
+        expected.push(n);
+        stack.extend(links(n, d).into_iter().map(|m| (m, d + 1)));
+    }
+    expected.sort();
+    assert!(
+        expected.len() > 20,
+        "a crawl worth the name: {}",
+        expected.len()
+    );
+
+    let roots = [2, 5].map(|n| pool.submit(fetch(n, 0)).unwrap());
+    let mut pages = as_completed(roots);
+    let mut crawled = Vec::new();
+    while let Some(handle) = pages.next() {
+        let (n, depth, found) = handle.join().unwrap();
+        crawled.push(n);
+        let before = pages.len();
+        for &m in &found {
+            assert!(pages.add(pool.submit(fetch(m, depth + 1)).unwrap()));
+        }
+        assert_eq!(pages.len(), before + found.len()); // not yet yielded
+    }
+    crawled.sort();
+    assert_eq!(crawled, expected);
+}
+
+#[test]
+fn a_task_added_after_the_end_is_yielded_by_the_next_next() {
+    let pool = ThreadPool::new();
+    let mut it = as_completed([pool.submit(|| 1).unwrap()]);
+    assert_eq!(it.next().unwrap().join().unwrap(), 1);
+    assert!(it.next().is_none());
+    assert!(it.next().is_none());
+    it.add(pool.submit(|| 2).unwrap());
+    assert_eq!(it.len(), 1);
+    assert_eq!(it.next().unwrap().join().unwrap(), 2);
+    assert!(it.next().is_none());
+    assert_eq!(it.len(), 0);
+}
+
+#[test]
+fn a_task_added_twice_is_yielded_once_until_yielded() {
+    let pool = ThreadPool::new();
+    let (tx, rx) = mpsc::channel::<()>();
+    let a = pool.submit(|| 1).unwrap();
+    let b = pool.submit(move || rx.recv().unwrap()).unwrap();
+    let c = pool.submit(|| ()).unwrap();
+    let mut it = as_completed([&a]);
+    assert!(!it.add(&a), "already in the set");
+    assert_eq!(it.len(), 1);
+    assert!(std::ptr::eq(it.next().unwrap(), &a));
+    assert!(it.next().is_none());
+    // Yielded: adding it again yields it again.
+    assert!(it.add(&a));
+    assert!(std::ptr::eq(it.next().unwrap(), &a));
+    drop(it);
+
+    let mut it = as_completed([&b]);
+    assert!(!it.add(&b));
+    tx.send(()).unwrap();
+    assert!(std::ptr::eq(it.next().unwrap(), &b));
+    assert!(it.next().is_none());
+    drop(it);
+    // Owned handles: the same task can't be owned twice; a fresh task is new.
+    let mut it = as_completed(Vec::<TaskHandle<()>>::new());
+    assert!(it.add(c));
+    assert_eq!(it.count(), 1);
+}
+
+/// Each round, this thread adds a task while another completes it, both
+/// released by one barrier: registration and completion race, and the task
+/// is yielded exactly once either way.
+#[test]
+fn adding_races_with_completion_and_each_task_is_yielded_once() {
+    use futurepool::Promise;
+    use std::sync::{Arc, Barrier};
+    const ROUNDS: usize = 300;
+    let barrier = Arc::new(Barrier::new(2));
+    let (tx, rx) = mpsc::channel::<Promise<usize>>();
+    let completer = {
+        let barrier = barrier.clone();
+        thread::spawn(move || {
+            for (i, promise) in rx.iter().enumerate() {
+                barrier.wait();
+                promise.set(i).unwrap();
+            }
+        })
+    };
+    let mut it = as_completed(Vec::<TaskHandle<usize>>::new());
+    let mut seen = vec![0; ROUNDS];
+    for _ in 0..ROUNDS {
+        let (promise, handle) = Promise::new();
+        tx.send(promise).unwrap();
+        barrier.wait();
+        it.add(handle);
+        // Sometimes take one, so adds also meet a set being drained.
+        if let Some(h) = it.by_ref().next() {
+            seen[h.join().unwrap()] += 1;
+        }
+    }
+    drop(tx);
+    completer.join().unwrap();
+    for h in it {
+        seen[h.join().unwrap()] += 1;
+    }
+    assert!(seen.iter().all(|&n| n == 1), "{seen:?}");
+}
+
+#[test]
+fn a_stream_grows_too_and_comes_back_after_its_end() {
+    use futures::StreamExt;
+    let pool = ThreadPool::new();
+    let mut stream = as_completed([pool.submit(|| 0_u32).unwrap()]).into_stream();
+    futures::executor::block_on(async {
+        let mut seen = Vec::new();
+        while let Some(handle) = stream.next().await {
+            let n = handle.await.unwrap();
+            seen.push(n);
+            if n < 3 {
+                stream.add(pool.submit(move || 2 * n + 1).unwrap());
+                stream.add(pool.submit(move || 2 * n + 2).unwrap());
+            }
+        }
+        seen.sort();
+        assert_eq!(seen, [0, 1, 2, 3, 4, 5, 6]);
+        assert!(stream.next().await.is_none());
+        stream.add(pool.submit(|| 7).unwrap());
+        assert_eq!(stream.next().await.unwrap().await.unwrap(), 7);
+        assert!(stream.next().await.is_none());
+    });
+}
+
+#[test]
+fn a_timed_iteration_grows_and_times_out_again_after_an_add() {
+    let pool = ThreadPool::new();
+    let gate = Gate::new();
+    let waiter = gate.waiter();
+    let stuck = pool.submit(move || waiter.wait()).unwrap();
+    let first = pool.submit(|| ()).unwrap();
+    first.wait(); // finished ones come first, deadline or not
+    let mut it = as_completed([first]).timeout(Duration::from_millis(20));
+    it.next().unwrap().unwrap().join().unwrap();
+    it.add(stuck);
+    let err = it.next().unwrap().unwrap_err();
+    assert!(it.next().is_none());
+    let stuck = err.into_unfinished().pop().unwrap();
+    // After the deadline: a finished task is yielded, an unfinished one
+    // comes back in another timeout error.
+    let done = pool.submit(|| ()).unwrap();
+    done.wait();
+    it.add(done);
+    it.next().unwrap().unwrap().join().unwrap();
+    assert!(it.next().is_none());
+    it.add(stuck);
+    let stuck = it
+        .next()
+        .unwrap()
+        .unwrap_err()
+        .into_unfinished()
+        .pop()
+        .unwrap();
+    assert!(it.next().is_none());
+    gate.open();
+    stuck.join().unwrap();
+}

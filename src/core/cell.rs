@@ -359,6 +359,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         self.state.lock().phases.done_status()
     }
 
+    /// Done without a value: an error, or cancelled.
+    pub(crate) fn is_failed(&self) -> bool {
+        let st = self.state.lock();
+        st.phases.is_done() && st.phases.end() != Some(End::Value)
+    }
+
     /// A word for `Debug`, as Python's repr says it.
     pub(crate) fn describe(&self) -> &'static str {
         let st = self.state.lock();
@@ -667,6 +673,17 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         }
         st.waiting().watchers.push(w);
         None
+    }
+
+    /// How many watchers and callbacks wait on the task (for tests: that
+    /// nothing is registered where nothing should be).
+    #[cfg(test)]
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.state
+            .lock()
+            .waiting
+            .as_ref()
+            .map_or(0, |w| w.watchers.len() + w.callbacks.len())
     }
 
     /// Removes the watchers with this id, if still registered.

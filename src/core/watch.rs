@@ -114,6 +114,9 @@ pub(crate) fn help_one<'a>(tasks: impl IntoIterator<Item = &'a dyn Completion>) 
 pub(crate) trait Completion: Send + Sync {
     /// `Some(is_exception)` if the task is done, else `None`.
     fn done_status(&self) -> Option<bool>;
+    /// Whether the task is done without a value (an error, or cancelled):
+    /// what a progress report counts as failed.
+    fn is_failed(&self) -> bool;
     /// Registers `w`, or returns `Some(is_exception)` without registering if
     /// the task is already done.
     fn watch(&self, w: Watcher) -> Option<bool>;

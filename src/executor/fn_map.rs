@@ -302,6 +302,35 @@ where
         self
     }
 
+    /// Reports progress to `observer` as the chunks finish, counted in
+    /// inputs: done, failed, total (if the input knows its length exactly),
+    /// rate, time left; as [`Map::progress`](crate::Map::progress), on any
+    /// executor.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Executor, Progress, ThreadPool, remote};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let last: Arc<Mutex<Option<Progress>>> = Arc::default();
+    /// let l = last.clone();
+    /// let n = pool
+    ///     .map_fn(remote!(|x: u32| x + 1), 0..10)
+    ///     .chunksize(3)
+    ///     .progress(move |p: &Progress| *l.lock().unwrap() = Some(p.clone()))
+    ///     .count();
+    /// assert_eq!(n, 10);
+    /// let last = last.lock().unwrap().clone().unwrap();
+    /// assert_eq!((last.done(), last.failed(), last.total()), (10, 0, Some(10)));
+    /// ```
+    #[doc(alias = "tqdm")]
+    pub fn progress(mut self, observer: impl crate::ProgressObserver + 'static) -> Self {
+        self.window.set_progress(observer);
+        self
+    }
+
     /// A [`Stream`] of the same items in the same order, for async code:
     /// polling never blocks on a task, and the map's deadline wakes it
     /// without a runtime timer.

@@ -19,6 +19,17 @@
 //! yields one timeout error, cancels what is in flight, and ends. A
 //! per-item `time_limit` is each unit's running-time limit: a unit that
 //! passes it yields timeout errors for its inputs, and the map goes on.
+//!
+//! Progress (`.progress(observer)`, see `src/progress/`): counted in inputs
+//! as units finish, and reported on the consuming thread. Unordered, a unit
+//! is counted when the ready-queue yields it, which is as it finishes.
+//! Ordered, a unit is counted when it is settled, unless the consumer had
+//! to wait for the front unit first: then the units in flight register with
+//! a second ready-queue (indexed by their sequence numbers), and the
+//! consumer waits on that queue instead, counting the units behind the
+//! front one as they finish. (Registering only then keeps a map of quick
+//! tasks, whose front unit is mostly done when asked for, as cheap as
+//! without progress.) Without an observer none of this is done.
 
 use std::collections::VecDeque;
 use std::task::{Context, Poll};
@@ -29,6 +40,7 @@ use crate::core::handle::TaskHandle;
 use crate::core::watch::{Completion, Notify, Watcher};
 use crate::error::{Refusal, TaskError};
 use crate::loom::sync::Arc;
+use crate::progress::Tracker;
 
 /// Inputs of one unit: one, or a chunk. (One needs no allocation.)
 pub(crate) enum Chunk<X> {
@@ -77,6 +89,9 @@ enum Slot<O> {
     Task {
         handle: TaskHandle<O>,
         n: usize,
+        /// Progress: counted as finished before it was settled, and
+        /// whether it failed as a whole then.
+        counted: Option<bool>,
     },
     /// The executor refused it: the map's last item.
     Refused(TaskError),
@@ -103,6 +118,15 @@ pub(crate) struct Window<U: Units, I> {
     pub(crate) deadline: Option<Instant>,
     pub(crate) time_limit: Option<Duration>,
     finished: bool,
+    /// Progress, if an observer is attached.
+    progress: Option<Tracker>,
+    /// Ordered, with progress: the ready-queue of finished units' sequence
+    /// numbers; the next unit's number, and the front unit's.
+    progress_notify: Option<Arc<Notify>>,
+    next_seq: usize,
+    front_seq: usize,
+    /// Units numbered below this are registered with the progress queue.
+    watched_upto: usize,
 }
 
 impl<U, I> Window<U, I>
@@ -127,6 +151,11 @@ where
             deadline: None,
             time_limit: None,
             finished: false,
+            progress: None,
+            progress_notify: None,
+            next_seq: 0,
+            front_seq: 0,
+            watched_upto: 0,
         }
     }
 
@@ -187,7 +216,11 @@ where
             let options = self.options();
             let block = block || self.in_flight == 0;
             match self.units.submit(inputs, &options, block) {
-                Ok(handle) => self.push(Slot::Task { handle, n }),
+                Ok(handle) => self.push(Slot::Task {
+                    handle,
+                    n,
+                    counted: None,
+                }),
                 Err((inputs, Refusal::Full)) => {
                     self.stalled = Some(inputs);
                     return;
@@ -205,6 +238,7 @@ where
         self.in_flight += 1;
         let Some(notify) = &self.notify else {
             self.slots.push_back(Some(slot));
+            self.next_seq += 1;
             return;
         };
         let index = match self.free.pop() {
@@ -239,7 +273,11 @@ where
                 self.free.push(index);
                 slot
             }
-            None => self.slots.pop_front().flatten(),
+            None => {
+                let slot = self.slots.pop_front();
+                self.front_seq += usize::from(slot.is_some());
+                slot.flatten()
+            }
         };
         if slot.is_some() {
             self.in_flight -= 1;
@@ -251,15 +289,15 @@ where
     /// to `ready` (or, if it timed out because the map's deadline passed,
     /// the map ends).
     fn settle(&mut self, slot: Slot<U::Out>, outcome: Option<Result<U::Out, TaskError>>) {
-        let (outcome, n) = match slot {
+        let (outcome, n, counted) = match slot {
             Slot::Refused(err) => return self.end(err),
-            Slot::Task { handle, n } => {
+            Slot::Task { handle, n, counted } => {
                 let outcome = outcome.unwrap_or_else(|| {
                     handle
                         .try_join()
                         .map_err(|e| e.into_task_error().expect("the unit is done"))
                 });
-                (outcome, n)
+                (outcome, n, counted)
             }
         };
         let map_timed_out = outcome.as_ref().is_err_and(TaskError::is_timeout)
@@ -267,7 +305,18 @@ where
         if map_timed_out {
             self.end(TaskError::timeout());
         } else {
+            let before = self.ready.len();
             U::split(outcome, n, &mut self.ready);
+            if let Some(tracker) = &mut self.progress {
+                // Failures inside a unit (a chunk's inputs, a late decode)
+                // are known only now.
+                let errs = self.ready.range(before..).filter(|r| r.is_err()).count() as u64;
+                match counted {
+                    None => tracker.record(n as u64, errs),
+                    Some(false) => tracker.record_failed(errs),
+                    Some(true) => {} // counted failed as a whole
+                }
+            }
         }
     }
 
@@ -287,6 +336,7 @@ where
             }
         }
         self.free.clear();
+        self.front_seq = self.next_seq;
         self.in_flight = 0;
         self.inputs = None;
         self.stalled = None;
@@ -306,25 +356,35 @@ where
     /// The next item, blocking for it.
     pub(crate) fn next_blocking(&mut self) -> Option<Result<U::Item, TaskError>> {
         loop {
-            if let Some(item) = self.ready.pop_front() {
+            if !self.ready.is_empty() {
                 if !self.finished {
                     // Keep the workers busy while the caller looks at this.
                     self.fill(true);
                 }
-                return Some(item);
+                // Before the item leaves: an observer that panics loses
+                // nothing.
+                self.report();
+                return self.ready.pop_front();
             }
             if self.finished {
+                self.finish_progress();
                 return None;
             }
             self.fill(true);
             if self.in_flight == 0 {
                 self.finished = true;
+                self.finish_progress();
                 return None;
             }
+            self.report();
             match self.notify.clone() {
                 None => {
                     // Ordered: wait for the front unit (lending this
-                    // thread's place if it is a pool worker).
+                    // thread's place if it is a pool worker), counting the
+                    // ones behind it as they finish if progress is shown.
+                    if self.progress.is_some() {
+                        self.wait_front_counting();
+                    }
                     let slot = self.take(None).expect("a unit is in flight");
                     if let Slot::Task { handle, .. } = &slot {
                         handle.wait();
@@ -360,19 +420,31 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<U::Item, TaskError>>> {
         loop {
-            if let Some(item) = self.ready.pop_front() {
+            if !self.ready.is_empty() {
                 if !self.finished {
                     self.fill(false);
                 }
-                return Poll::Ready(Some(item));
+                self.report();
+                return Poll::Ready(self.ready.pop_front());
             }
             if self.finished {
+                self.finish_progress();
                 return Poll::Ready(None);
             }
             self.fill(false);
             if self.in_flight == 0 {
                 self.finished = true;
+                self.finish_progress();
                 return Poll::Ready(None);
+            }
+            if self.progress.is_some() {
+                // Ordered, and the front unit isn't done: count the units
+                // behind it as they finish (each wakes this task).
+                if self.is_ordered() && self.front_is_pending() {
+                    self.watch_in_flight();
+                    self.count_all_finished(Some(cx));
+                }
+                self.report();
             }
             match &self.notify {
                 None => {
@@ -412,6 +484,9 @@ where
             .field("deadline", &self.deadline)
             .field("time_limit", &self.time_limit)
             .field("finished", &self.finished);
+        if let Some(progress) = &self.progress {
+            f.field("progress", progress);
+        }
         f
     }
 
@@ -460,3 +535,10 @@ impl<U: Units, I> Drop for Window<U, I> {
         }
     }
 }
+
+// What the window does for progress, apart.
+#[path = "window_progress.rs"]
+mod progress;
+#[cfg(test)]
+#[path = "window_tests.rs"]
+mod tests;

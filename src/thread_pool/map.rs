@@ -361,6 +361,39 @@ where
         self
     }
 
+    /// Reports progress to `observer` as the tasks finish: done, failed
+    /// (an `Err` item), total (if the input knows its length exactly), rate,
+    /// time left. It runs on the thread iterating the map, also while that
+    /// thread waits for the front item of an ordered map; see
+    /// [`ProgressObserver`](crate::ProgressObserver). With the feature
+    /// `indicatif`, an `indicatif::ProgressBar` is an observer.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Progress, ThreadPool};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let seen: Arc<Mutex<Vec<(u64, Option<u64>)>>> = Arc::default();
+    /// let log = seen.clone();
+    /// let sum: u64 = pool
+    ///     .map(|x: u64| x * 2, 1..=100)
+    ///     .progress(move |p: &Progress| log.lock().unwrap().push((p.done(), p.total())))
+    ///     .map(Result::unwrap)
+    ///     .sum();
+    /// assert_eq!(sum, 10_100);
+    /// let seen = seen.lock().unwrap();
+    /// assert_eq!(seen.first(), Some(&(0, Some(100))));
+    /// assert_eq!(seen.last(), Some(&(100, Some(100))));
+    /// assert!(seen.windows(2).all(|w| w[0].0 <= w[1].0)); // only ever grows
+    /// ```
+    #[doc(alias = "tqdm")]
+    pub fn progress(mut self, observer: impl crate::ProgressObserver + 'static) -> Self {
+        self.window.set_progress(observer);
+        self
+    }
+
     /// A [`Stream`] of the same items in the same order, for async code:
     /// polling never blocks on a task. (It may block briefly only to submit
     /// into a full [bounded](crate::ThreadPoolBuilder::bounded) queue while

@@ -402,6 +402,32 @@ where
     F: Fn(I::Item) -> T + Send + Sync,
     T: Send + 'static,
 {
+    /// Reports progress to `observer` as the tasks finish; see
+    /// [`Map::progress`](crate::Map::progress).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Progress, ThreadPool};
+    /// use std::sync::atomic::{AtomicU64, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let done = Arc::new(AtomicU64::new(0));
+    /// let d = done.clone();
+    /// let words = ["a", "bb", "ccc"];
+    /// let n = pool.scope(|s| {
+    ///     s.map(|w: &&str| w.len(), &words)
+    ///         .progress(move |p: &Progress| d.store(p.done(), Ordering::SeqCst))
+    ///         .count()
+    /// });
+    /// assert_eq!((n, done.load(Ordering::SeqCst)), (3, 3));
+    /// ```
+    pub fn progress(mut self, observer: impl crate::ProgressObserver + 'static) -> Self {
+        self.window.set_progress(observer);
+        self
+    }
+
     /// Yields results in the order the tasks finish; see
     /// [`Map::unordered`](crate::Map::unordered).
     ///

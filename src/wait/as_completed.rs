@@ -1,16 +1,16 @@
 //! [`as_completed`]: tasks in the order they finish.
 
+use std::collections::VecDeque;
 use std::fmt;
-use std::iter::FusedIterator;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use futures_core::Stream;
-use futures_core::stream::FusedStream;
 
 use super::set::{TaskRef, WatchSet};
 use crate::error::TimeoutError;
+use crate::progress::{ProgressObserver, Tracker};
 
 /// Yields the given tasks as they finish: first those already finished when
 /// it is called (in the order given), then the others in the order they
@@ -28,6 +28,10 @@ use crate::error::TimeoutError;
 ///
 /// For async code, [`AsCompleted::into_stream`] gives a [`Stream`] of the
 /// same tasks in the same order, which never blocks.
+///
+/// More tasks can be [added](AsCompleted::add) while iterating (Dask's
+/// `as_completed(...).add(f)`): the iteration ends when every task given
+/// or added has been yielded. [`AsCompleted::progress`] reports progress.
 ///
 /// Accepts anything that is a [`TaskRef`]: handles, references to handles,
 /// or `(key, handle)` pairs; for tasks of different output types,
@@ -80,6 +84,8 @@ where
         remaining: set.total,
         set,
         started,
+        progress: None,
+        ready: VecDeque::new(),
     }
 }
 
@@ -98,14 +104,141 @@ where
 /// values.sort();
 /// assert_eq!(values, [0, 1, 2, 3]);
 /// ```
+///
+/// # Growing while iterating
+///
+/// [`add`](Self::add) puts another task in while iterating, as a crawler
+/// submits follow-up work as results arrive. It is not a
+/// [`FusedIterator`](std::iter::FusedIterator) for that reason: after
+/// `next` has returned `None`, a task added makes the next `next` yield it.
+/// Its [`len`](ExactSizeIterator::len) is the number of tasks not yet
+/// yielded.
 #[must_use = "as_completed does nothing unless iterated"]
 pub struct AsCompleted<H: TaskRef> {
     set: WatchSet<H>,
     remaining: usize,
     started: Instant,
+    progress: Option<Tracker>,
+    /// With progress: finished tasks taken off the ready-queue (and
+    /// counted) but not yet yielded.
+    ready: VecDeque<usize>,
 }
 
 impl<H: TaskRef> AsCompleted<H> {
+    /// Adds a task while iterating: it is yielded once finished, as the
+    /// others (at once by the next `next` if it already is). Returns
+    /// `false`, and drops `task`, if the same task is in the set and not
+    /// yet yielded (it is yielded once); a task added again after it was
+    /// yielded is yielded again.
+    ///
+    /// Added after `next` returned `None`, the task is yielded by the next
+    /// `next`: the iteration ends when every task given or added has been
+    /// yielded. Dask's `as_completed(...).add(future)`.
+    ///
+    /// # Examples
+    ///
+    /// A crawler: each page found submits the pages it links to.
+    ///
+    /// ```
+    /// use futurepool::{ThreadPool, as_completed};
+    ///
+    /// let pool = ThreadPool::new();
+    /// // Page n links to pages 2n and 2n + 1, up to page 15.
+    /// let fetch = |n: u32| move || (n, [2 * n, 2 * n + 1].into_iter().filter(|&m| m < 16).collect::<Vec<_>>());
+    /// let mut pages = as_completed([pool.submit(fetch(1)).unwrap()]);
+    /// let mut crawled = Vec::new();
+    /// while let Some(handle) = pages.next() {
+    ///     let (page, links) = handle.join().unwrap();
+    ///     crawled.push(page);
+    ///     for link in links {
+    ///         pages.add(pool.submit(fetch(link)).unwrap());
+    ///     }
+    /// }
+    /// crawled.sort();
+    /// assert_eq!(crawled, (1..16).collect::<Vec<_>>());
+    /// ```
+    pub fn add(&mut self, task: H) -> bool {
+        if self.set.add(task).is_none() {
+            return false;
+        }
+        self.remaining += 1;
+        if let Some(tracker) = &mut self.progress {
+            tracker.add_total(1);
+        }
+        true
+    }
+
+    /// Reports progress to `observer` as the tasks finish: done, failed
+    /// (ended with an error or cancelled), total (the tasks given, plus
+    /// those [added](Self::add) since), rate, time left. It runs on the
+    /// thread calling `next` (for the stream, polling it), as that thread
+    /// takes finished tasks off the queue: `done` counts the tasks finished
+    /// by then, yielded or not. See [`ProgressObserver`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Progress, ThreadPool, as_completed};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let last: Arc<Mutex<Option<Progress>>> = Arc::default();
+    /// let l = last.clone();
+    /// let handles: Vec<_> = (0..4).map(|i| pool.submit(move || i).unwrap()).collect();
+    /// let mut finished = as_completed(handles)
+    ///     .progress(move |p: &Progress| *l.lock().unwrap() = Some(p.clone()));
+    /// let extra = pool.submit(|| -> i32 { panic!("lost") }).unwrap();
+    /// finished.add(extra);
+    /// assert_eq!(finished.count(), 5);
+    /// let last = last.lock().unwrap().clone().unwrap();
+    /// assert_eq!((last.done(), last.failed(), last.total()), (5, 1, Some(5)));
+    /// ```
+    #[doc(alias = "tqdm")]
+    pub fn progress(mut self, observer: impl ProgressObserver + 'static) -> Self {
+        let total = u64::try_from(self.remaining).ok();
+        self.progress = Some(Tracker::new(observer, self.started, total));
+        self
+    }
+
+    /// A finished task's index off the ready-queue, without blocking;
+    /// with progress, each one taken off is counted, and reported before
+    /// one is handed out (so an observer that panics loses no task).
+    fn pop_ready(&mut self) -> Option<usize> {
+        if self.progress.is_none() {
+            return self.set.notify.try_pop();
+        }
+        while let Some(index) = self.set.notify.try_pop() {
+            self.count(index);
+        }
+        self.report();
+        self.ready.pop_front()
+    }
+
+    /// With progress: counts the task at `index` as finished, and keeps it
+    /// to be yielded. (An index whose task was handed out already, by a
+    /// timeout, is dropped.)
+    fn count(&mut self, index: usize) {
+        let Some(Some(task)) = self.set.slots.get(index) else {
+            return;
+        };
+        let failed = task.completion().is_failed();
+        if let Some(tracker) = &mut self.progress {
+            tracker.record(1, u64::from(failed));
+            self.ready.push_back(index);
+        }
+    }
+
+    fn report(&mut self) {
+        if let Some(tracker) = &mut self.progress {
+            tracker.flush();
+        }
+    }
+
+    fn finish_progress(&mut self) {
+        if let Some(tracker) = &mut self.progress {
+            tracker.finish();
+        }
+    }
     /// Gives up `timeout` after the `as_completed` call: the iterator then
     /// yields one [`TimeoutError`], holding the unfinished tasks, and ends.
     ///
@@ -183,23 +316,60 @@ impl<H: TaskRef> AsCompleted<H> {
 
     /// The next finished task, waiting until `deadline` (forever if `None`).
     fn next_deadline(&mut self, deadline: Option<Instant>) -> Option<H> {
-        if self.remaining == 0 {
-            return None;
+        loop {
+            if self.remaining == 0 {
+                self.finish_progress();
+                return None;
+            }
+            let index = match self.pop_ready() {
+                Some(index) => index,
+                // With no time limit, a pool worker runs a task of its own
+                // pool that hasn't started itself, rather than block: each
+                // must finish before the iteration ends.
+                None if deadline.is_none() && self.set.help_next() => continue,
+                None => {
+                    let index = self.set.notify.pop_deadline(deadline)?;
+                    if self.progress.is_none() {
+                        index
+                    } else {
+                        self.count(index);
+                        continue;
+                    }
+                }
+            };
+            // An index whose task a timeout handed out is stale: skip it.
+            if let Some(task) = self.set.take(index) {
+                self.remaining -= 1;
+                return Some(task);
+            }
         }
-        let index = loop {
-            if let Some(index) = self.set.notify.try_pop() {
-                break index;
+    }
+
+    /// The next finished task without blocking, or `cx` woken when one
+    /// finishes.
+    fn poll_next_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<H>> {
+        loop {
+            if self.remaining == 0 {
+                self.finish_progress();
+                return Poll::Ready(None);
             }
-            // With no time limit, a pool worker runs a task of its own pool
-            // that hasn't started itself, rather than block: each must
-            // finish before the iteration ends.
-            if deadline.is_none() && self.set.help_next() {
-                continue;
+            let index = if self.progress.is_none() {
+                self.set.notify.poll_pop(cx.waker())
+            } else {
+                while let Some(index) = self.set.notify.poll_pop(cx.waker()) {
+                    self.count(index);
+                }
+                self.report();
+                self.ready.pop_front()
+            };
+            let Some(index) = index else {
+                return Poll::Pending;
+            };
+            if let Some(task) = self.set.take(index) {
+                self.remaining -= 1;
+                return Poll::Ready(Some(task));
             }
-            break self.set.notify.pop_deadline(deadline)?;
-        };
-        self.remaining -= 1;
-        self.set.slots[index].take()
+        }
     }
 }
 
@@ -217,7 +387,7 @@ impl<H: TaskRef> Iterator for AsCompleted<H> {
 
 impl<H: TaskRef> ExactSizeIterator for AsCompleted<H> {}
 
-impl<H: TaskRef> FusedIterator for AsCompleted<H> {}
+// Not a `FusedIterator`: a task added after the end is yielded (see `add`).
 
 impl<H: TaskRef> fmt::Debug for AsCompleted<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -233,6 +403,10 @@ impl<H: TaskRef> fmt::Debug for AsCompleted<H> {
 ///
 /// Yields `Ok(task)` as tasks finish. If the deadline passes first, yields one
 /// `Err(`[`TimeoutError`]`)` carrying the unfinished tasks, and ends.
+///
+/// Tasks can be [added](Self::add) while iterating, as to
+/// [`AsCompleted`]; for that reason it is not a
+/// [`FusedIterator`](std::iter::FusedIterator).
 ///
 /// # Examples
 ///
@@ -257,25 +431,48 @@ pub struct AsCompletedTimeout<H: TaskRef> {
     expired: bool,
 }
 
+impl<H: TaskRef> AsCompletedTimeout<H> {
+    /// Adds a task while iterating; see [`AsCompleted::add`]. The deadline
+    /// stays: added after it passed (after the timeout error), the task is
+    /// yielded by the next `next` if it has finished by then, else comes
+    /// back in another timeout error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ThreadPool, as_completed};
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut it = as_completed([pool.submit(|| 1).unwrap()]).timeout(Duration::from_secs(60));
+    /// let first = it.next().unwrap().unwrap().join().unwrap();
+    /// it.add(pool.submit(move || first + 1).unwrap());
+    /// assert_eq!(it.next().unwrap().unwrap().join().unwrap(), 2);
+    /// assert!(it.next().is_none());
+    /// ```
+    pub fn add(&mut self, task: H) -> bool {
+        let added = self.inner.add(task);
+        self.expired &= !added;
+        added
+    }
+}
+
 impl<H: TaskRef> Iterator for AsCompletedTimeout<H> {
     type Item = Result<H, TimeoutError<H>>;
 
     fn next(&mut self) -> Option<Self::Item> {
         if self.expired || self.inner.remaining == 0 {
+            self.inner.finish_progress();
             return None;
         }
         if let Some(task) = self.inner.next_deadline(self.deadline) {
             return Some(Ok(task));
         }
         self.expired = true;
-        let unfinished: Vec<H> = self
-            .inner
-            .set
-            .slots
-            .iter_mut()
-            .filter_map(Option::take)
-            .collect();
+        let unfinished = self.inner.set.take_all();
+        self.inner.ready.clear();
         self.inner.remaining = 0;
+        self.inner.finish_progress();
         Some(Err(TimeoutError::new(unfinished, self.inner.set.total)))
     }
 
@@ -288,7 +485,7 @@ impl<H: TaskRef> Iterator for AsCompletedTimeout<H> {
     }
 }
 
-impl<H: TaskRef> FusedIterator for AsCompletedTimeout<H> {}
+// Not a `FusedIterator`: a task added after the end is yielded (see `add`).
 
 impl<H: TaskRef> fmt::Debug for AsCompletedTimeout<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -301,6 +498,9 @@ impl<H: TaskRef> fmt::Debug for AsCompletedTimeout<H> {
 }
 
 /// The [`Stream`] of [`as_completed`]: made by [`AsCompleted::into_stream`].
+///
+/// Tasks can be [added](Self::add) while polling, as to [`AsCompleted`];
+/// for that reason it is not a `FusedStream`.
 ///
 /// # Examples
 ///
@@ -318,21 +518,40 @@ pub struct AsCompletedStream<H: TaskRef> {
     inner: AsCompleted<H>,
 }
 
+impl<H: TaskRef> AsCompletedStream<H> {
+    /// Adds a task while polling; see [`AsCompleted::add`].
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futures::StreamExt;
+    /// use futurepool::{ThreadPool, as_completed};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut stream = as_completed([pool.submit(|| 1).unwrap()]).into_stream();
+    /// let sum = futures::executor::block_on(async {
+    ///     let mut sum = 0;
+    ///     while let Some(handle) = stream.next().await {
+    ///         let n = handle.await.unwrap();
+    ///         sum += n;
+    ///         if n < 3 {
+    ///             stream.add(pool.submit(move || n + 1).unwrap());
+    ///         }
+    ///     }
+    ///     sum
+    /// });
+    /// assert_eq!(sum, 1 + 2 + 3);
+    /// ```
+    pub fn add(&mut self, task: H) -> bool {
+        self.inner.add(task)
+    }
+}
+
 impl<H: TaskRef> Stream for AsCompletedStream<H> {
     type Item = H;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<H>> {
-        let inner = &mut self.get_mut().inner;
-        if inner.remaining == 0 {
-            return Poll::Ready(None);
-        }
-        match inner.set.notify.poll_pop(cx.waker()) {
-            Some(index) => {
-                inner.remaining -= 1;
-                Poll::Ready(inner.set.slots[index].take())
-            }
-            None => Poll::Pending,
-        }
+        self.get_mut().inner.poll_next_task(cx)
     }
 
     fn size_hint(&self) -> (usize, Option<usize>) {
@@ -340,11 +559,7 @@ impl<H: TaskRef> Stream for AsCompletedStream<H> {
     }
 }
 
-impl<H: TaskRef> FusedStream for AsCompletedStream<H> {
-    fn is_terminated(&self) -> bool {
-        self.inner.remaining == 0
-    }
-}
+// Not a `FusedStream`: a task added after the end is yielded (see `add`).
 
 impl<H: TaskRef> fmt::Debug for AsCompletedStream<H> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

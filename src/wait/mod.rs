@@ -30,4 +30,7 @@ pub use first_ok_error::{AllFailedError, FirstOkTimeoutError};
 pub use group::{JoinNextAsync, TaskGroup};
 pub use group_error::JoinNextTimeoutError;
 pub use set::TaskRef;
-pub use wait::{ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout};
+pub use wait::{
+    ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
+    wait_with_progress,
+};

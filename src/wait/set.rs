@@ -138,6 +138,10 @@ pub(crate) struct WatchSet<H: TaskRef> {
     pub(crate) total: usize,
     /// The next task [`help_next`](Self::help_next) offers to run.
     help_cursor: usize,
+    /// The identities of the tasks held, once a task is [added](Self::add)
+    /// (kept only then: a set that never grows needs none).
+    /// Addresses as integers: compared, never dereferenced.
+    held: Option<std::collections::HashSet<usize>>,
 }
 
 // The tasks are never pinned: polling only moves handles in and out of
@@ -188,7 +192,48 @@ impl<H: TaskRef> WatchSet<H> {
             id,
             total,
             help_cursor: 0,
+            held: None,
         }
+    }
+
+    /// Adds a task to the set, unless a task still held is the same task.
+    /// Returns its index (its finishing pushes it on the ready-queue, or it
+    /// is pushed at once if already finished), or `None` if it was a
+    /// duplicate (and is dropped).
+    pub(crate) fn add(&mut self, item: H) -> Option<usize> {
+        let identity = item.completion().identity().addr();
+        let held = self.held.get_or_insert_with(|| {
+            self.slots
+                .iter()
+                .flatten()
+                .map(|h| h.completion().identity().addr())
+                .collect()
+        });
+        if !held.insert(identity) {
+            return None;
+        }
+        let index = self.slots.len();
+        let w = Watcher {
+            id: self.id,
+            notify: self.notify.clone(),
+            index,
+        };
+        let done = item.completion().watch(w).is_some();
+        self.slots.push(Some(item));
+        self.total += 1;
+        if done {
+            self.notify.push(index);
+        }
+        Some(index)
+    }
+
+    /// Takes the task at `index` out of the set (it was yielded).
+    pub(crate) fn take(&mut self, index: usize) -> Option<H> {
+        let task = self.slots.get_mut(index)?.take()?;
+        if let Some(held) = &mut self.held {
+            held.remove(&(task.completion().identity().addr()));
+        }
+        Some(task)
     }
 
     /// Help-while-waiting, for a wait without a time limit that needs every
@@ -219,6 +264,9 @@ impl<H: TaskRef> WatchSet<H> {
     /// Unregisters and returns every task still held, in the order given.
     pub(crate) fn take_all(&mut self) -> Vec<H> {
         let id = self.id;
+        if let Some(held) = &mut self.held {
+            held.clear();
+        }
         self.slots
             .iter_mut()
             .filter_map(Option::take)

@@ -7,6 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::set::{TaskRef, WatchSet};
+use crate::progress::{ProgressObserver, Tracker};
 
 /// When [`wait`](wait()) returns.
 ///
@@ -101,7 +102,49 @@ where
     I: IntoIterator,
     I::Item: TaskRef,
 {
-    wait_until(tasks, return_when, None)
+    wait_until(tasks, return_when, None, None)
+}
+
+/// Like [`wait`](wait()), reporting progress to `observer` as the tasks
+/// finish: done, failed (ended with an error or cancelled), total, rate,
+/// time left. Dask's `progress(futures)`. The observer runs on this
+/// thread, while it waits; see [`ProgressObserver`]. Its last report,
+/// [`finish`](ProgressObserver::finish), comes when the wait returns.
+///
+/// For progress with a time limit, iterate
+/// [`as_completed(tasks)`](crate::as_completed())`.`[`progress(observer)`](crate::AsCompleted::progress)`.`[`timeout(t)`](crate::AsCompleted::timeout).
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{Progress, ReturnWhen, ThreadPool, wait_with_progress};
+/// use std::sync::{Arc, Mutex};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..8).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let seen: Arc<Mutex<Vec<u64>>> = Arc::default();
+/// let log = seen.clone();
+/// let waited = wait_with_progress(&handles, ReturnWhen::AllCompleted, move |p: &Progress| {
+///     assert_eq!(p.total(), Some(8));
+///     log.lock().unwrap().push(p.done());
+/// });
+/// assert_eq!(waited.done.len(), 8);
+/// assert_eq!(seen.lock().unwrap().last(), Some(&8));
+/// ```
+#[doc(alias = "progress")]
+pub fn wait_with_progress<I>(
+    tasks: I,
+    return_when: ReturnWhen,
+    observer: impl ProgressObserver + 'static,
+) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    let started = Instant::now();
+    let set = WatchSet::new(tasks);
+    let tracker = Tracker::new(observer, started, u64::try_from(set.total).ok());
+    wait_set(set, return_when, None, Some(tracker))
 }
 
 /// Like [`wait`](wait()), but returns when `timeout` has passed even if
@@ -127,7 +170,12 @@ where
     I: IntoIterator,
     I::Item: TaskRef,
 {
-    wait_until(tasks, return_when, Instant::now().checked_add(timeout))
+    wait_until(
+        tasks,
+        return_when,
+        Instant::now().checked_add(timeout),
+        None,
+    )
 }
 
 /// Like [`wait`](wait()), but returns at `deadline` even if `return_when`
@@ -150,7 +198,7 @@ where
     I: IntoIterator,
     I::Item: TaskRef,
 {
-    wait_until(tasks, return_when, Some(deadline))
+    wait_until(tasks, return_when, Some(deadline), None)
 }
 
 /// Like [`wait`](wait()), for async code: a future that resolves when the
@@ -176,7 +224,7 @@ where
 {
     WaitAsync {
         set: WatchSet::new(tasks),
-        progress: Progress::new(return_when),
+        progress: Tally::new(return_when),
     }
 }
 
@@ -196,7 +244,7 @@ where
 #[must_use = "futures do nothing unless polled"]
 pub struct WaitAsync<H: TaskRef> {
     set: WatchSet<H>,
-    progress: Progress,
+    progress: Tally,
 }
 
 impl<H: TaskRef> Future for WaitAsync<H> {
@@ -224,16 +272,16 @@ impl<H: TaskRef> fmt::Debug for WaitAsync<H> {
     }
 }
 
-/// How far a wait has got.
-struct Progress {
+/// How far a wait has got, against its `ReturnWhen`.
+struct Tally {
     return_when: ReturnWhen,
     finished: usize,
     exception: bool,
 }
 
-impl Progress {
-    fn new(return_when: ReturnWhen) -> Progress {
-        Progress {
+impl Tally {
+    fn new(return_when: ReturnWhen) -> Tally {
+        Tally {
             return_when,
             finished: 0,
             exception: false,
@@ -256,6 +304,23 @@ impl Progress {
             .expect("each index is pushed once");
         self.exception |= task.completion().done_status() == Some(true);
     }
+
+    /// Records, and counts for a progress report.
+    fn record_tracked<H: TaskRef>(
+        &mut self,
+        set: &WatchSet<H>,
+        index: usize,
+        tracker: Option<&mut Tracker>,
+    ) {
+        self.record(set, index);
+        if let Some(tracker) = tracker {
+            let failed = set.slots[index]
+                .as_ref()
+                .is_some_and(|task| task.completion().is_failed());
+            tracker.record(1, u64::from(failed));
+            tracker.flush();
+        }
+    }
 }
 
 /// Unregisters and splits the tasks into done and not done, in input order.
@@ -274,13 +339,29 @@ fn split<H: TaskRef>(set: &mut WatchSet<H>) -> Waited<H> {
     waited
 }
 
-fn wait_until<I>(tasks: I, return_when: ReturnWhen, deadline: Option<Instant>) -> Waited<I::Item>
+fn wait_until<I>(
+    tasks: I,
+    return_when: ReturnWhen,
+    deadline: Option<Instant>,
+    tracker: Option<Tracker>,
+) -> Waited<I::Item>
 where
     I: IntoIterator,
     I::Item: TaskRef,
 {
-    let mut set = WatchSet::new(tasks);
-    let mut progress = Progress::new(return_when);
+    wait_set(WatchSet::new(tasks), return_when, deadline, tracker)
+}
+
+fn wait_set<H: TaskRef>(
+    mut set: WatchSet<H>,
+    return_when: ReturnWhen,
+    deadline: Option<Instant>,
+    mut tracker: Option<Tracker>,
+) -> Waited<H> {
+    if let Some(tracker) = &mut tracker {
+        tracker.flush(); // the start: nothing done yet
+    }
+    let mut progress = Tally::new(return_when);
     // A pool worker waiting for all, with no time limit, runs the tasks of
     // its own pool that haven't started itself before it blocks: each must
     // finish anyway. A timed or first-completed wait only lends its place
@@ -295,7 +376,10 @@ where
                 None => break, // timed out
             },
         };
-        progress.record(&set, index);
+        progress.record_tracked(&set, index, tracker.as_mut());
+    }
+    if let Some(tracker) = &mut tracker {
+        tracker.finish();
     }
     split(&mut set)
 }

@@ -447,6 +447,12 @@ impl<T> TaskHandle<T> {
     {
         self.cell.add_callback(Box::new(callback));
     }
+
+    /// How many watchers and callbacks wait on the task (for tests).
+    #[cfg(test)]
+    pub(crate) fn waiter_count(&self) -> usize {
+        self.cell.waiter_count()
+    }
 }
 
 /// Awaiting a handle gives the same outcome as [`join`](TaskHandle::join),
@@ -520,6 +526,10 @@ pub(crate) fn debug_task<T, P: ?Sized + super::cell::Payload>(
 impl<T: Send + 'static> Completion for TaskHandle<T> {
     fn done_status(&self) -> Option<bool> {
         self.cell.done_status()
+    }
+
+    fn is_failed(&self) -> bool {
+        self.cell.is_failed()
     }
 
     fn watch(&self, w: Watcher) -> Option<bool> {
