@@ -25,10 +25,13 @@
 //!   [`ProcessPool`] of `--workers` processes decodes each PNG, shrinks it to
 //!   16x16 (a box filter) and flattens it into a feature vector.
 //! - **Pipelined.** Each image goes to the process pool the moment its
-//!   download completes ([`as_completed`]), not after all downloads: the
-//!   workers decode while other images are still on the way. Its bytes go as
-//!   a byte string ([`ByteBuf`]: one length and one copy, not a
-//!   serde sequence of numbers).
+//!   download completes, not after all downloads: the workers decode while
+//!   other images are still on the way. One growing [`as_completed`] holds
+//!   both steps: each finished download [adds](futurepool::AsCompleted::add)
+//!   its decode, keyed by its step, with [`AnyHandle`] for the two output
+//!   types; the iteration ends when every download and decode has. An
+//!   image's bytes go as a byte string ([`ByteBuf`]: one length and one
+//!   copy, not a serde sequence of numbers).
 //! - **Checked.** A final step clusters the feature vectors (k-means,
 //!   deterministic start, fixed iterations) and prints the cluster sizes and
 //!   their purity against the generated groups. A sequential version (each
@@ -36,13 +39,14 @@
 //!   first; the program prints both times and checks that both versions
 //!   computed the same features and the same clusters.
 //!
-//! A progress bar shows on the terminal while each version runs, and
-//! nothing at all when stderr is not a terminal.
+//! An indicatif progress bar shows on the terminal while each version runs
+//! (the pipelined one fed by `as_completed`'s
+//! [`progress`](futurepool::AsCompleted::progress) observer), and nothing at
+//! all when stderr is not a terminal.
 //!
-//! The example is behind the examples package's `pipeline` feature, so
-//! that its dependencies (`png`, `indicatif`: about a dozen crates) stay out
-//! of the main example's build; without the feature, cargo says which
-//! feature it needs.
+//! The example is behind the examples package's `pipeline` feature, so that
+//! the `png` crate (nine crates in all) stays out of the main example's
+//! build; without the feature, cargo says which feature it needs.
 //!
 //! # Results
 //!
@@ -77,7 +81,7 @@ use std::io::{self, Write};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use futurepool::{ProcessPool, ThreadPool, as_completed, remote};
+use futurepool::{AnyHandle, ProcessPool, Progress, ThreadPool, as_completed, remote};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_bytes::ByteBuf;
 
@@ -127,6 +131,8 @@ impl Default for Config {
 struct Summary {
     /// Images with a feature vector from the pipelined version.
     processed: usize,
+    /// Steps (downloads and decodes) the pipelined version's progress counted.
+    steps_counted: u64,
     /// Images per cluster.
     cluster_sizes: Vec<usize>,
     /// The share of images whose cluster's majority group is their own group.
@@ -171,7 +177,8 @@ fn run(config: &Config, out: &mut impl Write) -> Result<Summary, BoxError> {
     }
 
     let (sequential, seq_time) = sequential(config, &server, out)?;
-    let (pipelined, pipe_time) = pipelined(config, &server, &threads, &processes, out)?;
+    let (pipelined, pipe_time, steps_counted) =
+        pipelined(config, &server, &threads, &processes, out)?;
     drop(server);
     writeln!(
         out,
@@ -206,6 +213,7 @@ fn run(config: &Config, out: &mut impl Write) -> Result<Summary, BoxError> {
     )?;
     Ok(Summary {
         processed,
+        steps_counted,
         cluster_sizes,
         purity,
         agree,
@@ -219,7 +227,7 @@ fn sequential(
     server: &Server,
     out: &mut impl Write,
 ) -> Result<(Vec<Vec<f32>>, Duration), BoxError> {
-    let bar = progress_bar(config, "sequential");
+    let bar = progress_bar(config, "sequential", 1);
     let start = Instant::now();
     let (mut waiting, mut computing) = (Duration::ZERO, Duration::ZERO);
     let mut features = Vec::with_capacity(config.images);
@@ -244,35 +252,58 @@ fn sequential(
     Ok((features, time))
 }
 
+/// What a download gives, and what a decode gives.
+type Downloaded = Result<Vec<u8>, BoxError>;
+type Decoded = Result<(u32, Vec<f32>), String>;
+
+/// One step of the pipeline, the key of its task in `as_completed`.
+enum Step {
+    Download(usize),
+    Decode,
+}
+
 /// The downloads on the threads, and each image to the processes as its
-/// download completes: the features of each image, and the time it took.
+/// download completes: the features of each image, the time it took, and
+/// the steps its progress bar counted.
 fn pipelined(
     config: &Config,
     server: &Server,
     threads: &ThreadPool,
     processes: &ProcessPool,
     out: &mut impl Write,
-) -> Result<(Vec<Vec<f32>>, Duration), BoxError> {
-    let bar = progress_bar(config, "pipelined");
+) -> Result<(Vec<Vec<f32>>, Duration, u64), BoxError> {
+    // Two steps an image: its download, then its decode.
+    let bar = progress_bar(config, "pipelined", 2);
     let start = Instant::now();
     let addr = server.addr;
     let downloads = (0..config.images)
-        .map(|i| Ok((i, threads.submit(move || download(addr, i))?)))
+        .map(|i| {
+            let task = threads.submit(move || -> Downloaded { download(addr, i) })?;
+            Ok((Step::Download(i), AnyHandle::new(task)))
+        })
         .collect::<Result<Vec<_>, BoxError>>()?;
-    let mut decodes = Vec::with_capacity(config.images);
-    for (i, handle) in as_completed(downloads) {
-        let png = handle.join().expect("download doesn't panic")?;
-        let decode = processes.submit(remote!(shrink), (i as u32, ByteBuf::from(png)))?;
-        let bar = bar.clone();
-        decode.add_done_callback(move |_| bar.inc(1));
-        decodes.push(decode);
-    }
+    // A growing `as_completed`: each finished download adds its decode,
+    // and the iteration ends once every download and decode has finished.
+    // Its progress counts both; the bar knows the total from the start.
+    let shown = bar.clone();
+    let mut steps =
+        as_completed(downloads).progress(move |p: &Progress| shown.set_position(p.done()));
     let mut features = vec![Vec::new(); config.images];
-    for decode in decodes {
-        let (i, image) = decode.join()??;
-        features[i as usize] = image;
+    while let Some((step, handle)) = steps.next() {
+        match step {
+            Step::Download(i) => {
+                let png = join::<Downloaded>(handle)??;
+                let decode = processes.submit(remote!(shrink), (i as u32, ByteBuf::from(png)))?;
+                steps.add((Step::Decode, AnyHandle::new(decode)));
+            }
+            Step::Decode => {
+                let (i, image) = join::<Decoded>(handle)??;
+                features[i as usize] = image;
+            }
+        }
     }
     let time = start.elapsed();
+    let counted = bar.position();
     bar.finish_and_clear();
     writeln!(
         out,
@@ -281,18 +312,29 @@ fn pipelined(
         count(config.downloaders, "download thread", "download threads"),
         count(config.workers, "worker process", "worker processes"),
     )?;
-    Ok((features, time))
+    Ok((features, time, counted))
+}
+
+/// The outcome of a finished task of output `T`.
+fn join<T: Send + 'static>(handle: AnyHandle) -> Result<T, futurepool::TaskError> {
+    let handle = handle
+        .downcast::<T>()
+        .expect("each step's key says its output type");
+    handle.join()
 }
 
 /// A progress bar on stderr, drawn only on a terminal (indicatif checks).
-fn progress_bar(config: &Config, label: &'static str) -> ProgressBar {
+fn progress_bar(config: &Config, label: &'static str, steps: u64) -> ProgressBar {
     if !config.progress {
         return ProgressBar::hidden();
     }
-    let style = ProgressStyle::with_template("{prefix:<11} [{bar:40}] {pos}/{len} images")
-        .expect("a valid template")
-        .progress_chars("=> ");
-    ProgressBar::new(config.images as u64)
+    let unit = if steps == 1 { "images" } else { "steps" };
+    let style = ProgressStyle::with_template(&format!(
+        "{{prefix:<11}} [{{bar:40}}] {{pos}}/{{len}} {unit}"
+    ))
+    .expect("a valid template")
+    .progress_chars("=> ");
+    ProgressBar::new(config.images as u64 * steps)
         .with_style(style)
         .with_prefix(label)
 }
@@ -372,6 +414,7 @@ mod tests {
         let summary = run(&config, &mut out).unwrap();
         let out = String::from_utf8(out).unwrap();
         assert_eq!(summary.processed, 24, "{out}");
+        assert_eq!(summary.steps_counted, 2 * 24, "{out}");
         assert_eq!(summary.cluster_sizes.iter().sum::<usize>(), 24, "{out}");
         assert!(summary.purity >= 0.95, "{out}");
         assert!(summary.agree, "{out}");
