@@ -11,7 +11,7 @@
 //!
 //! This is the image pipeline that Python's beginner guides to
 //! `concurrent.futures` build (a `ThreadPoolExecutor` downloads, a
-//! `ProcessPoolExecutor` processes), done the way they leave out:
+//! `ProcessPoolExecutor` processes), with what they leave out:
 //!
 //! - **A real server, in the program.** It starts a small HTTP/1.1 server on
 //!   `127.0.0.1` (an ephemeral port, loopback only) that serves `--images`
@@ -29,9 +29,9 @@
 //!   other images are still on the way. One growing [`as_completed`] holds
 //!   both steps: each finished download [adds](futurepool::AsCompleted::add)
 //!   its decode, keyed by its step, with [`AnyHandle`] for the two output
-//!   types; the iteration ends when every download and decode has. An
-//!   image's bytes go as a byte string ([`ByteBuf`]: one length and one
-//!   copy, not a serde sequence of numbers).
+//!   types; the iteration ends when every download and decode has
+//!   finished. An image's bytes go as a byte string ([`ByteBuf`]: one length
+//!   and one copy, not a serde sequence of numbers).
 //! - **Checked.** A final step clusters the feature vectors (k-means,
 //!   deterministic start, fixed iterations) and prints the cluster sizes and
 //!   their purity against the generated groups. A sequential version (each
@@ -386,9 +386,13 @@ fn main() {
         eprintln!("{message}\n{USAGE}");
         std::process::exit(2);
     });
-    if let Err(err) = run(&config, &mut io::stdout()) {
-        eprintln!("pipeline: {err}");
-        std::process::exit(1);
+    match run(&config, &mut io::stdout()) {
+        Ok(summary) if summary.agree => {}
+        Ok(_) => std::process::exit(1), // it said so
+        Err(err) => {
+            eprintln!("pipeline: {err}");
+            std::process::exit(1);
+        }
     }
 }
 
