@@ -63,14 +63,17 @@
 //! both versions agree: same features, same clusters
 //! ```
 //!
+//! Over nine default runs on that machine the speed-up ranged from 15.3x
+//! to 19.7x, and the whole program took 7 to 9 seconds.
+//!
 //! Nearly all of the gain is the threads': the sequential version waits for
 //! each image in turn (300 times 20 ms), the pipelined one for sixteen at a
 //! time (about 0.38 s in all), and the decoding hides under the downloads.
 //! A 256x256 PNG decodes in under a millisecond, not much more than it
 //! costs to send it to a worker: with `--latency 0`, where there is no
-//! waiting to hide, the pipelined version was only 1.2 to 1.5 times faster
-//! here. Worker processes pay off when each item costs much more to compute
-//! than to send (as in the `primes` example).
+//! waiting to hide, the pipelined version was 1.2 to 2.8 times faster over
+//! five runs here. Worker processes pay off when each item costs much more
+//! to compute than to send (as in the `primes` example).
 
 mod cluster;
 mod http;
