@@ -506,12 +506,14 @@ pub use crate::thread_pool::{
     Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,
     submit,
 };
-pub use crate::wait::wait_with_progress;
 pub use crate::wait::{
     AllFailedError, AnyHandle, AsCompleted, AsCompletedStream, AsCompletedTimeout, FirstOkAsync,
     FirstOkTimeoutError, JoinNextAsync, JoinNextTimeoutError, ReturnWhen, TaskGroup, TaskRef,
     WaitAsync, Waited, as_completed, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout,
     wait, wait_async, wait_deadline, wait_timeout,
+};
+pub use crate::wait::{
+    AsCompletedAdder, wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
 };
 
 #[cfg(feature = "remote")]

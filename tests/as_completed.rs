@@ -416,3 +416,112 @@ fn a_timed_iteration_grows_and_times_out_again_after_an_add() {
     gate.open();
     stuck.join().unwrap();
 }
+
+// --- An adder: from a `for` loop's body, or from another thread ---
+
+#[test]
+fn an_adder_grows_a_for_loop_and_each_task_is_yielded_once() {
+    let pool = ThreadPool::builder().max_workers(4).build().unwrap();
+    let fetch = |n: u64, depth: u32| move || (n, depth, links(n, depth));
+    let mut pages = as_completed([pool.submit(fetch(2, 0)).unwrap()]);
+    let adder = pages.adder();
+    let mut crawled = Vec::new();
+    for handle in pages {
+        let (n, depth, found) = handle.join().unwrap();
+        crawled.push(n);
+        for m in found {
+            adder.add(pool.submit(fetch(m, depth + 1)).unwrap());
+        }
+    }
+    let mut expected = Vec::new();
+    let mut stack = vec![(2_u64, 0_u32)];
+    while let Some((n, d)) = stack.pop() {
+        expected.push(n);
+        stack.extend(links(n, d).into_iter().map(|m| (m, d + 1)));
+    }
+    expected.sort();
+    crawled.sort();
+    assert_eq!(crawled, expected);
+}
+
+/// Another thread adds finished tasks while this one is blocked in `next`
+/// on a held task, and releases the held task after its adds: the
+/// iteration can't end before it has yielded every one of them.
+#[test]
+fn tasks_added_from_another_thread_wake_a_blocked_next() {
+    let pool = ThreadPool::new();
+    let gate = Gate::new();
+    let waiter = gate.waiter();
+    let held = pool.submit(move || {
+        waiter.wait();
+        u32::MAX
+    });
+    let mut it = as_completed([held.unwrap()]);
+    let adder = it.adder();
+    let finished: Vec<_> = (0..20_u32)
+        .map(|i| {
+            let h = pool.submit(move || i).unwrap();
+            h.wait();
+            h
+        })
+        .collect();
+    let adding = thread::spawn(move || {
+        for h in finished {
+            adder.add(h);
+        }
+        gate.open();
+    });
+    let mut seen: Vec<u32> = it.map(|h| h.join().unwrap()).collect();
+    adding.join().unwrap();
+    seen.sort();
+    assert_eq!(seen.pop(), Some(u32::MAX));
+    assert_eq!(seen, (0..20).collect::<Vec<_>>());
+}
+
+#[test]
+fn an_adder_works_on_the_timed_and_stream_forms_too() {
+    use futures::StreamExt;
+    let pool = ThreadPool::new();
+    // Timed: an add after the timeout error is taken by the next `next`.
+    let gate = Gate::new();
+    let waiter = gate.waiter();
+    let stuck = pool.submit(move || waiter.wait()).unwrap();
+    let mut it = as_completed([stuck]);
+    let adder = it.adder();
+    let mut it = it.timeout(Duration::from_millis(10));
+    let stuck = it
+        .next()
+        .unwrap()
+        .unwrap_err()
+        .into_unfinished()
+        .pop()
+        .unwrap();
+    assert!(it.next().is_none());
+    let done = pool.submit(|| ()).unwrap();
+    done.wait();
+    adder.add(done);
+    it.next().unwrap().unwrap().join().unwrap();
+    assert!(it.next().is_none());
+    gate.open();
+    stuck.join().unwrap();
+
+    // A stream, woken by an add from another thread.
+    let gate = Gate::new();
+    let waiter = gate.waiter();
+    let held = pool.submit(move || {
+        waiter.wait();
+        0
+    });
+    let mut stream = as_completed([held.unwrap()]);
+    let adder = stream.adder();
+    let mut stream = stream.into_stream();
+    let pool2 = pool.clone();
+    let adding = thread::spawn(move || adder.add(pool2.submit(|| 1).unwrap()));
+    futures::executor::block_on(async {
+        assert_eq!(stream.next().await.unwrap().await.unwrap(), 1);
+        gate.open();
+        assert_eq!(stream.next().await.unwrap().await.unwrap(), 0);
+        assert!(stream.next().await.is_none());
+    });
+    adding.join().unwrap();
+}

@@ -8,7 +8,7 @@ futurepool::process_init_before_main!();
 
 use std::sync::{Arc, Mutex};
 
-use futurepool::{Progress, ProcessPool, remote};
+use futurepool::{ProcessPool, Progress, remote};
 
 /// Fails inputs divisible by 7, in the worker process.
 fn square_unless_seven(x: u64) -> u64 {
@@ -33,7 +33,10 @@ fn a_process_map_counts_inputs_and_their_failures() {
         assert_eq!(failed, 4);
         let log = log.lock().unwrap();
         let last = log.last().unwrap();
-        assert_eq!((last.done(), last.failed(), last.total()), (30, 4, Some(30)));
+        assert_eq!(
+            (last.done(), last.failed(), last.total()),
+            (30, 4, Some(30))
+        );
         assert!(log.windows(2).all(|w| w[0].done() <= w[1].done()));
     }
 }

@@ -8,8 +8,10 @@ use std::time::{Duration, Instant};
 
 use futures_core::Stream;
 
+use super::as_completed_adder::{AsCompletedAdder, Inbox};
 use super::set::{TaskRef, WatchSet};
 use crate::error::TimeoutError;
+use crate::loom::sync::Arc;
 use crate::progress::{ProgressObserver, Tracker};
 
 /// Yields the given tasks as they finish: first those already finished when
@@ -86,6 +88,7 @@ where
         started,
         progress: None,
         ready: VecDeque::new(),
+        inbox: None,
     }
 }
 
@@ -122,6 +125,8 @@ pub struct AsCompleted<H: TaskRef> {
     /// With progress: finished tasks taken off the ready-queue (and
     /// counted) but not yet yielded.
     ready: VecDeque<usize>,
+    /// Tasks added through an adder, once one was made.
+    inbox: Option<Arc<Inbox<H>>>,
 }
 
 impl<H: TaskRef> AsCompleted<H> {
@@ -166,6 +171,49 @@ impl<H: TaskRef> AsCompleted<H> {
             tracker.add_total(1);
         }
         true
+    }
+
+    /// An [`AsCompletedAdder`]: adds tasks from the body of a `for` loop
+    /// over this iterator (which owns it), or from another thread.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{ThreadPool, as_completed};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let mut pages = as_completed([pool.submit(|| 0_u32).unwrap()]);
+    /// let adder = pages.adder();
+    /// let mut crawled = 0;
+    /// for page in pages {
+    ///     let depth = page.join().unwrap();
+    ///     crawled += 1;
+    ///     if depth < 3 {
+    ///         for _ in 0..2 {
+    ///             adder.add(pool.submit(move || depth + 1).unwrap());
+    ///         }
+    ///     }
+    /// }
+    /// assert_eq!(crawled, 1 + 2 + 4 + 8);
+    /// ```
+    pub fn adder(&mut self) -> AsCompletedAdder<H> {
+        let notify = self.set.notify.clone();
+        let inbox = self
+            .inbox
+            .get_or_insert_with(|| Arc::new(Inbox::new(notify)));
+        AsCompletedAdder::new(inbox.clone())
+    }
+
+    /// Puts the tasks added through an adder into the set; how many went in.
+    fn take_inbox(&mut self) -> usize {
+        let Some(inbox) = self.inbox.clone() else {
+            return 0;
+        };
+        inbox
+            .take()
+            .into_iter()
+            .map(|task| usize::from(self.add(task)))
+            .sum()
     }
 
     /// Reports progress to `observer` as the tasks finish: done, failed
@@ -317,6 +365,9 @@ impl<H: TaskRef> AsCompleted<H> {
     /// The next finished task, waiting until `deadline` (forever if `None`).
     fn next_deadline(&mut self, deadline: Option<Instant>) -> Option<H> {
         loop {
+            // Added tasks first: an adder's wake-up, popped below, is
+            // stale (not a task's index) and makes the loop come back here.
+            self.take_inbox();
             if self.remaining == 0 {
                 self.finish_progress();
                 return None;
@@ -349,6 +400,7 @@ impl<H: TaskRef> AsCompleted<H> {
     /// finishes.
     fn poll_next_task(&mut self, cx: &mut Context<'_>) -> Poll<Option<H>> {
         loop {
+            self.take_inbox();
             if self.remaining == 0 {
                 self.finish_progress();
                 return Poll::Ready(None);
@@ -461,6 +513,9 @@ impl<H: TaskRef> Iterator for AsCompletedTimeout<H> {
     type Item = Result<H, TimeoutError<H>>;
 
     fn next(&mut self) -> Option<Self::Item> {
+        if self.inner.take_inbox() > 0 {
+            self.expired = false; // as `add` does
+        }
         if self.expired || self.inner.remaining == 0 {
             self.inner.finish_progress();
             return None;

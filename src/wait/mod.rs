@@ -6,6 +6,8 @@
 //! - `any.rs`: [`AnyHandle`], a handle whose output type is erased, to mix
 //!   types in one call;
 //! - `as_completed.rs`: [`as_completed`], tasks in the order they finish;
+//!   `as_completed_adder.rs`: [`AsCompletedAdder`], tasks added to it
+//!   from a loop's body or another thread;
 //! - `wait.rs`: [`wait`] and friends, until the first, the first failing,
 //!   or every task is done;
 //! - `first_ok.rs`: [`first_ok`] and friends, the first task to succeed,
@@ -15,6 +17,7 @@
 
 mod any;
 mod as_completed;
+mod as_completed_adder;
 mod first_ok;
 mod first_ok_error;
 mod group;
@@ -25,6 +28,7 @@ mod wait;
 
 pub use any::AnyHandle;
 pub use as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
+pub use as_completed_adder::AsCompletedAdder;
 pub use first_ok::{FirstOkAsync, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout};
 pub use first_ok_error::{AllFailedError, FirstOkTimeoutError};
 pub use group::{JoinNextAsync, TaskGroup};
@@ -32,5 +36,5 @@ pub use group_error::JoinNextTimeoutError;
 pub use set::TaskRef;
 pub use wait::{
     ReturnWhen, WaitAsync, Waited, wait, wait_async, wait_deadline, wait_timeout,
-    wait_with_progress,
+    wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
 };

@@ -111,8 +111,8 @@ where
 /// thread, while it waits; see [`ProgressObserver`]. Its last report,
 /// [`finish`](ProgressObserver::finish), comes when the wait returns.
 ///
-/// For progress with a time limit, iterate
-/// [`as_completed(tasks)`](crate::as_completed())`.`[`progress(observer)`](crate::AsCompleted::progress)`.`[`timeout(t)`](crate::AsCompleted::timeout).
+/// With a time limit: [`wait_with_progress_timeout`],
+/// [`wait_with_progress_deadline`].
 ///
 /// # Examples
 ///
@@ -141,10 +141,96 @@ where
     I: IntoIterator,
     I::Item: TaskRef,
 {
+    wait_with_progress_until(tasks, return_when, None, observer)
+}
+
+/// Like [`wait_with_progress`], but returns when `timeout` has passed even
+/// if `return_when` isn't met (as [`wait_timeout`]).
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{Progress, ReturnWhen, ThreadPool, wait_with_progress_timeout};
+/// use std::sync::{Arc, Mutex, mpsc};
+/// use std::time::Duration;
+///
+/// let pool = ThreadPool::new();
+/// let (tx, rx) = mpsc::channel::<()>();
+/// let stuck = pool.submit(move || rx.recv().unwrap()).unwrap();
+/// let quick = pool.submit(|| ()).unwrap();
+/// quick.wait();
+/// let last: Arc<Mutex<Option<Progress>>> = Arc::default();
+/// let l = last.clone();
+/// let waited = wait_with_progress_timeout([&stuck, &quick], ReturnWhen::AllCompleted, Duration::from_millis(10), move |p: &Progress| {
+///     *l.lock().unwrap() = Some(p.clone())
+/// });
+/// assert_eq!((waited.done.len(), waited.not_done.len()), (1, 1));
+/// let last = last.lock().unwrap().clone().unwrap();
+/// assert_eq!((last.done(), last.total()), (1, Some(2)));
+/// tx.send(()).unwrap();
+/// ```
+pub fn wait_with_progress_timeout<I>(
+    tasks: I,
+    return_when: ReturnWhen,
+    timeout: Duration,
+    observer: impl ProgressObserver + 'static,
+) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    let deadline = Instant::now().checked_add(timeout);
+    wait_with_progress_until(tasks, return_when, deadline, observer)
+}
+
+/// Like [`wait_with_progress`], but returns at `deadline` even if
+/// `return_when` isn't met (as [`wait_deadline`]).
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::{Progress, ReturnWhen, ThreadPool, wait_with_progress_deadline};
+/// use std::sync::atomic::{AtomicU64, Ordering};
+/// use std::sync::Arc;
+/// use std::time::{Duration, Instant};
+///
+/// let pool = ThreadPool::new();
+/// let handles: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
+/// let done = Arc::new(AtomicU64::new(0));
+/// let d = done.clone();
+/// let deadline = Instant::now() + Duration::from_secs(60);
+/// let waited = wait_with_progress_deadline(&handles, ReturnWhen::AllCompleted, deadline, move |p: &Progress| {
+///     d.store(p.done(), Ordering::SeqCst)
+/// });
+/// assert_eq!((waited.done.len(), done.load(Ordering::SeqCst)), (3, 3));
+/// ```
+pub fn wait_with_progress_deadline<I>(
+    tasks: I,
+    return_when: ReturnWhen,
+    deadline: Instant,
+    observer: impl ProgressObserver + 'static,
+) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
+    wait_with_progress_until(tasks, return_when, Some(deadline), observer)
+}
+
+fn wait_with_progress_until<I>(
+    tasks: I,
+    return_when: ReturnWhen,
+    deadline: Option<Instant>,
+    observer: impl ProgressObserver + 'static,
+) -> Waited<I::Item>
+where
+    I: IntoIterator,
+    I::Item: TaskRef,
+{
     let started = Instant::now();
     let set = WatchSet::new(tasks);
     let tracker = Tracker::new(observer, started, u64::try_from(set.total).ok());
-    wait_set(set, return_when, None, Some(tracker))
+    wait_set(set, return_when, deadline, Some(tracker))
 }
 
 /// Like [`wait`](wait()), but returns when `timeout` has passed even if
