@@ -5,6 +5,9 @@
 //!   can be generic over where it runs;
 //! - `options.rs`: [`TaskBuilder`](options::TaskBuilder), the one builder
 //!   for a task with options (a deadline, a time limit, retries);
+//! - `after.rs` and `deps.rs`: tasks that start when the tasks they depend
+//!   on have finished, and receive their values
+//!   ([`TaskBuilder::after`](options::TaskBuilder::after));
 //! - `shutdown.rs`: [`ShutdownOptions`](shutdown::ShutdownOptions), the one
 //!   set of shutdown options;
 //! - `window.rs`: the one map window every map runs on (lazy, bounded,
@@ -12,6 +15,8 @@
 //! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
 //!   executor, one at a time and mapped.
 
+pub(crate) mod after;
+pub(crate) mod deps;
 #[cfg(feature = "remote")]
 pub(crate) mod fn_map;
 pub(crate) mod options;
