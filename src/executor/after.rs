@@ -28,6 +28,13 @@
 //! crate's callback runner for a task ended by a timer or a process pool's
 //! driver), never on an internal thread.
 //!
+//! A dependent with a deadline is also registered with its executor's
+//! deadline timer (a sealed hook of the executor, `expire_at`), which ends
+//! it at its deadline if it still waits. The timer only moves the
+//! dependent's state; its callbacks, and the drop of the function and the
+//! values gathered so far, go to the callback runner, as for any task the
+//! timer ends.
+//!
 //! The thread that starts the dependent may be a worker of a pool (of any
 //! executor), so it never waits for room in a bounded queue: it offers the
 //! task without waiting, and if the queue is full, the callback runner
@@ -116,12 +123,13 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
 /// - **State**: the dependent is pending while it waits;
 ///   [`is_running`](TaskHandle::is_running) from the moment it is handed to
 ///   its executor (queued there or running) until it ends.
-/// - **Time**: a [`timeout`](TaskBuilder::timeout) counts from the
-///   `submit` call, waiting included. A deadline already passed at the
-///   submit ends the dependent at once, timed out; one that passes while it
-///   waits ends it timed out, unrun, when its dependencies finish (not *at*
-///   the deadline: no timer watches a waiting dependent). Once handed over,
-///   the executor enforces the deadline as for any task. A
+/// - **Time**: a [`timeout`](TaskBuilder::timeout) or
+///   [`deadline`](TaskBuilder::deadline) counts from the `submit` call,
+///   waiting included. A dependent still waiting at its deadline ends then,
+///   timed out, unrun (its executor's deadline timer ends it; the
+///   dependencies go on). After a shutdown of its executor, whose timer
+///   stops, the deadline is checked when the dependencies finish. Once
+///   handed over, the executor enforces the deadline as for any task. A
 ///   [`time_limit`](TaskBuilder::time_limit) counts from when it runs.
 /// - **Shutdown**: a submit to an executor already shut down is refused; if
 ///   the executor shuts down while the dependent waits, the dependent ends
@@ -202,6 +210,13 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
             // dependencies are let go (which cancels none of them).
             producer.expire();
             return Ok(handle);
+        }
+        if let Some(deadline) = options.deadline() {
+            // Ended at its deadline while it waits, by the executor's
+            // timer if it has one (which runs no user code: the dependent's
+            // callbacks, and the drop of what waited, go to the callback
+            // runner); otherwise when its dependencies finish.
+            let _ = builder.executor.expire_at(deadline, producer.expiry());
         }
         let handover = Arc::new(Mutex::new(Handover::Waiting));
         let mut watches: Vec<Box<dyn Watch>> = Vec::new();

@@ -308,6 +308,21 @@ pub(crate) mod sealed {
     /// reaches a backend.
     #[allow(private_interfaces)]
     pub trait Sealed {
+        /// Ends `task` as timed out at `deadline` on the executor's
+        /// deadline timer, if it has one that runs: a dependent task that
+        /// waits for its dependencies (see `after.rs`). Returns whether it
+        /// will; by default an executor has no timer for it, and the
+        /// dependent's deadline is checked when its dependencies finish.
+        #[doc(hidden)]
+        fn expire_at(
+            &self,
+            deadline: std::time::Instant,
+            task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
+        ) -> bool {
+            let _ = (deadline, task);
+            false
+        }
+
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.
         #[cfg(feature = "remote")]
