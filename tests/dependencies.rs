@@ -256,6 +256,35 @@ fn cancelling_the_dependent_after_hand_over_drops_the_queued_task() {
 }
 
 #[test]
+fn cancelling_a_running_dependent_signals_its_token() {
+    let pool = ThreadPool::new();
+    let (started_tx, started_rx) = mpsc::channel();
+    let (saw_tx, saw_rx) = mpsc::channel();
+    let one = pool.submit(|| 1).unwrap();
+    let dep = pool
+        .task()
+        .after(one)
+        .submit_cancellable(move |token, x: i32| {
+            started_tx.send(()).unwrap();
+            while !token.is_cancelled() {
+                thread::yield_now();
+            }
+            saw_tx.send(()).unwrap();
+            x
+        })
+        .unwrap();
+    started_rx.recv().unwrap();
+    assert!(dep.is_running());
+    assert!(dep.cancel());
+    assert!(dep.join().unwrap_err().is_cancelled());
+    assert_eq!(
+        saw_rx.recv_timeout(LONG),
+        Ok(()),
+        "the token was not signalled"
+    );
+}
+
+#[test]
 fn dropping_the_dependent_handle_cancels_nothing() {
     let pool = ThreadPool::new();
     let (promise, handle) = Promise::<u32>::new();

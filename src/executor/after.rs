@@ -117,9 +117,14 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
 /// - **No thread waits**: until its last dependency finishes the dependent
 ///   is only state; the thread that finishes that dependency submits it.
 /// - **Cancel**: cancelling the dependent never cancels a dependency. While
-///   it waits, it ends at once and never runs; once handed to its executor,
-///   the cancel reaches it there as [`TaskHandle::cancel`] says. Dropping
-///   the dependent's handle cancels nothing.
+///   it waits, it ends at once and never runs. Once handed to its
+///   executor, the dependent's handle ends as cancelled at once (as a
+///   [`Promise`](crate::Promise)'s does) and the cancel reaches the task
+///   there: a queued one is dropped unrun, a running one gets its token
+///   ([`submit_cancellable`](After::submit_cancellable)) or, on a process
+///   pool, its worker is killed; a running closure without a token runs to
+///   its end and its value is dropped. Dropping the dependent's handle
+///   cancels nothing.
 /// - **State**: the dependent is pending while it waits;
 ///   [`is_running`](TaskHandle::is_running) from the moment it is handed to
 ///   its executor (queued there or running) until it ends.
