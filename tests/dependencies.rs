@@ -2,12 +2,9 @@
 //! futures-as-arguments): `pool.task().after(deps).submit(f)`. Values,
 //! failures and cancels of dependencies, cancel of the dependent, bounded
 //! queues, several executors, shutdown. Races are arranged with promises
-//! and channels.
+//! and channels. Process pools: `process_dependencies.rs`.
 
 #![allow(missing_docs)]
-
-#[cfg(all(feature = "process", target_os = "linux"))]
-futurepool::process_init_before_main!();
 
 use std::error::Error;
 use std::sync::Arc;
@@ -545,73 +542,4 @@ fn named_functions_take_values_on_any_executor() {
             .unwrap()
     }
     assert_eq!(run(&ThreadPool::new()), 25);
-}
-
-#[cfg(all(feature = "process", target_os = "linux"))]
-mod process {
-    use futurepool::{ProcessPool, ThreadPool, remote};
-
-    fn total(v: Vec<u64>) -> u64 {
-        v.iter().sum()
-    }
-
-    fn pid_and_sum((a, b): (u64, u64)) -> (u32, u64) {
-        (std::process::id(), a + b)
-    }
-
-    #[test]
-    fn a_thread_pool_value_feeds_a_process_pool_task() {
-        let threads = ThreadPool::new();
-        let processes = ProcessPool::builder().max_workers(1).build().unwrap();
-        let load = threads.submit(|| vec![1u64, 2, 3]).unwrap().shared();
-        let sum = processes
-            .task()
-            .after(&load)
-            .submit_fn(remote!(total))
-            .unwrap();
-        let both = processes
-            .task()
-            .after((sum, threads.submit(|| 10u64).unwrap()))
-            .submit_fn(remote!(pid_and_sum))
-            .unwrap();
-        let (pid, value) = both.join().unwrap();
-        assert_eq!(value, 16);
-        assert_ne!(pid, std::process::id(), "it ran in a worker process");
-    }
-
-    #[test]
-    fn a_process_pool_value_feeds_a_thread_pool_closure() {
-        let threads = ThreadPool::new();
-        let processes = ProcessPool::builder().max_workers(1).build().unwrap();
-        let remote_pid = processes
-            .submit(remote!(|_: ()| std::process::id()), ())
-            .unwrap();
-        let dep = threads
-            .task()
-            .after(remote_pid)
-            .submit(|pid: u32| pid != std::process::id())
-            .unwrap();
-        assert!(dep.join().unwrap());
-    }
-
-    #[test]
-    fn a_failure_in_a_worker_process_reaches_the_dependent() {
-        let processes = ProcessPool::builder().max_workers(1).build().unwrap();
-        let bad = processes
-            .task()
-            .name("bad")
-            .submit_fn(remote!(|_: ()| -> u8 { panic!("in the worker") }), ())
-            .unwrap();
-        let dep = processes
-            .task()
-            .after(bad)
-            .submit_fn(remote!(|x: u8| x))
-            .unwrap();
-        let err = dep.join().unwrap_err();
-        assert!(err.is_dependency_failed());
-        assert_eq!(
-            err.failed_dependency().unwrap().panic_message(),
-            Some("in the worker")
-        );
-    }
 }

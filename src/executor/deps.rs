@@ -70,7 +70,6 @@ pub(crate) trait Watch: Send {
 ///     .unwrap();
 /// assert_eq!(total.join().unwrap(), 16);
 /// ```
-#[doc(alias = "Future")]
 pub trait Dependencies: sealed::Sealed + Sized {
     /// What the dependent task receives: the dependencies' values, in their
     /// shape.
