@@ -200,8 +200,8 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
             return Err(SubmitError::new((deps, f), Refusal::Shutdown));
         }
         // A timeout counts from now, waiting included.
-        let options = builder.options.clone();
-        let options = options.clone().with_deadline(options.deadline());
+        let deadline = builder.options.deadline();
+        let options = builder.options.with_deadline(deadline);
         let spec = TaskSpec {
             // Its handle's cancel ends it pending or running (see the
             // module docs).
@@ -210,13 +210,13 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
             ..TaskSpec::default()
         };
         let (producer, handle) = new_task::<R, ()>((), spec, Caller::User);
-        if options.deadline().is_some_and(|d| d <= Instant::now()) {
+        if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: timed out, unrun, as any submit would; the
             // dependencies are let go (which cancels none of them).
             producer.expire();
             return Ok(handle);
         }
-        if let Some(deadline) = options.deadline() {
+        if let Some(deadline) = deadline {
             // Ended at its deadline while it waits, by the executor's
             // timer if it has one (which runs no user code: the dependent's
             // callbacks, and the drop of what waited, go to the callback
@@ -230,14 +230,13 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         let start = {
             let handover = Arc::clone(&handover);
             move |values: Result<Values, TaskError>| {
-                let values = match values {
+                let mut values = match values {
                     Ok(values) => values,
                     Err(err) => {
-                        producer.fail(err);
+                        producer.fail(err); // a dependency failed
                         return;
                     }
                 };
-                let mut values = values;
                 let work = make(f, assemble(&mut values));
                 let launch = Launch {
                     executor,
@@ -257,9 +256,9 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
             }),
         });
         {
-            // Ended (cancelled, or timed out by a dependency's deadline
-            // check) before its dependencies finished: drop what waits; once
-            // handed over, pass the cancel on.
+            // Ended: if before its dependencies finished (cancelled, or
+            // timed out by the timer), drop what waits; if cancelled or
+            // timed out once handed over, pass the cancel on.
             let gather = Arc::clone(&gather);
             handle.add_done_callback(move |outcome| {
                 let unwanted = outcome.is_err_and(|e| e.is_cancelled() || e.is_timeout());
