@@ -499,6 +499,41 @@ fn after_a_shutdown_a_passed_deadline_is_checked_when_the_dependencies_finish() 
     assert!(dep.join().unwrap_err().is_timeout());
 }
 
+/// A dependency that the pool's timer ends reaches its dependent on the
+/// callback runner, never on the timer thread (which runs no user code).
+#[test]
+fn a_dependency_ended_by_the_timer_reaches_the_dependent_on_the_callback_runner() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let (started_tx, started_rx) = mpsc::channel();
+    let blocker = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            go_rx.recv().unwrap()
+        })
+        .unwrap();
+    started_rx.recv().unwrap();
+    // Queued behind `blocker` until the timer ends it.
+    let late = pool
+        .task()
+        .timeout(Duration::from_millis(10))
+        .submit(|| 1)
+        .unwrap();
+    let dep = pool.task().after(late).submit(|x: i32| x).unwrap();
+    let (where_tx, where_rx) = mpsc::channel();
+    dep.add_done_callback(move |_| {
+        where_tx
+            .send(thread::current().name().map(str::to_owned))
+            .unwrap();
+    });
+    let err = dep.join().unwrap_err();
+    assert!(err.failed_dependency().unwrap().is_timeout());
+    let ended_on = where_rx.recv().unwrap();
+    assert_eq!(ended_on.as_deref(), Some("futurepool-callbacks"));
+    go_tx.send(()).unwrap();
+    blocker.join().unwrap();
+}
+
 #[test]
 fn a_panic_in_the_dependent_or_in_a_value_clone_is_the_dependents_panic() {
     struct Fragile;
