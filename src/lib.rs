@@ -504,6 +504,8 @@ pub use crate::core::promise::Promise;
 pub use crate::core::token::CancelToken;
 pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::Executor;
+pub use crate::executor::after::After;
+pub use crate::executor::deps::Dependencies;
 pub use crate::executor::metrics::PoolMetrics;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::shutdown::ShutdownOptions;

@@ -20,6 +20,7 @@ use std::error::Error;
 mod build;
 mod submit;
 mod task;
+mod task_dep;
 mod task_fmt;
 mod task_id;
 mod task_make;

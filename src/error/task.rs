@@ -24,6 +24,7 @@ use crate::loom::sync::{Arc, StdMutex};
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
 /// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome (an executor, or a [`Promise`](crate::Promise) dropped unkept) |
 /// | [`is_custom`](Self::is_custom)       | failed with an error of its producer's own: a [`Promise::fail`](crate::Promise::fail) ([`source`](std::error::Error::source) and [`custom_error`](Self::custom_error) give it) |
+/// | [`is_dependency_failed`](Self::is_dependency_failed) | never ran because a task it depended on ([`TaskBuilder::after`](crate::TaskBuilder::after)) ended without a value; [`failed_dependency`](Self::failed_dependency) (also the [`source`](std::error::Error::source)) is that task's error |
 ///
 /// `is_worker_died`, `is_serialization` and `is_protocol_error` come only from a process pool (the `process` feature); the
 /// predicates exist, and return `false`, in every build.
@@ -108,6 +109,9 @@ pub(super) enum Repr {
     /// The producer's own error: a promise's `fail`. Shared, so that
     /// `duplicate` can copy it.
     Custom(Arc<BoxError>),
+    /// A task this one depended on ended without a value
+    /// (`TaskBuilder::after`): its error, which names it.
+    Dependency(Box<TaskError>),
 }
 
 impl TaskError {

@@ -40,6 +40,21 @@ impl fmt::Display for TaskError {
             // The producer's error is the `source()`, not part of this
             // message.
             Repr::Custom(_) => write!(f, "{task} failed"),
+            // The dependency's own error is the `source()`.
+            Repr::Dependency(dep) => {
+                if name.is_some() {
+                    write!(f, "{task}: ")?;
+                }
+                f.write_str("dependency ")?;
+                match dep.task_id() {
+                    Some(id) => write!(f, "task {}", id.as_u64())?,
+                    None => f.write_str("task")?,
+                }
+                if let Some(dep_name) = dep.task_name() {
+                    write!(f, " `{dep_name}`")?;
+                }
+                f.write_str(" failed")
+            }
             other => {
                 if name.is_some() {
                     write!(f, "{task}: ")?;
@@ -77,7 +92,8 @@ fn fmt_pool_or_worker(repr: &Repr, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         | Repr::Cancelled
         | Repr::Timeout
         | Repr::Abandoned
-        | Repr::Custom(_) => unreachable!("about the task, written by `Display`"),
+        | Repr::Custom(_)
+        | Repr::Dependency(_) => unreachable!("about the task, written by `Display`"),
     }
 }
 
@@ -150,6 +166,7 @@ impl fmt::Debug for Kind<'_> {
             Repr::StartFailed(cause) => f.debug_tuple("StartFailed").field(cause).finish(),
             Repr::Abandoned => f.write_str("Abandoned"),
             Repr::Custom(err) => f.debug_tuple("Custom").field(err).finish(),
+            Repr::Dependency(err) => f.debug_tuple("Dependency").field(err).finish(),
         }
     }
 }
@@ -161,6 +178,7 @@ impl Error for TaskError {
                 Some(cause.as_ref().as_ref())
             }
             Repr::Spawn(err) => Some(err.as_ref()),
+            Repr::Dependency(err) => Some(err.as_ref()),
             _ => None,
         }
     }

@@ -5,6 +5,9 @@
 //!   can be generic over where it runs;
 //! - `options.rs`: [`TaskBuilder`](options::TaskBuilder), the one builder
 //!   for a task with options (a deadline, a time limit, retries);
+//! - `after.rs` and `deps.rs`: tasks that start when the tasks they depend
+//!   on have finished, and receive their values
+//!   ([`TaskBuilder::after`](options::TaskBuilder::after));
 //! - `shutdown.rs`: [`ShutdownOptions`](shutdown::ShutdownOptions), the one
 //!   set of shutdown options;
 //! - `window.rs`: the one map window every map runs on (lazy, bounded,
@@ -14,6 +17,8 @@
 //! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
 //!   executor, one at a time and mapped.
 
+pub(crate) mod after;
+pub(crate) mod deps;
 #[cfg(feature = "remote")]
 pub(crate) mod fn_map;
 pub(crate) mod metrics;
@@ -331,6 +336,21 @@ pub(crate) mod sealed {
     /// reaches a backend.
     #[allow(private_interfaces)]
     pub trait Sealed {
+        /// Ends `task` as timed out at `deadline` on the executor's
+        /// deadline timer, if it has one that runs: a dependent task that
+        /// waits for its dependencies (see `after.rs`). Returns whether it
+        /// will; by default an executor has no timer for it, and the
+        /// dependent's deadline is checked when its dependencies finish.
+        #[doc(hidden)]
+        fn expire_at(
+            &self,
+            deadline: std::time::Instant,
+            task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
+        ) -> bool {
+            let _ = (deadline, task);
+            false
+        }
+
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.
         #[cfg(feature = "remote")]

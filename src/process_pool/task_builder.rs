@@ -142,6 +142,14 @@ impl Executor for ProcessPool {
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
 impl Sealed for ProcessPool {
+    fn expire_at(
+        &self,
+        deadline: std::time::Instant,
+        task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
+    ) -> bool {
+        self.shared().timer.schedule(deadline, task).is_ok()
+    }
+
     fn spawn_fn<A, R>(
         &self,
         f: RemoteFn<A, R>,

@@ -16,6 +16,7 @@
 //! - `tests.rs`: unit tests that force interleavings at test-only points;
 //!   `models.rs`: loom models of the protocol (`scripts/loom.sh`).
 
+mod after;
 mod builder;
 mod default;
 mod inner;

@@ -133,6 +133,14 @@ impl Executor for ThreadPool {
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
 impl Sealed for ThreadPool {
+    fn expire_at(
+        &self,
+        deadline: std::time::Instant,
+        task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
+    ) -> bool {
+        self.inner().timer.schedule(deadline, task).is_ok()
+    }
+
     #[cfg(feature = "remote")]
     fn spawn_fn<A, R>(
         &self,

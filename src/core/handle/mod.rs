@@ -6,6 +6,7 @@
 mod cancel_on_drop;
 mod join_error;
 mod shared;
+mod then;
 
 use std::fmt;
 use std::pin::Pin;
@@ -15,6 +16,7 @@ use std::time::{Duration, Instant};
 pub use cancel_on_drop::CancelOnDrop;
 pub use join_error::{JoinTimeoutError, TryJoinError};
 pub use shared::{SharedGet, SharedHandle};
+pub(crate) use then::Then;
 
 use super::cell::Cell;
 use super::state::Phase;

@@ -37,6 +37,7 @@
 //! | `waiting::complete_racing_add_done_callback` | a callback added as the task completes runs exactly once, before `join` returns; added after completion, it runs on the adding thread, in the call | a late callback queued instead of run |
 //! | `waiting::late_callbacks_from_two_threads` | callbacks added to a done task from two threads at once each run once, one at a time, and the outcome is back in the cell for `join` | `outcome_lent` ignored: the second adder takes the outcome the first has lent out |
 //! | `shared::shared_waiters_racing_completion` | two clones of a shared handle awaited on two threads are both woken | a registration that finds the task done meanwhile treated as registered (deadlock) |
+//! | `then::then_racing_an_internal_completion` | a [`Then`](super::handle::Then) made as an internal thread completes its task calls its function once, with the value, never on the internal thread | `Then::new` without its empty done-callback: the internal thread woke it and ran the function |
 //! | `shared::shared_first_readers_race` | two first readers of a shared handle borrow the one value | the first reader's take not under the `taking` lock (the outcome taken twice) |
 //! //!
 //! # Where loom can't reach, and what stands in
@@ -83,6 +84,7 @@
 
 mod ending;
 mod shared;
+mod then;
 mod waiting;
 
 use std::sync::Arc as StdArc;
