@@ -491,6 +491,7 @@ pub use crate::core::token::CancelToken;
 pub use crate::error::{BuildError, SubmitError, TaskError, TaskId, TimeoutError};
 pub use crate::executor::Executor;
 pub use crate::executor::options::TaskBuilder;
+pub use crate::executor::schedule::Every;
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::thread_pool::{
     Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,

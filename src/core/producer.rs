@@ -148,6 +148,12 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         super::handle::debug_task(f, what, self.cell())
     }
 
+    /// Whether the task has ended (cancelled by its handle, timed out), its
+    /// outcome published or not.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.cell().has_ended()
+    }
+
     /// What the deadline timer holds to expire the task.
     pub(crate) fn expiry(&self) -> Weak<dyn Expire> {
         let cell: Arc<dyn Expire> = self.cell().clone();

@@ -14,6 +14,22 @@
 //! timer when it shuts down, and a later `schedule` is refused rather than
 //! starting a new thread (a restarted timer raced with the stop and left
 //! shutdown waiting forever).
+//!
+//! # Jobs on a clock
+//!
+//! Besides deadlines, the timer holds *jobs* ([`run_at`](Timer::run_at)):
+//! crate code to run at a point in time, which is how tasks on a clock
+//! work (a task that starts later, a periodic series; see
+//! `executor/schedule.rs`). A job is held strongly (nothing else may keep
+//! it), and the timer thread never runs one: when it is due, the timer
+//! hands it to the [callback runner](super::runner) with [`Fire::Due`],
+//! so the job (which may queue a task, wait for room in a bounded queue,
+//! and own user values) runs, and is dropped, there. When the timer closes,
+//! each job still waiting runs with [`Fire::Closed`] on the thread that
+//! closes it (a shutdown, the last worker of a closed pool: threads that
+//! may run user code), or on the runner if that is the timer thread itself,
+//! so that whatever waits on it ends (as cancelled) before a waiting
+//! shutdown returns. One thread drives every job of a pool.
 
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::BinaryHeap;
@@ -22,6 +38,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
 
 use super::cell::{Caller, Cell, Payload, release};
+use super::runner;
 use super::state::Ending;
 use crate::error::TaskError;
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
@@ -41,6 +58,18 @@ impl<T: Send + 'static, P: Payload> Expire for Cell<T, P> {
         release(self, true);
     }
 }
+
+/// Why a [job](Timer::run_at) runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fire {
+    /// Its time came (it runs on the callback runner).
+    Due,
+    /// The timer closed first: its pool shut down.
+    Closed,
+}
+
+/// A job on the clock: crate code, which may own user values.
+pub(crate) type TimerJob = Box<dyn FnOnce(Fire) + Send + 'static>;
 
 /// Why a deadline could not be registered.
 #[derive(Debug)]
@@ -71,7 +100,13 @@ struct State {
 struct Entry {
     deadline: Instant,
     seq: u64,
-    task: Weak<dyn Expire>,
+    task: Held,
+}
+
+/// What an entry holds: a deadline's task, weakly; a job, strongly.
+enum Held {
+    Deadline(Weak<dyn Expire>),
+    Job(TimerJob),
 }
 
 impl PartialEq for Entry {
@@ -136,6 +171,18 @@ impl Timer {
         deadline: Instant,
         task: Weak<dyn Expire>,
     ) -> Result<(), ScheduleError> {
+        self.push(deadline, Held::Deadline(task))
+    }
+
+    /// Runs `job` on the callback runner once `at` has come (see the
+    /// [module docs](self#jobs-on-a-clock)), or on the closing thread with
+    /// [`Fire::Closed`] if the timer closes first. Refused (and `job`
+    /// dropped here, unrun) if the timer is closed or can't start.
+    pub(crate) fn run_at(&self, at: Instant, job: TimerJob) -> Result<(), ScheduleError> {
+        self.push(at, Held::Job(job))
+    }
+
+    fn push(&self, deadline: Instant, task: Held) -> Result<(), ScheduleError> {
         let mut st = self.shared.state.lock();
         self.start_locked(&mut st)?;
         let seq = st.seq;
@@ -157,20 +204,34 @@ impl Timer {
     }
 
     /// Stops the timer for good and waits for its thread to exit (unless
-    /// called on that thread). Deadlines not yet passed are dropped, and
-    /// later [`schedule`](Self::schedule)s are refused. Calling it again
-    /// does nothing more.
+    /// called on that thread). Deadlines not yet passed are dropped, jobs
+    /// not yet due run with [`Fire::Closed`] (here, or on the runner if
+    /// this is the timer thread), and later [`schedule`](Self::schedule)s
+    /// are refused. Calling it again does nothing more.
     pub(crate) fn close(&self) {
-        let handle = {
+        let (handle, heap) = {
             let mut st = self.shared.state.lock();
             st.closed = true;
-            st.heap.clear();
-            st.thread.take()
+            (st.thread.take(), std::mem::take(&mut st.heap))
         };
         self.shared.cond.notify_all();
+        let on_timer = handle
+            .as_ref()
+            .is_some_and(|h| h.thread().id() == thread::current_id());
         if let Some(handle) = handle {
-            if handle.thread().id() != thread::current_id() {
+            if !on_timer {
                 let _ = handle.join();
+            }
+        }
+        for Reverse(entry) in heap.into_sorted_vec().into_iter().rev() {
+            if let Held::Job(job) = entry.task {
+                if on_timer {
+                    runner::spawn(Box::new(move || job(Fire::Closed)));
+                } else {
+                    // Crate code, whose own user code (a done-callback)
+                    // goes to the runner; the guard is for a bug of ours.
+                    let _ = panic::catch_unwind(AssertUnwindSafe(|| job(Fire::Closed)));
+                }
             }
         }
     }
@@ -184,14 +245,20 @@ impl Shared {
             match st.heap.peek() {
                 Some(Reverse(first)) if first.deadline <= now => {
                     let Reverse(entry) = st.heap.pop().expect("peeked");
-                    MutexGuard::unlocked(&mut st, || {
-                        if let Some(task) = entry.task.upgrade() {
-                            // Expiring runs no user code; the guard is for
-                            // a bug of ours, which must not stop every
-                            // later timeout of the pool.
-                            let _ = panic::catch_unwind(AssertUnwindSafe(|| task.expire()));
-                        }
-                    });
+                    match entry.task {
+                        Held::Deadline(task) => MutexGuard::unlocked(&mut st, || {
+                            if let Some(task) = task.upgrade() {
+                                // Expiring runs no user code; the guard is
+                                // for a bug of ours, which must not stop
+                                // every later timeout of the pool.
+                                let _ = panic::catch_unwind(AssertUnwindSafe(|| task.expire()));
+                            }
+                        }),
+                        // Never run (nor dropped) here: see the module docs.
+                        Held::Job(job) => MutexGuard::unlocked(&mut st, || {
+                            runner::spawn(Box::new(move || job(Fire::Due)));
+                        }),
+                    }
                 }
                 Some(Reverse(first)) => {
                     let deadline = first.deadline;

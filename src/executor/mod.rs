@@ -9,6 +9,8 @@
 //!   set of shutdown options;
 //! - `window.rs`: the one map window every map runs on (lazy, bounded,
 //!   ordered or not, chunked where a backend wants it);
+//! - `schedule.rs`: [`Every`](schedule::Every), tasks on a clock (a
+//!   periodic series, driven by the executor's one timer);
 //! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
 //!   executor, one at a time and mapped.
 
@@ -17,6 +19,7 @@ pub(crate) mod fn_map;
 pub(crate) mod options;
 #[cfg(feature = "remote")]
 mod remote;
+pub(crate) mod schedule;
 pub(crate) mod shutdown;
 pub(crate) mod window;
 
@@ -303,6 +306,18 @@ pub(crate) mod sealed {
     /// reaches a backend.
     #[allow(private_interfaces)]
     pub trait Sealed {
+        /// The executor's one timer: its deadlines, and its tasks on a
+        /// clock (`schedule.rs`).
+        #[doc(hidden)]
+        fn timer(&self) -> &crate::core::timer::Timer;
+
+        /// A way back to the executor that doesn't keep it alive (what a
+        /// periodic task holds between its runs).
+        #[doc(hidden)]
+        fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync>
+        where
+            Self: Sized;
+
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.
         #[cfg(feature = "remote")]

@@ -138,6 +138,15 @@ impl Executor for ProcessPool {
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
 impl Sealed for ProcessPool {
+    fn timer(&self) -> &crate::core::timer::Timer {
+        &self.shared().timer
+    }
+
+    fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync> {
+        let weak = self.downgrade();
+        Box::new(move || weak.upgrade())
+    }
+
     fn spawn_fn<A, R>(
         &self,
         f: RemoteFn<A, R>,
