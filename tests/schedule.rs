@@ -313,6 +313,28 @@ fn cancel_mid_series_lets_the_run_in_progress_finish_and_starts_no_other() {
 }
 
 #[test]
+fn a_run_queued_when_cancel_returns_never_starts() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let blocker = common::block_worker(&pool);
+    let (tx, rx) = mpsc::channel::<()>();
+    let h = pool
+        .task()
+        .every(P)
+        .submit(move || tx.send(()).unwrap())
+        .unwrap();
+    // The first run is queued behind the blocked worker.
+    common::wait_until("the run is queued", || pool.queued() == 1);
+    assert!(h.cancel());
+    blocker.release().join_timeout(LONG).unwrap();
+    timer_passes(&pool, P * 3);
+    pool.shutdown();
+    assert!(
+        rx.try_recv().is_err(),
+        "the queued run ran after the cancel"
+    );
+}
+
+#[test]
 fn cancel_signals_the_token_of_the_run_in_progress() {
     let pool = ThreadPool::new();
     let (tx, rx) = mpsc::channel();
@@ -370,10 +392,13 @@ fn shutdown_ends_pending_schedules_as_cancelled_and_does_not_wait_for_them() {
     let began = Instant::now();
     assert!(pool.shutdown());
     assert!(began.elapsed() < hour); // it didn't wait for the next tick
-    for h in [&delayed, &slow, &fast] {
+    // Held by the timer: ended when it closed, before shutdown returned.
+    for h in [&delayed, &slow] {
         assert!(h.is_done(), "done when shutdown returns");
         assert!(h.is_cancelled());
     }
+    // Maybe being queued at that moment: ended as the pool refused it.
+    assert!(ended(fast).is_cancelled());
     assert!(ran_rx.try_recv().is_err());
     // Both closures were dropped (by the shutdown, or the callback runner).
     drop_rx.recv_timeout(LONG).unwrap();

@@ -93,12 +93,19 @@ use crate::loom::sync::{Arc, Mutex};
 ///   the series ends, timed out, as a task would (a run in progress
 ///   finishes). A [`time_limit`](TaskBuilder::time_limit) is each run's,
 ///   and a [`name`](TaskBuilder::name) names the series and its runs.
-/// - **Shutdown** ends every series as cancelled: a `shutdown` doesn't wait
-///   for future runs. The series end when the pool's timer closes, once its
-///   workers have exited (so by the time a waiting
-///   [`shutdown`](crate::ThreadPool::shutdown) returns), and a run that
-///   comes due before then is refused, which ends its series the same way.
-///   The pool itself going away (its last handle dropped) is a shutdown.
+/// - **Shutdown** ends every series as cancelled, and doesn't wait for
+///   future runs: a run in progress finishes (or is cancelled, with
+///   [`cancel_running`](crate::ShutdownOptions::cancel_running)), no new
+///   run is queued, and the series waiting in the pool's timer end when it
+///   closes, once the workers have exited: before a waiting
+///   [`shutdown`](crate::ThreadPool::shutdown) returns. (A series whose run
+///   was being queued at that very moment ends just after, when the pool
+///   refuses the run.) The pool going away (its last handle dropped) is a
+///   shutdown. The same holds for a task that starts later
+///   ([`start_after`](TaskBuilder::start_after)).
+/// - **Memory.** A cancelled series leaves the timer at its next due time,
+///   and its closure is dropped then (on the callback runner), or at
+///   shutdown.
 ///
 /// No thread is started per series: the pool's one timer thread (the one
 /// that enforces deadlines) drives them all, and it runs no user code:
