@@ -416,6 +416,32 @@ fn shutdown_ends_pending_schedules_as_cancelled_and_does_not_wait_for_them() {
 }
 
 #[test]
+fn a_full_bounded_queue_delays_a_run_and_does_not_end_the_series() {
+    let pool = ThreadPool::builder().max_workers(1).bounded(1).build().unwrap();
+    let blocker = common::block_worker(&pool);
+    let filler = pool.submit(|| ()).unwrap(); // the one slot
+    let (tx, rx) = mpsc::channel();
+    let series = pool
+        .task()
+        .every(Duration::from_millis(2))
+        .submit(move || {
+            let _ = tx.send(());
+        })
+        .unwrap();
+    // Give the first run time to meet the full queue. This sleep can't make
+    // the test fail when the pool is right; it only makes it likelier that
+    // a pool that ended the series on a full queue is caught.
+    std::thread::sleep(Duration::from_millis(30));
+    assert!(!series.is_done(), "a full queue doesn't end the series");
+    assert!(rx.try_recv().is_err());
+    blocker.release().join_timeout(LONG).unwrap();
+    filler.join_timeout(LONG).unwrap();
+    rx.recv_timeout(LONG).unwrap(); // the run waited for room
+    rx.recv_timeout(LONG).unwrap(); // and the series goes on
+    assert!(series.cancel());
+}
+
+#[test]
 fn dropping_the_pool_ends_its_series() {
     let pool = ThreadPool::new();
     let (tx, rx) = mpsc::channel();

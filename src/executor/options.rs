@@ -257,6 +257,9 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
     /// counts from the moment it runs. A thread that waits for the task
     /// never runs it itself before its time (see
     /// [waiting inside a task](crate::ThreadPool#waiting-inside-a-task)).
+    /// When its time comes it waits for room in a bounded queue (on the
+    /// callback runner), so a `try_submit` with a start never reports a
+    /// full queue.
     ///
     /// # Examples
     ///

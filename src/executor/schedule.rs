@@ -105,7 +105,10 @@ use crate::loom::sync::{Arc, Mutex};
 ///   ([`start_after`](TaskBuilder::start_after)).
 /// - **Memory.** A cancelled series leaves the timer at its next due time,
 ///   and its closure is dropped then (on the callback runner), or at
-///   shutdown.
+///   shutdown: as Java's `ScheduledThreadPoolExecutor` does by default.
+/// - **A full bounded queue** delays a run until there is room (the run
+///   waits on the callback runner, not on the timer); it neither fails nor
+///   skips it.
 ///
 /// No thread is started per series: the pool's one timer thread (the one
 /// that enforces deadlines) drives them all, and it runs no user code:
