@@ -380,6 +380,10 @@ fn shutdown_ends_pending_schedules_as_cancelled_and_does_not_wait_for_them() {
             ran_tx.send(()).unwrap();
         })
         .unwrap();
+    let (called_tx, called_rx) = mpsc::channel();
+    slow.add_done_callback(move |outcome| {
+        called_tx.send(outcome.unwrap_err().is_cancelled()).unwrap();
+    });
     let (tick_tx, tick_rx) = mpsc::channel();
     let fast = pool
         .task()
@@ -397,6 +401,11 @@ fn shutdown_ends_pending_schedules_as_cancelled_and_does_not_wait_for_them() {
         assert!(h.is_done(), "done when shutdown returns");
         assert!(h.is_cancelled());
     }
+    assert_eq!(
+        called_rx.try_recv(),
+        Ok(true),
+        "its callback ran before shutdown returned"
+    );
     // Maybe being queued at that moment: ended as the pool refused it.
     assert!(ended(fast).is_cancelled());
     assert!(ran_rx.try_recv().is_err());
@@ -417,7 +426,11 @@ fn shutdown_ends_pending_schedules_as_cancelled_and_does_not_wait_for_them() {
 
 #[test]
 fn a_full_bounded_queue_delays_a_run_and_does_not_end_the_series() {
-    let pool = ThreadPool::builder().max_workers(1).bounded(1).build().unwrap();
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .bounded(1)
+        .build()
+        .unwrap();
     let blocker = common::block_worker(&pool);
     let filler = pool.submit(|| ()).unwrap(); // the one slot
     let (tx, rx) = mpsc::channel();

@@ -329,7 +329,10 @@ impl<E: Executor> Every<'_, E> {
             name: options.name.clone(),
             ..TaskSpec::default()
         };
-        let (producer, handle) = new_task((), spec, Caller::Internal);
+        // Ended on threads that may run user code (a worker, the callback
+        // runner, the thread that shuts the pool down; never the timer,
+        // which hands the series on): its callbacks run there.
+        let (producer, handle) = new_task((), spec, Caller::User);
         // Running from now on: `cancel` signals the token every run sees.
         let started = producer.start();
         debug_assert_eq!(started, Start::Run);
