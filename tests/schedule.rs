@@ -542,7 +542,7 @@ fn many_schedules_share_the_pools_one_timer_thread() {
         .build()
         .unwrap();
     let (tx, rx) = mpsc::channel();
-    let handles: Vec<_> = (0..50)
+    let series: Vec<_> = (0..50)
         .map(|i| {
             let tx = tx.clone();
             pool.task()
@@ -552,12 +552,14 @@ fn many_schedules_share_the_pools_one_timer_thread() {
                 })
                 .unwrap()
         })
-        .chain((0..50).map(|_| {
+        .collect();
+    let delayed: Vec<_> = (0..50)
+        .map(|_| {
             pool.task()
                 .start_after(Duration::from_secs(3600))
                 .submit(|| ())
                 .unwrap()
-        }))
+        })
         .collect();
     for _ in 0..200 {
         rx.recv_timeout(LONG).unwrap();
@@ -565,7 +567,10 @@ fn many_schedules_share_the_pools_one_timer_thread() {
     assert_eq!(common::threads_named_exactly(&format!("{prefix}-timer")), 1);
     assert!(pool.worker_count() <= 2);
     pool.shutdown();
-    assert!(handles.iter().all(TaskHandle::is_cancelled));
+    assert!(delayed.iter().all(TaskHandle::is_cancelled));
+    for h in series {
+        assert!(ended(h).is_cancelled());
+    }
 }
 
 #[cfg(feature = "remote")]
@@ -604,5 +609,55 @@ mod named {
             .unwrap();
         assert_eq!(h.join_timeout(LONG).unwrap(), 2);
         assert!(submitted.elapsed() >= P);
+    }
+}
+
+/// Shutdowns racing series and delayed tasks at every stage (due, being
+/// queued, running, going back to the timer): every handle ends, and every
+/// shutdown returns.
+#[test]
+fn shutdown_racing_many_schedules_ends_every_handle() {
+    for round in 0..40u32 {
+        let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut handles: Vec<TaskHandle<()>> = (0..8)
+            .map(|i| {
+                let tx = tx.clone();
+                let every = pool.task().every(Duration::from_micros(200 + 100 * i));
+                let every = if i % 2 == 0 {
+                    every.fixed_delay()
+                } else {
+                    every
+                };
+                every
+                    .submit(move || {
+                        let _ = tx.send(());
+                    })
+                    .unwrap()
+            })
+            .collect();
+        handles.extend((0..8).map(|i| {
+            pool.task()
+                .start_after(Duration::from_micros(300 * i))
+                .submit(|| ())
+                .unwrap()
+        }));
+        for _ in 0..(round % 5) * 4 {
+            rx.recv_timeout(LONG).unwrap();
+        }
+        if round % 3 == 0 {
+            drop(pool); // without waiting
+        } else {
+            assert!(pool.shutdown());
+        }
+        for h in handles {
+            // A delayed task may have run before the shutdown; a series
+            // can only have been cancelled.
+            match h.join_timeout(LONG) {
+                Ok(()) => {}
+                Err(JoinTimeoutError::Failed(err)) => assert!(err.is_cancelled(), "{err}"),
+                Err(JoinTimeoutError::Timeout(h)) => panic!("{h:?} never ended"),
+            }
+        }
     }
 }
