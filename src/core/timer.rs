@@ -21,18 +21,24 @@
 //! crate code to run at a point in time, which is how tasks on a clock
 //! work (a task that starts later, a periodic series; see
 //! `executor/schedule.rs`). A job is held strongly (nothing else may keep
-//! it), and the timer thread never runs one: when it is due, the timer
-//! hands it to the [callback runner](super::runner) with [`Fire::Due`],
-//! so the job (which may queue a task, wait for room in a bounded queue,
-//! and own user values) runs, and is dropped, there. When the timer closes,
-//! each job still waiting runs with [`Fire::Closed`] on the thread that
-//! closes it (a shutdown, the last worker of a closed pool: threads that
-//! may run user code), or on the runner if that is the timer thread itself,
-//! so that whatever waits on it ends (as cancelled) before a waiting
-//! shutdown returns. One thread drives every job of a pool.
+//! it), and the timer thread never runs one. When jobs come due, the timer
+//! moves them to its *lane*, a queue that one job of the [callback
+//! runner](super::runner) drains at a time, running each with
+//! [`Fire::Due`]: so a due job (which queues a task, may wait for room in a
+//! bounded queue, and owns user values) runs, and is dropped, there, and a
+//! pool's ticks hold at most one runner thread however many come due at
+//! once (a runner job per tick started a thread per tick in a burst: 400
+//! threads for 1,000 series). A due job keeps user code off the lane (it
+//! hands a task's end to the runner), so one blocking callback can't hold
+//! up the pool's other ticks. When the timer closes, each job still
+//! waiting (in the heap or the lane) runs with [`Fire::Closed`] on the
+//! thread that closes it (a shutdown, the last worker of a closed pool:
+//! threads that may run user code), or on the runner if that is the timer
+//! thread itself, so that whatever waits on it ends (as cancelled) before a
+//! waiting shutdown returns. One thread drives every job of a pool.
 
 use std::cmp::{Ordering as CmpOrdering, Reverse};
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::time::Instant;
@@ -92,6 +98,10 @@ struct Shared {
 
 struct State {
     heap: BinaryHeap<Reverse<Entry>>,
+    /// Jobs come due, in order, for the lane to run.
+    lane: VecDeque<TimerJob>,
+    /// Whether a runner job is draining `lane`.
+    draining: bool,
     seq: u64,
     closed: bool,
     thread: Option<JoinHandle<()>>,
@@ -134,6 +144,8 @@ impl Timer {
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     heap: BinaryHeap::new(),
+                    lane: VecDeque::new(),
+                    draining: false,
                     seq: 0,
                     closed: false,
                     thread: None,
@@ -209,10 +221,11 @@ impl Timer {
     /// this is the timer thread), and later [`schedule`](Self::schedule)s
     /// are refused. Calling it again does nothing more.
     pub(crate) fn close(&self) {
-        let (handle, heap) = {
+        let (handle, heap, lane) = {
             let mut st = self.shared.state.lock();
             st.closed = true;
-            (st.thread.take(), std::mem::take(&mut st.heap))
+            let lane = std::mem::take(&mut st.lane);
+            (st.thread.take(), std::mem::take(&mut st.heap), lane)
         };
         self.shared.cond.notify_all();
         let on_timer = handle
@@ -223,22 +236,48 @@ impl Timer {
                 let _ = handle.join();
             }
         }
-        for Reverse(entry) in heap.into_sorted_vec().into_iter().rev() {
-            if let Held::Job(job) = entry.task {
-                if on_timer {
-                    runner::spawn(Box::new(move || job(Fire::Closed)));
-                } else {
-                    // Crate code, whose own user code (a done-callback)
-                    // goes to the runner; the guard is for a bug of ours.
-                    let _ = panic::catch_unwind(AssertUnwindSafe(|| job(Fire::Closed)));
-                }
+        let waiting = heap.into_sorted_vec().into_iter().rev();
+        let jobs = lane
+            .into_iter()
+            .chain(waiting.filter_map(|Reverse(entry)| match entry.task {
+                Held::Job(job) => Some(job),
+                Held::Deadline(_) => None,
+            }));
+        for job in jobs {
+            if on_timer {
+                runner::spawn(Box::new(move || job(Fire::Closed)));
+            } else {
+                // Crate code, which ends its task here (done-callbacks
+                // included: this thread may run user code); the guard is
+                // for a bug of ours.
+                let _ = panic::catch_unwind(AssertUnwindSafe(|| job(Fire::Closed)));
             }
         }
     }
 }
 
 impl Shared {
-    fn run(&self) {
+    /// Runs the jobs in the lane, in order, until it is empty (or the timer
+    /// closed: `close` takes what is left). On the callback runner.
+    fn drain(&self) {
+        loop {
+            let job = {
+                let mut st = self.state.lock();
+                match st.lane.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        st.draining = false;
+                        return;
+                    }
+                }
+            };
+            // Crate code; the guard is for a bug of ours, which must not
+            // stop the pool's later ticks.
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| job(Fire::Due)));
+        }
+    }
+
+    fn run(self: &Arc<Self>) {
         let mut st = self.state.lock();
         while !st.closed {
             let now = Instant::now();
@@ -255,9 +294,15 @@ impl Shared {
                             }
                         }),
                         // Never run (nor dropped) here: see the module docs.
-                        Held::Job(job) => MutexGuard::unlocked(&mut st, || {
-                            runner::spawn(Box::new(move || job(Fire::Due)));
-                        }),
+                        Held::Job(job) => {
+                            st.lane.push_back(job);
+                            if !std::mem::replace(&mut st.draining, true) {
+                                let shared = self.clone();
+                                MutexGuard::unlocked(&mut st, || {
+                                    runner::spawn(Box::new(move || shared.drain()));
+                                });
+                            }
+                        }
                     }
                 }
                 Some(Reverse(first)) => {
@@ -309,6 +354,49 @@ mod tests {
         ));
         assert!(timer.shared.state.lock().thread.is_none(), "no new thread");
         timer.close(); // again: nothing more
+    }
+
+    /// Due jobs run one at a time, in the order of their times, off the
+    /// timer thread; jobs still waiting at the close run with `Closed`.
+    #[test]
+    fn jobs_run_on_the_lane_one_at_a_time_in_order() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        let timer = Timer::new("timer-test".to_owned());
+        let active = Arc::new(AtomicUsize::new(0));
+        let (tx, rx) = mpsc::channel();
+        let now = Instant::now();
+        for i in (0..20u32).rev() {
+            let (active, tx) = (active.clone(), tx.clone());
+            let job: TimerJob = Box::new(move |fire| {
+                assert_eq!(active.fetch_add(1, Ordering::SeqCst), 0, "two jobs at once");
+                for _ in 0..100 {
+                    std::thread::yield_now();
+                }
+                active.fetch_sub(1, Ordering::SeqCst);
+                let name = std::thread::current().name().map(str::to_owned);
+                tx.send((i, fire, name)).unwrap();
+            });
+            timer
+                .run_at(now + Duration::from_micros(u64::from(i)), job)
+                .unwrap();
+        }
+        let ran: Vec<_> = (0..20)
+            .map(|_| {
+                rx.recv_timeout(Duration::from_secs(30))
+                    .expect("every job ran once")
+            })
+            .collect();
+        assert!(ran.iter().map(|r| r.0).eq(0..20), "in order");
+        assert!(ran.iter().all(|r| r.1 == Fire::Due));
+        assert!(
+            ran.iter().all(|r| r.2.as_deref() != Some("timer-test")),
+            "never on the timer"
+        );
+        let job: TimerJob = Box::new(move |fire| tx.send((99, fire, None)).unwrap());
+        timer.run_at(now + Duration::from_secs(3600), job).unwrap();
+        timer.close();
+        assert_eq!(rx.try_recv().unwrap().1, Fire::Closed);
     }
 
     #[test]

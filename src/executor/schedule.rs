@@ -11,13 +11,16 @@
 //! [job](crate::core::timer::Timer::run_at): no thread per series, however
 //! many there are.
 //!
-//! 1. The series' time comes: the timer thread hands the job to the
-//!    callback runner and forgets it. It runs nothing of the user's, and
-//!    drops nothing of the user's: the series (and the closure inside it)
-//!    moves to the runner.
-//! 2. On the runner, the series queues one run on its executor, as any
+//! 1. The series' time comes: the timer thread moves the job to its lane
+//!    (one callback-runner job at a time runs the pool's due jobs, in
+//!    order) and forgets it. It runs nothing of the user's, and drops
+//!    nothing of the user's: the series (and the closure inside it) moves
+//!    to the lane.
+//! 2. On the lane, the series queues one run on its executor, as any
 //!    submit would (waiting for room in a bounded queue), with a
-//!    done-callback on the run's task.
+//!    done-callback on the run's task. Anything that would run user code
+//!    there (the series' end, its closure's drop) goes to the runner
+//!    instead, so it can't hold up the pool's other ticks.
 //! 3. The run ends on a worker (or, for a process pool, its callback runs
 //!    on the runner). Its callback decides what comes next: the series
 //!    ended meanwhile (cancelled, its deadline passed): nothing; the run
@@ -41,9 +44,11 @@ use super::options::{TaskBuilder, TaskOptions};
 use crate::core::cell::{Caller, Start, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::{Producer, new_task};
+use crate::core::runner;
 use crate::core::timer::{Fire, ScheduleError};
 use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError, TaskError};
+use crate::loom::sync::atomic::{AtomicBool, Ordering};
 use crate::loom::sync::{Arc, Mutex};
 
 /// A task run periodically on a pool, until cancelled: made by
@@ -426,22 +431,42 @@ impl<E: Executor> Series<E> {
         }
     }
 
-    /// Its time `due` came (on the callback runner): queues a run.
+    /// Its time `due` came: queues a run. On the timer's lane, which the
+    /// pool's other ticks wait for, so what runs user code (the end of the
+    /// series: its handle's callbacks, the drop of its closure) is handed
+    /// to the callback runner.
     fn run(self: Arc<Self>, due: Instant) {
         if !self.alive() {
-            return;
+            return let_go(self);
         }
         let Some(executor) = (self.pool)() else {
-            return self.stop(None); // the pool is gone: shut down
+            // The pool is gone: shut down.
+            return runner::spawn(Box::new(move || self.stop(None)));
         };
-        let series = self.clone();
-        let done: RunDone =
-            Box::new(move |outcome| series.after_run(due, outcome.map_err(TaskError::duplicate)));
-        match (self.spawn)(&executor, &self.options, &self.token, done) {
-            Ok(()) => {}
-            Err(Refusal::Shutdown) => self.stop(None),
-            Err(reason) => self.stop(Some(reason.to_task_error())),
-        }
+        // Set while this thread is still in the submit: a run that ends
+        // before its callback is added calls it here, on the lane.
+        let on_lane = Arc::new(AtomicBool::new(true));
+        let (series, lane) = (self.clone(), on_lane.clone());
+        let done: RunDone = Box::new(move |outcome| {
+            let outcome = outcome.map_err(TaskError::duplicate);
+            // ORDERING: SeqCst, for simplicity: a stale `true` only costs
+            // a hop through the runner.
+            if lane.load(Ordering::SeqCst) {
+                runner::spawn(Box::new(move || series.after_run(due, outcome)));
+            } else {
+                series.after_run(due, outcome);
+            }
+        });
+        let spawned = (self.spawn)(&executor, &self.options, &self.token, done);
+        // ORDERING: see above.
+        on_lane.store(false, Ordering::SeqCst);
+        drop(executor);
+        let err = match spawned {
+            Ok(()) => return let_go(self),
+            Err(Refusal::Shutdown) => None,
+            Err(reason) => Some(reason.to_task_error()),
+        };
+        runner::spawn(Box::new(move || self.stop(err)));
     }
 
     /// A run ended (on a worker, or the callback runner): the series ends
@@ -463,6 +488,14 @@ impl<E: Executor> Series<E> {
             next_tick(due, self.period, now)
         };
         self.next_at(&executor, next);
+    }
+}
+
+/// Lets go of `series` on the timer's lane: if that was the last reference,
+/// the series (and the user's closure in it) is dropped on the runner.
+fn let_go<E: Executor>(series: Arc<Series<E>>) {
+    if let Some(series) = Arc::into_inner(series) {
+        runner::spawn(Box::new(move || drop(series)));
     }
 }
 

@@ -7,6 +7,7 @@ use super::ThreadPool;
 use super::inner::Inner;
 use super::job::{Job, Plain, Run, WithToken};
 use crate::core::handle::TaskHandle;
+use crate::core::runner;
 use crate::core::timer::{Fire, ScheduleError, Timer};
 use crate::core::token::CancelToken;
 use crate::error::{Refusal, SubmitError};
@@ -45,18 +46,23 @@ impl ThreadPool {
 
 /// A task that started later is due (queued now, waiting for room in a
 /// bounded queue if need be), or its pool's timer closed (it ends as
-/// cancelled, as does a due task that its shut-down pool refuses). Runs on
-/// the callback runner or the thread that shuts the pool down: threads
-/// that may run user code, such as a cancelled task's callbacks.
+/// cancelled, as does a due task that its shut-down pool refuses). Due, it
+/// runs on the timer's lane, which user code must not hold up: a refused
+/// task is ended (its callbacks run, its closure dropped) on the runner.
+/// Closed, it runs on the thread that shuts the pool down, and ends there.
 fn queue_due<R: Run + 'static>(fire: Fire, pool: &Weak<Inner>, cell: Arc<R>) {
     let pool = pool.upgrade();
     match (fire, pool) {
         (Fire::Due, Some(pool)) => match pool.push(cell, true) {
             Ok(()) => {}
-            Err((cell, Refusal::Shutdown)) => cell.cancel_queued(),
-            Err((cell, reason)) => cell.fail_queued(reason.to_task_error()),
+            Err((cell, Refusal::Shutdown)) => runner::spawn(Box::new(move || cell.cancel_queued())),
+            Err((cell, reason)) => {
+                let err = reason.to_task_error();
+                runner::spawn(Box::new(move || cell.fail_queued(err)));
+            }
         },
-        _ => cell.cancel_queued(),
+        (Fire::Due, None) => runner::spawn(Box::new(move || cell.cancel_queued())),
+        (Fire::Closed, _) => cell.cancel_queued(),
     }
 }
 
