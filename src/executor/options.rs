@@ -94,6 +94,11 @@ impl TaskOptions {
 /// [`CancelToken`](crate::CancelToken) (a closure that doesn't check one
 /// runs to its end, and its value is dropped).
 ///
+/// A task can also wait for its time ([`start_after`](Self::start_after),
+/// [`start_at`](Self::start_at)) or run periodically
+/// ([`every`](Self::every), which makes an [`Every`](crate::Every)): see
+/// [tasks on a clock](crate::Every#tasks-on-a-clock).
+///
 /// The submit methods depend on the executor: closures on a thread pool
 /// (`submit`, `submit_cancellable`, `try_submit`), named functions on every
 /// executor (`submit_fn`, `try_submit_fn`; a process pool's `submit` is the
