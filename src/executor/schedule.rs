@@ -96,7 +96,7 @@ use crate::loom::sync::{Arc, Mutex};
 /// - **A deadline** ([`timeout`](TaskBuilder::timeout),
 ///   [`deadline`](TaskBuilder::deadline)) is the series': when it passes
 ///   the series ends, timed out, as a task would (a run in progress
-///   finishes). A [`time_limit`](TaskBuilder::time_limit) is each run's,
+///   finishes, its token signalled). A [`time_limit`](TaskBuilder::time_limit) is each run's,
 ///   and a [`name`](TaskBuilder::name) names the series and its runs.
 /// - **Shutdown** ends every series as cancelled, and doesn't wait for
 ///   future runs: a run in progress finishes (or is cancelled, with
@@ -111,13 +111,17 @@ use crate::loom::sync::{Arc, Mutex};
 /// - **Memory.** A cancelled series leaves the timer at its next due time,
 ///   and its closure is dropped then (on the callback runner), or at
 ///   shutdown: as Java's `ScheduledThreadPoolExecutor` does by default.
-/// - **A full bounded queue** delays a run until there is room (the run
-///   waits on the callback runner, not on the timer); it neither fails nor
-///   skips it.
+/// - **A full bounded queue** delays a run until there is room; it neither
+///   fails nor skips it. (The run waits on a callback-runner thread, never
+///   on the timer; the pool's other due runs wait behind it, for the same
+///   queue.)
 ///
 /// No thread is started per series: the pool's one timer thread (the one
-/// that enforces deadlines) drives them all, and it runs no user code:
-/// each run is queued on the pool like any task (see `schedule.rs`).
+/// that enforces deadlines) drives them all, and it runs no user code. When
+/// runs come due, one thread of the crate's callback runner at a time
+/// queues them on the pool, in order, like any submit (see
+/// `schedule.rs`): a thousand series every 10 ms keep a handful of
+/// threads busy, not a thousand.
 ///
 /// # Examples
 ///
