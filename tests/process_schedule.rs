@@ -115,3 +115,33 @@ fn shutdown_ends_a_process_pools_pending_schedules_as_cancelled() {
     assert!(err.is_shutdown());
     assert_eq!(err.into_inner(), 4);
 }
+
+/// A process pool dropped without waiting closes its timer on its last
+/// driver, an internal thread: the series the close ends have their
+/// callbacks run elsewhere (on the callback runner).
+#[test]
+fn a_series_ended_by_a_driver_closing_the_timer_runs_no_callback_there() {
+    let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    // A driver is running (and will be the last to leave).
+    assert!(pool.submit(remote!(wall_ms), ()).unwrap().join().unwrap() > 0);
+    let series = pool
+        .task()
+        .every(HOUR)
+        .start_after(HOUR)
+        .submit_fn(remote!(positive), 1)
+        .unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    series.add_done_callback(move |outcome| {
+        let name = std::thread::current().name().map(str::to_owned);
+        tx.send((outcome.unwrap_err().is_cancelled(), name))
+            .unwrap();
+    });
+    drop(pool); // a shutdown without waiting: the last driver closes the timer
+    let (cancelled, thread) = rx.recv_timeout(LONG).unwrap();
+    assert!(cancelled);
+    let thread = thread.unwrap_or_default();
+    assert!(
+        !thread.starts_with("futurepool-process-"),
+        "ran on {thread}"
+    );
+}

@@ -33,8 +33,9 @@
 //! up the pool's other ticks. When the timer closes, each job still
 //! waiting (in the heap or the lane) runs with [`Fire::Closed`] on the
 //! thread that closes it (a shutdown, the last worker of a closed pool:
-//! threads that may run user code), or on the runner if that is the timer
-//! thread itself, so that whatever waits on it ends (as cancelled) before a
+//! threads that may run user code), or on the runner if that is an
+//! internal thread (the timer itself, a process pool's last driver:
+//! [`close_internal`](Timer::close_internal)), so that whatever waits on it ends (as cancelled) before a
 //! waiting shutdown returns. One thread drives every job of a pool.
 
 use std::cmp::{Ordering as CmpOrdering, Reverse};
@@ -219,8 +220,20 @@ impl Timer {
     /// called on that thread). Deadlines not yet passed are dropped, jobs
     /// not yet due run with [`Fire::Closed`] (here, or on the runner if
     /// this is the timer thread), and later [`schedule`](Self::schedule)s
-    /// are refused. Calling it again does nothing more.
+    /// are refused. Calling it again does nothing more. Only on a thread
+    /// that may run user code; elsewhere, [`close_internal`](Self::close_internal).
     pub(crate) fn close(&self) {
+        self.close_with(true);
+    }
+
+    /// Like [`close`](Self::close), from an internal thread (a process
+    /// pool's driver): the jobs not yet due run on the runner.
+    #[cfg_attr(not(feature = "process"), allow(dead_code))]
+    pub(crate) fn close_internal(&self) {
+        self.close_with(false);
+    }
+
+    fn close_with(&self, user_thread: bool) {
         let (handle, heap, lane) = {
             let mut st = self.shared.state.lock();
             st.closed = true;
@@ -244,7 +257,7 @@ impl Timer {
                 Held::Deadline(_) => None,
             }));
         for job in jobs {
-            if on_timer {
+            if on_timer || !user_thread {
                 runner::spawn(Box::new(move || job(Fire::Closed)));
             } else {
                 // Crate code, which ends its task here (done-callbacks
