@@ -29,8 +29,10 @@
 //! pool's ticks hold at most one runner thread however many come due at
 //! once (a runner job per tick started a thread per tick in a burst: 400
 //! threads for 1,000 series). A due job keeps user code off the lane (it
-//! hands a task's end to the runner), so one blocking callback can't hold
-//! up the pool's other ticks. When the timer closes, each job still
+//! hands a task's end, callbacks and drops, to the runner), so a blocking
+//! callback can't hold up the pool's other ticks; what does run there is
+//! the clone and encoding of a named function's argument, as in any
+//! submit. When the timer closes, each job still
 //! waiting (in the heap or the lane) runs with [`Fire::Closed`] on the
 //! thread that closes it (a shutdown, the last worker of a closed pool:
 //! threads that may run user code), or on the runner if that is an
