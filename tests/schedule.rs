@@ -494,6 +494,38 @@ fn a_series_whose_handle_is_dropped_keeps_running_until_shutdown() {
 }
 
 #[test]
+fn a_cancelled_series_leaves_the_timer_and_drops_its_closure_at_once() {
+    let pool = ThreadPool::new();
+    let (drop_tx, drop_rx) = mpsc::channel();
+    let flag = DropFlag(drop_tx);
+    let h = pool
+        .task()
+        .every(Duration::from_secs(3600))
+        .start_after(Duration::from_secs(3600))
+        .submit(move || {
+            let _flag = &flag;
+        })
+        .unwrap();
+    assert!(h.cancel());
+    // Not an hour from now: on the callback runner, just after.
+    drop_rx.recv_timeout(LONG).expect("the closure is dropped");
+    // The same for a series whose deadline passes.
+    let (drop_tx, drop_rx) = mpsc::channel();
+    let flag = DropFlag(drop_tx);
+    let h = pool
+        .task()
+        .timeout(P)
+        .every(Duration::from_secs(3600))
+        .start_after(Duration::from_secs(3600))
+        .submit(move || {
+            let _flag = &flag;
+        })
+        .unwrap();
+    assert!(ended(h).is_timeout());
+    drop_rx.recv_timeout(LONG).expect("the closure is dropped");
+}
+
+#[test]
 fn a_zero_period_is_refused_and_the_closure_handed_back() {
     let pool = ThreadPool::new();
     let (tx, rx) = mpsc::channel();

@@ -38,7 +38,9 @@
 //! threads that may run user code), or on the runner if that is an
 //! internal thread (the timer itself, a process pool's last driver:
 //! [`close_internal`](Timer::close_internal)), so that whatever waits on it ends (as cancelled) before a
-//! waiting shutdown returns. One thread drives every job of a pool.
+//! waiting shutdown returns. A job not yet due can be taken back
+//! ([`remove`](Timer::remove): a cancelled series). One thread drives
+//! every job of a pool.
 
 use std::cmp::{Ordering as CmpOrdering, Reverse};
 use std::collections::{BinaryHeap, VecDeque};
@@ -186,18 +188,33 @@ impl Timer {
         deadline: Instant,
         task: Weak<dyn Expire>,
     ) -> Result<(), ScheduleError> {
-        self.push(deadline, Held::Deadline(task))
+        self.push(deadline, Held::Deadline(task)).map(drop)
     }
 
     /// Runs `job` on the callback runner once `at` has come (see the
     /// [module docs](self#jobs-on-a-clock)), or on the closing thread with
     /// [`Fire::Closed`] if the timer closes first. Refused (and `job`
     /// dropped here, unrun) if the timer is closed or can't start.
-    pub(crate) fn run_at(&self, at: Instant, job: TimerJob) -> Result<(), ScheduleError> {
+    /// Returns the job's key, for [`remove`](Self::remove).
+    pub(crate) fn run_at(&self, at: Instant, job: TimerJob) -> Result<u64, ScheduleError> {
         self.push(at, Held::Job(job))
     }
 
-    fn push(&self, deadline: Instant, task: Held) -> Result<(), ScheduleError> {
+    /// Takes back the job `key` if it is still waiting (not yet due, the
+    /// timer not closed): the caller drops it unrun.
+    pub(crate) fn remove(&self, key: u64) -> Option<TimerJob> {
+        let mut st = self.shared.state.lock();
+        let mut entries = std::mem::take(&mut st.heap).into_vec();
+        let found = entries.iter().position(|Reverse(entry)| entry.seq == key);
+        let entry = found.map(|at| entries.swap_remove(at).0);
+        st.heap = entries.into(); // O(n): a cancel, not a tick
+        match entry?.task {
+            Held::Job(job) => Some(job),
+            Held::Deadline(_) => None,
+        }
+    }
+
+    fn push(&self, deadline: Instant, task: Held) -> Result<u64, ScheduleError> {
         let mut st = self.shared.state.lock();
         self.start_locked(&mut st)?;
         let seq = st.seq;
@@ -215,7 +232,7 @@ impl Timer {
         if wake {
             self.shared.cond.notify_one();
         }
-        Ok(())
+        Ok(seq)
     }
 
     /// Stops the timer for good and waits for its thread to exit (unless
@@ -408,10 +425,16 @@ mod tests {
             ran.iter().all(|r| r.2.as_deref() != Some("timer-test")),
             "never on the timer"
         );
+        let removed = tx.clone();
+        let job: TimerJob = Box::new(move |fire| removed.send((98, fire, None)).unwrap());
+        let key = timer.run_at(now + Duration::from_secs(3600), job).unwrap();
         let job: TimerJob = Box::new(move |fire| tx.send((99, fire, None)).unwrap());
         timer.run_at(now + Duration::from_secs(3600), job).unwrap();
+        assert!(timer.remove(key).is_some(), "taken back, unrun");
+        assert!(timer.remove(key).is_none());
         timer.close();
-        assert_eq!(rx.try_recv().unwrap().1, Fire::Closed);
+        assert_eq!(rx.try_recv().unwrap().0, 99, "the other one ran, closed");
+        assert!(rx.try_recv().is_err());
     }
 
     #[test]

@@ -108,9 +108,11 @@ use crate::loom::sync::{Arc, Mutex};
 ///   refuses the run.) The pool going away (its last handle dropped) is a
 ///   shutdown. The same holds for a task that starts later
 ///   ([`start_after`](TaskBuilder::start_after)).
-/// - **Memory.** A cancelled series leaves the timer at its next due time,
-///   and its closure is dropped then (on the callback runner), or at
-///   shutdown: as Java's `ScheduledThreadPoolExecutor` does by default.
+/// - **Memory.** A cancelled series leaves the pool's timer at once (Java's
+///   `setRemoveOnCancelPolicy(true)`): unless a run is in progress, its
+///   closure is dropped right after `cancel` returns, on the callback
+///   runner (a run in progress drops it when it ends; a cancel that races
+///   the end of a run may leave it until its next due time).
 /// - **A full bounded queue** delays a run until there is room; it neither
 ///   fails nor skips it. (The run waits on a callback-runner thread, never
 ///   on the timer; the pool's other due runs wait behind it, for the same
@@ -360,7 +362,9 @@ impl<E: Executor> Every<'_, E> {
             period: self.period,
             fixed_delay: self.fixed_delay,
             producer: Mutex::new(Some(producer)),
+            key: Mutex::new(None),
         });
+        series.on_cancel();
         series.clone().next_at(executor, first);
         Ok(handle)
     }
@@ -400,6 +404,8 @@ struct Series<E: Executor> {
     fixed_delay: bool,
     /// The series' task; `None` once this series ended it.
     producer: Mutex<Option<Producer<(), ()>>>,
+    /// The key of its latest job on the timer: what a cancel takes back.
+    key: Mutex<Option<u64>>,
 }
 
 impl<E: Executor> Series<E> {
@@ -430,8 +436,33 @@ impl<E: Executor> Series<E> {
             Fire::Due => series.run(at),
             Fire::Closed => series.stop(None),
         });
-        if executor.timer().run_at(at, job).is_err() {
-            self.stop(None); // closed: the executor is shut down
+        match executor.timer().run_at(at, job) {
+            Ok(key) => *self.key.lock() = Some(key),
+            Err(_) => self.stop(None), // closed: the executor is shut down
+        }
+    }
+
+    /// Makes a cancel (or the series' deadline) take the series off the
+    /// timer at once, so that its closure is dropped now rather than at
+    /// its next due time. The cell runs the hook under its lock, so the
+    /// hook only hands the work to the runner.
+    fn on_cancel(self: &Arc<Self>) {
+        let series = Arc::downgrade(self);
+        let hook = Box::new(move || {
+            runner::spawn(Box::new(move || {
+                let Some(series) = series.upgrade() else {
+                    return;
+                };
+                let key = series.key.lock().take();
+                if let (Some(key), Some(executor)) = (key, (series.pool)()) {
+                    // Dropped here, on the runner: the job holds the
+                    // series, which may be its last holder.
+                    drop(executor.timer().remove(key));
+                }
+            }));
+        });
+        if let Some(producer) = &*self.producer.lock() {
+            producer.set_hook(hook);
         }
     }
 
@@ -523,60 +554,6 @@ fn next_tick(due: Instant, period: Duration, now: Instant) -> Instant {
     let secs = u64::try_from(ahead / 1_000_000_000).unwrap_or(u64::MAX);
     let nanos = (ahead % 1_000_000_000) as u32;
     later(due, Duration::new(secs, nanos))
-}
-
-#[cfg(feature = "remote")]
-impl<E: Executor> Every<'_, E> {
-    /// Runs the named function `f` with a clone of `arg` every period, on
-    /// any executor (a process pool runs each in a worker process); see
-    /// [`Every`] for the rules. Its value is dropped.
-    ///
-    /// # Errors
-    ///
-    /// A [`SubmitError`] holding `arg` if the executor is shut down, its
-    /// timer thread can't be started, or the period is zero
-    /// ([`SubmitError::is_zero_period`]).
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::{Executor, ThreadPool, remote};
-    /// use std::time::Duration;
-    ///
-    /// fn check(limit: u32) {
-    ///     assert!(limit > 0, "limit must be positive");
-    /// }
-    ///
-    /// fn watch(executor: &impl Executor) -> futurepool::TaskHandle<()> {
-    ///     executor.task().every(Duration::from_millis(5)).submit_fn(remote!(check), 0).unwrap()
-    /// }
-    ///
-    /// let err = watch(&ThreadPool::new()).join().unwrap_err(); // the first run panics
-    /// assert_eq!(err.panic_message(), Some("limit must be positive"));
-    /// ```
-    #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-    #[doc(alias = "scheduleAtFixedRate")]
-    pub fn submit_fn<A, R>(
-        self,
-        f: crate::remote::RemoteFn<A, R>,
-        arg: A,
-    ) -> Result<TaskHandle<()>, SubmitError<A>>
-    where
-        A: serde::Serialize + Clone + Send + 'static,
-        R: serde::de::DeserializeOwned + Send + 'static,
-    {
-        self.launch(arg, |arg| {
-            let arg = Mutex::new(arg);
-            Box::new(move |executor: &E, options, _token, done| {
-                let arg = arg.lock().clone();
-                let run = executor
-                    .spawn_fn(f, arg, options, true)
-                    .map_err(|(_, reason)| reason)?;
-                run.add_done_callback(move |outcome| done(outcome.map(drop)));
-                Ok(())
-            })
-        })
-    }
 }
 
 #[cfg(all(test, not(futurepool_loom)))]

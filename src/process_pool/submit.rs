@@ -122,7 +122,7 @@ impl ProcessPool {
             }
         });
         match timer.run_at(at, job) {
-            Ok(()) => Ok(handle),
+            Ok(_) => Ok(handle),
             Err(ScheduleError::Closed) => Err(Refusal::Shutdown),
             Err(ScheduleError::Spawn(err)) => Err(Refusal::spawn(err)),
         }

@@ -37,7 +37,7 @@ impl ThreadPool {
             .timer
             .run_at(at, Box::new(move |fire| queue_due(fire, &pool, held)))
         {
-            Ok(()) => Ok(()),
+            Ok(_) => Ok(()),
             Err(ScheduleError::Closed) => Err((cell, Refusal::Shutdown)),
             Err(ScheduleError::Spawn(err)) => Err((cell, Refusal::spawn(err))),
         }
