@@ -508,6 +508,7 @@ pub use crate::executor::after::After;
 pub use crate::executor::deps::Dependencies;
 pub use crate::executor::metrics::PoolMetrics;
 pub use crate::executor::options::TaskBuilder;
+pub use crate::executor::schedule::Every;
 pub use crate::executor::shutdown::ShutdownOptions;
 pub use crate::progress::{Progress, ProgressObserver};
 pub use crate::thread_pool::{

@@ -341,6 +341,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         self.state.lock().phases.end() == Some(End::Cancelled)
     }
 
+    /// Whether an ending event has won (the outcome may not be published
+    /// yet).
+    pub(crate) fn has_ended(&self) -> bool {
+        self.state.lock().phases.end().is_some()
+    }
+
     pub(crate) fn phase(&self) -> Phase {
         self.state.lock().phases.phase()
     }

@@ -148,6 +148,12 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         super::handle::debug_task(f, what, self.cell())
     }
 
+    /// Whether the task has ended (cancelled by its handle, timed out), its
+    /// outcome published or not.
+    pub(crate) fn is_ended(&self) -> bool {
+        self.cell().has_ended()
+    }
+
     /// What the deadline timer holds to expire the task.
     pub(crate) fn expiry(&self) -> Weak<dyn Expire> {
         let cell: Arc<dyn Expire> = self.cell().clone();
@@ -209,6 +215,16 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     pub(crate) fn fail(mut self, err: TaskError) -> bool {
         let cell = self.cell.take().expect("a producer ends its task once");
         let ended = cell.end_with(Ending::Fail, err, self.caller);
+        self.let_cell_go(cell);
+        ended
+    }
+
+    /// Cancels the task, as its handle would (a shutdown that cancels
+    /// pending work, a task whose start was still to come). Returns whether
+    /// this ended it.
+    pub(crate) fn cancel(mut self) -> bool {
+        let cell = self.cell.take().expect("a producer ends its task once");
+        let ended = cell.end_with(Ending::Cancel, TaskError::cancelled(), self.caller);
         self.let_cell_go(cell);
         ended
     }

@@ -38,6 +38,8 @@ pub(crate) enum Refusal {
     /// A process pool could not start a worker process.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     StartFailed(Arc<BoxError>),
+    /// A periodic task's period is zero.
+    ZeroPeriod,
 }
 
 impl Refusal {
@@ -51,7 +53,7 @@ impl Refusal {
     /// possible).
     pub(crate) fn to_task_error(&self) -> TaskError {
         match self {
-            Refusal::Shutdown | Refusal::Full => TaskError::shutdown(),
+            Refusal::Shutdown | Refusal::Full | Refusal::ZeroPeriod => TaskError::shutdown(),
             Refusal::Broken(cause) => TaskError::broken(cause.clone()),
             Refusal::StartFailed(cause) => TaskError::start_failed(cause.clone()),
             Refusal::Spawn(err) => TaskError::spawn_failure(err.clone()),
@@ -159,6 +161,25 @@ impl<F> SubmitError<F> {
     pub fn is_spawn_failure(&self) -> bool {
         matches!(self.reason, Refusal::Spawn(_))
     }
+
+    /// Returns `true` if a periodic task was given a zero period
+    /// ([`TaskBuilder::every`](crate::TaskBuilder::every)): nothing was
+    /// scheduled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let err = pool.task().every(Duration::ZERO).submit(|| ()).unwrap_err();
+    /// assert!(err.is_zero_period());
+    /// assert_eq!(err.to_string(), "period is zero");
+    /// ```
+    pub fn is_zero_period(&self) -> bool {
+        matches!(self.reason, Refusal::ZeroPeriod)
+    }
 }
 
 impl<F> fmt::Debug for SubmitError<F> {
@@ -180,6 +201,7 @@ impl<F> fmt::Display for SubmitError<F> {
             Refusal::StartFailed(_) => {
                 f.write_str("pool is broken: failed to start a worker process")
             }
+            Refusal::ZeroPeriod => f.write_str("period is zero"),
         }
     }
 }

@@ -14,6 +14,8 @@
 //!   ordered or not, chunked where a backend wants it);
 //! - `metrics.rs`: [`PoolMetrics`](metrics::PoolMetrics), what every
 //!   executor counts of its tasks, and the counters behind it;
+//! - `schedule.rs`: [`Every`](schedule::Every), tasks on a clock (a
+//!   periodic series, driven by the executor's one timer);
 //! - `remote.rs` and `fn_map.rs` (feature `remote`): named functions on any
 //!   executor, one at a time and mapped.
 
@@ -25,6 +27,7 @@ pub(crate) mod metrics;
 pub(crate) mod options;
 #[cfg(feature = "remote")]
 mod remote;
+pub(crate) mod schedule;
 pub(crate) mod shutdown;
 #[cfg(feature = "tracing")]
 pub(crate) mod trace;
@@ -337,19 +340,30 @@ pub(crate) mod sealed {
     #[allow(private_interfaces)]
     pub trait Sealed {
         /// Ends `task` as timed out at `deadline` on the executor's
-        /// deadline timer, if it has one that runs: a dependent task that
-        /// waits for its dependencies (see `after.rs`). Returns whether it
-        /// will; by default an executor has no timer for it, and the
-        /// dependent's deadline is checked when its dependencies finish.
+        /// deadline timer, if it still runs: a dependent task that waits for
+        /// its dependencies (see `after.rs`). Returns whether it will; once
+        /// the timer is closed (a shutdown), the dependent's deadline is
+        /// checked when its dependencies finish.
         #[doc(hidden)]
         fn expire_at(
             &self,
             deadline: std::time::Instant,
             task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
         ) -> bool {
-            let _ = (deadline, task);
-            false
+            self.timer().schedule(deadline, task).is_ok()
         }
+
+        /// The executor's one timer: its deadlines, and its tasks on a
+        /// clock (`schedule.rs`).
+        #[doc(hidden)]
+        fn timer(&self) -> &crate::core::timer::Timer;
+
+        /// A way back to the executor that doesn't keep it alive (what a
+        /// periodic task holds between its runs).
+        #[doc(hidden)]
+        fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync>
+        where
+            Self: Sized;
 
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.

@@ -21,6 +21,9 @@ pub(crate) struct TaskOptions {
     pub(crate) retries: Option<u32>,
     /// Shown by the handle's `Debug` and by the task's errors.
     pub(crate) name: Option<TaskName>,
+    /// When the task is queued (for a periodic task, its first run); `None`:
+    /// at once.
+    start: Option<Deadline>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -35,6 +38,30 @@ impl TaskOptions {
         match self.deadline? {
             Deadline::After(timeout) => Instant::now().checked_add(timeout),
             Deadline::At(at) => Some(at),
+        }
+    }
+
+    /// When the task is to be queued, resolved now (at the submit); `None`
+    /// if that is now (or already passed). A delay too long to add to now
+    /// is as good as never: a point a century away.
+    pub(crate) fn start(&self) -> Option<Instant> {
+        let now = Instant::now();
+        let at = match self.start? {
+            Deadline::After(delay) => now
+                .checked_add(delay)
+                .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))?,
+            Deadline::At(at) => at,
+        };
+        (at > now).then_some(at)
+    }
+
+    /// The options of one run of a periodic task: its name and time limit
+    /// (the deadline is the series', and each run is queued when due).
+    pub(crate) fn for_each_run(&self) -> TaskOptions {
+        TaskOptions {
+            deadline: None,
+            start: None,
+            ..self.clone()
         }
     }
 
@@ -66,6 +93,11 @@ impl TaskOptions {
 /// pool kills the worker process; a thread pool signals the task's
 /// [`CancelToken`](crate::CancelToken) (a closure that doesn't check one
 /// runs to its end, and its value is dropped).
+///
+/// A task can also wait for its time ([`start_after`](Self::start_after),
+/// [`start_at`](Self::start_at)) or run periodically
+/// ([`every`](Self::every), which makes an [`Every`](crate::Every)): see
+/// [tasks on a clock](crate::Every#tasks-on-a-clock).
 ///
 /// The submit methods depend on the executor: closures on a thread pool
 /// (`submit`, `submit_cancellable`, `try_submit`), named functions on every
@@ -213,6 +245,63 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
     /// ```
     pub fn retries(mut self, n: u32) -> Self {
         self.options.retries = Some(n);
+        self
+    }
+
+    /// Queues the task only once `delay` has passed, counted from the
+    /// submit (Java's `schedule(task, delay)`, Python's `threading.Timer`).
+    /// Until then it takes no queue slot and no worker: the pool's one timer
+    /// thread holds it. Its handle is pending meanwhile, and
+    /// [`cancel`](crate::TaskHandle::cancel) removes it for good; a
+    /// shutdown ends it as cancelled. See [tasks on a
+    /// clock](crate::Every#tasks-on-a-clock) for how the timer drives it.
+    ///
+    /// With [`timeout`](Self::timeout) or [`deadline`](Self::deadline), the
+    /// deadline still counts from the submit (a deadline that passes before
+    /// the start ends the task, unrun); [`time_limit`](Self::time_limit)
+    /// counts from the moment it runs. A thread that waits for the task
+    /// never runs it itself before its time (see
+    /// [waiting inside a task](crate::ThreadPool#waiting-inside-a-task)).
+    /// When its time comes it waits for room in a bounded queue (on the
+    /// callback runner), so a `try_submit` with a start never reports a
+    /// full queue.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let submitted = Instant::now();
+    /// let later = pool.task().start_after(Duration::from_millis(30)).submit(Instant::now).unwrap();
+    /// assert!(!later.is_running());
+    /// assert!(later.join().unwrap() >= submitted + Duration::from_millis(30));
+    /// ```
+    #[doc(alias = "schedule")]
+    #[doc(alias = "Timer")]
+    pub fn start_after(mut self, delay: Duration) -> Self {
+        self.options.start = Some(Deadline::After(delay));
+        self
+    }
+
+    /// Like [`start_after`](Self::start_after), at a point in time: the
+    /// task is queued once `at` has come (at once if it has passed).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = ThreadPool::new();
+    /// let at = Instant::now() + Duration::from_millis(20);
+    /// let h = pool.task().start_at(at).submit(Instant::now).unwrap();
+    /// assert!(h.join().unwrap() >= at);
+    /// ```
+    #[doc(alias = "enterabs")]
+    pub fn start_at(mut self, at: Instant) -> Self {
+        self.options.start = Some(Deadline::At(at));
         self
     }
 }

@@ -16,12 +16,12 @@ use crate::core::cell::{Caller, TaskSpec};
 use crate::core::handle::TaskHandle;
 use crate::core::producer::new_task;
 use crate::core::state::End;
-use crate::core::timer::ScheduleError;
+use crate::core::timer::{Fire, ScheduleError};
 use crate::error::{Refusal, SubmitError, TaskError};
 use crate::executor::options::TaskOptions;
-use crate::loom::sync::Arc;
 #[cfg(feature = "tracing")]
 use crate::executor::trace;
+use crate::loom::sync::Arc;
 use crate::remote::RemoteFn;
 
 impl ProcessPool {
@@ -118,8 +118,33 @@ impl ProcessPool {
             #[cfg(feature = "tracing")]
             since: std::cell::Cell::new(None),
         });
-        // A refused task is dropped unqueued: nobody sees its handle.
-        self.shared().push(task, block).map(|()| handle)
+        let Some(at) = options.start() else {
+            // A refused task is dropped unqueued: nobody sees its handle.
+            return self.shared().push(task, block).map(|()| handle);
+        };
+        // It starts later: the timer queues it then (on the callback
+        // runner, waiting for room if need be); a shutdown first ends it as
+        // cancelled. It holds no user value: its argument is encoded.
+        if let Some(reason) = self.shared().refusal() {
+            return Err(reason);
+        }
+        let pool = Arc::downgrade(self.shared());
+        let job = Box::new(move |fire| match (fire, pool.upgrade()) {
+            (Fire::Due, Some(shared)) if shared.refusal().is_none() => {
+                // Refused only by a shutdown racing this: it is then
+                // dropped unqueued and ends as abandoned.
+                let _ = shared.push(task, true);
+            }
+            _ => {
+                let RemoteTask { producer, .. } = *task;
+                producer.cancel();
+            }
+        });
+        match timer.run_at(at, job) {
+            Ok(_) => Ok(handle),
+            Err(ScheduleError::Closed) => Err(Refusal::Shutdown),
+            Err(ScheduleError::Spawn(err)) => Err(Refusal::spawn(err)),
+        }
     }
 
     /// Queues `f` over a chunk of arguments as one task; its value is each

@@ -349,7 +349,9 @@ impl Shared {
         st.threads.exiting(id);
         drop(st);
         self.exited.notify_all();
-        self.close_timer_if_idle();
+        // On this driver: tasks on a clock that the close ends are ended
+        // on the runner (their callbacks are user code).
+        self.close_timer_if_idle(false);
     }
 
     /// Waits up to [`DRIVER_SPIN`] for a job without sleeping: a short busy
@@ -434,7 +436,7 @@ impl Shared {
         } else {
             self.state.lock().drivers == 0
         };
-        self.close_timer_if_idle();
+        self.close_timer_if_idle(true);
         stopped
     }
 
@@ -467,13 +469,17 @@ impl Shared {
     /// Closes the deadline timer for good once the pool is shut down and
     /// no driver is left (a shutdown, or the last driver of a pool dropped
     /// without waiting).
-    fn close_timer_if_idle(&self) {
+    /// `user_thread`: whether this thread may run user code (a shutdown's
+    /// caller) or not (a driver).
+    fn close_timer_if_idle(&self, user_thread: bool) {
         let idle = {
             let st = self.state.lock();
             (st.shutdown || st.broken.is_some()) && st.drivers == 0
         };
-        if idle {
+        if idle && user_thread {
             self.timer.close();
+        } else if idle {
+            self.timer.close_internal();
         }
     }
 

@@ -112,6 +112,44 @@ impl TaskBuilder<'_, ProcessPool> {
     }
 }
 
+impl crate::executor::schedule::Every<'_, ProcessPool> {
+    /// Runs `f` with a clone of `arg` every period, each run in a worker
+    /// process: the same as [`submit_fn`](crate::Every::submit_fn), under
+    /// the process pool's name for it. See [`Every`](crate::Every) for the
+    /// rules; a time limit that passes kills the worker, and ends the
+    /// series as timed out.
+    ///
+    /// # Errors
+    ///
+    /// As for [`submit_fn`](crate::Every::submit_fn).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
+    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
+    /// use futurepool::{ProcessPool, remote};
+    /// use std::time::Duration;
+    ///
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let series = pool
+    ///     .task()
+    ///     .every(Duration::from_millis(5))
+    ///     .submit(remote!(|n: u32| assert!(n < 3, "too many")), 7)
+    ///     .unwrap();
+    /// assert_eq!(series.join().unwrap_err().panic_message(), Some("too many"));
+    /// # }
+    /// ```
+    pub fn submit<A, R>(self, f: RemoteFn<A, R>, arg: A) -> Result<TaskHandle<()>, SubmitError<A>>
+    where
+        A: Serialize + Clone + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_fn(f, arg)
+    }
+}
+
 impl Executor for ProcessPool {
     fn shutdown_with(&self, options: ShutdownOptions) -> bool {
         ProcessPool::shutdown_with(self, options)
@@ -142,12 +180,13 @@ impl Executor for ProcessPool {
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
 impl Sealed for ProcessPool {
-    fn expire_at(
-        &self,
-        deadline: std::time::Instant,
-        task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
-    ) -> bool {
-        self.shared().timer.schedule(deadline, task).is_ok()
+    fn timer(&self) -> &crate::core::timer::Timer {
+        &self.shared().timer
+    }
+
+    fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync> {
+        let weak = self.downgrade();
+        Box::new(move || weak.upgrade())
     }
 
     fn spawn_fn<A, R>(

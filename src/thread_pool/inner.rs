@@ -326,7 +326,7 @@ impl Inner {
                 drop(st);
                 let err = Arc::new(err);
                 while let Some(job) = self.pop() {
-                    job.fail_queued(TaskError::spawn_failure(err.clone()), &**self);
+                    job.fail_queued(TaskError::spawn_failure(err.clone()), Some(&**self));
                 }
             }
         }
@@ -483,7 +483,7 @@ impl Inner {
         };
         self.wake_all();
         while let Some(job) = self.pop() {
-            job.fail_queued(TaskError::broken(cause.clone()), self);
+            job.fail_queued(TaskError::broken(cause.clone()), Some(self));
         }
     }
 
@@ -500,7 +500,7 @@ impl Inner {
             // On the caller's thread: the cancelled tasks' callbacks run
             // here, and their closures are dropped here.
             while let Some(job) = self.pop() {
-                job.cancel_queued(self);
+                job.cancel_queued(Some(self));
             }
         }
         if options.cancel_running {

@@ -235,9 +235,9 @@ pub(crate) trait Run: Send + Sync {
     /// closure is dropped here).
     fn run(self: Arc<Self>, pool: &dyn Context);
     /// Cancels a task still queued (a shutdown that cancels pending work).
-    fn cancel_queued(self: Arc<Self>, pool: &dyn Context);
+    fn cancel_queued(self: Arc<Self>, pool: Option<&dyn Context>);
     /// Fails a task still queued (a broken pool, no worker to run it).
-    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context);
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: Option<&dyn Context>);
 }
 
 /// A queued task's producer, and its closure if this thread claimed it.
@@ -401,7 +401,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
         run_task(Producer::from_cell(self, Caller::User), pool, true);
     }
 
-    fn cancel_queued(self: Arc<Self>, pool: &dyn Context) {
+    fn cancel_queued(self: Arc<Self>, pool: Option<&dyn Context>) {
         // A task a waiter started itself is running: a shutdown that
         // cancels running work reaches it as it would on any worker (and
         // that waiter counts it).
@@ -409,19 +409,27 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
             #[cfg(feature = "tracing")]
             let span = producer.payload().listened_span();
             let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
-            pool.ended(end);
+            // Counted only if it was queued (not a task whose start was
+            // still to come when its pool refused it).
+            if let Some(pool) = pool {
+                pool.ended(end);
+            }
             #[cfg(feature = "tracing")]
             say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
             drop(job);
         }
     }
 
-    fn fail_queued(self: Arc<Self>, err: TaskError, pool: &dyn Context) {
+    fn fail_queued(self: Arc<Self>, err: TaskError, pool: Option<&dyn Context>) {
         if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
             #[cfg(feature = "tracing")]
             let span = producer.payload().listened_span();
             let (end, _won) = producer.end_noting(Ending::Fail, err);
-            pool.ended(end);
+            // Counted only if it was queued (not a task whose start was
+            // still to come when its pool refused it).
+            if let Some(pool) = pool {
+                pool.ended(end);
+            }
             #[cfg(feature = "tracing")]
             say_ended(
                 span.as_ref(),

@@ -576,13 +576,15 @@ impl ThreadPool {
         // The task's span (feature `tracing`; `()` without it).
         #[cfg_attr(not(feature = "tracing"), allow(clippy::let_unit_value))]
         let span = job::task_trace(&inner.config.name_prefix, options);
+        let start = options.start();
         let stopping = TaskSpec {
             token,
             cancellable: false,
             name: options.name.clone(),
             deadline,
             time_limit: options.time_limit,
-            owner: inner.tag.get(),
+            // A task that starts later is never run early by a waiter.
+            owner: if start.is_some() { 0 } else { inner.tag.get() },
         };
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must not run at all, so it is ended
@@ -632,9 +634,10 @@ impl ThreadPool {
             (None, None) => Ok(()),
         };
         let cell = producer.into_cell();
-        let pushed = match scheduled {
-            Ok(()) => inner.push(cell, block),
-            Err(reason) => Err((cell, reason)),
+        let pushed = match (scheduled, start) {
+            (Ok(()), None) => inner.push(cell, block),
+            (Ok(()), Some(at)) => self.push_at(at, cell),
+            (Err(reason), _) => Err((cell, reason)),
         };
         match pushed {
             Ok(()) => Ok(handle),
