@@ -51,6 +51,12 @@
 //! | `wait([f_int, f_str])`: futures of different types  | [`wait([&a as &dyn TaskRef, &b], ..)`](TaskRef), or [`AnyHandle`] |
 //! | a future's `repr`, a task's name in the logs        | [`pool.task().name("resize")`](TaskBuilder::name), [`h.id()`](TaskHandle::id), [`err.task_name()`](TaskError::task_name) |
 //! | code taking any `Executor`; Dask's `client.submit(f, x)` | `fn run<E: `[`Executor`]`>(ex: &E)`, [`ex.submit_fn(remote!(f), x)`](Executor::submit_fn) (feature `remote`) |
+//! | Dask's `client.submit(f, fut)`: a future as an argument | [`pool.task().after(h).submit(f)`](TaskBuilder::after) ([`After`]; `.after(&h.shared())` feeds several; a failed dependency fails its dependents: [`is_dependency_failed`](TaskError::is_dependency_failed)) |
+//! | Dask's `ac = as_completed(fs)`; `ac.add(f)`         | `let mut ac = as_completed(hs);` [`ac.add(h)`](AsCompleted::add) (or [`ac.adder()`](AsCompleted::adder) from a `for` body or another thread) |
+//! | Dask's `progress(fs)`; tqdm over `ex.map`           | [`wait_with_progress(hs, ReturnWhen::AllCompleted, bar)`](wait_with_progress()); `pool.map(f, xs).`[`progress(bar)`](Map::progress) ([`ProgressObserver`]; feature `indicatif` for a bar) |
+//! | Dask's dashboard: tasks queued, running, done       | [`pool.metrics()`](ThreadPool::metrics) ([`PoolMetrics`]), and `tracing` spans per task (feature `tracing`) |
+//! | `threading.Timer(5, f)`; `sched.enter(5, 1, f)`     | [`pool.task().start_after(d)`](TaskBuilder::start_after)`.submit(f)` ([`start_at(t)`](TaskBuilder::start_at) for `sched.enterabs`) |
+//! | a `Timer` that re-arms itself every period          | [`pool.task().every(p)`](TaskBuilder::every)`.submit(f)` ([`Every`]: one handle, `cancel()` stops the series) |
 //!
 //! Coming from Java, tokio, rayon:
 //!
@@ -65,6 +71,10 @@
 //! | Java's `shutdownNow()`                               | [`ShutdownOptions::new().cancel_pending(true).cancel_running(true)`](ShutdownOptions::cancel_running) |
 //! | tokio's `JoinSet` (`spawn`, `join_next`, abort on drop) | [`TaskGroup`] ([`insert`](TaskGroup::insert), [`join_next`](TaskGroup::join_next), cancels on drop) |
 //! | futures' `stream.map(..).buffer_unordered(n)`        | `pool.map(f, xs).unordered().`[`max_in_flight(n)`](Map::max_in_flight)`.`[`into_stream()`](Map::into_stream) |
+//! | Java's `schedule(task, delay)`                       | [`pool.task().start_after(d)`](TaskBuilder::start_after)`.submit(f)` |
+//! | Java's `scheduleAtFixedRate`; tokio's `interval`     | [`pool.task().every(p)`](TaskBuilder::every)`.start_after(initial).submit(f)` (missed ticks skipped, as tokio's `MissedTickBehavior::Skip`) |
+//! | Java's `scheduleWithFixedDelay`                      | `pool.task().every(d).`[`fixed_delay()`](Every::fixed_delay)`.submit(f)` |
+//! | Java's `CompletableFuture.thenCombine(a, b, f)`      | [`pool.task().after((a, b)).submit(f)`](After::submit) |
 //! | `Arc<ThreadPool>` / `Weak<..>`                       | `pool.clone()` (a cheap handle) / [`pool.downgrade()`](ThreadPool::downgrade) ([`WeakThreadPool`]) |
 //!
 //! And what Python gets wrong, fixed: a task waiting on another task of the
@@ -219,8 +229,6 @@
 //! assert_eq!(waited.done.len(), 4);
 //! ```
 //!
-#![doc = include_str!("progress/chapter.md")]
-//!
 //! # Borrowing: scoped tasks
 //!
 //! A task usually owns what it uses (`'static`). Inside
@@ -280,6 +288,8 @@
 //! let pool = ThreadPool::new(); // or ProcessPool::new()
 //! assert!(drain(&pool));
 //! ```
+//!
+#![doc = include_str!("workflows.md")]
 //!
 //! # Waiting inside a task: help, lend, and what can't deadlock
 //!

@@ -477,9 +477,3 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         )
     }
 }
-
-/// The draft of the crate docs' "Workflows" section (`after.md`), whose
-/// example runs as a doctest here until the crate docs include it.
-#[cfg(doctest)]
-#[doc = include_str!("after.md")]
-struct WorkflowsDraft;

@@ -61,6 +61,7 @@ impl fmt::Display for Error {
 impl std::error::Error for Error {}
 
 /// Encodes an argument, a result or a message.
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the pool's side (Linux), and tests
 pub(crate) fn encode<T: Serialize + ?Sized>(value: &T) -> Result<Vec<u8>, Error> {
     let mut out = Vec::new();
     encode_into(&mut out, value)?;
