@@ -34,6 +34,8 @@ struct SpanRec {
 struct EventRec {
     fields: HashMap<&'static str, String>,
     parent: Option<u64>,
+    /// The name of the thread that emitted it.
+    thread: String,
 }
 
 #[derive(Default)]
@@ -112,11 +114,11 @@ impl Subscriber for Recorder {
         };
         let mut fields = HashMap::new();
         event.record(&mut Fields(&mut fields));
-        self.log
-            .lock()
-            .unwrap()
-            .events
-            .push(EventRec { fields, parent });
+        self.log.lock().unwrap().events.push(EventRec {
+            fields,
+            parent,
+            thread: std::thread::current().name().unwrap_or("").to_owned(),
+        });
     }
 
     fn enter(&self, span: &Id) {
@@ -169,6 +171,24 @@ impl Recorder {
             .collect();
         assert_eq!(ends.len(), 1, "one end event: {ends:?}");
         ends.into_iter().next().unwrap()
+    }
+
+    /// Waits (up to a minute) until span `span` has had its `task ended`
+    /// event: a process pool's events come from the event lane, soon after
+    /// the driver's step, not necessarily before a `join` returns.
+    fn wait_for_end(&self, span: u64) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while !self
+            .events_in(span)
+            .iter()
+            .any(|e| e.fields.get("message").map(String::as_str) == Some("task ended"))
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no `task ended` for span {span}"
+            );
+            std::thread::yield_now();
+        }
     }
 
     fn outcome_of(&self, span: u64) -> String {
@@ -316,6 +336,7 @@ fn process_pool(recorder: &Recorder) {
     pool.shutdown();
 
     let (ok_span, rec) = recorder.task_span(ok_id);
+    recorder.wait_for_end(ok_span);
     assert_eq!(rec.parent, Some(submitter_id));
     assert_eq!(rec.fields["pool"], "process");
     assert_eq!(rec.fields["name"], "remote-ok");
@@ -327,5 +348,16 @@ fn process_pool(recorder: &Recorder) {
     assert_eq!(messages, ["task started", "task ended"]);
     assert_eq!(recorder.outcome_of(ok_span), "ok");
     let (panic_span, _) = recorder.task_span(panics_id);
+    recorder.wait_for_end(panic_span);
     assert_eq!(recorder.outcome_of(panic_span), "panicked");
+    // A subscriber is user code: a driver thread never calls it.
+    for span in [ok_span, panic_span] {
+        for event in recorder.events_in(span) {
+            assert!(
+                !event.thread.starts_with("futurepool-process-"),
+                "an event on the driver thread {}",
+                event.thread
+            );
+        }
+    }
 }

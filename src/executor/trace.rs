@@ -26,6 +26,8 @@ use std::time::Instant;
 
 use tracing::Span;
 
+use crate::loom::sync::Arc;
+
 use crate::core::state::End;
 
 /// How a task ended, as the `task ended` event says it.
@@ -113,5 +115,104 @@ pub(crate) fn ended(span: &Span, outcome: Outcome, since: Option<Instant>) {
             tracing::debug!(target: "futurepool", parent: span, outcome, run_us, "task ended");
         }
         None => tracing::debug!(target: "futurepool", parent: span, outcome, "task ended"),
+    }
+}
+
+/// A task's span as a process pool's driver holds it: its events, and its
+/// close, happen on the *event lane*, never on the driver. A driver is an
+/// internal thread, and a subscriber is user code (one that blocks must not
+/// stall a worker's tasks); the lane runs on the callback runner, one job
+/// at a time, so the events of a task (and of all tasks) keep their order.
+/// They come soon after the driver's step, not necessarily before a `join`
+/// of the task returns.
+///
+/// The span is behind an `Arc` so that the driver never clones or drops a
+/// `Span` itself (either would call the subscriber).
+pub(crate) struct LaneSpan(Option<Arc<Span>>);
+
+impl LaneSpan {
+    /// Holds `span`, or nothing if no subscriber listens to it.
+    pub(crate) fn new(span: Span) -> LaneSpan {
+        LaneSpan((!span.is_disabled()).then(|| Arc::new(span)))
+    }
+
+    /// The task started: `task started`, on the lane. Returns when, if
+    /// anyone listens (for [`ended`](Self::ended)'s running time).
+    pub(crate) fn started(&self) -> Option<Instant> {
+        let span = self.0.clone()?;
+        lane::push(Box::new(move || {
+            tracing::debug!(target: "futurepool", parent: &*span, "task started");
+        }));
+        Some(Instant::now())
+    }
+
+    /// The task ended as `outcome` says: `task ended`, on the lane.
+    pub(crate) fn ended(&self, outcome: Outcome, since: Option<Instant>) {
+        if let Some(span) = self.0.clone() {
+            lane::push(Box::new(move || ended(&span, outcome, since)));
+        }
+    }
+}
+
+impl Drop for LaneSpan {
+    fn drop(&mut self) {
+        // The last reference may be this one: the span closes on the lane.
+        if let Some(span) = self.0.take() {
+            lane::push(Box::new(move || drop(span)));
+        }
+    }
+}
+
+/// The event lane: a queue of event jobs that one callback-runner job at a
+/// time runs, in order.
+mod lane {
+    use std::collections::VecDeque;
+    use std::panic::{self, AssertUnwindSafe};
+
+    use crate::core::runner::{self, Job};
+    use crate::loom::sync::{Mutex, OnceLock};
+
+    struct Lane {
+        jobs: VecDeque<Job>,
+        /// Whether a runner job is draining `jobs`.
+        draining: bool,
+    }
+
+    fn lane() -> &'static Mutex<Lane> {
+        static LANE: OnceLock<Mutex<Lane>> = OnceLock::new();
+        LANE.get_or_init(|| {
+            Mutex::new(Lane {
+                jobs: VecDeque::new(),
+                draining: false,
+            })
+        })
+    }
+
+    /// Runs `job` on the lane, after the jobs pushed before it.
+    pub(super) fn push(job: Job) {
+        let mut st = lane().lock();
+        st.jobs.push_back(job);
+        if !st.draining {
+            st.draining = true;
+            drop(st);
+            runner::spawn(Box::new(drain));
+        }
+    }
+
+    fn drain() {
+        loop {
+            let job = {
+                let mut st = lane().lock();
+                match st.jobs.pop_front() {
+                    Some(job) => job,
+                    None => {
+                        st.draining = false;
+                        return;
+                    }
+                }
+            };
+            // A subscriber that panics loses its own event only.
+            let _ = panic::catch_unwind(AssertUnwindSafe(job));
+        }
     }
 }

@@ -50,10 +50,10 @@ pub(super) struct RemoteTask<T: Send + 'static> {
     /// When it must have ended, if it has a deadline.
     pub(super) deadline: Option<Instant>,
     /// The task's span (feature `tracing`), made by the submit; it lives
-    /// here, in this process (the worker process doesn't trace), and closes
-    /// when the driver lets the task go.
+    /// here, in this process (the worker process doesn't trace). Its events
+    /// and its close go to the event lane, off the driver thread.
     #[cfg(feature = "tracing")]
-    pub(super) span: tracing::Span,
+    pub(super) span: trace::LaneSpan,
     /// When it was started, if its span is listened to.
     #[cfg(feature = "tracing")]
     pub(super) since: std::cell::Cell<Option<Instant>>,
@@ -64,7 +64,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         let started = self.producer.start() == Start::Run;
         #[cfg(feature = "tracing")]
         if started {
-            self.since.set(trace::started(&self.span));
+            self.since.set(self.span.started());
         }
         started.then(|| self.frame.clone())
     }
@@ -108,11 +108,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
             let end =
                 producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
             #[cfg(feature = "tracing")]
-            trace::ended(
-                &span,
-                TraceOutcome::of(end, TraceOutcome::TimedOut),
-                since.get(),
-            );
+            span.ended(TraceOutcome::of(end, TraceOutcome::TimedOut), since.get());
             end
         } else {
             // An error: built from the worker's message, no user code.
@@ -124,8 +120,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
             };
             let (end, lost) = producer.complete_noting(outcome);
             #[cfg(feature = "tracing")]
-            trace::ended(
-                &span,
+            span.ended(
                 TraceOutcome::attempted(mine, lost.is_ok(), end),
                 since.get(),
             );
@@ -151,8 +146,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         #[cfg(feature = "tracing")]
         if let Some(end) = end {
             // Ended by a cancel or by the timer.
-            trace::ended(
-                &self.span,
+            self.span.ended(
                 TraceOutcome::of(end, TraceOutcome::TimedOut),
                 self.since.get(),
             );
@@ -178,7 +172,7 @@ impl<T: Send + 'static> RemoteTask<T> {
         let (span, since) = (self.span, self.since.get());
         let (end, _won) = self.producer.end_noting(ending, err);
         #[cfg(feature = "tracing")]
-        trace::ended(&span, TraceOutcome::attempted(mine, _won, end), since);
+        span.ended(TraceOutcome::attempted(mine, _won, end), since);
         end
     }
 }

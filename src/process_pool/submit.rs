@@ -114,7 +114,7 @@ impl ProcessPool {
             time_limit: options.time_limit,
             deadline,
             #[cfg(feature = "tracing")]
-            span,
+            span: trace::LaneSpan::new(span),
             #[cfg(feature = "tracing")]
             since: std::cell::Cell::new(None),
         });
