@@ -444,6 +444,7 @@
     doc = "# Processes\n\nThe `process` feature adds a pool of worker *processes*, \
            whose running tasks can be killed and whose crashes fail only their own task.\n"
 )]
+#![cfg_attr(feature = "cluster", doc = include_str!("cluster/chapter.md"))]
 #![doc = include_str!("executor/seeing_inside.md")]
 //! # Features
 //!
@@ -459,6 +460,12 @@
 //!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
 //!   `process_init_before_main!`; see "Processes" above when it is
 //!   enabled). Adds, on Linux, `libc`.
+//! - `cluster` (off by default; implies `process`): a cluster of workers
+//!   over NATS JetStream (`ClusterExecutor`, `cluster::Worker`; see "Beyond
+//!   one machine: a cluster" when it is enabled). Adds `async-nats` 0.51
+//!   (without its default features: no TLS backend), `tokio` (its runtime,
+//!   internal to the feature) and `futures-util`. Needs **Rust 1.89+**;
+//!   the crate without it keeps its `rust-version` (1.85).
 //! - `indicatif` (off by default): progress bars.
 //!   [`ProgressObserver`] for `indicatif::ProgressBar`, so
 //!   `.progress(bar.clone())` on a map, an `as_completed` or
@@ -492,6 +499,9 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub mod cluster;
 #[cfg(doctest)]
 mod compile_fail;
 mod core;
@@ -535,6 +545,9 @@ pub use crate::wait::{
     AsCompletedAdder, wait_with_progress, wait_with_progress_deadline, wait_with_progress_timeout,
 };
 
+#[cfg(feature = "cluster")]
+#[cfg_attr(docsrs, doc(cfg(feature = "cluster")))]
+pub use crate::cluster::{ClusterBuilder, ClusterExecutor};
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
 pub use crate::executor::fn_map::{FnMap, FnMapStream};

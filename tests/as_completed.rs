@@ -229,7 +229,7 @@ fn an_as_completed_in_another_thread_sees_every_completion() {
     });
     rx.recv_timeout(LONG).unwrap();
     gate.open();
-    assert_eq!(collector.join().unwrap(), (0..30).sum());
+    assert_eq!(collector.join().unwrap(), (0..30).sum::<i32>());
 }
 
 // --- Growing: tasks added while iterating (Dask's `as_completed.add`) ---

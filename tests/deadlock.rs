@@ -72,7 +72,7 @@ fn every_worker_waiting_on_children() {
         })
         .collect();
     let total: i32 = parents.into_iter().map(|h| join_or_fail(&pool, h)).sum();
-    assert_eq!(total, (0..4).map(|i| 30 * i + 3).sum());
+    assert_eq!(total, (0..4).map(|i| 30 * i + 3).sum::<i32>());
 }
 
 #[test]
@@ -167,7 +167,7 @@ fn map_with_a_timeout_inside_a_task() {
                 .sum::<u32>()
         })
         .unwrap();
-    assert_eq!(join_or_fail(&pool, a), (1..=20).sum());
+    assert_eq!(join_or_fail(&pool, a), (1..=20).sum::<u32>());
 }
 
 #[test]

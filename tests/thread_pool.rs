@@ -503,7 +503,7 @@ fn many_submitters_through_a_small_bounded_queue() {
             .collect();
         ts.into_iter().map(|t| t.join().unwrap()).sum()
     });
-    assert_eq!(total, (0..400).sum());
+    assert_eq!(total, (0..400).sum::<usize>());
 }
 
 // A thread that can't be started is a value: the submit is refused with the

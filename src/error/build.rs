@@ -27,6 +27,10 @@ pub(crate) enum BuildErrorKind {
     /// A process pool setting that can't work, with the reason.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     Process(String),
+    /// A cluster that can't be reached or set up (feature `cluster`): the
+    /// server refused the credentials, isn't there, or JetStream is off.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    Cluster(String),
     /// A process pool on a platform where worker processes don't run:
     /// every OS but Linux (this one's `std::env::consts::OS`).
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
@@ -78,7 +82,7 @@ impl fmt::Display for BuildError {
             BuildErrorKind::InvalidThreadName => {
                 f.write_str("a thread name can't contain a NUL byte")
             }
-            BuildErrorKind::Process(msg) => f.write_str(msg),
+            BuildErrorKind::Process(msg) | BuildErrorKind::Cluster(msg) => f.write_str(msg),
             BuildErrorKind::Unsupported { os } => write!(
                 f,
                 "process pools run on Linux only, not on {os}: \

@@ -104,6 +104,10 @@ pub(super) enum Repr {
     Serialization(Arc<str>),
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     StartFailed(Arc<BoxError>),
+    /// A cluster's own failure (feature `cluster`): no worker of the
+    /// task's build took it, a message that couldn't be sent or read.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    Cluster(Arc<str>),
     /// The producer went away without ending the task.
     Abandoned,
     /// The producer's own error: a promise's `fail`. Shared, so that
@@ -366,6 +370,23 @@ impl TaskError {
     /// ```
     pub fn is_protocol_error(&self) -> bool {
         matches!(self.inner.repr, Repr::Protocol { .. })
+    }
+
+    /// Returns `true` if the task failed for a reason of the cluster's own
+    /// (feature `cluster`): no worker of the client's build took it within
+    /// the match timeout, its message couldn't be sent to the server, or a
+    /// worker's reply couldn't be read. The message says which.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_cluster_error());
+    /// ```
+    pub fn is_cluster_error(&self) -> bool {
+        matches!(self.inner.repr, Repr::Cluster(_))
     }
 
     /// Returns `true` if whatever was to produce the task's outcome went away

@@ -41,6 +41,15 @@ impl TaskError {
     }
 }
 
+#[cfg(feature = "cluster")]
+impl TaskError {
+    /// A cluster's own failure; `msg` says what (see
+    /// [`is_cluster_error`](TaskError::is_cluster_error)).
+    pub(crate) fn cluster(msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError::new(Repr::Cluster(msg.into()))
+    }
+}
+
 impl TaskError {
     pub(super) fn new(repr: Repr) -> TaskError {
         TaskError {
@@ -81,6 +90,7 @@ impl TaskError {
                 msg: msg.clone(),
             },
             Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
+            Repr::Cluster(msg) => Repr::Cluster(msg.clone()),
             Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
             Repr::Abandoned => Repr::Abandoned,
             Repr::Custom(err) => Repr::Custom(err.clone()),

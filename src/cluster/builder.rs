@@ -1,0 +1,258 @@
+//! [`ClusterBuilder`]: where the server is, how to log in, and the
+//! cluster's settings; `build` connects.
+
+use std::time::Duration;
+
+use super::client::{self, Shared};
+use super::settings::{self, Auth, Settings};
+use super::{ClusterExecutor, Inner, identity};
+use crate::core::timer::Timer;
+use crate::error::{BuildError, BuildErrorKind};
+use crate::loom::sync::Arc;
+
+/// Configures a [`ClusterExecutor`]; see [`ClusterExecutor::builder`].
+///
+/// Workers and clients of one cluster must agree on the server, the
+/// `prefix`, and (to share tasks) the build identity; the consumer's
+/// `ack_wait` and `max_deliveries` are set by whichever of them creates the
+/// work queue first.
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::ClusterExecutor;
+/// use std::time::Duration;
+///
+/// let builder = ClusterExecutor::builder("nats://127.0.0.1:4222")
+///     .user_password("me", "secret")
+///     .prefix("jobs")
+///     .match_timeout(Duration::from_secs(30));
+/// assert!(!format!("{builder:?}").contains("secret")); // never the password
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct ClusterBuilder {
+    settings: Settings,
+    build: Option<String>,
+    match_timeout: Duration,
+}
+
+impl ClusterBuilder {
+    pub(super) fn new(url: &str) -> ClusterBuilder {
+        ClusterBuilder {
+            settings: Settings::new(url),
+            build: None,
+            match_timeout: Duration::from_secs(60),
+        }
+    }
+
+    /// Logs in with a user name and password.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222").user_password("u", "p");
+    /// assert!(format!("{b:?}").contains("\"u\""));
+    /// ```
+    pub fn user_password(mut self, user: &str, password: &str) -> Self {
+        self.settings.auth = Auth::UserPassword(user.to_owned(), password.to_owned());
+        self
+    }
+
+    /// Logs in with a token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222").token("s3cret");
+    /// assert!(!format!("{b:?}").contains("s3cret"));
+    /// ```
+    pub fn token(mut self, token: &str) -> Self {
+        self.settings.auth = Auth::Token(token.to_owned());
+        self
+    }
+
+    /// The prefix of the cluster's subjects (`<prefix>.tasks`,
+    /// `<prefix>.results.<client>`) and the name of its stream (the prefix
+    /// in capitals): one server can hold several clusters. Letters, digits,
+    /// `-` and `_`; `futurepool` by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:4222").prefix("a.b").build().unwrap_err();
+    /// assert!(err.to_string().starts_with("a cluster prefix is"));
+    /// ```
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.settings.prefix = prefix.to_owned();
+        self
+    }
+
+    /// The build identity the client's tasks carry (by default, a digest
+    /// of the executable and its registered functions): only workers of the
+    /// same identity run them. Set it (to a version, a commit) where copies
+    /// of one build are deployed as different files, e.g. rebuilt per
+    /// machine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222").build_identity("v2");
+    /// assert!(format!("{b:?}").contains("v2"));
+    /// ```
+    pub fn build_identity(mut self, build: &str) -> Self {
+        self.build = Some(build.to_owned());
+        self
+    }
+
+    /// How long a worker may hold a task without a word before the server
+    /// hands it to another (workers heartbeat while a task runs, so this
+    /// bounds how soon a dead worker's task is redelivered); 30 s by
+    /// default, at least 100 ms. Set on the work queue when it is created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1")
+    ///     .ack_wait(Duration::from_millis(1))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "ack_wait must be at least 100 ms");
+    /// ```
+    pub fn ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.settings.ack_wait = ack_wait;
+        self
+    }
+
+    /// How many times the server hands out one task at most (its first
+    /// delivery included); 5 by default. Set on the work queue when it is
+    /// created.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1").max_deliveries(0).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "max_deliveries must be at least 1");
+    /// ```
+    pub fn max_deliveries(mut self, n: u32) -> Self {
+        self.settings.max_deliver = i64::from(n);
+        self
+    }
+
+    /// How long a task may wait, once a worker of another build has seen
+    /// it, for a worker of the client's build; then its handle fails
+    /// ([`TaskError::is_cluster_error`](crate::TaskError::is_cluster_error))
+    /// and it leaves the queue. 60 s by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222")
+    ///     .match_timeout(Duration::from_secs(5));
+    /// assert!(format!("{b:?}").contains("5s"));
+    /// ```
+    pub fn match_timeout(mut self, timeout: Duration) -> Self {
+        self.match_timeout = timeout;
+        self
+    }
+
+    /// How long `build` waits for the server; 5 s by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222")
+    ///     .connect_timeout(Duration::from_secs(2));
+    /// assert!(format!("{b:?}").contains("2s"));
+    /// ```
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.settings.connect_timeout = timeout;
+        self
+    }
+
+    /// Connects to the server, sets up the work queue if it isn't there,
+    /// and subscribes to this client's replies.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`] saying why: a setting that can't work, a server
+    /// that isn't there or refuses the credentials, JetStream disabled.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1")
+    ///     .connect_timeout(Duration::from_secs(1))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert!(err.to_string().contains("127.0.0.1:1"));
+    /// ```
+    pub fn build(self) -> Result<ClusterExecutor, BuildError> {
+        let fail = |msg: String| BuildError::new(BuildErrorKind::Cluster(msg));
+        self.settings.validate().map_err(fail)?;
+        let runtime = settings::runtime("futurepool-cluster").map_err(fail)?;
+        let id = client_id();
+        let settings = self.settings.clone();
+        let results = settings.results_subject(&id);
+        let connected = settings::block_on(&runtime, async move {
+            let (nats, js, stream) = settings.connect().await?;
+            let replies = nats
+                .subscribe(results)
+                .await
+                .map_err(|err| format!("cannot subscribe to the client's replies: {err}"))?;
+            // The subscription reaches the server before any task is
+            // published, so no reply can come before it.
+            nats.flush()
+                .await
+                .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
+            Ok::<_, String>((js, stream, replies))
+        });
+        let (js, stream, replies) = connected.map_err(fail)?;
+        let shared = Arc::new(Shared::new(
+            id,
+            self.build.unwrap_or_else(identity::default_build),
+            self.settings.tasks_subject(),
+            self.match_timeout,
+            js,
+            stream,
+        ));
+        runtime.spawn(client::read_replies(shared.clone(), replies));
+        runtime.spawn(client::sweep(
+            Arc::downgrade(&shared),
+            Duration::from_secs(1),
+        ));
+        Ok(ClusterExecutor {
+            inner: Arc::new(Inner {
+                shared,
+                timer: Timer::new("futurepool-cluster-timer".to_owned()),
+                runtime: Some(runtime),
+            }),
+        })
+    }
+}
+
+/// A client id unique enough across machines and restarts: the pid, the
+/// time, and a hash of the host's name, as 16 hex digits.
+fn client_id() -> String {
+    use crate::remote::registry::hash_bytes;
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    let host = std::fs::read("/proc/sys/kernel/hostname").unwrap_or_default();
+    let h = hash_bytes(hash_bytes(nanos, &host), &std::process::id().to_le_bytes());
+    format!("{h:016x}")
+}

@@ -1,0 +1,397 @@
+//! The client's side: the tasks it waits for ([`Shared::pending`]), how a
+//! task is published to the work queue, and how a worker's reply ends it.
+//!
+//! Everything here runs on the feature's runtime thread or the submitting
+//! thread; it never runs user code. A reply that carries a value ends its
+//! task with a *deferred* outcome, decoded (under `catch_unwind`) by the
+//! thread that takes it or by the callback runner, as a process pool's does.
+
+use std::collections::HashMap;
+use std::panic::{self, AssertUnwindSafe};
+use std::time::Duration;
+
+use async_nats::jetstream::{self, stream};
+use futures_util::StreamExt;
+
+use super::wire::{self, Reply};
+use crate::core::cell::Payload;
+use crate::core::producer::Producer;
+use crate::core::state::End;
+use crate::error::{TaskError, payload_message};
+use crate::executor::metrics::Counters;
+use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::remote::registry::Outcome;
+
+/// A cluster task's payload in its cell: nothing to run or drop here (its
+/// argument is encoded, in the message).
+pub(super) struct Queued;
+
+impl Payload for Queued {
+    unsafe fn discard(&self) {}
+}
+
+/// Turns a worker's outcomes into the task's value; run where a deferred
+/// value is decoded, never on the runtime thread (`worker` names it).
+pub(super) type Decoder<T> =
+    Box<dyn FnOnce(Vec<Outcome>, &str) -> Result<T, TaskError> + Send + 'static>;
+
+/// A pending task, its type erased.
+pub(super) trait Slot: Send {
+    /// A worker started it.
+    fn start(&self);
+    /// A worker ran it: its outcomes.
+    fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End;
+    /// It ended without outcomes.
+    fn fail(self: Box<Self>, err: TaskError) -> End;
+    /// Cancels it (a shutdown that cancels what is queued).
+    fn cancel(self: Box<Self>) -> End;
+    /// How it ended, if something else (its handle, the timer) ended it.
+    fn ended(&self) -> Option<End>;
+}
+
+pub(super) struct Typed<T: Send + 'static> {
+    pub(super) producer: Producer<T, Queued>,
+    pub(super) decode: Decoder<T>,
+}
+
+impl<T: Send + 'static> Slot for Typed<T> {
+    fn start(&self) {
+        let _ = self.producer.start();
+    }
+
+    fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End {
+        let Typed { producer, decode } = *self;
+        if outcomes.iter().any(|o| matches!(o, Outcome::Value(_))) {
+            // Decoding runs the user's `Deserialize`: not on this thread.
+            producer.complete_deferred(Box::new(move || {
+                panic::catch_unwind(AssertUnwindSafe(|| decode(outcomes, &worker))).unwrap_or_else(
+                    |payload| {
+                        Err(TaskError::serialization(format!(
+                            "deserializing the task's result panicked: {}",
+                            payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+                        )))
+                    },
+                )
+            }))
+        } else {
+            // Errors only: built from the worker's messages, no user code.
+            producer.complete_noting(decode(outcomes, &worker)).0
+        }
+    }
+
+    fn fail(self: Box<Self>, err: TaskError) -> End {
+        let (end, _) = self
+            .producer
+            .end_noting(crate::core::state::Ending::Fail, err);
+        end
+    }
+
+    fn cancel(self: Box<Self>) -> End {
+        let (end, _) = self
+            .producer
+            .end_noting(crate::core::state::Ending::Cancel, TaskError::cancelled());
+        end
+    }
+
+    fn ended(&self) -> Option<End> {
+        if self.producer.is_ended() {
+            self.producer.end()
+        } else {
+            None
+        }
+    }
+}
+
+/// One argument's outcome as a task's.
+pub(super) fn outcome<R: serde::de::DeserializeOwned>(
+    outcome: Outcome,
+    worker: &str,
+) -> Result<R, TaskError> {
+    match outcome {
+        Outcome::Value(bytes) => bytes.decode().map_err(|err| {
+            TaskError::serialization(format!("failed to deserialize the task's result: {err}"))
+        }),
+        Outcome::Panic { message, backtrace } => Err(TaskError::remote_panic(message, backtrace)),
+        Outcome::ArgError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to deserialize the task's argument: {msg}"
+        ))),
+        Outcome::ResultError(msg) => Err(TaskError::serialization(format!(
+            "the worker failed to serialize the task's result: {msg}"
+        ))),
+        Outcome::Unknown(name) => Err(TaskError::cluster(format!(
+            "no function is registered as `{name}` in worker {worker}"
+        ))),
+    }
+}
+
+/// What the client knows of one task it waits for.
+pub(super) struct Pending {
+    pub(super) slot: Box<dyn Slot>,
+    started: bool,
+    /// Its message's sequence number in the stream, once published.
+    seq: Option<u64>,
+    /// A worker of another build has seen it: the match timer runs.
+    mismatch: bool,
+}
+
+/// The client's state, shared by the executor's clones and the runtime's
+/// tasks.
+pub(super) struct Shared {
+    pub(super) id: String,
+    pub(super) build: String,
+    pub(super) subject: String,
+    pub(super) match_timeout: Duration,
+    pub(super) js: jetstream::Context,
+    pub(super) stream: stream::Stream,
+    pending: Mutex<HashMap<u64, Pending>>,
+    /// Signalled when `pending` shrinks (a shutdown waits on it).
+    drained: Condvar,
+    pub(super) counters: Counters,
+    pub(super) submitted: AtomicUsize,
+    pub(super) shut: AtomicBool,
+}
+
+impl Shared {
+    pub(super) fn new(
+        id: String,
+        build: String,
+        subject: String,
+        match_timeout: Duration,
+        js: jetstream::Context,
+        stream: stream::Stream,
+    ) -> Shared {
+        Shared {
+            id,
+            build,
+            subject,
+            match_timeout,
+            js,
+            stream,
+            pending: Mutex::new(HashMap::new()),
+            drained: Condvar::new(),
+            counters: Counters::new(),
+            submitted: AtomicUsize::new(0),
+            shut: AtomicBool::new(false),
+        }
+    }
+
+    pub(super) fn insert(&self, task: u64, slot: Box<dyn Slot>) {
+        self.pending.lock().insert(
+            task,
+            Pending {
+                slot,
+                started: false,
+                seq: None,
+                mismatch: false,
+            },
+        );
+    }
+
+    fn take(&self, task: u64) -> Option<Pending> {
+        let taken = self.pending.lock().remove(&task);
+        if taken.is_some() {
+            self.drained.notify_all();
+        }
+        taken
+    }
+
+    /// Ends `task` with `err` if the client still waits for it.
+    pub(super) fn fail(&self, task: u64, err: TaskError) {
+        if let Some(p) = self.take(task) {
+            self.counters.count(p.slot.fail(err));
+        }
+    }
+
+    /// How many tasks the client waits for; (queued, running).
+    pub(super) fn counts(&self) -> (usize, usize) {
+        let pending = self.pending.lock();
+        let running = pending.values().filter(|p| p.started).count();
+        (pending.len() - running, running)
+    }
+
+    /// Cancels every task no worker has started.
+    pub(super) fn cancel_queued(&self) {
+        let queued: Vec<Pending> = {
+            let mut pending = self.pending.lock();
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| !p.started)
+                .map(|(k, _)| *k)
+                .collect();
+            ids.iter().filter_map(|id| pending.remove(id)).collect()
+        };
+        for p in queued {
+            self.counters.count(p.slot.cancel());
+        }
+        self.drained.notify_all();
+    }
+
+    /// Waits until the client waits for nothing, or `deadline` passes.
+    pub(super) fn wait_drained(&self, deadline: Option<std::time::Instant>) -> bool {
+        let mut pending = self.pending.lock();
+        while !pending.is_empty() {
+            match deadline {
+                Some(d) => {
+                    if self.drained.wait_until(&mut pending, d).timed_out() {
+                        return pending.is_empty();
+                    }
+                }
+                None => {
+                    // Woken by each reply, and by the sweep every second.
+                    self.drained.wait_for(&mut pending, Duration::from_secs(1));
+                }
+            }
+        }
+        true
+    }
+
+    /// Forgets the tasks that something else ended (a handle's cancel, the
+    /// deadline timer): their replies, if any come, are ignored.
+    pub(super) fn sweep(&self) {
+        let ended: Vec<End> = {
+            let mut pending = self.pending.lock();
+            let mut ended = Vec::new();
+            pending.retain(|_, p| match p.slot.ended() {
+                Some(end) => {
+                    ended.push(end);
+                    false
+                }
+                None => true,
+            });
+            ended
+        };
+        if !ended.is_empty() {
+            for end in ended {
+                self.counters.count(end);
+            }
+            self.drained.notify_all();
+        }
+    }
+
+    /// The task's message is in the stream at `seq`.
+    pub(super) fn published(&self, task: u64, seq: u64) {
+        if let Some(p) = self.pending.lock().get_mut(&task) {
+            p.seq = Some(seq);
+        }
+    }
+
+    /// A worker's reply.
+    pub(super) fn on_reply(self: &Arc<Self>, reply: Reply) {
+        let task = reply.task();
+        match reply {
+            Reply::Started { .. } => {
+                if let Some(p) = self.pending.lock().get_mut(&task) {
+                    p.started = true;
+                    p.slot.start();
+                }
+            }
+            Reply::Done {
+                worker, outcomes, ..
+            } => {
+                if let Some(p) = self.take(task) {
+                    self.counters.count(p.slot.done(outcomes, worker));
+                }
+            }
+            Reply::TimedOut { .. } => {
+                if let Some(p) = self.take(task) {
+                    self.counters.count(p.slot.fail(TaskError::timeout()));
+                }
+            }
+            Reply::Failed {
+                worker, message, ..
+            } => self.fail(
+                task,
+                TaskError::cluster(format!("the task failed on worker {worker}: {message}")),
+            ),
+            Reply::Mismatch { worker, build, .. } => {
+                let first = match self.pending.lock().get_mut(&task) {
+                    Some(p) if !p.started && !p.mismatch => {
+                        p.mismatch = true;
+                        true
+                    }
+                    _ => false,
+                };
+                if first {
+                    let shared = self.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(shared.match_timeout).await;
+                        shared.no_match(task, &worker, &build).await;
+                    });
+                }
+            }
+        }
+    }
+
+    /// The match timeout of `task` passed: if no worker of our build has
+    /// started it, it fails, and its message leaves the queue.
+    async fn no_match(&self, task: u64, worker: &str, build: &str) {
+        let taken = {
+            let mut pending = self.pending.lock();
+            match pending.get(&task) {
+                Some(p) if !p.started => pending.remove(&task),
+                _ => None,
+            }
+        };
+        let Some(p) = taken else { return };
+        self.drained.notify_all();
+        if let Some(seq) = p.seq {
+            let _ = self.stream.delete_message(seq).await;
+        }
+        let err = TaskError::cluster(format!(
+            "no worker of build {} took the task within {:?} (worker {worker} of build {build} left it)",
+            self.build, self.match_timeout
+        ));
+        self.counters.count(p.slot.fail(err));
+    }
+}
+
+/// The runtime's task that reads this client's replies until the
+/// subscription ends.
+pub(super) async fn read_replies(shared: Arc<Shared>, mut replies: async_nats::Subscriber) {
+    while let Some(message) = replies.next().await {
+        match wire::decode::<Reply>(&message.payload) {
+            Ok(reply) => shared.on_reply(reply),
+            // Not ours to end anything with: nothing says which task.
+            Err(_) => continue,
+        }
+    }
+}
+
+/// The runtime's task that forgets ended tasks, every `every`.
+pub(super) async fn sweep(shared: std::sync::Weak<Shared>, every: Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        match shared.upgrade() {
+            Some(shared) => shared.sweep(),
+            None => return,
+        }
+    }
+}
+
+/// Publishes a task's message and records where it landed; a message the
+/// server didn't take fails its task.
+pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
+    let acked = match shared
+        .js
+        .publish(shared.subject.clone(), bytes.into())
+        .await
+    {
+        Ok(ack) => ack.await.map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match acked {
+        Ok(ack) => shared.published(task, ack.sequence),
+        Err(err) => shared.fail(
+            task,
+            TaskError::cluster(format!("the server didn't take the task: {err}")),
+        ),
+    }
+}
+
+/// Whether the client is shut down.
+pub(super) fn is_shut(shared: &Shared) -> bool {
+    // ORDERING: Acquire pairs with the shutdown's Release store.
+    shared.shut.load(Ordering::Acquire)
+}

@@ -1,0 +1,431 @@
+//! A cluster of workers over NATS JetStream (feature `cluster`):
+//! [`ClusterExecutor`] on the client's side, [`Worker`] on the workers'.
+//! The crate docs' chapter "Beyond one machine: a cluster" tells the story:
+//! the one-line change from a `ProcessPool`, how to start a worker, the
+//! failure behaviour, what works yet and what doesn't, and which Rust the
+//! feature needs (1.89+).
+//!
+//! # Examples
+//!
+//! ```no_run
+//! use futurepool::{Executor, remote};
+//! use futurepool::cluster::Worker;
+//!
+//! futurepool::process::init();
+//! if std::env::var_os("WORKER").is_some() {
+//!     Worker::builder("nats://127.0.0.1:4222").build().unwrap().run();
+//! } else {
+//!     let pool = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222").build().unwrap();
+//!     assert_eq!(pool.submit_fn(remote!(|x: u8| x + 1), 1).unwrap().join().unwrap(), 2);
+//! }
+//! ```
+//
+// The code (a backend: it imports the core, the executor layer, `remote`,
+// and, on the worker's side, the process pool's public API):
+//
+// - `mod.rs` (here): `ClusterExecutor`, and how a task is submitted: its
+//   argument encoded in the caller, a message to the work queue, a
+//   producer waiting for the worker's reply;
+// - `builder.rs`: `ClusterBuilder`, which connects;
+// - `client.rs`: the tasks a client waits for, and how replies end them;
+// - `worker.rs`: `Worker`, the user's binary in worker mode;
+// - `exec.rs`: what a worker's process pool runs for a task;
+// - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
+// - `settings.rs`: the server, the credentials, the stream and consumer,
+//   the feature's own tokio runtime (one thread, never user code);
+// - `identity.rs`: the build identity.
+
+mod builder;
+mod client;
+mod exec;
+mod identity;
+mod settings;
+mod wire;
+mod worker;
+
+pub use builder::ClusterBuilder;
+pub use worker::{Worker, WorkerBuilder};
+
+use std::fmt;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_bytes::ByteBuf;
+
+use client::{Decoder, Queued, Shared, Typed, outcome};
+use wire::TaskMsg;
+
+use crate::core::cell::{Caller, TaskSpec};
+use crate::core::handle::TaskHandle;
+use crate::core::producer::new_task;
+use crate::core::state::End;
+use crate::core::timer::{ScheduleError, Timer};
+use crate::error::{Refusal, TaskError};
+use crate::executor::Executor;
+use crate::executor::metrics::{Counters, PoolMetrics};
+use crate::executor::options::TaskOptions;
+use crate::executor::sealed::Sealed;
+use crate::executor::shutdown::ShutdownOptions;
+use crate::loom::sync::atomic::Ordering;
+use crate::loom::sync::{Arc, Weak};
+use crate::remote::RemoteFn;
+use crate::remote::codec;
+
+/// An executor whose tasks run on a cluster of [`Worker`]s, through a NATS
+/// JetStream work queue: Dask's distributed client, on an existing engine.
+///
+/// Build one with [`ClusterExecutor::builder`]; it connects at `build`.
+/// Tasks are named functions ([`remote!`](crate::remote)) with serde
+/// arguments and results, as on a [`ProcessPool`](crate::ProcessPool):
+/// moving a program to the cluster changes the line that builds its
+/// executor. Clones share the connection.
+///
+/// # Examples
+///
+/// ```no_run
+/// use futurepool::{ClusterExecutor, Executor, remote};
+///
+/// fn square(x: u64) -> u64 {
+///     x * x
+/// }
+///
+/// // let pool = futurepool::ProcessPool::new();   // one machine
+/// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222")
+///     .user_password("futurepool", "secret")
+///     .build()?; // many machines
+/// let squares: Vec<u64> = pool.map_fn(remote!(square), 1..=4).map(Result::unwrap).collect();
+/// assert_eq!(squares, [1, 4, 9, 16]);
+/// # Ok::<(), futurepool::BuildError>(())
+/// ```
+#[doc(alias = "Client")]
+#[doc(alias = "distributed")]
+#[derive(Clone)]
+pub struct ClusterExecutor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    shared: Arc<Shared>,
+    timer: Timer,
+    /// Dropped last: the connection's tasks run on it.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.timer.close();
+        if let Some(rt) = self.runtime.take() {
+            // Never blocks, whatever thread (or runtime) drops the last
+            // clone.
+            rt.shutdown_background();
+        }
+    }
+}
+
+impl fmt::Debug for ClusterExecutor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterExecutor")
+            .field("client", &self.inner.shared.id)
+            .field("build", &self.inner.shared.build)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ClusterExecutor {
+    /// A builder for a client of the server at `url` (`nats://host:port`).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// // Nothing listens on port 1: the build says so.
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1").build().unwrap_err();
+    /// assert!(err.to_string().starts_with("cannot connect to the NATS server"));
+    /// ```
+    pub fn builder(url: &str) -> ClusterBuilder {
+        ClusterBuilder::new(url)
+    }
+
+    /// The build identity this client's tasks carry: only workers of the
+    /// same build run them.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").build_identity("v1.2.3").build()?;
+    /// assert_eq!(pool.build_identity(), "v1.2.3");
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn build_identity(&self) -> &str {
+        &self.inner.shared.build
+    }
+
+    fn shared(&self) -> &Arc<Shared> {
+        &self.inner.shared
+    }
+
+    fn runtime(&self) -> &tokio::runtime::Runtime {
+        self.inner
+            .runtime
+            .as_ref()
+            .expect("held until the last clone drops")
+    }
+
+    /// Queues one message (a call, or a chunk) for `decode` to end.
+    fn spawn<T: Send + 'static>(
+        &self,
+        name: &str,
+        args: Vec<ByteBuf>,
+        chunk: bool,
+        decode: Decoder<T>,
+        options: &TaskOptions,
+    ) -> Result<TaskHandle<T>, Refusal> {
+        if client::is_shut(self.shared()) {
+            return Err(Refusal::Shutdown);
+        }
+        let spec = TaskSpec {
+            name: options.name.clone(),
+            ..TaskSpec::default()
+        };
+        let (producer, handle) = new_task(Queued, spec, Caller::Internal);
+        let task = producer.id();
+        let deadline = options.deadline();
+        let now = Instant::now();
+        if deadline.is_some_and(|d| d <= now) {
+            producer.expire();
+            self.shared().counters.count_unqueued(End::Error);
+            return Ok(handle);
+        }
+        if let Some(deadline) = deadline {
+            match self.inner.timer.schedule(deadline, producer.expiry()) {
+                Ok(()) => {}
+                Err(ScheduleError::Closed) => return Err(Refusal::Shutdown),
+                Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
+            }
+        }
+        let msg = TaskMsg {
+            client: self.shared().id.clone(),
+            task,
+            build: self.shared().build.clone(),
+            name: name.to_owned(),
+            args,
+            chunk,
+            deadline_ms: deadline.map(|d| unix_ms(d, now)),
+            time_limit_ms: options.time_limit.map(|t| t.as_millis() as u64),
+            attempt: 0,
+        };
+        let bytes = match wire::encode(&msg) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                producer.fail(TaskError::serialization(format!(
+                    "failed to serialize the task's message: {err}"
+                )));
+                self.shared().counters.count_unqueued(End::Error);
+                return Ok(handle);
+            }
+        };
+        self.shared()
+            .insert(task, Box::new(Typed { producer, decode }));
+        // ORDERING: Relaxed: a count, read by `metrics`.
+        self.shared().submitted.fetch_add(1, Ordering::Relaxed);
+        let shared = self.shared().clone();
+        match options.start() {
+            None => {
+                self.runtime().spawn(client::publish(shared, task, bytes));
+            }
+            Some(at) => {
+                let at = tokio::time::Instant::from_std(at);
+                self.runtime().spawn(async move {
+                    tokio::time::sleep_until(at).await;
+                    client::publish(shared, task, bytes).await;
+                });
+            }
+        }
+        Ok(handle)
+    }
+
+    fn submit_one<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+        options: &TaskOptions,
+    ) -> Result<TaskHandle<R>, (A, Refusal)>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        let encoded = match codec::encode(&arg) {
+            Ok(bytes) => bytes,
+            Err(err) => {
+                let (producer, handle) = new_task(Queued, TaskSpec::default(), Caller::User);
+                producer.fail(TaskError::serialization(format!(
+                    "failed to serialize the task's argument: {err}"
+                )));
+                self.shared().counters.count_unqueued(End::Error);
+                return Ok(handle);
+            }
+        };
+        let decode: Decoder<R> = Box::new(|outcomes, worker| {
+            let mut outcomes = outcomes.into_iter();
+            match (outcomes.next(), outcomes.next()) {
+                (Some(one), None) => outcome(one, worker),
+                _ => Err(TaskError::cluster(format!(
+                    "worker {worker} answered a call with another number of results than one"
+                ))),
+            }
+        });
+        self.spawn(
+            f.name(),
+            vec![ByteBuf::from(encoded)],
+            false,
+            decode,
+            options,
+        )
+        .map_err(|reason| (arg, reason))
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn submit_chunk<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        args: Vec<A>,
+        options: &TaskOptions,
+    ) -> Result<TaskHandle<Vec<Result<R, TaskError>>>, (Vec<A>, Refusal)>
+    where
+        A: Serialize,
+        R: DeserializeOwned + Send + 'static,
+    {
+        // An argument that fails to encode is its own error in its place,
+        // and never leaves the caller.
+        let mut plan = Vec::with_capacity(args.len());
+        let mut encoded = Vec::new();
+        for arg in &args {
+            match codec::encode(arg) {
+                Ok(bytes) => {
+                    encoded.push(ByteBuf::from(bytes));
+                    plan.push(None);
+                }
+                Err(err) => plan.push(Some(TaskError::serialization(format!(
+                    "failed to serialize the task's argument: {err}"
+                )))),
+            }
+        }
+        let sent = encoded.len();
+        let decode: Decoder<Vec<Result<R, TaskError>>> = Box::new(move |outcomes, worker| {
+            if outcomes.len() != sent {
+                return Err(TaskError::cluster(format!(
+                    "worker {worker} answered a chunk of {sent} with {} results",
+                    outcomes.len()
+                )));
+            }
+            let mut outcomes = outcomes.into_iter();
+            Ok(plan
+                .into_iter()
+                .map(|slot| match slot {
+                    Some(err) => Err(err),
+                    None => outcome(outcomes.next().expect("counted above"), worker),
+                })
+                .collect())
+        });
+        self.spawn(f.name(), encoded, true, decode, options)
+            .map_err(|reason| (args, reason))
+    }
+}
+
+/// `deadline` (an `Instant`, `now` being now) in milliseconds since the
+/// Unix epoch: how a deadline crosses machines (their clocks must agree).
+fn unix_ms(deadline: Instant, now: Instant) -> u64 {
+    let wall = SystemTime::now() + deadline.saturating_duration_since(now);
+    wall.duration_since(UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .as_millis() as u64
+}
+
+impl Executor for ClusterExecutor {
+    fn shutdown_with(&self, options: ShutdownOptions) -> bool {
+        // ORDERING: Release pairs with `is_shut`'s Acquire.
+        self.shared().shut.store(true, Ordering::Release);
+        if options.cancel_pending {
+            self.shared().cancel_queued();
+        }
+        if !options.wait {
+            return self.shared().counts() == (0, 0);
+        }
+        let deadline = options.deadline();
+        self.shared().wait_drained(deadline)
+    }
+
+    fn is_shutdown(&self) -> bool {
+        client::is_shut(self.shared())
+    }
+
+    /// A cluster's workers are elsewhere: this is how many tasks the
+    /// client has in flight at most (unbounded: `usize::MAX`).
+    fn max_workers(&self) -> usize {
+        usize::MAX
+    }
+
+    /// The workers the client has seen are not counted in step 1: 0.
+    fn worker_count(&self) -> usize {
+        0
+    }
+
+    fn queued(&self) -> usize {
+        self.shared().counts().0
+    }
+
+    fn metrics(&self) -> PoolMetrics {
+        let counts = self.shared().counters.read();
+        let (queued, running) = self.shared().counts();
+        // ORDERING: Relaxed: a count.
+        let submitted = self.shared().submitted.load(Ordering::Relaxed) as u64 + counts.unqueued;
+        Counters::snapshot(counts, submitted, queued, running, 0)
+    }
+}
+
+// `Sealed`'s methods take crate-private types on purpose: the trait is
+// sealed, and they are how the executor layer reaches the backend.
+#[allow(private_interfaces)]
+impl Sealed for ClusterExecutor {
+    fn timer(&self) -> &Timer {
+        &self.inner.timer
+    }
+
+    fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync> {
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        Box::new(move || weak.upgrade().map(|inner| ClusterExecutor { inner }))
+    }
+
+    fn spawn_fn<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        arg: A,
+        options: &TaskOptions,
+        _block: bool,
+    ) -> Result<TaskHandle<R>, (A, Refusal)>
+    where
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_one(f, arg, options)
+    }
+
+    #[allow(clippy::type_complexity)]
+    fn spawn_fn_chunk<A, R>(
+        &self,
+        f: RemoteFn<A, R>,
+        args: Vec<A>,
+        options: &TaskOptions,
+        _block: bool,
+    ) -> Result<TaskHandle<Vec<Result<R, TaskError>>>, (Vec<A>, Refusal)>
+    where
+        A: Serialize + Send + 'static,
+        R: DeserializeOwned + Send + 'static,
+    {
+        self.submit_chunk(f, args, options)
+    }
+}

@@ -1,0 +1,188 @@
+//! What a client and a worker share: where the server is, how to log in,
+//! the names of the stream, its subjects and the workers' consumer, and the
+//! connection itself (made on the feature's own runtime).
+
+use std::fmt;
+use std::time::Duration;
+
+use async_nats::jetstream::{self, consumer, stream};
+
+/// How to log in to the server.
+#[derive(Clone)]
+pub(crate) enum Auth {
+    None,
+    UserPassword(String, String),
+    Token(String),
+}
+
+impl fmt::Debug for Auth {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Never the secrets.
+        match self {
+            Auth::None => f.write_str("None"),
+            Auth::UserPassword(user, _) => write!(f, "UserPassword({user:?}, \"***\")"),
+            Auth::Token(_) => f.write_str("Token(\"***\")"),
+        }
+    }
+}
+
+/// The settings a client and its workers must agree on.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    pub(crate) url: String,
+    pub(crate) auth: Auth,
+    /// The subjects' prefix; the stream is named after it.
+    pub(crate) prefix: String,
+    /// How long a worker may hold a task without a word (it heartbeats
+    /// while the task runs) before the server gives it to another.
+    pub(crate) ack_wait: Duration,
+    /// How many times the server hands out a task at most.
+    pub(crate) max_deliver: i64,
+    pub(crate) connect_timeout: Duration,
+}
+
+impl Settings {
+    pub(crate) fn new(url: &str) -> Settings {
+        Settings {
+            url: url.to_owned(),
+            auth: Auth::None,
+            prefix: "futurepool".to_owned(),
+            ack_wait: Duration::from_secs(30),
+            max_deliver: 5,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// The JetStream stream that holds queued tasks.
+    pub(crate) fn stream_name(&self) -> String {
+        self.prefix
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    }
+
+    /// The subject tasks are published to.
+    pub(crate) fn tasks_subject(&self) -> String {
+        format!("{}.tasks", self.prefix)
+    }
+
+    /// The subject a client's replies go to.
+    pub(crate) fn results_subject(&self, client: &str) -> String {
+        format!("{}.results.{client}", self.prefix)
+    }
+
+    /// The pull consumer every worker shares.
+    pub(crate) fn consumer_name(&self) -> &'static str {
+        "workers"
+    }
+
+    /// Checks what can be checked before connecting.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if self.prefix.is_empty() || !self.prefix.chars().all(ok) {
+            return Err(format!(
+                "a cluster prefix is letters, digits, `-` and `_`, not {:?}",
+                self.prefix
+            ));
+        }
+        if self.ack_wait < Duration::from_millis(100) {
+            return Err("ack_wait must be at least 100 ms".to_owned());
+        }
+        if self.max_deliver < 1 {
+            return Err("max_deliveries must be at least 1".to_owned());
+        }
+        Ok(())
+    }
+
+    /// Connects, and makes (or finds) the work queue's stream.
+    pub(crate) async fn connect(
+        &self,
+    ) -> Result<(async_nats::Client, jetstream::Context, stream::Stream), String> {
+        let mut options =
+            async_nats::ConnectOptions::new().connection_timeout(self.connect_timeout);
+        options = match &self.auth {
+            Auth::None => options,
+            Auth::UserPassword(user, pass) => options.user_and_password(user.clone(), pass.clone()),
+            Auth::Token(token) => options.token(token.clone()),
+        };
+        let client = options.connect(self.url.as_str()).await.map_err(|err| {
+            use async_nats::ConnectErrorKind as K;
+            match err.kind() {
+                K::AuthorizationViolation | K::Authentication => format!(
+                    "the NATS server at {} refused the credentials: {err}",
+                    self.url
+                ),
+                _ => format!("cannot connect to the NATS server at {}: {err}", self.url),
+            }
+        })?;
+        let js = jetstream::new(client.clone());
+        let stream = js
+            .get_or_create_stream(stream::Config {
+                name: self.stream_name(),
+                subjects: vec![self.tasks_subject()],
+                retention: stream::RetentionPolicy::WorkQueue,
+                storage: stream::StorageType::File,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| {
+                format!(
+                    "cannot set up the work queue (stream {}) on the NATS server at {}: {err} \
+                     (is JetStream enabled? `nats-server -js`)",
+                    self.stream_name(),
+                    self.url
+                )
+            })?;
+        Ok((client, js, stream))
+    }
+
+    /// The workers' shared pull consumer.
+    pub(crate) async fn consumer(
+        &self,
+        stream: &stream::Stream,
+    ) -> Result<consumer::Consumer<consumer::pull::Config>, String> {
+        stream
+            .get_or_create_consumer(
+                self.consumer_name(),
+                consumer::pull::Config {
+                    durable_name: Some(self.consumer_name().to_owned()),
+                    ack_policy: consumer::AckPolicy::Explicit,
+                    ack_wait: self.ack_wait,
+                    max_deliver: self.max_deliver,
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(|err| format!("cannot set up the workers' consumer: {err}"))
+    }
+}
+
+/// The feature's own tokio runtime: one thread, which runs the client's
+/// connection and its tasks; never user code.
+pub(crate) fn runtime(name: &str) -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .map_err(|err| format!("cannot start the cluster's runtime thread: {err}"))
+}
+
+/// Runs `fut` on `rt` and waits for it from this thread, whatever runtime
+/// (if any) this thread is in.
+pub(crate) fn block_on<T: Send + 'static>(
+    rt: &tokio::runtime::Runtime,
+    fut: impl Future<Output = T> + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    rt.spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv().expect("the cluster's runtime dropped a task")
+}

@@ -1,0 +1,140 @@
+//! The cluster's messages (docs/WIRE.md, "The cluster's messages"): a task
+//! as it waits in the work queue ([`TaskMsg`]), and what a worker sends back
+//! to the client that submitted it ([`Reply`]). Each is postcard 1.x, after
+//! a varint [`VERSION`] that both sides check before decoding the rest.
+
+use serde::{Deserialize, Serialize};
+use serde_bytes::ByteBuf;
+
+use crate::remote::codec;
+use crate::remote::registry::Outcome;
+
+/// The version of the cluster's messages. Any change to what follows bumps
+/// it: the encoding is not self-describing.
+pub(crate) const VERSION: u32 = 1;
+
+/// A task in the work queue: everything a worker needs to run it and to
+/// answer.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct TaskMsg {
+    /// The submitting client: replies go to `<prefix>.results.<client>`.
+    pub(crate) client: String,
+    /// The task's id in that client.
+    pub(crate) task: u64,
+    /// The build identity of the client: only a worker of the same build
+    /// runs it.
+    pub(crate) build: String,
+    /// The function's registered name.
+    pub(crate) name: String,
+    /// The encoded arguments: one for a call, several for a chunk of a map.
+    pub(crate) args: Vec<ByteBuf>,
+    /// Whether `args` is a chunk (the reply then has one outcome per
+    /// argument; a call's has one).
+    pub(crate) chunk: bool,
+    /// The task's deadline, in milliseconds since the Unix epoch: a worker
+    /// that takes it later doesn't run it.
+    pub(crate) deadline_ms: Option<u64>,
+    /// How long it may run once a worker starts it, in milliseconds: the
+    /// worker's process pool kills it then.
+    pub(crate) time_limit_ms: Option<u64>,
+    /// Which submission of the task this is (0: the first).
+    pub(crate) attempt: u32,
+}
+
+/// What a worker sends to the client that submitted a task.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) enum Reply {
+    /// 0: a worker of the task's build took it and starts it.
+    Started { task: u64, worker: String },
+    /// 1: the task ran: each argument's outcome, in order.
+    Done {
+        task: u64,
+        worker: String,
+        outcomes: Vec<Outcome>,
+    },
+    /// 2: the task ran out of time on the worker (its time limit or
+    /// deadline), and its process was killed.
+    TimedOut { task: u64, worker: String },
+    /// 3: the task failed on the worker without an outcome: its process
+    /// died, or the worker couldn't run it. The message says why.
+    Failed {
+        task: u64,
+        worker: String,
+        message: String,
+    },
+    /// 4: a worker of another build saw the task and left it in the queue.
+    Mismatch {
+        task: u64,
+        worker: String,
+        build: String,
+    },
+}
+
+impl Reply {
+    /// The task it is about.
+    pub(crate) fn task(&self) -> u64 {
+        match self {
+            Reply::Started { task, .. }
+            | Reply::Done { task, .. }
+            | Reply::TimedOut { task, .. }
+            | Reply::Failed { task, .. }
+            | Reply::Mismatch { task, .. } => *task,
+        }
+    }
+}
+
+/// `VERSION` then `message`.
+pub(crate) fn encode<T: Serialize>(message: &T) -> Result<Vec<u8>, String> {
+    let mut out = Vec::new();
+    codec::encode_into(&mut out, &VERSION).map_err(|e| e.to_string())?;
+    codec::encode_into(&mut out, message).map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+/// Checks the version, then decodes the message (every byte of it).
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (version, rest) =
+        postcard::take_from_bytes::<u32>(bytes).map_err(|e| format!("no version: {e}"))?;
+    if version != VERSION {
+        return Err(format!(
+            "a cluster message of version {version}; this build speaks version {VERSION}"
+        ));
+    }
+    codec::decode(rest).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_round_trips_and_its_bytes_are_pinned() {
+        let msg = TaskMsg {
+            client: "c".into(),
+            task: 5,
+            build: "b".into(),
+            name: "f".into(),
+            args: vec![ByteBuf::from(vec![7u8])],
+            chunk: false,
+            deadline_ms: None,
+            time_limit_ms: Some(300),
+            attempt: 0,
+        };
+        let bytes = encode(&msg).unwrap();
+        assert_eq!(
+            bytes,
+            [
+                1, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+            ]
+        );
+        let back: TaskMsg = decode(&bytes).unwrap();
+        assert_eq!((back.task, back.time_limit_ms), (5, Some(300)));
+    }
+
+    #[test]
+    fn another_version_is_refused_before_decoding() {
+        let err = decode::<Reply>(&[2, 0, 1, 0]).unwrap_err();
+        assert!(err.contains("version 2"), "{err}");
+        assert!(decode::<Reply>(&[1, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+    }
+}

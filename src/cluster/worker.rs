@@ -1,0 +1,520 @@
+//! [`Worker`]: the user's own binary in worker mode. It pulls tasks from the
+//! cluster's work queue (one pull consumer, shared by every worker), runs
+//! each on a [`ProcessPool`] of its own, heartbeats while it runs, sends the
+//! outcome to the client that submitted it, and only then acks it: a worker
+//! that dies mid-task leaves it to be redelivered after the ack wait.
+//!
+//! The loop runs on the feature's runtime; it decodes only this crate's own
+//! messages (a task's argument and value stay encoded: the pool's worker
+//! process decodes them).
+
+use std::fmt;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_nats::jetstream::{AckKind, Message, consumer};
+use futures_util::StreamExt;
+use serde_bytes::ByteBuf;
+use tokio::sync::Semaphore;
+
+use super::exec::{Exec, exec_fn};
+use super::identity;
+use super::settings::{self, Auth, Settings};
+use super::wire::{self, Reply, TaskMsg};
+use crate::error::{BuildError, BuildErrorKind};
+use crate::loom::sync::Arc;
+use crate::process_pool::ProcessPool;
+
+/// Configures a [`Worker`]; see [`Worker::builder`].
+///
+/// # Examples
+///
+/// ```
+/// use futurepool::cluster::Worker;
+///
+/// let builder = Worker::builder("nats://127.0.0.1:4222").user_password("me", "secret").concurrency(4);
+/// assert!(!format!("{builder:?}").contains("secret"));
+/// ```
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct WorkerBuilder {
+    settings: Settings,
+    build: Option<String>,
+    concurrency: usize,
+    sigterm: bool,
+}
+
+/// A cluster worker: the user's own binary, started in worker mode and
+/// pointed at the server. See the [module docs](crate::cluster).
+///
+/// # Examples
+///
+/// ```no_run
+/// # #[allow(clippy::needless_doctest_main)]
+/// fn main() {
+///     futurepool::process::init(); // first: the worker's own pool runs this binary too
+///     if std::env::args().nth(1).as_deref() == Some("worker") {
+///         let worker = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222")
+///             .user_password("futurepool", "secret")
+///             .concurrency(4)
+///             .build()
+///             .expect("cannot reach the cluster");
+///         worker.run(); // until SIGTERM
+///         return;
+///     }
+///     // ... the client's side
+/// }
+/// ```
+pub struct Worker {
+    settings: Settings,
+    build: String,
+    name: String,
+    concurrency: usize,
+    sigterm: bool,
+    pool: ProcessPool,
+    runtime: tokio::runtime::Runtime,
+    nats: async_nats::Client,
+    consumer: consumer::Consumer<consumer::pull::Config>,
+}
+
+impl fmt::Debug for Worker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Worker")
+            .field("name", &self.name)
+            .field("build", &self.build)
+            .field("concurrency", &self.concurrency)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WorkerBuilder {
+    /// Logs in with a user name and password.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").user_password("u", "p");
+    /// assert!(format!("{b:?}").contains("\"u\""));
+    /// ```
+    pub fn user_password(mut self, user: &str, password: &str) -> Self {
+        self.settings.auth = Auth::UserPassword(user.to_owned(), password.to_owned());
+        self
+    }
+
+    /// Logs in with a token.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").token("s3cret");
+    /// assert!(!format!("{b:?}").contains("s3cret"));
+    /// ```
+    pub fn token(mut self, token: &str) -> Self {
+        self.settings.auth = Auth::Token(token.to_owned());
+        self
+    }
+
+    /// The cluster's prefix; see [`ClusterBuilder::prefix`](crate::ClusterBuilder::prefix).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").prefix("jobs");
+    /// assert!(format!("{b:?}").contains("jobs"));
+    /// ```
+    pub fn prefix(mut self, prefix: &str) -> Self {
+        self.settings.prefix = prefix.to_owned();
+        self
+    }
+
+    /// The build identity of the tasks this worker runs (by default, this
+    /// binary's); a task of another build is left in the queue for a worker
+    /// of its own. See [`ClusterBuilder::build_identity`](crate::ClusterBuilder::build_identity).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").build_identity("v2");
+    /// assert!(format!("{b:?}").contains("v2"));
+    /// ```
+    pub fn build_identity(mut self, build: &str) -> Self {
+        self.build = Some(build.to_owned());
+        self
+    }
+
+    /// How many tasks it runs at once (its process pool's size); the
+    /// machine's parallelism by default.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").concurrency(0);
+    /// assert_eq!(b.build().unwrap_err().to_string(), "max_workers must be at least 1");
+    /// ```
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+
+    /// The ack wait, if this worker creates the work queue; see
+    /// [`ClusterBuilder::ack_wait`](crate::ClusterBuilder::ack_wait). It
+    /// heartbeats three times per ack wait while a task runs.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").ack_wait(Duration::from_secs(2));
+    /// assert!(format!("{b:?}").contains("2s"));
+    /// ```
+    pub fn ack_wait(mut self, ack_wait: Duration) -> Self {
+        self.settings.ack_wait = ack_wait;
+        self
+    }
+
+    /// The most deliveries of a task, if this worker creates the work
+    /// queue; see [`ClusterBuilder::max_deliveries`](crate::ClusterBuilder::max_deliveries).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").max_deliveries(3);
+    /// assert!(format!("{b:?}").contains("max_deliver: 3"));
+    /// ```
+    pub fn max_deliveries(mut self, n: u32) -> Self {
+        self.settings.max_deliver = i64::from(n);
+        self
+    }
+
+    /// Whether [`run`](Worker::run) stops on SIGTERM (the default): it
+    /// stops pulling, finishes the tasks it holds, and returns.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").stop_on_sigterm(false);
+    /// assert!(format!("{b:?}").contains("sigterm: false"));
+    /// ```
+    pub fn stop_on_sigterm(mut self, yes: bool) -> Self {
+        self.sigterm = yes;
+        self
+    }
+
+    /// Starts the worker's process pool and connects.
+    ///
+    /// # Errors
+    ///
+    /// A [`BuildError`]: the process pool can't start (not Linux), the
+    /// server isn't there or refuses the credentials.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::cluster::Worker;
+    ///
+    /// let err = Worker::builder("nats://127.0.0.1:1").build().unwrap_err();
+    /// # if cfg!(target_os = "linux") {
+    /// assert!(err.to_string().starts_with("cannot connect to the NATS server"));
+    /// # }
+    /// ```
+    pub fn build(self) -> Result<Worker, BuildError> {
+        let fail = |msg: String| BuildError::new(BuildErrorKind::Cluster(msg));
+        self.settings.validate().map_err(fail)?;
+        let pool = ProcessPool::builder()
+            .max_workers(self.concurrency)
+            .build()?;
+        let runtime = settings::runtime("futurepool-cluster-worker").map_err(fail)?;
+        let settings = self.settings.clone();
+        let (nats, consumer) = settings::block_on(&runtime, async move {
+            let (nats, _js, stream) = settings.connect().await?;
+            let consumer = settings.consumer(&stream).await?;
+            Ok::<_, String>((nats, consumer))
+        })
+        .map_err(fail)?;
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+        Ok(Worker {
+            name: format!("{}:{}", host.trim(), std::process::id()),
+            build: self.build.unwrap_or_else(identity::default_build),
+            settings: self.settings,
+            concurrency: self.concurrency,
+            sigterm: self.sigterm,
+            pool,
+            runtime,
+            nats,
+            consumer,
+        })
+    }
+}
+
+impl Worker {
+    /// A builder for a worker of the cluster whose server is at `url`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://10.0.0.1:4222");
+    /// assert!(format!("{b:?}").contains("10.0.0.1"));
+    /// ```
+    pub fn builder(url: &str) -> WorkerBuilder {
+        WorkerBuilder {
+            settings: Settings::new(url),
+            build: None,
+            concurrency: std::thread::available_parallelism().map_or(1, |n| n.get()),
+            sigterm: true,
+        }
+    }
+
+    /// This worker's name in replies and errors: `host:pid`.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// let worker = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").build()?;
+    /// assert!(worker.name().ends_with(&format!(":{}", std::process::id())));
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Runs tasks until SIGTERM (see
+    /// [`stop_on_sigterm`](WorkerBuilder::stop_on_sigterm)): then it takes
+    /// no new task, finishes the ones it holds, shuts its process pool down
+    /// and returns. Call it from `main`, after
+    /// [`process::init`](crate::process::init).
+    ///
+    /// # Examples
+    ///
+    /// See [`Worker`].
+    pub fn run(self) {
+        let Worker {
+            settings,
+            build,
+            name,
+            concurrency,
+            sigterm,
+            pool,
+            runtime,
+            nats,
+            consumer,
+        } = self;
+        let job = Job {
+            settings,
+            build,
+            name,
+            pool: pool.clone(),
+            nats,
+        };
+        settings::block_on(
+            &runtime,
+            serve(Arc::new(job), consumer, concurrency, sigterm),
+        );
+        pool.shutdown();
+        runtime.shutdown_background();
+    }
+}
+
+/// What every task's handler needs.
+struct Job {
+    settings: Settings,
+    build: String,
+    name: String,
+    pool: ProcessPool,
+    nats: async_nats::Client,
+}
+
+/// The pull loop: one task per free slot, until SIGTERM.
+async fn serve(
+    job: Arc<Job>,
+    consumer: consumer::Consumer<consumer::pull::Config>,
+    concurrency: usize,
+    sigterm: bool,
+) {
+    let slots = Arc::new(Semaphore::new(concurrency));
+    // `stop` turns true on SIGTERM (where there are signals).
+    let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
+    #[cfg(unix)]
+    if sigterm {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::spawn(async move {
+                term.recv().await;
+                let _ = stop_tx.send(true);
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (sigterm, stop_tx);
+    let terminated = async |stop: &mut tokio::sync::watch::Receiver<bool>| {
+        if stop.wait_for(|stopped| *stopped).await.is_err() {
+            // No signal to wait for: never.
+            std::future::pending::<()>().await;
+        }
+    };
+    'pull: loop {
+        let slot = tokio::select! {
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            _ = terminated(&mut stop) => break 'pull,
+        };
+        let batch = consumer
+            .batch()
+            .max_messages(1)
+            .expires(Duration::from_millis(500))
+            .messages()
+            .await;
+        let mut batch = match batch {
+            Ok(batch) => batch,
+            Err(_) => {
+                // The connection is down: async-nats reconnects.
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        tokio::select! {
+            next = batch.next() => {
+                if let Some(Ok(message)) = next {
+                    let job = job.clone();
+                    tokio::spawn(async move {
+                        handle(&job, message).await;
+                        drop(slot);
+                    });
+                }
+            }
+            _ = terminated(&mut stop) => {
+                // A message the server sends to this pull now waits out its
+                // ack wait, then goes to another worker.
+                break 'pull;
+            }
+        }
+    }
+    // Finish what it holds.
+    let _ = slots.acquire_many(concurrency as u32).await;
+}
+
+/// Milliseconds since the Unix epoch.
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
+/// Runs one task and answers it.
+async fn handle(job: &Job, message: Message) {
+    let task: TaskMsg = match wire::decode(&message.payload) {
+        Ok(task) => task,
+        Err(err) => {
+            // Nobody can run it: it leaves the queue.
+            eprintln!(
+                "futurepool worker {}: dropped an unreadable task: {err}",
+                job.name
+            );
+            let _ = message.ack_with(AckKind::Term).await;
+            return;
+        }
+    };
+    let to = job.settings.results_subject(&task.client);
+    let id = task.task;
+    let worker = job.name.clone();
+    if task.build != job.build {
+        reply(
+            job,
+            &to,
+            &Reply::Mismatch {
+                task: id,
+                worker,
+                build: job.build.clone(),
+            },
+        )
+        .await;
+        let _ = message
+            .ack_with(AckKind::Nak(Some(Duration::from_millis(100))))
+            .await;
+        return;
+    }
+    let now = now_ms();
+    let left = task
+        .deadline_ms
+        .map(|d| Duration::from_millis(d.saturating_sub(now)));
+    if left == Some(Duration::ZERO) {
+        reply(job, &to, &Reply::TimedOut { task: id, worker }).await;
+        let _ = message.ack().await;
+        return;
+    }
+    reply(
+        job,
+        &to,
+        &Reply::Started {
+            task: id,
+            worker: worker.clone(),
+        },
+    )
+    .await;
+    let limit = match (task.time_limit_ms.map(Duration::from_millis), left) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    let mut builder = job.pool.task();
+    if let Some(limit) = limit {
+        builder = builder.time_limit(limit);
+    }
+    let exec = Exec {
+        name: task.name,
+        args: task
+            .args
+            .into_iter()
+            .map(ByteBuf::into_vec)
+            .map(ByteBuf::from)
+            .collect(),
+    };
+    let answer = match builder.submit_fn(exec_fn(), exec) {
+        Err(err) => Reply::Failed {
+            task: id,
+            worker,
+            message: format!("the worker's process pool refused it: {err}"),
+        },
+        Ok(running) => {
+            tokio::pin!(running);
+            let mut beat = tokio::time::interval(job.settings.ack_wait / 3);
+            beat.tick().await;
+            let outcome = loop {
+                tokio::select! {
+                    outcome = &mut running => break outcome,
+                    _ = beat.tick() => {
+                        let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                }
+            };
+            match outcome {
+                Ok(outcomes) => Reply::Done {
+                    task: id,
+                    worker,
+                    outcomes,
+                },
+                Err(err) if err.is_timeout() => Reply::TimedOut { task: id, worker },
+                Err(err) => Reply::Failed {
+                    task: id,
+                    worker,
+                    message: err.to_string(),
+                },
+            }
+        }
+    };
+    // The answer reaches the server before the ack: a worker that dies in
+    // between makes a duplicate (which the client ignores), never a loss.
+    reply(job, &to, &answer).await;
+    let _ = job.nats.flush().await;
+    let _ = message.ack().await;
+}
+
+/// Publishes a reply to the client.
+async fn reply(job: &Job, to: &str, reply: &Reply) {
+    match wire::encode(reply) {
+        Ok(bytes) => {
+            let _ = job.nats.publish(to.to_owned(), bytes.into()).await;
+        }
+        Err(err) => eprintln!(
+            "futurepool worker {}: cannot encode a reply: {err}",
+            job.name
+        ),
+    }
+}

@@ -1,0 +1,93 @@
+//! A real nats-server for the cluster tests: one per test binary, on
+//! 127.0.0.1 with a free port, a temporary JetStream store and
+//! user/password auth; it dies with the test binary (however that ends).
+//!
+//! The binary comes from `FUTUREPOOL_NATS_SERVER` (scripts/test.sh sets
+//! it, installing it if need be) or `target/nats/py/bin/nats-server`
+//! (scripts/nats-server.sh install). Without one the tests fail, loudly:
+//! they never skip.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+pub const USER: &str = "futurepool";
+pub const PASSWORD: &str = "s3cret-for-tests";
+
+pub struct Server {
+    pub url: String,
+    /// The shell that holds the server: its stdin is ours, so it kills the
+    /// server when this process exits and the pipe closes.
+    _keeper: Mutex<Child>,
+}
+
+fn binary() -> PathBuf {
+    if let Some(path) = std::env::var_os("FUTUREPOOL_NATS_SERVER") {
+        return PathBuf::from(path);
+    }
+    let local = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/nats/py/bin/nats-server");
+    assert!(
+        local.exists(),
+        "no nats-server for the cluster tests: run `scripts/nats-server.sh install` \
+         (or scripts/test.sh, which does), or set FUTUREPOOL_NATS_SERVER"
+    );
+    local
+}
+
+/// The test binary's server, started on first use.
+pub fn server() -> &'static Server {
+    static SERVER: OnceLock<Server> = OnceLock::new();
+    SERVER.get_or_init(start)
+}
+
+fn start() -> Server {
+    let bin = binary();
+    let store = std::env::temp_dir().join(format!("futurepool-nats-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&store);
+    std::fs::create_dir_all(&store).unwrap();
+    let port = {
+        let l = TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    // `read` returns when our end of its stdin closes (this process exited,
+    // even by SIGKILL): then the server and its store go.
+    let script = format!(
+        "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
+         read _; kill -9 $pid; wait $pid; rm -rf '{store}'",
+        store = store.display()
+    );
+    let mut keeper = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let out = keeper.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("Server is ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    let started = Instant::now();
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{} didn't become ready", bin.display()));
+    eprintln!(
+        "nats-server ready in {:?} on port {port}",
+        started.elapsed()
+    );
+    Server {
+        url: format!("nats://127.0.0.1:{port}"),
+        _keeper: Mutex::new(keeper),
+    }
+}
