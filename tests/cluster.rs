@@ -401,3 +401,51 @@ fn an_argument_above_the_servers_message_limit_fails_its_handle() {
         "{err}"
     );
 }
+
+/// Not a test: the submit-and-join round trip on the cluster beside the
+/// process pool's, in the same run (`cargo test --release --all-features
+/// --test cluster -- --ignored round_trip --nocapture`). Prints medians.
+#[test]
+#[ignore]
+fn round_trip_beside_the_process_pool() {
+    use std::time::Instant;
+    let p = prefix("round-trip");
+    let _w = start_worker(&p, "", 30_000);
+    let cluster = client(&p);
+    let procs = futurepool::ProcessPool::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    fn median(mut v: Vec<Duration>) -> Duration {
+        v.sort();
+        v[v.len() / 2]
+    }
+    fn time(e: &impl Executor, n: usize) -> Vec<Duration> {
+        (0..n)
+            .map(|i| {
+                let t = Instant::now();
+                assert_eq!(
+                    e.submit_fn(remote!(square), i as u64)
+                        .unwrap()
+                        .join()
+                        .unwrap(),
+                    (i * i) as u64
+                );
+                t.elapsed()
+            })
+            .collect()
+    }
+    // Warm both, then interleave rounds.
+    time(&cluster, 50);
+    time(&procs, 50);
+    let (mut c, mut q) = (Vec::new(), Vec::new());
+    for _ in 0..10 {
+        c.extend(time(&cluster, 100));
+        q.extend(time(&procs, 100));
+    }
+    let (c, q) = (median(c), median(q));
+    println!(
+        "round trip (median of 1000): cluster {c:?}, process pool {q:?}, ratio {:.1}",
+        c.as_secs_f64() / q.as_secs_f64()
+    );
+}
