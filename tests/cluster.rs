@@ -289,9 +289,16 @@ fn two_workers_share_the_queue() {
 #[test]
 fn a_task_of_a_killed_worker_is_redelivered_to_another() {
     let p = prefix("killed");
+    // The client makes the work queue (before the workers could): a 1 s
+    // ack wait.
+    let pool = ClusterExecutor::builder(&server().url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .ack_wait(Duration::from_millis(1_000))
+        .build()
+        .unwrap();
     let mut a = Some(start_worker(&p, "", 1_000));
     let mut b = Some(start_worker(&p, "", 1_000));
-    let pool = client(&p);
     let meeting = Meeting::new();
     let handle = pool
         .submit_fn(remote!(rendezvous), meeting.path.clone())
@@ -447,5 +454,37 @@ fn round_trip_beside_the_process_pool() {
     println!(
         "round trip (median of 1000): cluster {c:?}, process pool {q:?}, ratio {:.1}",
         c.as_secs_f64() / q.as_secs_f64()
+    );
+}
+
+#[test]
+fn a_task_whose_worker_dies_at_its_last_delivery_fails_as_worker_lost() {
+    let p = prefix("lost");
+    // The client makes the work queue: one delivery, a 1 s ack wait.
+    let pool = ClusterExecutor::builder(&server().url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .ack_wait(Duration::from_millis(1_000))
+        .max_deliveries(1)
+        .build()
+        .unwrap();
+    let w = start_worker(&p, "", 1_000);
+    let meeting = Meeting::new();
+    let handle = pool
+        .submit_fn(remote!(rendezvous), meeting.path.clone())
+        .unwrap();
+    let (pid, s) = meeting.arrive();
+    assert_eq!(pid, w.pid());
+    drop(w); // kill -9
+    drop(s);
+    let err = match handle.join_timeout(LONG) {
+        Err(futurepool::JoinTimeoutError::Failed(err)) => err,
+        other => panic!("{other:?}"),
+    };
+    assert!(err.is_cluster_error(), "{err:?}");
+    assert!(
+        err.to_string()
+            .starts_with("worker lost: the task was delivered 1 times"),
+        "{err}"
     );
 }

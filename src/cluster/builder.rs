@@ -210,6 +210,19 @@ impl ClusterBuilder {
         let results = settings.results_subject(&id);
         let connected = settings::block_on(&runtime, async move {
             let (nats, js, stream) = settings.connect().await?;
+            // The workers' consumer, with this client's ack wait and
+            // deliveries if it is the first to make it.
+            settings.consumer(&stream).await?;
+            // The server's word that a task was delivered for the last
+            // time and not acked: its worker (or workers) died with it.
+            let lost = nats
+                .subscribe(format!(
+                    "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
+                    settings.stream_name(),
+                    settings.consumer_name()
+                ))
+                .await
+                .map_err(|err| format!("cannot subscribe to the server's advisories: {err}"))?;
             let replies = nats
                 .subscribe(results)
                 .await
@@ -219,9 +232,9 @@ impl ClusterBuilder {
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, replies))
+            Ok::<_, String>((js, stream, replies, lost))
         });
-        let (js, stream, replies) = connected.map_err(fail)?;
+        let (js, stream, replies, lost) = connected.map_err(fail)?;
         let shared = Arc::new(Shared::new(
             id,
             self.build.unwrap_or_else(identity::default_build),
@@ -231,6 +244,7 @@ impl ClusterBuilder {
             stream,
         ));
         runtime.spawn(client::read_replies(shared.clone(), replies));
+        runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(
             Arc::downgrade(&shared),
             Duration::from_secs(1),

@@ -358,6 +358,46 @@ pub(super) async fn read_replies(shared: Arc<Shared>, mut replies: async_nats::S
     }
 }
 
+/// The runtime's task that fails the tasks the server gave up on: each
+/// advisory names a message (its `stream_seq`) delivered `max_deliveries`
+/// times and never acked.
+pub(super) async fn read_lost(shared: Arc<Shared>, mut advisories: async_nats::Subscriber) {
+    while let Some(message) = advisories.next().await {
+        let Some(seq) = json_u64(&message.payload, "stream_seq") else {
+            continue;
+        };
+        let deliveries = json_u64(&message.payload, "deliveries").unwrap_or(0);
+        let task = shared
+            .pending
+            .lock()
+            .iter()
+            .find_map(|(task, p)| (p.seq == Some(seq)).then_some(*task));
+        if let Some(task) = task {
+            shared.fail(
+                task,
+                TaskError::cluster(format!(
+                    "worker lost: the task was delivered {deliveries} times (max_deliveries) \
+                     and no worker finished it"
+                )),
+            );
+            // It stays in a work queue until acked: it leaves now.
+            let _ = shared.stream.delete_message(seq).await;
+        }
+    }
+}
+
+/// The number after `"key":` in a JSON object (the server's advisories),
+/// without a JSON parser.
+fn json_u64(json: &[u8], key: &str) -> Option<u64> {
+    let text = std::str::from_utf8(json).ok()?;
+    let at = text.find(&format!("\"{key}\""))? + key.len() + 2;
+    let rest = text[at..].trim_start().strip_prefix(':')?.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(rest.len());
+    rest[..end].parse().ok()
+}
+
 /// The runtime's task that forgets ended tasks, every `every`.
 pub(super) async fn sweep(shared: std::sync::Weak<Shared>, every: Duration) {
     let mut tick = tokio::time::interval(every);
@@ -394,4 +434,15 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
 pub(super) fn is_shut(shared: &Shared) -> bool {
     // ORDERING: Acquire pairs with the shutdown's Release store.
     shared.shut.load(Ordering::Acquire)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn reads_a_number_of_an_advisory() {
+        let json = br#"{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream_seq": 42,"deliveries":3}"#;
+        assert_eq!(super::json_u64(json, "stream_seq"), Some(42));
+        assert_eq!(super::json_u64(json, "deliveries"), Some(3));
+        assert_eq!(super::json_u64(json, "absent"), None);
+    }
 }

@@ -231,11 +231,15 @@ impl WorkerBuilder {
             Ok::<_, String>((nats, consumer))
         })
         .map_err(fail)?;
+        // The work queue's own ack wait (whoever created it set it): the
+        // heartbeats keep within it.
+        let mut settings = self.settings;
+        settings.ack_wait = consumer.cached_info().config.ack_wait;
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         Ok(Worker {
             name: format!("{}:{}", host.trim(), std::process::id()),
             build: self.build.unwrap_or_else(identity::default_build),
-            settings: self.settings,
+            settings,
             concurrency: self.concurrency,
             sigterm: self.sigterm,
             pool,
