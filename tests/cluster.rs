@@ -172,11 +172,16 @@ fn submit_returns_the_result() {
     // Awaitable from any runtime, or none of the user's.
     let handle = pool.submit_fn(remote!(square), 8).unwrap();
     assert_eq!(futures::executor::block_on(handle).unwrap(), 64);
+    assert!(pool.shutdown()); // counted by then
     let m = pool.metrics();
     assert_eq!(
         (m.submitted, m.completed, m.queued, m.running),
         (2, 2, 0, 0)
     );
+    // Refused once shut down, the argument handed back.
+    let refused = pool.submit_fn(remote!(square), 9).unwrap_err();
+    assert!(refused.is_shutdown());
+    assert_eq!(refused.into_inner(), 9);
 }
 
 #[test]
@@ -487,4 +492,30 @@ fn a_task_whose_worker_dies_at_its_last_delivery_fails_as_worker_lost() {
             .starts_with("worker lost: the task was delivered 1 times"),
         "{err}"
     );
+}
+
+#[test]
+fn a_task_cancelled_before_it_starts_leaves_the_queue() {
+    let p = prefix("cancel");
+    let pool = client(&p);
+    let meeting = Meeting::new();
+    // No worker yet: it stays queued.
+    let handle = pool
+        .submit_fn(remote!(rendezvous), meeting.path.clone())
+        .unwrap();
+    assert!(handle.cancel());
+    assert!(handle.join().unwrap_err().is_cancelled());
+    // The client forgets it once its message has left the queue.
+    let since = std::time::Instant::now();
+    while pool.queued() != 0 {
+        assert!(since.elapsed() < LONG, "the cancelled task is still queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A worker now: the next task runs, and the cancelled one never did
+    // (it would have held the worker, waiting at the meeting, forever).
+    let _w = start_worker(&p, "", 30_000);
+    let next = pool.submit_fn(remote!(square), 6).unwrap();
+    assert_eq!(next.join_timeout(LONG).unwrap(), 36);
+    meeting.listener.set_nonblocking(true).unwrap();
+    assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
 }

@@ -245,10 +245,7 @@ impl ClusterBuilder {
         ));
         runtime.spawn(client::read_replies(shared.clone(), replies));
         runtime.spawn(client::read_lost(shared.clone(), lost));
-        runtime.spawn(client::sweep(
-            Arc::downgrade(&shared),
-            Duration::from_secs(1),
-        ));
+        runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
         Ok(ClusterExecutor {
             inner: Arc::new(Inner {
                 shared,
@@ -258,6 +255,10 @@ impl ClusterBuilder {
         })
     }
 }
+
+/// How often the client forgets ended tasks (and takes the messages of
+/// cancelled ones out of the queue).
+const SWEEP: Duration = Duration::from_millis(250);
 
 /// A client id unique enough across machines and restarts: the pid, the
 /// time, and a hash of the host's name, as 16 hex digits.

@@ -188,19 +188,19 @@ impl Shared {
         );
     }
 
-    fn take(&self, task: u64) -> Option<Pending> {
+    /// Ends `task` by `end` (which says how it ended) if the client still
+    /// waits for it, and counts it before a shutdown can see it gone.
+    fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
         let taken = self.pending.lock().remove(&task);
-        if taken.is_some() {
+        if let Some(p) = taken {
+            self.counters.count(end(p.slot));
             self.drained.notify_all();
         }
-        taken
     }
 
     /// Ends `task` with `err` if the client still waits for it.
     pub(super) fn fail(&self, task: u64, err: TaskError) {
-        if let Some(p) = self.take(task) {
-            self.counters.count(p.slot.fail(err));
-        }
+        self.end(task, |slot| slot.fail(err));
     }
 
     /// How many tasks the client waits for; (queued, running).
@@ -238,7 +238,7 @@ impl Shared {
                     }
                 }
                 None => {
-                    // Woken by each reply, and by the sweep every second.
+                    // Woken by each reply, and by each sweep.
                     self.drained.wait_for(&mut pending, Duration::from_secs(1));
                 }
             }
@@ -247,32 +247,54 @@ impl Shared {
     }
 
     /// Forgets the tasks that something else ended (a handle's cancel, the
-    /// deadline timer): their replies, if any come, are ignored.
-    pub(super) fn sweep(&self) {
-        let ended: Vec<End> = {
-            let mut pending = self.pending.lock();
+    /// deadline timer): their replies, if any come, are ignored. The
+    /// message of one that no worker had started leaves the queue first
+    /// (a worker that took it meanwhile runs it; its reply is ignored).
+    pub(super) async fn sweep(&self) {
+        let (ended, seqs): (Vec<u64>, Vec<u64>) = {
+            let pending = self.pending.lock();
             let mut ended = Vec::new();
-            pending.retain(|_, p| match p.slot.ended() {
-                Some(end) => {
-                    ended.push(end);
-                    false
+            let mut seqs = Vec::new();
+            for (task, p) in pending.iter() {
+                if p.slot.ended().is_some() {
+                    ended.push(*task);
+                    if let (false, Some(seq)) = (p.started, p.seq) {
+                        seqs.push(seq);
+                    }
                 }
-                None => true,
-            });
-            ended
-        };
-        if !ended.is_empty() {
-            for end in ended {
-                self.counters.count(end);
             }
-            self.drained.notify_all();
+            (ended, seqs)
+        };
+        if ended.is_empty() {
+            return;
         }
+        for seq in seqs {
+            let _ = self.stream.delete_message(seq).await;
+        }
+        let ends: Vec<End> = {
+            let mut pending = self.pending.lock();
+            ended
+                .iter()
+                .filter_map(|task| pending.remove(task))
+                .map(|p| p.slot.ended().unwrap_or(End::Error))
+                .collect()
+        };
+        for end in ends {
+            self.counters.count(end);
+        }
+        self.drained.notify_all();
     }
 
-    /// The task's message is in the stream at `seq`.
-    pub(super) fn published(&self, task: u64, seq: u64) {
-        if let Some(p) = self.pending.lock().get_mut(&task) {
-            p.seq = Some(seq);
+    /// The task's message is in the stream at `seq`. Returns `false` if
+    /// the task has ended meanwhile (cancelled, timed out): its message is
+    /// then to leave the queue.
+    pub(super) fn published(&self, task: u64, seq: u64) -> bool {
+        match self.pending.lock().get_mut(&task) {
+            Some(p) => {
+                p.seq = Some(seq);
+                p.slot.ended().is_none()
+            }
+            None => false,
         }
     }
 
@@ -288,16 +310,8 @@ impl Shared {
             }
             Reply::Done {
                 worker, outcomes, ..
-            } => {
-                if let Some(p) = self.take(task) {
-                    self.counters.count(p.slot.done(outcomes, worker));
-                }
-            }
-            Reply::TimedOut { .. } => {
-                if let Some(p) = self.take(task) {
-                    self.counters.count(p.slot.fail(TaskError::timeout()));
-                }
-            }
+            } => self.end(task, |slot| slot.done(outcomes, worker)),
+            Reply::TimedOut { .. } => self.fail(task, TaskError::timeout()),
             Reply::Failed {
                 worker, message, ..
             } => self.fail(
@@ -334,7 +348,6 @@ impl Shared {
             }
         };
         let Some(p) = taken else { return };
-        self.drained.notify_all();
         if let Some(seq) = p.seq {
             let _ = self.stream.delete_message(seq).await;
         }
@@ -343,6 +356,7 @@ impl Shared {
             self.build, self.match_timeout
         ));
         self.counters.count(p.slot.fail(err));
+        self.drained.notify_all();
     }
 }
 
@@ -404,7 +418,7 @@ pub(super) async fn sweep(shared: std::sync::Weak<Shared>, every: Duration) {
     loop {
         tick.tick().await;
         match shared.upgrade() {
-            Some(shared) => shared.sweep(),
+            Some(shared) => shared.sweep().await,
             None => return,
         }
     }
@@ -422,7 +436,11 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
         Err(e) => Err(e.to_string()),
     };
     match acked {
-        Ok(ack) => shared.published(task, ack.sequence),
+        Ok(ack) => {
+            if !shared.published(task, ack.sequence) {
+                let _ = shared.stream.delete_message(ack.sequence).await;
+            }
+        }
         Err(err) => shared.fail(
             task,
             TaskError::cluster(format!("the server didn't take the task: {err}")),
