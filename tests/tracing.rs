@@ -35,6 +35,8 @@ struct EventRec {
     fields: HashMap<&'static str, String>,
     parent: Option<u64>,
     /// The name of the thread that emitted it.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))]
+    // the process pool's part
     thread: String,
 }
 
@@ -176,6 +178,7 @@ impl Recorder {
     /// Waits (up to a minute) until span `span` has had its `task ended`
     /// event: a process pool's events come from the event lane, soon after
     /// the driver's step, not necessarily before a `join` returns.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the process pool's part
     fn wait_for_end(&self, span: u64) {
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
         while !self

@@ -26,6 +26,7 @@ use std::time::Instant;
 
 use tracing::Span;
 
+#[cfg(feature = "process")]
 use crate::loom::sync::Arc;
 
 use crate::core::state::End;
@@ -128,8 +129,10 @@ pub(crate) fn ended(span: &Span, outcome: Outcome, since: Option<Instant>) {
 ///
 /// The span is behind an `Arc` so that the driver never clones or drops a
 /// `Span` itself (either would call the subscriber).
+#[cfg(feature = "process")]
 pub(crate) struct LaneSpan(Option<Arc<Span>>);
 
+#[cfg(feature = "process")]
 impl LaneSpan {
     /// Holds `span`, or nothing if no subscriber listens to it.
     pub(crate) fn new(span: Span) -> LaneSpan {
@@ -154,6 +157,7 @@ impl LaneSpan {
     }
 }
 
+#[cfg(feature = "process")]
 impl Drop for LaneSpan {
     fn drop(&mut self) {
         // The last reference may be this one: the span closes on the lane.
@@ -165,6 +169,7 @@ impl Drop for LaneSpan {
 
 /// The event lane: a queue of event jobs that one callback-runner job at a
 /// time runs, in order.
+#[cfg(feature = "process")]
 mod lane {
     use std::collections::VecDeque;
     use std::panic::{self, AssertUnwindSafe};
