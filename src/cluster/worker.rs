@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_nats::jetstream::{AckKind, Message, consumer};
 use futures_util::StreamExt;
 use serde_bytes::ByteBuf;
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::exec::{Exec, exec_fn};
 use super::identity;
@@ -335,6 +335,7 @@ async fn serve(
     sigterm: bool,
 ) {
     let slots = Arc::new(Semaphore::new(concurrency));
+    let mut running = tokio::task::JoinSet::new();
     // `stop` turns true on SIGTERM (where there are signals).
     let (stop_tx, mut stop) = tokio::sync::watch::channel(false);
     #[cfg(unix)]
@@ -377,11 +378,9 @@ async fn serve(
         tokio::select! {
             next = batch.next() => {
                 if let Some(Ok(message)) = next {
-                    let job = job.clone();
-                    tokio::spawn(async move {
-                        handle(&job, message).await;
-                        drop(slot);
-                    });
+                    running.spawn(handle(job.clone(), message, slot));
+                    // Forget the ones that are done.
+                    while running.try_join_next().is_some() {}
                 }
             }
             _ = terminated(&mut stop) => {
@@ -391,8 +390,8 @@ async fn serve(
             }
         }
     }
-    // Finish what it holds.
-    let _ = slots.acquire_many(concurrency as u32).await;
+    // Finish what it holds (its replies sent and its tasks acked).
+    while running.join_next().await.is_some() {}
 }
 
 /// Milliseconds since the Unix epoch.
@@ -402,8 +401,10 @@ fn now_ms() -> u64 {
         .map_or(0, |d| d.as_millis() as u64)
 }
 
-/// Runs one task and answers it.
-async fn handle(job: &Job, message: Message) {
+/// Runs one task and answers it. Its `slot` is free once the answer is
+/// sent: the next pull needn't wait for the ack.
+async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
+    let job = &*job;
     let task: TaskMsg = match wire::decode(&message.payload) {
         Ok(task) => task,
         Err(err) => {
@@ -506,6 +507,7 @@ async fn handle(job: &Job, message: Message) {
     // The answer reaches the server before the ack: a worker that dies in
     // between makes a duplicate (which the client ignores), never a loss.
     reply(job, &to, &answer).await;
+    drop(slot);
     let _ = job.nats.flush().await;
     let _ = message.ack().await;
 }
