@@ -214,6 +214,42 @@ fn as_completed_yields_every_task() {
     let mut got: Vec<u64> = as_completed(handles).map(|h| h.join().unwrap()).collect();
     got.sort();
     assert_eq!(got, [1, 4, 9, 16, 25]);
+    // And `wait`.
+    let handles: Vec<_> = (1..=3u64)
+        .map(|x| pool.submit_fn(remote!(square), x).unwrap())
+        .collect();
+    let waited = futurepool::wait(handles, futurepool::ReturnWhen::AllCompleted);
+    assert_eq!((waited.done.len(), waited.not_done.len()), (3, 0));
+}
+
+#[test]
+fn a_deadline_that_passes_in_the_queue_times_the_task_out_and_it_leaves_the_queue() {
+    let p = prefix("deadline");
+    let pool = client(&p);
+    let meeting = Meeting::new();
+    // No worker: it waits in the queue until its deadline.
+    let handle = pool
+        .task()
+        .timeout(Duration::from_millis(200))
+        .submit_fn(remote!(rendezvous), meeting.path.clone())
+        .unwrap();
+    assert!(handle.join().unwrap_err().is_timeout());
+    let since = std::time::Instant::now();
+    while pool.queued() != 0 {
+        assert!(since.elapsed() < LONG, "the timed-out task is still queued");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A worker now: the timed-out task never runs.
+    let _w = start_worker(&p, "", 30_000);
+    assert_eq!(
+        pool.submit_fn(remote!(square), 4)
+            .unwrap()
+            .join_timeout(LONG)
+            .unwrap(),
+        16
+    );
+    meeting.listener.set_nonblocking(true).unwrap();
+    assert!(meeting.listener.accept().is_err(), "the timed-out task ran");
 }
 
 #[test]
