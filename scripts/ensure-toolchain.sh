@@ -14,6 +14,10 @@ _ft_need_lints=${1:-}
 _ft_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 _ft_required=$(sed -n 's/^rust-version *= *"\([0-9.]*\)".*/\1/p' "$_ft_root/Cargo.toml" | head -n 1)
 
+# The scripts build every feature, and the `cluster` feature (async-nats
+# 0.51) needs Rust 1.89: the crate without it keeps its rust-version.
+_ft_cluster_rust=1.89
+
 _ft_die() {
     echo "error: $*" >&2
     exit 1
@@ -31,6 +35,10 @@ _ft_at_least() {
     done
     return 0
 }
+
+if ! _ft_at_least "$_ft_required" "$_ft_cluster_rust"; then
+    _ft_required=$_ft_cluster_rust
+fi
 
 if [ -f "$HOME/.cargo/env" ]; then
     # shellcheck disable=SC1091
