@@ -29,6 +29,8 @@ if [[ "${1:-}" != "--report" ]]; then
     cargo bench -p futurepool-benches --bench nested
     echo "== process pipes workload (9): bulk data and the round trip beside plain pipes"
     cargo bench -p futurepool-benches --bench wire
+    echo "== workflows workload (10): dependent tasks and progress"
+    cargo bench -p futurepool-benches --bench workflows
     if command -v python3 >/dev/null 2>&1; then
         echo "== Python's concurrent.futures"
         python3 benches/python/thread_pool.py "$results/python_thread.json"

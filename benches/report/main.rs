@@ -721,6 +721,24 @@ fn main() {
     // 9. Process pipes (issue 13).
     wire_section(&mut md, &results, &mut targets);
 
+    // 10. Workflows (issue 14).
+    let crows = results.get("workflows_chain", "1000 links");
+    let prows = results.get("workflows_progress", "10000 items");
+    if !crows.is_empty() || !prows.is_empty() {
+        let _ = writeln!(
+            md,
+            "## 10. Workflows: dependent tasks and progress
+
+**A chain of dependent tasks** (`benches/workflows.rs`): 1,000 tasks, each adding one to the value of the one before, on {cores} workers. futurepool's `task().after(prev).submit(f)` submits the whole chain at once and no thread waits (each link starts when the one before ends, from that task's completion); beside it, the same chain driven by hand with futurepool's `submit` + `join` (the submitting thread waits for each link) and with rayon's `spawn` and a oneshot channel per link. Time per link.\n"
+        );
+        table(&mut md, crows, "futurepool after", Unit::Time, None);
+        let _ = writeln!(
+            md,
+            "**Watching progress**: an ordered `map` of 10,000 trivial tasks without an observer, with a closure observer and with a hidden `indicatif` bar (the observer runs on the consuming thread each time the count changes). Time per item; the ratio is what watching costs.\n"
+        );
+        table(&mut md, prows, "futurepool map", Unit::Time, None);
+    }
+
     // Targets.
     let mut t = String::new();
     let _ = writeln!(
