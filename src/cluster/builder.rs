@@ -35,6 +35,7 @@ pub struct ClusterBuilder {
     settings: Settings,
     build: Option<String>,
     match_timeout: Duration,
+    client_id: Option<String>,
 }
 
 impl ClusterBuilder {
@@ -43,6 +44,7 @@ impl ClusterBuilder {
             settings: Settings::new(url),
             build: None,
             match_timeout: Duration::from_secs(60),
+            client_id: None,
         }
     }
 
@@ -165,6 +167,47 @@ impl ClusterBuilder {
         self
     }
 
+    /// This client's identity in the cluster: its replies are stored under
+    /// it, so a client built later with the same id (the same program,
+    /// restarted) can [`collect`](crate::ClusterExecutor::collect) the
+    /// results of tasks an earlier one submitted. Letters, digits, `-` and
+    /// `_`; random by default. One client at a time per id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1").client_id("a.b").build().unwrap_err();
+    /// assert!(err.to_string().starts_with("a client id is"));
+    /// ```
+    pub fn client_id(mut self, id: &str) -> Self {
+        self.client_id = Some(id.to_owned());
+        self
+    }
+
+    /// How long the server keeps a task's stored reply (whether or not a
+    /// client has read it): a client that is away longer can't collect
+    /// it. 24 hours by default, at least 1 s. Set on the results stream
+    /// when it is created (by whichever client or worker comes first).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ClusterExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let err = ClusterExecutor::builder("nats://127.0.0.1:1")
+    ///     .result_ttl(Duration::from_millis(10))
+    ///     .build()
+    ///     .unwrap_err();
+    /// assert_eq!(err.to_string(), "result_ttl must be at least 1 s");
+    /// ```
+    pub fn result_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.result_ttl = ttl;
+        self
+    }
+
     /// How long `build` waits for the server; 5 s by default.
     ///
     /// # Examples
@@ -181,8 +224,9 @@ impl ClusterBuilder {
         self
     }
 
-    /// Connects to the server, sets up the work queue if it isn't there,
-    /// and subscribes to this client's replies.
+    /// Connects to the server, sets up the work queue and the results
+    /// stream if they aren't there, and subscribes to this client's
+    /// replies.
     ///
     /// # Errors
     ///
@@ -204,12 +248,19 @@ impl ClusterBuilder {
     pub fn build(self) -> Result<ClusterExecutor, BuildError> {
         let fail = |msg: String| BuildError::new(BuildErrorKind::Cluster(msg));
         self.settings.validate().map_err(fail)?;
+        let id = self.client_id.clone().unwrap_or_else(client_id);
+        let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+        if id.is_empty() || !id.chars().all(ok) {
+            return Err(fail(format!(
+                "a client id is letters, digits, `-` and `_`, not {id:?}"
+            )));
+        }
         let runtime = settings::runtime("futurepool-cluster").map_err(fail)?;
-        let id = client_id();
         let settings = self.settings.clone();
-        let results = settings.results_subject(&id);
+        let prefix = settings.results_subject(&id);
+        let replies_prefix = prefix.clone();
         let connected = settings::block_on(&runtime, async move {
-            let (nats, js, stream) = settings.connect().await?;
+            let (nats, js, stream, results) = settings.connect().await?;
             // The workers' consumer, with this client's ack wait and
             // deliveries if it is the first to make it.
             settings.consumer(&stream).await?;
@@ -223,27 +274,30 @@ impl ClusterBuilder {
                 ))
                 .await
                 .map_err(|err| format!("cannot subscribe to the server's advisories: {err}"))?;
-            let replies = nats
-                .subscribe(results)
-                .await
-                .map_err(|err| format!("cannot subscribe to the client's replies: {err}"))?;
-            // The subscription reaches the server before any task is
-            // published, so no reply can come before it.
+            // The consumer exists before any task is published, so every
+            // reply after now reaches it (earlier ones are `collect`'s).
+            let replies = client::replies(
+                &results,
+                &prefix,
+                async_nats::jetstream::consumer::DeliverPolicy::New,
+            )
+            .await?;
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, replies, lost))
+            Ok::<_, String>((js, stream, results, replies, lost))
         });
-        let (js, stream, replies, lost) = connected.map_err(fail)?;
+        let (js, stream, results, replies, lost) = connected.map_err(fail)?;
         let shared = Arc::new(Shared::new(
             id,
             self.build.unwrap_or_else(identity::default_build),
             self.settings.tasks_subject(),
             self.match_timeout,
             js,
-            stream,
+            (stream, results),
+            replies_prefix,
         ));
-        runtime.spawn(client::read_replies(shared.clone(), replies));
+        runtime.spawn(client::read_replies(Arc::downgrade(&shared), replies));
         runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
         Ok(ClusterExecutor {

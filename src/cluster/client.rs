@@ -144,6 +144,15 @@ pub(super) struct Shared {
     pub(super) match_timeout: Duration,
     pub(super) js: jetstream::Context,
     pub(super) stream: stream::Stream,
+    /// The results stream, where `collect` looks for a stored reply.
+    pub(super) results: stream::Stream,
+    /// `<prefix>.results.<client>`: the subjects of this client's replies
+    /// start so.
+    pub(super) replies: String,
+    /// Added to a task's id in this process to make its id in the cluster:
+    /// the time the client was built, in nanoseconds, so a client of the
+    /// same id built later (a restart) never reuses an earlier one's ids.
+    pub(super) base: u64,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Signalled when `pending` shrinks (a shutdown waits on it).
     drained: Condvar,
@@ -159,8 +168,12 @@ impl Shared {
         subject: String,
         match_timeout: Duration,
         js: jetstream::Context,
-        stream: stream::Stream,
+        (stream, results): (stream::Stream, stream::Stream),
+        replies: String,
     ) -> Shared {
+        let base = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
         Shared {
             id,
             build,
@@ -168,6 +181,9 @@ impl Shared {
             match_timeout,
             js,
             stream,
+            results,
+            replies,
+            base,
             pending: Mutex::new(HashMap::new()),
             drained: Condvar::new(),
             counters: Counters::new(),
@@ -360,14 +376,91 @@ impl Shared {
     }
 }
 
-/// The runtime's task that reads this client's replies until the
-/// subscription ends.
-pub(super) async fn read_replies(shared: Arc<Shared>, mut replies: async_nats::Subscriber) {
-    while let Some(message) = replies.next().await {
-        match wire::decode::<Reply>(&message.payload) {
-            Ok(reply) => shared.on_reply(reply),
+/// The runtime's task that reads this client's replies from the results
+/// stream (an ordered consumer, which resumes where it was after a
+/// reconnect) until the client is dropped.
+pub(super) async fn read_replies(shared: std::sync::Weak<Shared>, first: Replies) {
+    let mut consumer = Some(first);
+    // The stream sequence of the last reply read.
+    let mut last = None;
+    loop {
+        let made = match consumer.take() {
+            Some(consumer) => Ok(consumer),
+            None => {
+                let Some(s) = shared.upgrade() else { return };
+                let policy = match last {
+                    Some(seq) => jetstream::consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: seq + 1,
+                    },
+                    None => jetstream::consumer::DeliverPolicy::New,
+                };
+                replies(&s.results, &s.replies, policy).await
+            }
+        };
+        let messages = match made {
+            Ok(consumer) => consumer.messages().await.map_err(|e| e.to_string()),
+            Err(err) => Err(err),
+        };
+        let mut messages = match messages {
+            Ok(messages) => messages,
+            Err(_) => {
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                continue;
+            }
+        };
+        // The consumer recreates itself across reconnects (it is ordered);
+        // a failure it can't get over ends this stream: start again after
+        // the last reply read.
+        while let Some(Ok(message)) = messages.next().await {
+            let Some(shared) = shared.upgrade() else {
+                return;
+            };
+            if let Ok(info) = message.info() {
+                last = Some(info.stream_sequence);
+            }
             // Not ours to end anything with: nothing says which task.
-            Err(_) => continue,
+            if let Ok(reply) = wire::decode::<Reply>(&message.payload) {
+                shared.on_reply(reply);
+            }
+        }
+        if shared.strong_count() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// The consumer of a client's replies.
+pub(super) type Replies = jetstream::consumer::Consumer<jetstream::consumer::pull::OrderedConfig>;
+
+/// Makes the consumer of a client's replies: ordered, from `policy` (the
+/// first: the replies stored after now; older ones are `collect`'s).
+pub(super) async fn replies(
+    results: &stream::Stream,
+    prefix: &str,
+    policy: jetstream::consumer::DeliverPolicy,
+) -> Result<Replies, String> {
+    results
+        .create_consumer(jetstream::consumer::pull::OrderedConfig {
+            filter_subject: format!("{prefix}.>"),
+            deliver_policy: policy,
+            ..Default::default()
+        })
+        .await
+        .map_err(|err| format!("cannot subscribe to the client's replies: {err}"))
+}
+
+/// Looks for the stored end of `task` (a `collect`ed one) and ends it with
+/// it; if there is none yet, the task waits for its reply.
+pub(super) async fn look_up(shared: Arc<Shared>, task: u64) {
+    let subject = format!("{}.{task}.end", shared.replies);
+    if let Ok(message) = shared
+        .results
+        .get_last_raw_message_by_subject(&subject)
+        .await
+    {
+        if let Ok(reply) = wire::decode::<Reply>(&message.payload) {
+            shared.on_reply(reply);
         }
     }
 }
@@ -425,15 +518,28 @@ pub(super) async fn sweep(shared: std::sync::Weak<Shared>, every: Duration) {
 }
 
 /// Publishes a task's message and records where it landed; a message the
-/// server didn't take fails its task.
+/// server didn't take (after retries across a reconnect, for up to
+/// [`PUBLISH_RETRY`]) fails its task.
 pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
-    let acked = match shared
-        .js
-        .publish(shared.subject.clone(), bytes.into())
-        .await
-    {
-        Ok(ack) => ack.await.map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
+    let give_up = tokio::time::Instant::now() + PUBLISH_RETRY;
+    let acked = loop {
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(bytes.clone().into())
+            // A retry of a publish the server did store is stored once.
+            .message_id(format!("{}:{task}", shared.id));
+        let acked = match shared
+            .js
+            .send_publish(shared.subject.clone(), publish)
+            .await
+        {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match acked {
+            Err(e) if transient(&e) && tokio::time::Instant::now() < give_up => {}
+            acked => break acked.map_err(|e| e.to_string()),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
     };
     match acked {
         Ok(ack) => {
@@ -447,6 +553,19 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
         ),
     }
 }
+
+/// Whether a publish may succeed if tried again (the connection is down,
+/// the server is starting).
+pub(super) fn transient(err: &jetstream::context::PublishError) -> bool {
+    use jetstream::context::PublishErrorKind as K;
+    matches!(
+        err.kind(),
+        K::TimedOut | K::BrokenPipe | K::StreamNotFound | K::MaxAckPending
+    )
+}
+
+/// How long a client tries to get a task's message stored.
+const PUBLISH_RETRY: Duration = Duration::from_secs(30);
 
 /// Whether the client is shut down.
 pub(super) fn is_shut(shared: &Shared) -> bool {

@@ -164,6 +164,112 @@ impl ClusterExecutor {
         &self.inner.shared.build
     }
 
+    /// This client's id in the cluster (see
+    /// [`ClusterBuilder::client_id`]).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::ClusterExecutor;
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").client_id("reports").build()?;
+    /// assert_eq!(pool.client_id(), "reports");
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn client_id(&self) -> &str {
+        &self.inner.shared.id
+    }
+
+    /// The key of a task this client submitted, in the cluster:
+    /// `<client id>:<number>`. Keep it (in a file, a database) to
+    /// [`collect`](Self::collect) the task's result from a client built
+    /// later with the same [`client_id`](ClusterBuilder::client_id), e.g.
+    /// after a restart. `handle` must be one this client returned (a key
+    /// of another executor's handle names nothing).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::{ClusterExecutor, Executor, remote};
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").client_id("reports").build()?;
+    /// let handle = pool.submit_fn(remote!(|x: u32| x + 1), 1).unwrap();
+    /// assert!(pool.task_key(&handle).starts_with("reports:"));
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn task_key<T>(&self, handle: &TaskHandle<T>) -> String {
+        let shared = self.shared();
+        format!(
+            "{}:{}",
+            shared.id,
+            shared.base.wrapping_add(handle.id().as_u64())
+        )
+    }
+
+    /// A handle on the result of the task whose key is `key` (see
+    /// [`task_key`](Self::task_key)), submitted by this client or by an
+    /// earlier one of the same [`client_id`](ClusterBuilder::client_id):
+    /// it resolves from the stored reply, or, if the task hasn't ended
+    /// yet, when it does. `R` is the function's result type; the value is
+    /// decoded by the thread that takes it. For calls (`submit_fn`), not
+    /// for a map's chunks.
+    ///
+    /// The reply is kept for the results stream's
+    /// [`result_ttl`](ClusterBuilder::result_ttl); a task whose reply has
+    /// expired (or that never existed) waits for nothing that will come:
+    /// wait for it with a timeout.
+    ///
+    /// # Errors
+    ///
+    /// The handle fails with a cluster error
+    /// ([`is_cluster_error`](crate::TaskError::is_cluster_error)) if `key`
+    /// isn't a key, or is another client's; and as the task's does
+    /// otherwise.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::{ClusterExecutor, Executor, remote};
+    ///
+    /// fn add_one(x: u32) -> u32 {
+    ///     x + 1
+    /// }
+    ///
+    /// let url = "nats://127.0.0.1:4222";
+    /// let first = ClusterExecutor::builder(url).client_id("reports").build()?;
+    /// let key = first.task_key(&first.submit_fn(remote!(add_one), 1).unwrap());
+    /// drop(first); // the program stops, say; its task runs on
+    ///
+    /// let again = ClusterExecutor::builder(url).client_id("reports").build()?;
+    /// assert_eq!(again.collect::<u32>(&key).join().unwrap(), 2);
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    #[doc(alias = "get")]
+    pub fn collect<R: DeserializeOwned + Send + 'static>(&self, key: &str) -> TaskHandle<R> {
+        let shared = self.shared();
+        let (producer, handle) = new_task(Queued, TaskSpec::default(), Caller::Internal);
+        let task = match key.rsplit_once(':') {
+            Some((client, n)) if client == shared.id => n.parse::<u64>().ok(),
+            _ => None,
+        };
+        let Some(task) = task else {
+            producer.fail(TaskError::cluster(format!(
+                "{key:?} is not the key of a task of client {}",
+                shared.id
+            )));
+            return handle;
+        };
+        shared.insert(
+            task,
+            Box::new(Typed {
+                producer,
+                decode: one_decoder(),
+            }),
+        );
+        self.runtime().spawn(client::look_up(shared.clone(), task));
+        handle
+    }
+
     fn shared(&self) -> &Arc<Shared> {
         &self.inner.shared
     }
@@ -192,7 +298,7 @@ impl ClusterExecutor {
             ..TaskSpec::default()
         };
         let (producer, handle) = new_task(Queued, spec, Caller::Internal);
-        let task = producer.id();
+        let task = self.shared().base.wrapping_add(producer.id());
         let deadline = options.deadline();
         let now = Instant::now();
         if deadline.is_some_and(|d| d <= now) {
@@ -269,20 +375,11 @@ impl ClusterExecutor {
                 return Ok(handle);
             }
         };
-        let decode: Decoder<R> = Box::new(|outcomes, worker| {
-            let mut outcomes = outcomes.into_iter();
-            match (outcomes.next(), outcomes.next()) {
-                (Some(one), None) => outcome(one, worker),
-                _ => Err(TaskError::cluster(format!(
-                    "worker {worker} answered a call with another number of results than one"
-                ))),
-            }
-        });
         self.spawn(
             f.name(),
             vec![ByteBuf::from(encoded)],
             false,
-            decode,
+            one_decoder(),
             options,
         )
         .map_err(|reason| (arg, reason))
@@ -334,6 +431,19 @@ impl ClusterExecutor {
         self.spawn(f.name(), encoded, true, decode, options)
             .map_err(|reason| (args, reason))
     }
+}
+
+/// The decoder of a call's reply: one outcome.
+fn one_decoder<R: DeserializeOwned + Send + 'static>() -> Decoder<R> {
+    Box::new(|outcomes, worker| {
+        let mut outcomes = outcomes.into_iter();
+        match (outcomes.next(), outcomes.next()) {
+            (Some(one), None) => outcome(one, worker),
+            _ => Err(TaskError::cluster(format!(
+                "worker {worker} answered a call with another number of results than one"
+            ))),
+        }
+    })
 }
 
 /// `deadline` (an `Instant`, `now` being now) in milliseconds since the

@@ -26,6 +26,15 @@ impl fmt::Debug for Auth {
     }
 }
 
+/// A connection: the client, its JetStream context, the work queue, the
+/// results stream.
+pub(crate) type Connected = (
+    async_nats::Client,
+    jetstream::Context,
+    stream::Stream,
+    stream::Stream,
+);
+
 /// The settings a client and its workers must agree on.
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
@@ -39,6 +48,8 @@ pub(crate) struct Settings {
     /// How many times the server hands out a task at most.
     pub(crate) max_deliver: i64,
     pub(crate) connect_timeout: Duration,
+    /// How long the results stream keeps a reply (its `max_age`).
+    pub(crate) result_ttl: Duration,
 }
 
 impl Settings {
@@ -50,6 +61,7 @@ impl Settings {
             ack_wait: Duration::from_secs(30),
             max_deliver: 5,
             connect_timeout: Duration::from_secs(5),
+            result_ttl: Duration::from_secs(24 * 60 * 60),
         }
     }
 
@@ -72,7 +84,15 @@ impl Settings {
         format!("{}.tasks", self.prefix)
     }
 
-    /// The subject a client's replies go to.
+    /// The stream that keeps the workers' replies (durable: a client that
+    /// was away reads them when it is back).
+    pub(crate) fn results_stream_name(&self) -> String {
+        format!("{}_RESULTS", self.stream_name())
+    }
+
+    /// The subjects of a client's replies: `<prefix>.results.<client>`,
+    /// then `.<task>.end` (how it ended) or `.<task>.note` (started, left
+    /// by a worker of another build).
     pub(crate) fn results_subject(&self, client: &str) -> String {
         format!("{}.results.{client}", self.prefix)
     }
@@ -94,6 +114,9 @@ impl Settings {
         if self.ack_wait < Duration::from_millis(100) {
             return Err("ack_wait must be at least 100 ms".to_owned());
         }
+        if self.result_ttl < Duration::from_secs(1) {
+            return Err("result_ttl must be at least 1 s".to_owned());
+        }
         if self.max_deliver < 1 {
             return Err("max_deliveries must be at least 1".to_owned());
         }
@@ -101,9 +124,7 @@ impl Settings {
     }
 
     /// Connects, and makes (or finds) the work queue's stream.
-    pub(crate) async fn connect(
-        &self,
-    ) -> Result<(async_nats::Client, jetstream::Context, stream::Stream), String> {
+    pub(crate) async fn connect(&self) -> Result<Connected, String> {
         let mut options =
             async_nats::ConnectOptions::new().connection_timeout(self.connect_timeout);
         options = match &self.auth {
@@ -139,7 +160,24 @@ impl Settings {
                     self.url
                 )
             })?;
-        Ok((client, js, stream))
+        let results = js
+            .get_or_create_stream(stream::Config {
+                name: self.results_stream_name(),
+                subjects: vec![format!("{}.results.>", self.prefix)],
+                retention: stream::RetentionPolicy::Limits,
+                storage: stream::StorageType::File,
+                max_age: self.result_ttl,
+                ..Default::default()
+            })
+            .await
+            .map_err(|err| {
+                format!(
+                    "cannot set up the results stream {} on the NATS server at {}: {err}",
+                    self.results_stream_name(),
+                    self.url
+                )
+            })?;
+        Ok((client, js, stream, results))
     }
 
     /// The workers' shared pull consumer.

@@ -11,15 +11,16 @@ use crate::remote::registry::Outcome;
 
 /// The version of the cluster's messages. Any change to what follows bumps
 /// it: the encoding is not self-describing.
-pub(crate) const VERSION: u32 = 1;
+pub(crate) const VERSION: u32 = 2;
 
 /// A task in the work queue: everything a worker needs to run it and to
 /// answer.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) struct TaskMsg {
-    /// The submitting client: replies go to `<prefix>.results.<client>`.
+    /// The submitting client: replies go to the results stream, on
+    /// `<prefix>.results.<client>.<task>.end` (how it ended) and `.note`.
     pub(crate) client: String,
-    /// The task's id in that client.
+    /// The task's id in that client (unique across the client's restarts).
     pub(crate) task: u64,
     /// The build identity of the client: only a worker of the same build
     /// runs it.
@@ -124,7 +125,7 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                1, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+                2, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
@@ -133,8 +134,8 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_before_decoding() {
-        let err = decode::<Reply>(&[2, 0, 1, 0]).unwrap_err();
-        assert!(err.contains("version 2"), "{err}");
-        assert!(decode::<Reply>(&[1, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+        let err = decode::<Reply>(&[1, 0, 1, 0]).unwrap_err();
+        assert!(err.contains("version 1"), "{err}");
+        assert!(decode::<Reply>(&[2, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
     }
 }

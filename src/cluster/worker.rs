@@ -11,7 +11,7 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::{AckKind, Message, consumer};
+use async_nats::jetstream::{self, AckKind, Message, consumer};
 use futures_util::StreamExt;
 use serde_bytes::ByteBuf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -73,6 +73,7 @@ pub struct Worker {
     pool: ProcessPool,
     runtime: tokio::runtime::Runtime,
     nats: async_nats::Client,
+    js: jetstream::Context,
     consumer: consumer::Consumer<consumer::pull::Config>,
 }
 
@@ -225,10 +226,10 @@ impl WorkerBuilder {
             .build()?;
         let runtime = settings::runtime("futurepool-cluster-worker").map_err(fail)?;
         let settings = self.settings.clone();
-        let (nats, consumer) = settings::block_on(&runtime, async move {
-            let (nats, _js, stream) = settings.connect().await?;
+        let (nats, js, consumer) = settings::block_on(&runtime, async move {
+            let (nats, js, stream, _results) = settings.connect().await?;
             let consumer = settings.consumer(&stream).await?;
-            Ok::<_, String>((nats, consumer))
+            Ok::<_, String>((nats, js, consumer))
         })
         .map_err(fail)?;
         // The work queue's own ack wait (whoever created it set it): the
@@ -245,6 +246,7 @@ impl WorkerBuilder {
             pool,
             runtime,
             nats,
+            js,
             consumer,
         })
     }
@@ -300,6 +302,7 @@ impl Worker {
             pool,
             runtime,
             nats,
+            js,
             consumer,
         } = self;
         let job = Job {
@@ -308,6 +311,7 @@ impl Worker {
             name,
             pool: pool.clone(),
             nats,
+            js,
         };
         settings::block_on(
             &runtime,
@@ -325,6 +329,7 @@ struct Job {
     name: String,
     pool: ProcessPool,
     nats: async_nats::Client,
+    js: jetstream::Context,
 }
 
 /// The pull loop: one task per free slot, until SIGTERM.
@@ -417,11 +422,11 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
             return;
         }
     };
-    let to = job.settings.results_subject(&task.client);
     let id = task.task;
+    let to = format!("{}.{id}", job.settings.results_subject(&task.client));
     let worker = job.name.clone();
     if task.build != job.build {
-        reply(
+        note(
             job,
             &to,
             &Reply::Mismatch {
@@ -441,11 +446,15 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
         .deadline_ms
         .map(|d| Duration::from_millis(d.saturating_sub(now)));
     if left == Some(Duration::ZERO) {
-        reply(job, &to, &Reply::TimedOut { task: id, worker }).await;
-        let _ = message.ack().await;
+        if end(job, &to, &Reply::TimedOut { task: id, worker })
+            .await
+            .is_ok()
+        {
+            let _ = message.ack().await;
+        }
         return;
     }
-    reply(
+    note(
         job,
         &to,
         &Reply::Started {
@@ -504,19 +513,34 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
             }
         }
     };
-    // The answer reaches the server before the ack: a worker that dies in
-    // between makes a duplicate (which the client ignores), never a loss.
-    reply(job, &to, &answer).await;
+    // The answer is in the results stream (the server said so) before the
+    // ack: a worker that dies in between makes a duplicate (which the
+    // client ignores), never a loss. An answer the server didn't take
+    // leaves the task unacked: it is redelivered after the ack wait.
     drop(slot);
-    let _ = job.nats.flush().await;
-    let _ = message.ack().await;
+    let stored = match end(job, &to, &answer).await {
+        // Refused (too large, say): the client learns why.
+        Err(Some(why)) => {
+            let failed = Reply::Failed {
+                task: id,
+                worker: job.name.clone(),
+                message: format!("the server didn't take the task's outcome: {why}"),
+            };
+            end(job, &to, &failed).await
+        }
+        stored => stored,
+    };
+    if stored.is_ok() {
+        let _ = message.ack().await;
+    }
 }
 
-/// Publishes a reply to the client.
-async fn reply(job: &Job, to: &str, reply: &Reply) {
+/// Publishes a note (started; left for another build) to the client, on
+/// `<to>.note`: at most once, nothing waits for it.
+async fn note(job: &Job, to: &str, reply: &Reply) {
     match wire::encode(reply) {
         Ok(bytes) => {
-            let _ = job.nats.publish(to.to_owned(), bytes.into()).await;
+            let _ = job.nats.publish(format!("{to}.note"), bytes.into()).await;
         }
         Err(err) => eprintln!(
             "futurepool worker {}: cannot encode a reply: {err}",
@@ -524,3 +548,46 @@ async fn reply(job: &Job, to: &str, reply: &Reply) {
         ),
     }
 }
+
+/// Publishes how a task ended to the results stream, on `<to>.end`, and
+/// waits until the server has stored it (retrying across a reconnect, for
+/// up to [`END_RETRY`]). An error says why the server refused it (`None`:
+/// it wasn't reachable, or the reply can't be encoded).
+async fn end(job: &Job, to: &str, reply: &Reply) -> Result<(), Option<String>> {
+    let bytes = match wire::encode(reply) {
+        Ok(bytes) => bytes,
+        Err(err) => {
+            eprintln!(
+                "futurepool worker {}: cannot encode a reply: {err}",
+                job.name
+            );
+            return Err(None);
+        }
+    };
+    let subject = format!("{to}.end");
+    let give_up = tokio::time::Instant::now() + END_RETRY;
+    loop {
+        let publish = jetstream::message::PublishMessage::build()
+            .payload(bytes.clone().into())
+            // The same reply twice (a retry) is stored once.
+            .message_id(format!("{subject}:{}", job.name));
+        let stored = match job.js.send_publish(subject.clone(), publish).await {
+            Ok(ack) => ack.await,
+            Err(e) => Err(e),
+        };
+        match stored {
+            Ok(_) => return Ok(()),
+            Err(e) if super::client::transient(&e) => {
+                if tokio::time::Instant::now() >= give_up {
+                    return Err(None);
+                }
+            }
+            Err(e) => return Err(Some(e.to_string())),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// How long a worker tries to store a task's outcome before leaving the
+/// task to be redelivered.
+const END_RETRY: Duration = Duration::from_secs(60);
