@@ -259,8 +259,10 @@ impl ClusterBuilder {
         let settings = self.settings.clone();
         let prefix = settings.results_subject(&id);
         let replies_prefix = prefix.clone();
+        let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
+        let on_connect = reconnected.clone();
         let connected = settings::block_on(&runtime, async move {
-            let (nats, js, stream, results) = settings.connect().await?;
+            let (nats, js, stream, results) = settings.connect(Some(on_connect)).await?;
             // The workers' consumer, with this client's ack wait and
             // deliveries if it is the first to make it.
             settings.consumer(&stream).await?;
@@ -276,18 +278,24 @@ impl ClusterBuilder {
                 .map_err(|err| format!("cannot subscribe to the server's advisories: {err}"))?;
             // The consumer exists before any task is published, so every
             // reply after now reaches it (earlier ones are `collect`'s).
+            // (From a sequence number, not "new": the ordered consumer,
+            // recreated after a reconnect before it has read anything,
+            // would start from "new" again and miss what came meanwhile.)
+            let start = results.cached_info().state.last_sequence + 1;
             let replies = client::replies(
                 &results,
                 &prefix,
-                async_nats::jetstream::consumer::DeliverPolicy::New,
+                async_nats::jetstream::consumer::DeliverPolicy::ByStartSequence {
+                    start_sequence: start,
+                },
             )
             .await?;
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, results, replies, lost))
+            Ok::<_, String>((js, stream, results, replies, lost, start))
         });
-        let (js, stream, results, replies, lost) = connected.map_err(fail)?;
+        let (js, stream, results, replies, lost, start) = connected.map_err(fail)?;
         let shared = Arc::new(Shared::new(
             id,
             self.build.unwrap_or_else(identity::default_build),
@@ -296,8 +304,13 @@ impl ClusterBuilder {
             js,
             (stream, results),
             replies_prefix,
+            start,
         ));
-        runtime.spawn(client::read_replies(Arc::downgrade(&shared), replies));
+        runtime.spawn(client::read_replies(
+            Arc::downgrade(&shared),
+            replies,
+            reconnected,
+        ));
         runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
         Ok(ClusterExecutor {

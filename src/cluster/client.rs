@@ -153,6 +153,12 @@ pub(super) struct Shared {
     /// the time the client was built, in nanoseconds, so a client of the
     /// same id built later (a restart) never reuses an earlier one's ids.
     pub(super) base: u64,
+    /// The results stream's sequence number where this client's replies
+    /// start.
+    pub(super) first_reply: u64,
+    /// Tasks whose message is on its way to the work queue (`flush`
+    /// waits for them; changed under `pending`'s lock).
+    in_flight: AtomicUsize,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Signalled when `pending` shrinks (a shutdown waits on it).
     drained: Condvar,
@@ -162,6 +168,8 @@ pub(super) struct Shared {
 }
 
 impl Shared {
+    // One call site (the builder), each argument named there.
+    #[allow(clippy::too_many_arguments)]
     pub(super) fn new(
         id: String,
         build: String,
@@ -170,6 +178,7 @@ impl Shared {
         js: jetstream::Context,
         (stream, results): (stream::Stream, stream::Stream),
         replies: String,
+        first_reply: u64,
     ) -> Shared {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -184,6 +193,8 @@ impl Shared {
             results,
             replies,
             base,
+            first_reply,
+            in_flight: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             drained: Condvar::new(),
             counters: Counters::new(),
@@ -202,6 +213,25 @@ impl Shared {
                 mismatch: false,
             },
         );
+    }
+
+    /// Waits for `task` unless the client already does (then hands the
+    /// slot back).
+    pub(super) fn insert_new(&self, task: u64, slot: Box<dyn Slot>) -> Result<(), Box<dyn Slot>> {
+        let mut pending = self.pending.lock();
+        if pending.contains_key(&task) {
+            return Err(slot);
+        }
+        pending.insert(
+            task,
+            Pending {
+                slot,
+                started: false,
+                seq: None,
+                mismatch: false,
+            },
+        );
+        Ok(())
     }
 
     /// Ends `task` by `end` (which says how it ended) if the client still
@@ -241,6 +271,42 @@ impl Shared {
             self.counters.count(p.slot.cancel());
         }
         self.drained.notify_all();
+    }
+
+    /// A task's message is on its way to the work queue.
+    pub(super) fn sending(&self) {
+        let _pending = self.pending.lock();
+        // ORDERING: Relaxed: read and written under `pending`'s lock.
+        self.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A task's message is in the work queue, or never will be.
+    fn sent(&self) {
+        {
+            let _pending = self.pending.lock();
+            // ORDERING: Relaxed: under `pending`'s lock.
+            self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.drained.notify_all();
+    }
+
+    /// Waits until no task's message is on its way, or `deadline` passes.
+    pub(super) fn wait_sent(&self, deadline: Option<std::time::Instant>) -> bool {
+        let mut pending = self.pending.lock();
+        // ORDERING: Relaxed: under `pending`'s lock.
+        while self.in_flight.load(Ordering::Relaxed) > 0 {
+            match deadline {
+                Some(d) => {
+                    if self.drained.wait_until(&mut pending, d).timed_out() {
+                        return self.in_flight.load(Ordering::Relaxed) == 0;
+                    }
+                }
+                None => {
+                    self.drained.wait(&mut pending);
+                }
+            }
+        }
+        true
     }
 
     /// Waits until the client waits for nothing, or `deadline` passes.
@@ -379,7 +445,15 @@ impl Shared {
 /// The runtime's task that reads this client's replies from the results
 /// stream (an ordered consumer, which resumes where it was after a
 /// reconnect) until the client is dropped.
-pub(super) async fn read_replies(shared: std::sync::Weak<Shared>, first: Replies) {
+///
+/// After each reconnection it remakes the consumer (from after the last
+/// reply read) rather than wait for the ordered consumer to notice, by its
+/// missed heartbeats, that a restarted server has forgotten it.
+pub(super) async fn read_replies(
+    shared: std::sync::Weak<Shared>,
+    first: Replies,
+    reconnected: std::sync::Arc<tokio::sync::Notify>,
+) {
     let mut consumer = Some(first);
     // The stream sequence of the last reply read.
     let mut last = None;
@@ -392,7 +466,10 @@ pub(super) async fn read_replies(shared: std::sync::Weak<Shared>, first: Replies
                     Some(seq) => jetstream::consumer::DeliverPolicy::ByStartSequence {
                         start_sequence: seq + 1,
                     },
-                    None => jetstream::consumer::DeliverPolicy::New,
+                    // Nothing read yet: from where the client started.
+                    None => jetstream::consumer::DeliverPolicy::ByStartSequence {
+                        start_sequence: s.first_reply,
+                    },
                 };
                 replies(&s.results, &s.replies, policy).await
             }
@@ -411,7 +488,12 @@ pub(super) async fn read_replies(shared: std::sync::Weak<Shared>, first: Replies
         // The consumer recreates itself across reconnects (it is ordered);
         // a failure it can't get over ends this stream: start again after
         // the last reply read.
-        while let Some(Ok(message)) = messages.next().await {
+        loop {
+            let message = tokio::select! {
+                message = messages.next() => message,
+                _ = reconnected.notified() => break,
+            };
+            let Some(Ok(message)) = message else { break };
             let Some(shared) = shared.upgrade() else {
                 return;
             };
@@ -444,6 +526,10 @@ pub(super) async fn replies(
         .create_consumer(jetstream::consumer::pull::OrderedConfig {
             filter_subject: format!("{prefix}.>"),
             deliver_policy: policy,
+            // Pulls of 2 s, so a heartbeat every second: a server that went
+            // away (a restart) is noticed, and the consumer remade, within
+            // seconds rather than the default's 30.
+            max_expires: Duration::from_secs(2),
             ..Default::default()
         })
         .await
@@ -552,6 +638,7 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
             TaskError::cluster(format!("the server didn't take the task: {err}")),
         ),
     }
+    shared.sent();
 }
 
 /// Whether a publish may succeed if tried again (the connection is down,

@@ -223,8 +223,9 @@ impl ClusterExecutor {
     ///
     /// The handle fails with a cluster error
     /// ([`is_cluster_error`](crate::TaskError::is_cluster_error)) if `key`
-    /// isn't a key, or is another client's; and as the task's does
-    /// otherwise.
+    /// isn't a key, or is another client's, or if another handle of this
+    /// client waits for that task (its own, or an earlier `collect`'s);
+    /// and as the task's does otherwise.
     ///
     /// # Examples
     ///
@@ -259,15 +260,81 @@ impl ClusterExecutor {
             )));
             return handle;
         };
-        shared.insert(
-            task,
-            Box::new(Typed {
-                producer,
-                decode: one_decoder(),
-            }),
-        );
+        let slot = Box::new(Typed {
+            producer,
+            decode: one_decoder(),
+        });
+        if let Err(slot) = shared.insert_new(task, slot) {
+            slot.fail(TaskError::cluster(format!(
+                "another handle of this client waits for task {key}"
+            )));
+            return handle;
+        }
         self.runtime().spawn(client::look_up(shared.clone(), task));
         handle
+    }
+
+    /// Waits until the message of every task submitted so far is stored
+    /// in the work queue (or its handle has failed saying why it isn't):
+    /// from then on the tasks run even if this client goes away. Call it
+    /// before dropping a client (or exiting) whose tasks are to be
+    /// [`collect`](Self::collect)ed later: `submit` returns before the
+    /// message reaches the server, and a client dropped meanwhile drops
+    /// the message. (A task with a start delay counts until it is sent.)
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::{ClusterExecutor, Executor, remote};
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").client_id("reports").build()?;
+    /// let key = pool.task_key(&pool.submit_fn(remote!(|x: u32| x + 1), 1).unwrap());
+    /// pool.flush();
+    /// std::fs::write("task.key", key)?; // collect it after a restart
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn flush(&self) {
+        self.shared().wait_sent(None);
+    }
+
+    /// [`flush`](Self::flush), for at most `timeout`; `true` if every
+    /// message is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::ClusterExecutor;
+    /// use std::time::Duration;
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").build()?;
+    /// assert!(pool.flush_timeout(Duration::from_secs(5))); // nothing submitted
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn flush_timeout(&self, timeout: Duration) -> bool {
+        match Instant::now().checked_add(timeout) {
+            Some(deadline) => self.flush_deadline(deadline),
+            None => {
+                self.flush();
+                true
+            }
+        }
+    }
+
+    /// [`flush`](Self::flush), until `deadline` at most; `true` if every
+    /// message is stored.
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use futurepool::ClusterExecutor;
+    /// use std::time::{Duration, Instant};
+    ///
+    /// let pool = ClusterExecutor::builder("nats://127.0.0.1:4222").build()?;
+    /// assert!(pool.flush_deadline(Instant::now() + Duration::from_secs(5)));
+    /// # Ok::<(), futurepool::BuildError>(())
+    /// ```
+    pub fn flush_deadline(&self, deadline: Instant) -> bool {
+        self.shared().wait_sent(Some(deadline))
     }
 
     fn shared(&self) -> &Arc<Shared> {
@@ -339,6 +406,7 @@ impl ClusterExecutor {
         // ORDERING: Relaxed: a count, read by `metrics`.
         self.shared().submitted.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared().clone();
+        shared.sending();
         match options.start() {
             None => {
                 self.runtime().spawn(client::publish(shared, task, bytes));

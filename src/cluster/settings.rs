@@ -123,10 +123,30 @@ impl Settings {
         Ok(())
     }
 
-    /// Connects, and makes (or finds) the work queue's stream.
-    pub(crate) async fn connect(&self) -> Result<Connected, String> {
+    /// Connects, and makes (or finds) the work queue's stream and the
+    /// results stream. `connected` (if any) is notified at each
+    /// reconnection.
+    pub(crate) async fn connect(
+        &self,
+        connected: Option<std::sync::Arc<tokio::sync::Notify>>,
+    ) -> Result<Connected, String> {
         let mut options =
             async_nats::ConnectOptions::new().connection_timeout(self.connect_timeout);
+        if let Some(connected) = connected {
+            // The first `Connected` is this connection's: not a reconnection.
+            let first = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+            options = options.event_callback(move |event| {
+                let (connected, first) = (connected.clone(), first.clone());
+                async move {
+                    // ORDERING: Relaxed: one flag, no data behind it.
+                    if matches!(event, async_nats::Event::Connected)
+                        && !first.swap(false, std::sync::atomic::Ordering::Relaxed)
+                    {
+                        connected.notify_one();
+                    }
+                }
+            });
+        }
         options = match &self.auth {
             Auth::None => options,
             Auth::UserPassword(user, pass) => options.user_and_password(user.clone(), pass.clone()),

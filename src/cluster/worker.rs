@@ -227,7 +227,7 @@ impl WorkerBuilder {
         let runtime = settings::runtime("futurepool-cluster-worker").map_err(fail)?;
         let settings = self.settings.clone();
         let (nats, js, consumer) = settings::block_on(&runtime, async move {
-            let (nats, js, stream, _results) = settings.connect().await?;
+            let (nats, js, stream, _results) = settings.connect(None).await?;
             let consumer = settings.consumer(&stream).await?;
             Ok::<_, String>((nats, js, consumer))
         })

@@ -91,3 +91,92 @@ fn start() -> Server {
         _keeper: Mutex::new(keeper),
     }
 }
+
+/// A nats-server of one test's own that the test can restart (same port,
+/// same store): stopped gracefully (SIGTERM, so its file store is flushed)
+/// and started again. It dies with the test binary, as [`server`]'s does;
+/// its store goes when it is dropped.
+pub struct Restartable {
+    pub url: String,
+    port: u16,
+    store: PathBuf,
+    keeper: Option<Child>,
+}
+
+impl Restartable {
+    pub fn start() -> Restartable {
+        static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let store =
+            std::env::temp_dir().join(format!("futurepool-nats-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&store);
+        std::fs::create_dir_all(&store).unwrap();
+        let port = {
+            let l = TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let mut server = Restartable {
+            url: format!("nats://127.0.0.1:{port}"),
+            port,
+            store,
+            keeper: None,
+        };
+        server.run();
+        server
+    }
+
+    fn run(&mut self) {
+        let bin = binary();
+        // `read` returns when we write a line (a restart) or our end of its
+        // stdin closes (this process exited): then the server stops.
+        let script = format!(
+            "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
+             read _; kill $pid; wait $pid",
+            port = self.port,
+            store = self.store.display()
+        );
+        let mut keeper = Command::new("sh")
+            .arg("-c")
+            .arg(script)
+            .arg(&bin)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let out = keeper.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                if line.contains("Server is ready") {
+                    let _ = tx.send(());
+                }
+            }
+        });
+        rx.recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("{} didn't become ready", bin.display()));
+        self.keeper = Some(keeper);
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut keeper) = self.keeper.take() {
+            use std::io::Write;
+            let _ = keeper.stdin.take().unwrap().write_all(b"stop\n");
+            let _ = keeper.wait();
+        }
+    }
+
+    /// Stops the server (every connection to it drops) and starts it again
+    /// on the same port with the same store; returns once it is ready.
+    pub fn restart(&mut self) {
+        self.stop();
+        self.run();
+    }
+}
+
+impl Drop for Restartable {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.store);
+    }
+}
