@@ -187,6 +187,23 @@ impl WorkerBuilder {
         self
     }
 
+    /// How long the results stream keeps a reply, if this worker creates
+    /// it; see [`ClusterBuilder::result_ttl`](crate::ClusterBuilder::result_ttl).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use std::time::Duration;
+    ///
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222")
+    ///     .result_ttl(Duration::from_secs(3600));
+    /// assert!(format!("{b:?}").contains("3600s"));
+    /// ```
+    pub fn result_ttl(mut self, ttl: Duration) -> Self {
+        self.settings.result_ttl = ttl;
+        self
+    }
+
     /// Whether [`run`](Worker::run) stops on SIGTERM (the default): it
     /// stops pulling, finishes the tasks it holds, and returns.
     ///
