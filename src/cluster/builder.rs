@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::client::{self, Shared};
+use super::replies;
 use super::settings::{self, Auth, Settings};
 use super::{ClusterExecutor, Inner, identity};
 use crate::core::timer::Timer;
@@ -282,7 +283,7 @@ impl ClusterBuilder {
             // recreated after a reconnect before it has read anything,
             // would start from "new" again and miss what came meanwhile.)
             let start = results.cached_info().state.last_sequence + 1;
-            let replies = client::replies(
+            let replies = replies::replies(
                 &results,
                 &prefix,
                 async_nats::jetstream::consumer::DeliverPolicy::ByStartSequence {
@@ -306,7 +307,7 @@ impl ClusterBuilder {
             replies_prefix,
             start,
         ));
-        runtime.spawn(client::read_replies(
+        runtime.spawn(replies::read_replies(
             Arc::downgrade(&shared),
             replies,
             reconnected,

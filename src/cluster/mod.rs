@@ -28,6 +28,7 @@
 //   producer waiting for the worker's reply;
 // - `builder.rs`: `ClusterBuilder`, which connects;
 // - `client.rs`: the tasks a client waits for, and how replies end them;
+// - `replies.rs`: how a client reads its replies (the results stream);
 // - `worker.rs`: `Worker`, the user's binary in worker mode;
 // - `exec.rs`: what a worker's process pool runs for a task;
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
@@ -39,6 +40,7 @@ mod builder;
 mod client;
 mod exec;
 mod identity;
+mod replies;
 mod settings;
 mod wire;
 mod worker;
@@ -270,7 +272,7 @@ impl ClusterExecutor {
             )));
             return handle;
         }
-        self.runtime().spawn(client::look_up(shared.clone(), task));
+        self.runtime().spawn(replies::look_up(shared.clone(), task));
         handle
     }
 
