@@ -451,19 +451,26 @@ pub(super) async fn read_lost(shared: Arc<Shared>, mut advisories: async_nats::S
             continue;
         };
         let deliveries = json_u64(&message.payload, "deliveries").unwrap_or(0);
-        let task = shared
-            .pending
-            .lock()
-            .iter()
-            .find_map(|(task, p)| (p.seq == Some(seq)).then_some(*task));
-        if let Some(task) = task {
-            shared.fail(
-                task,
+        // Deliveries to workers of another build count too: a task that
+        // only such workers saw, and none started, ran out of them waiting
+        // for a worker of its build (before its match timeout).
+        let task = shared.pending.lock().iter().find_map(|(task, p)| {
+            (p.seq == Some(seq)).then_some((*task, p.mismatch && !p.started))
+        });
+        if let Some((task, unmatched)) = task {
+            let err = if unmatched {
+                TaskError::cluster(format!(
+                    "no worker of build {} took the task: it was delivered {deliveries} times \
+                     (max_deliveries), only to workers of other builds",
+                    shared.build
+                ))
+            } else {
                 TaskError::cluster(format!(
                     "worker lost: the task was delivered {deliveries} times (max_deliveries) \
                      and no worker finished it"
-                )),
-            );
+                ))
+            };
+            shared.fail(task, err);
             // It stays in a work queue until acked: it leaves now.
             let _ = shared.stream.delete_message(seq).await;
         }
