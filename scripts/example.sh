@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the main example: primes checked sequentially, on a thread pool and on
-# a process pool. Builds only futurepool and its ~25 dependencies.
+# a process pool. Builds only futurepool and about 30 crates.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/ensure-toolchain.sh
