@@ -29,7 +29,7 @@
 //! driver), never on an internal thread.
 //!
 //! A dependent with a deadline is also registered with its executor's
-//! deadline timer (a sealed hook of the executor, `expire_at`), which ends
+//! deadline timer (reached through the executor's sealed `timer` hook), which ends
 //! it at its deadline if it still waits. The timer only moves the
 //! dependent's state; its callbacks, and the drop of the function and the
 //! values gathered so far, go to the callback runner, as for any task the
@@ -218,10 +218,13 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         }
         if let Some(deadline) = deadline {
             // Ended at its deadline while it waits, by the executor's
-            // timer if it has one (which runs no user code: the dependent's
-            // callbacks, and the drop of what waited, go to the callback
-            // runner); otherwise when its dependencies finish.
-            let _ = builder.executor.expire_at(deadline, producer.expiry());
+            // timer (which runs no user code: the dependent's callbacks, and
+            // the drop of what waited, go to the callback runner); if the
+            // timer is closed (a shutdown), when its dependencies finish.
+            let _ = builder
+                .executor
+                .timer()
+                .schedule(deadline, producer.expiry());
         }
         let handover = Arc::new(Mutex::new(Handover::Waiting));
         let mut watches: Vec<Box<dyn Watch>> = Vec::new();

@@ -339,22 +339,9 @@ pub(crate) mod sealed {
     /// reaches a backend.
     #[allow(private_interfaces)]
     pub trait Sealed {
-        /// Ends `task` as timed out at `deadline` on the executor's
-        /// deadline timer, if it still runs: a dependent task that waits for
-        /// its dependencies (see `after.rs`). Returns whether it will; once
-        /// the timer is closed (a shutdown), the dependent's deadline is
-        /// checked when its dependencies finish.
-        #[doc(hidden)]
-        fn expire_at(
-            &self,
-            deadline: std::time::Instant,
-            task: crate::loom::sync::Weak<dyn crate::core::timer::Expire>,
-        ) -> bool {
-            self.timer().schedule(deadline, task).is_ok()
-        }
-
-        /// The executor's one timer: its deadlines, and its tasks on a
-        /// clock (`schedule.rs`).
+        /// The executor's one timer: its deadlines, its tasks on a clock
+        /// (`schedule.rs`), and the deadlines of dependent tasks still
+        /// waiting for their dependencies (`after.rs`).
         #[doc(hidden)]
         fn timer(&self) -> &crate::core::timer::Timer;
 

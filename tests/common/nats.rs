@@ -11,7 +11,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -45,20 +45,28 @@ pub fn server() -> &'static Server {
     SERVER.get_or_init(start)
 }
 
-fn start() -> Server {
-    let bin = binary();
-    let store = std::env::temp_dir().join(format!("futurepool-nats-{}", std::process::id()));
+/// A fresh store directory named `name` in the temporary directory.
+fn fresh_store(name: &str) -> PathBuf {
+    let store = std::env::temp_dir().join(name);
     let _ = std::fs::remove_dir_all(&store);
     std::fs::create_dir_all(&store).unwrap();
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
-    // `read` returns when our end of its stdin closes (this process exited,
-    // even by SIGKILL): then the server and its store go.
+    store
+}
+
+fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap().port()
+}
+
+/// Starts a server on `port` with `store` under a shell that holds it,
+/// whose stdin is ours: `read` returns when we write a line or our end of
+/// its stdin closes (this process exited, even by SIGKILL), and then the
+/// shell runs `then` (`$pid` is the server's). Returns once it is ready.
+fn keep(port: u16, store: &Path, then: &str) -> Child {
+    let bin = binary();
     let script = format!(
         "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
-         read _; kill -9 $pid; wait $pid; rm -rf '{store}'",
+         read _; {then}",
         store = store.display()
     );
     let mut keeper = Command::new("sh")
@@ -86,6 +94,14 @@ fn start() -> Server {
         "nats-server ready in {:?} on port {port}",
         started.elapsed()
     );
+    keeper
+}
+
+fn start() -> Server {
+    let store = fresh_store(&format!("futurepool-nats-{}", std::process::id()));
+    let port = free_port();
+    let then = format!("kill -9 $pid; wait $pid; rm -rf '{}'", store.display());
+    let keeper = keep(port, &store, &then);
     Server {
         url: format!("nats://127.0.0.1:{port}"),
         _keeper: Mutex::new(keeper),
@@ -107,14 +123,8 @@ impl Restartable {
     pub fn start() -> Restartable {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let store =
-            std::env::temp_dir().join(format!("futurepool-nats-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&store);
-        std::fs::create_dir_all(&store).unwrap();
-        let port = {
-            let l = TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap().port()
-        };
+        let store = fresh_store(&format!("futurepool-nats-{}-{n}", std::process::id()));
+        let port = free_port();
         let mut server = Restartable {
             url: format!("nats://127.0.0.1:{port}"),
             port,
@@ -126,36 +136,8 @@ impl Restartable {
     }
 
     fn run(&mut self) {
-        let bin = binary();
-        // `read` returns when we write a line (a restart) or our end of its
-        // stdin closes (this process exited): then the server stops.
-        let script = format!(
-            "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
-             read _; kill $pid; wait $pid",
-            port = self.port,
-            store = self.store.display()
-        );
-        let mut keeper = Command::new("sh")
-            .arg("-c")
-            .arg(script)
-            .arg(&bin)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
-        let out = keeper.stdout.take().unwrap();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                if line.contains("Server is ready") {
-                    let _ = tx.send(());
-                }
-            }
-        });
-        rx.recv_timeout(Duration::from_secs(30))
-            .unwrap_or_else(|_| panic!("{} didn't become ready", bin.display()));
-        self.keeper = Some(keeper);
+        // Stopped gracefully (SIGTERM), so that its file store is flushed.
+        self.keeper = Some(keep(self.port, &self.store, "kill $pid; wait $pid"));
     }
 
     fn stop(&mut self) {
