@@ -530,7 +530,7 @@ pub use crate::executor::metrics::PoolMetrics;
 pub use crate::executor::options::TaskBuilder;
 pub use crate::executor::schedule::Every;
 pub use crate::executor::shutdown::ShutdownOptions;
-pub use crate::progress::{Progress, ProgressObserver};
+pub use crate::progress::{Progress, ProgressObserver, WorkerProgress};
 pub use crate::thread_pool::{
     Map, MapStream, Scope, ScopedMap, ThreadPool, ThreadPoolBuilder, WeakThreadPool, default_pool,
     submit,

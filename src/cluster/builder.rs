@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::client::{self, Shared};
-use super::replies;
 use super::settings::{self, Auth, Settings};
 use super::{ClusterExecutor, Inner, identity};
+use super::{presence, replies};
 use crate::core::timer::Timer;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
@@ -291,12 +291,21 @@ impl ClusterBuilder {
                 },
             )
             .await?;
+            // The workers' announcements, then a question that makes every
+            // worker announce itself now.
+            let announcements = nats
+                .subscribe(presence::subject(&settings.prefix))
+                .await
+                .map_err(|err| format!("cannot subscribe to the workers' heartbeats: {err}"))?;
+            let _ = nats
+                .publish(presence::ask_subject(&settings.prefix), Default::default())
+                .await;
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, results, replies, lost, start))
+            Ok::<_, String>((js, stream, results, replies, lost, start, announcements))
         });
-        let (js, stream, results, replies, lost, start) = connected.map_err(fail)?;
+        let (js, stream, results, replies, lost, start, announcements) = connected.map_err(fail)?;
         let shared = Arc::new(Shared::new(
             id,
             self.build.unwrap_or_else(identity::default_build),
@@ -314,6 +323,10 @@ impl ClusterBuilder {
         ));
         runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
+        runtime.spawn(presence::listen(Arc::downgrade(&shared), announcements));
+        // Progress reports ask it where its tasks are (see `client.rs`).
+        let source: std::sync::Arc<dyn crate::progress::live::Source> = shared.clone();
+        crate::progress::live::register(std::sync::Arc::downgrade(&source));
         Ok(ClusterExecutor {
             inner: Arc::new(Inner {
                 shared,

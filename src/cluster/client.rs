@@ -21,6 +21,7 @@ use crate::error::{TaskError, payload_message};
 use crate::executor::metrics::Counters;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex};
+use crate::progress::live;
 use crate::remote::registry::Outcome;
 
 /// A cluster task's payload in its cell: nothing to run or drop here (its
@@ -129,6 +130,8 @@ pub(super) fn outcome<R: serde::de::DeserializeOwned>(
 pub(super) struct Pending {
     pub(super) slot: Box<dyn Slot>,
     started: bool,
+    /// The worker that started it (the last, if it was redelivered).
+    worker: Option<std::sync::Arc<str>>,
     /// Its message's sequence number in the stream, once published.
     seq: Option<u64>,
     /// A worker of another build has seen it: the match timer runs.
@@ -165,6 +168,8 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
     pub(super) submitted: AtomicUsize,
     pub(super) shut: AtomicBool,
+    /// The workers of this build that announced themselves.
+    pub(super) seen: super::presence::Seen,
 }
 
 impl Shared {
@@ -200,6 +205,7 @@ impl Shared {
             counters: Counters::new(),
             submitted: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
+            seen: Default::default(),
         }
     }
 
@@ -209,6 +215,7 @@ impl Shared {
             Pending {
                 slot,
                 started: false,
+                worker: None,
                 seq: None,
                 mismatch: false,
             },
@@ -227,6 +234,7 @@ impl Shared {
             Pending {
                 slot,
                 started: false,
+                worker: None,
                 seq: None,
                 mismatch: false,
             },
@@ -234,11 +242,14 @@ impl Shared {
         Ok(())
     }
 
-    /// Ends `task` by `end` (which says how it ended) if the client still
-    /// waits for it, and counts it before a shutdown can see it gone.
-    fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
+    /// Ends `task` by `end` (which says how it ended; `failed` of its
+    /// units without a value) if the client still waits for it, and counts
+    /// it before a shutdown can see it gone.
+    fn end(&self, task: u64, failed: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
         let taken = self.pending.lock().remove(&task);
         if let Some(p) = taken {
+            // Before the handle resolves: see `live::ended`.
+            live::ended(self.local(task), failed);
             self.counters.count(end(p.slot));
             self.drained.notify_all();
         }
@@ -246,7 +257,13 @@ impl Shared {
 
     /// Ends `task` with `err` if the client still waits for it.
     pub(super) fn fail(&self, task: u64, err: TaskError) {
-        self.end(task, |slot| slot.fail(err));
+        self.end(task, u64::MAX, |slot| slot.fail(err));
+    }
+
+    /// The number of the [`TaskId`](crate::TaskId) of the task numbered
+    /// `task` in the cluster (what progress reports know it by).
+    fn local(&self, task: u64) -> u64 {
+        task.wrapping_sub(self.base)
     }
 
     /// How many tasks the client waits for; (queued, running).
@@ -258,16 +275,19 @@ impl Shared {
 
     /// Cancels every task no worker has started.
     pub(super) fn cancel_queued(&self) {
-        let queued: Vec<Pending> = {
+        let queued: Vec<(u64, Pending)> = {
             let mut pending = self.pending.lock();
             let ids: Vec<u64> = pending
                 .iter()
                 .filter(|(_, p)| !p.started)
                 .map(|(k, _)| *k)
                 .collect();
-            ids.iter().filter_map(|id| pending.remove(id)).collect()
+            ids.iter()
+                .filter_map(|id| Some((*id, pending.remove(id)?)))
+                .collect()
         };
-        for p in queued {
+        for (task, p) in queued {
+            live::ended(self.local(task), u64::MAX);
             self.counters.count(p.slot.cancel());
         }
         self.drained.notify_all();
@@ -357,10 +377,20 @@ impl Shared {
             let mut pending = self.pending.lock();
             ended
                 .iter()
-                .filter_map(|task| pending.remove(task))
-                .map(|p| p.slot.ended().unwrap_or(End::Error))
-                .collect()
-        };
+                .filter_map(|task| Some((*task, pending.remove(task)?)))
+                .map(|(task, p)| {
+                    let end = p.slot.ended().unwrap_or(End::Error);
+                    let failed = if end == End::Value { 0 } else { u64::MAX };
+                    (task, failed, end)
+                })
+                .collect::<Vec<_>>()
+        }
+        .into_iter()
+        .map(|(task, failed, end)| {
+            live::ended(self.local(task), failed);
+            end
+        })
+        .collect();
         for end in ends {
             self.counters.count(end);
         }
@@ -384,15 +414,30 @@ impl Shared {
     pub(super) fn on_reply(self: &Arc<Self>, reply: Reply) {
         let task = reply.task();
         match reply {
-            Reply::Started { .. } => {
-                if let Some(p) = self.pending.lock().get_mut(&task) {
-                    p.started = true;
-                    p.slot.start();
+            Reply::Started { worker, .. } => {
+                let known = match self.pending.lock().get_mut(&task) {
+                    Some(p) => {
+                        p.started = true;
+                        p.worker = Some(worker.as_str().into());
+                        p.slot.start();
+                        true
+                    }
+                    None => false,
+                };
+                // Outside the lock: see `live.rs`'s lock order.
+                if known {
+                    live::started(self.local(task), &worker);
                 }
             }
             Reply::Done {
                 worker, outcomes, ..
-            } => self.end(task, |slot| slot.done(outcomes, worker)),
+            } => {
+                let failed = outcomes
+                    .iter()
+                    .filter(|o| !matches!(o, Outcome::Value(_)))
+                    .count() as u64;
+                self.end(task, failed, |slot| slot.done(outcomes, worker));
+            }
             Reply::TimedOut { .. } => self.fail(task, TaskError::timeout()),
             Reply::Failed {
                 worker, message, ..
@@ -430,6 +475,7 @@ impl Shared {
             }
         };
         let Some(p) = taken else { return };
+        live::ended(self.local(task), u64::MAX);
         if let Some(seq) = p.seq {
             let _ = self.stream.delete_message(seq).await;
         }
@@ -439,6 +485,20 @@ impl Shared {
         ));
         self.counters.count(p.slot.fail(err));
         self.drained.notify_all();
+    }
+}
+
+/// Where a task of this client is, for a progress report (`task` is the
+/// number of its `TaskId`): queued until a worker's note says it started,
+/// then running there until its reply.
+impl live::Source for Shared {
+    fn place(&self, task: u64) -> Option<live::Place> {
+        let pending = self.pending.lock();
+        let p = pending.get(&self.base.wrapping_add(task))?;
+        Some(match &p.worker {
+            Some(worker) if p.started => live::Place::Running(worker.clone()),
+            _ => live::Place::Queued,
+        })
     }
 }
 

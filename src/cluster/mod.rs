@@ -29,6 +29,7 @@
 // - `builder.rs`: `ClusterBuilder`, which connects;
 // - `client.rs`: the tasks a client waits for, and how replies end them;
 // - `replies.rs`: how a client reads its replies (the results stream);
+// - `presence.rs`: which workers are there (their heartbeats);
 // - `worker.rs`: `Worker`, the user's binary in worker mode;
 // - `exec.rs`: what a worker's process pool runs for a task;
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
@@ -40,6 +41,7 @@ mod builder;
 mod client;
 mod exec;
 mod identity;
+mod presence;
 mod replies;
 mod settings;
 mod wire;
@@ -549,9 +551,14 @@ impl Executor for ClusterExecutor {
         usize::MAX
     }
 
-    /// The workers the client has seen are not counted in step 1: 0.
+    /// The workers of this client's build that are there: those that
+    /// announced themselves within the last 3 s (they do every second)
+    /// and haven't said they stop. A worker that stops (SIGTERM) is
+    /// uncounted at once; one that dies without a word (SIGKILL, a lost
+    /// link) up to 3 s after its last heartbeat; a client just built knows
+    /// the workers within a round trip (it asks them).
     fn worker_count(&self) -> usize {
-        0
+        self.shared().seen.count()
     }
 
     fn queued(&self) -> usize {
@@ -563,7 +570,7 @@ impl Executor for ClusterExecutor {
         let (queued, running) = self.shared().counts();
         // ORDERING: Relaxed: a count.
         let submitted = self.shared().submitted.load(Ordering::Relaxed) as u64 + counts.unqueued;
-        Counters::snapshot(counts, submitted, queued, running, 0)
+        Counters::snapshot(counts, submitted, queued, running, self.worker_count())
     }
 }
 

@@ -11,7 +11,7 @@ use crate::remote::registry::Outcome;
 
 /// The version of the cluster's messages. Any change to what follows bumps
 /// it: the encoding is not self-describing.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// A task in the work queue: everything a worker needs to run it and to
 /// answer.
@@ -71,6 +71,20 @@ pub(crate) enum Reply {
     },
 }
 
+/// On `<prefix>.workers` (version 3): a worker says it is there (when it
+/// starts, every heartbeat, when a client asks), or that it leaves.
+#[derive(Debug, Serialize, Deserialize)]
+pub(crate) struct Presence {
+    /// The worker's name (`host:pid`).
+    pub(crate) worker: String,
+    /// Its build identity: a client counts the workers of its own.
+    pub(crate) build: String,
+    /// How many tasks it runs at once.
+    pub(crate) concurrency: u32,
+    /// It stops taking tasks (SIGTERM): count it no longer.
+    pub(crate) leaving: bool,
+}
+
 impl Reply {
     /// The task it is about.
     pub(crate) fn task(&self) -> u64 {
@@ -125,7 +139,7 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                2, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+                3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
@@ -134,8 +148,25 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_before_decoding() {
-        let err = decode::<Reply>(&[1, 0, 1, 0]).unwrap_err();
-        assert!(err.contains("version 1"), "{err}");
-        assert!(decode::<Reply>(&[2, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+        let err = decode::<Reply>(&[2, 0, 1, 0]).unwrap_err();
+        assert!(err.contains("version 2"), "{err}");
+        assert!(decode::<Reply>(&[3, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+    }
+
+    #[test]
+    fn a_presence_round_trips_and_its_bytes_are_pinned() {
+        let p = Presence {
+            worker: "h:7".into(),
+            build: "b".into(),
+            concurrency: 2,
+            leaving: true,
+        };
+        let bytes = encode(&p).unwrap();
+        assert_eq!(bytes, [3, 3, b'h', b':', b'7', 1, b'b', 2, 1]);
+        let back: Presence = decode(&bytes).unwrap();
+        assert_eq!(
+            (back.worker.as_str(), back.concurrency, back.leaving),
+            ("h:7", 2, true)
+        );
     }
 }

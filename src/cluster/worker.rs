@@ -18,8 +18,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::exec::{Exec, exec_fn};
 use super::identity;
+use super::presence;
 use super::settings::{self, Auth, Settings};
-use super::wire::{self, Reply, TaskMsg};
+use super::wire::{self, Presence, Reply, TaskMsg};
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
 use crate::process_pool::ProcessPool;
@@ -372,6 +373,18 @@ async fn serve(
     }
     #[cfg(not(unix))]
     let _ = (sigterm, stop_tx);
+    // Says it is there until it stops taking tasks (see `presence.rs`).
+    tokio::spawn(presence::announce(
+        job.nats.clone(),
+        job.settings.prefix.clone(),
+        Presence {
+            worker: job.name.clone(),
+            build: job.build.clone(),
+            concurrency: u32::try_from(concurrency).unwrap_or(u32::MAX),
+            leaving: false,
+        },
+        stop.clone(),
+    ));
     let terminated = async |stop: &mut tokio::sync::watch::Receiver<bool>| {
         if stop.wait_for(|stopped| *stopped).await.is_err() {
             // No signal to wait for: never.

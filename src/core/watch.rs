@@ -124,6 +124,9 @@ pub(crate) trait Completion: Send + Sync {
     fn unwatch(&self, id: u64);
     /// An address identifying the task, to drop duplicates.
     fn identity(&self) -> *const ();
+    /// The number of its [`TaskId`](crate::TaskId) (what a progress
+    /// report's backend notes name it by).
+    fn task_id(&self) -> u64;
     /// Help-while-waiting (see `Cell::help`): runs the task on this thread
     /// if this thread's backend may; whether it is done now.
     fn help(&self) -> bool;

@@ -236,6 +236,9 @@ where
 
     fn push(&mut self, slot: Slot<U::Out>) {
         self.in_flight += 1;
+        if let (Some(tracker), Slot::Task { handle, n, .. }) = (&mut self.progress, &slot) {
+            tracker.watch(handle.id().as_u64(), *n as u64);
+        }
         let Some(notify) = &self.notify else {
             self.slots.push_back(Some(slot));
             self.next_seq += 1;

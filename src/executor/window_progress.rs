@@ -20,7 +20,23 @@ where
             (lo, Some(hi)) if lo == hi => u64::try_from(lo).ok(),
             _ => None,
         };
-        self.progress = Some(Tracker::new(observer, self.started, total));
+        let mut tracker = Tracker::new(observer, self.started, total);
+        // The units in flight already, and a backend's notes waking the
+        // consumer where it waits (an index of no unit: ignored there).
+        for slot in self.slots.iter().flatten() {
+            if let Slot::Task { handle, n, .. } = slot {
+                tracker.watch(handle.id().as_u64(), *n as u64);
+            }
+        }
+        let notify = match &self.notify {
+            Some(notify) => notify.clone(),
+            None => self
+                .progress_notify
+                .get_or_insert_with(Default::default)
+                .clone(),
+        };
+        tracker.wake_through(&notify);
+        self.progress = Some(tracker);
     }
 
     /// Ordered, with progress: registers the units in flight not yet

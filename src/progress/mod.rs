@@ -9,6 +9,10 @@
 
 #[cfg(feature = "indicatif")]
 mod indicatif;
+#[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+pub(crate) mod live;
+
+pub use live::WorkerProgress;
 
 use std::fmt;
 use std::time::{Duration, Instant};
@@ -53,6 +57,7 @@ pub struct Progress {
     pub(crate) elapsed: Duration,
     pub(crate) running: Option<u64>,
     pub(crate) queued: Option<u64>,
+    pub(crate) workers: Option<Arc<[WorkerProgress]>>,
 }
 
 impl Progress {
@@ -237,8 +242,23 @@ impl Progress {
         Duration::try_from_secs_f64((total - self.done) as f64 / rate).ok()
     }
 
-    /// Tasks running now, for a backend that knows (a cluster will); `None`
-    /// from the pools' maps, `as_completed` and `wait`.
+    /// Tasks (for a map: inputs) running now, for a backend that says where
+    /// its tasks are: a [cluster](crate::ClusterExecutor)'s (from its
+    /// workers' notes: a task runs from the note that a worker started it
+    /// until its reply). `None` from the thread and process pools, whose
+    /// reports keep to what the handles say (a task counts once it ends).
+    ///
+    /// A cluster's counts are as fresh as the notes: a report is made when
+    /// a worker starts a task, as when one ends. A task that was running
+    /// when a worker died counts as running until a worker starts it again
+    /// (after the ack wait) or the handle fails; one ended by its handle
+    /// (cancelled, timed out by the client) leaves `running` or `queued` at
+    /// the client's next sweep (within 250 ms).
+    ///
+    /// What it costs: nothing while no cluster client exists in the process
+    /// (the report keeps `None`); with one, each report's tasks are looked
+    /// up once in its client, and each note costs a lock per report
+    /// watching. Without an observer, a note is one atomic load.
     ///
     /// # Examples
     ///
@@ -259,8 +279,8 @@ impl Progress {
         self.running
     }
 
-    /// Tasks submitted and waiting for a worker, for a backend that knows;
-    /// see [`running`](Self::running).
+    /// Tasks (for a map: inputs) submitted and waiting for a worker, for a
+    /// backend that says; see [`running`](Self::running).
     ///
     /// # Examples
     ///
@@ -278,6 +298,33 @@ impl Progress {
     /// ```
     pub fn queued(&self) -> Option<u64> {
         self.queued
+    }
+
+    /// Per worker, in the order first seen: what runs there now and what
+    /// it has finished, of the tasks of this report, for a backend that
+    /// says where its tasks are (see [`running`](Self::running)); empty
+    /// from the thread and process pools. A task finished before the
+    /// report began counting it (an `as_completed` over handles already
+    /// done) counts in [`done`](Self::done) but on no worker.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::{Progress, ThreadPool};
+    /// use std::sync::atomic::{AtomicUsize, Ordering};
+    /// use std::sync::Arc;
+    ///
+    /// let pool = ThreadPool::new();
+    /// let workers = Arc::new(AtomicUsize::new(usize::MAX));
+    /// let w = workers.clone();
+    /// let _ = pool.map(|x: u8| x, [1, 2])
+    ///     .progress(move |p: &Progress| w.store(p.workers().len(), Ordering::SeqCst))
+    ///     .count();
+    /// assert_eq!(workers.load(Ordering::SeqCst), 0); // a thread pool doesn't say
+    /// ```
+    #[doc(alias = "scheduler_info")]
+    pub fn workers(&self) -> &[WorkerProgress] {
+        self.workers.as_deref().unwrap_or(&[])
     }
 }
 
@@ -308,6 +355,9 @@ impl fmt::Debug for Progress {
         }
         if let Some(queued) = self.queued {
             s.field("queued", &queued);
+        }
+        if let Some(workers) = &self.workers {
+            s.field("workers", workers);
         }
         s.finish()
     }
@@ -409,6 +459,9 @@ impl<O: ProgressObserver + ?Sized> ProgressObserver for Arc<O> {
 /// and the observer they are reported to.
 pub(crate) struct Tracker {
     observer: Box<dyn ProgressObserver>,
+    /// What the tasks' backend says of them (running, queued, per worker),
+    /// if a backend that knows exists (see `live.rs`).
+    live: Option<live::Board>,
     started: Instant,
     done: u64,
     failed: u64,
@@ -426,6 +479,7 @@ impl Tracker {
     ) -> Tracker {
         Tracker {
             observer: Box::new(observer),
+            live: live::Board::new(),
             started,
             done: 0,
             failed: 0,
@@ -459,19 +513,41 @@ impl Tracker {
         self.finished = false;
     }
 
+    /// Counts the task numbered `task` (`units` of the work: for a map's
+    /// chunk, its inputs) as running or queued, for a backend that says.
+    pub(crate) fn watch(&mut self, task: u64, units: u64) {
+        if let Some(live) = &self.live {
+            live.watch(task, units);
+            self.dirty = true;
+        }
+    }
+
+    /// A backend's note wakes the consumer through `notify` (pushing
+    /// [`live::WAKE`], an index of no task) to report it.
+    pub(crate) fn wake_through(&self, notify: &Arc<crate::core::watch::Notify>) {
+        if let Some(live) = &self.live {
+            live.wake_through(notify);
+        }
+    }
+
     fn snapshot(&self) -> Progress {
+        let census = self.live.as_ref().and_then(live::Board::census);
         Progress {
             done: self.done,
             failed: self.failed,
             total: self.total,
             elapsed: self.started.elapsed(),
-            running: None,
-            queued: None,
+            running: census.as_ref().map(|c| c.running),
+            queued: census.as_ref().map(|c| c.queued),
+            workers: census.map(|c| c.workers),
         }
     }
 
     /// Reports to the observer if anything changed since the last report.
     pub(crate) fn flush(&mut self) {
+        if let Some(live) = &self.live {
+            self.dirty |= live.take_dirty();
+        }
         if self.dirty {
             self.dirty = false;
             self.observer.update(&self.snapshot());

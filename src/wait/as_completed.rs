@@ -163,12 +163,15 @@ impl<H: TaskRef> AsCompleted<H> {
     /// assert_eq!(crawled, (1..16).collect::<Vec<_>>());
     /// ```
     pub fn add(&mut self, task: H) -> bool {
-        if self.set.add(task).is_none() {
+        let Some(index) = self.set.add(task) else {
             return false;
-        }
+        };
         self.remaining += 1;
         if let Some(tracker) = &mut self.progress {
             tracker.add_total(1);
+            if let Some(Some(task)) = self.set.slots.get(index) {
+                tracker.watch(task.completion().task_id(), 1);
+            }
         }
         true
     }
@@ -244,7 +247,13 @@ impl<H: TaskRef> AsCompleted<H> {
     #[doc(alias = "tqdm")]
     pub fn progress(mut self, observer: impl ProgressObserver + 'static) -> Self {
         let total = u64::try_from(self.remaining).ok();
-        self.progress = Some(Tracker::new(observer, self.started, total));
+        let mut tracker = Tracker::new(observer, self.started, total);
+        for task in self.set.slots.iter().flatten() {
+            tracker.watch(task.completion().task_id(), 1);
+        }
+        // A backend's note wakes `next` (an index of no task: ignored).
+        tracker.wake_through(&self.set.notify);
+        self.progress = Some(tracker);
         self
     }
 

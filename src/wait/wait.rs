@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use super::set::{TaskRef, WatchSet};
-use crate::progress::{ProgressObserver, Tracker};
+use crate::progress::{ProgressObserver, Tracker, live};
 
 /// When [`wait`](wait()) returns.
 ///
@@ -229,7 +229,11 @@ where
 {
     let started = Instant::now();
     let set = WatchSet::new(tasks);
-    let tracker = Tracker::new(observer, started, u64::try_from(set.total).ok());
+    let mut tracker = Tracker::new(observer, started, u64::try_from(set.total).ok());
+    for task in set.slots.iter().flatten() {
+        tracker.watch(task.completion().task_id(), 1);
+    }
+    tracker.wake_through(&set.notify);
     wait_set(set, return_when, deadline, Some(tracker))
 }
 
@@ -462,6 +466,13 @@ fn wait_set<H: TaskRef>(
                 None => break, // timed out
             },
         };
+        if index == live::WAKE {
+            // A backend's note (a task started): report it.
+            if let Some(tracker) = &mut tracker {
+                tracker.flush();
+            }
+            continue;
+        }
         progress.record_tracked(&set, index, tracker.as_mut());
     }
     if let Some(tracker) = &mut tracker {

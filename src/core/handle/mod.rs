@@ -546,6 +546,10 @@ impl<T: Send + 'static> Completion for TaskHandle<T> {
         Arc::as_ptr(&self.cell).cast()
     }
 
+    fn task_id(&self) -> u64 {
+        self.id().as_u64()
+    }
+
     fn help(&self) -> bool {
         self.cell.help()
     }
