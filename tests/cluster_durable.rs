@@ -205,3 +205,31 @@ fn queued_tasks_survive_a_server_restart_and_complete() {
         .collect();
     assert_eq!(got, [1, 4, 9, 16, 25, 36]);
 }
+
+#[test]
+fn a_server_killed_mid_run_with_sigkill_loses_no_task() {
+    let mut server = Restartable::start();
+    let _w = start_worker(&server.url);
+    let pool = client(&server.url, None);
+    let gate = Gate::new("sigkill");
+    // One runs (held by its gate), the rest wait in the queue behind it
+    // (the worker runs one at a time).
+    let running = pool.submit_fn(remote!(gated), gate.arg(7)).unwrap();
+    let queued: Vec<_> = (1..=5u64)
+        .map(|x| pool.submit_fn(remote!(square), x).unwrap())
+        .collect();
+    assert!(pool.flush_timeout(LONG));
+    gate.wait_started();
+    // No flush, no goodbye: what the server acked must be in its store.
+    server.kill_and_restart();
+    gate.open();
+    assert_eq!(running.join_timeout(LONG).unwrap(), 7);
+    let got: Vec<u64> = queued
+        .into_iter()
+        .map(|h| h.join_timeout(LONG).unwrap())
+        .collect();
+    assert_eq!(got, [1, 4, 9, 16, 25]);
+    // And the client and the worker go on working.
+    let again = pool.submit_fn(remote!(square), 9).unwrap();
+    assert_eq!(again.join_timeout(LONG).unwrap(), 81);
+}

@@ -63,10 +63,15 @@ fn free_port() -> u16 {
 /// its stdin closes (this process exited, even by SIGKILL), and then the
 /// shell runs `then` (`$pid` is the server's). Returns once it is ready.
 fn keep(port: u16, store: &Path, then: &str) -> Child {
+    keep_on("127.0.0.1", port, store, then)
+}
+
+/// [`keep`], listening on `host` (the line read is in `$how`).
+fn keep_on(host: &str, port: u16, store: &Path, then: &str) -> Child {
     let bin = binary();
     let script = format!(
-        "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
-         read _; {then}",
+        "\"$0\" -a {host} -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
+         read how; {then}",
         store = store.display()
     );
     let mut keeper = Command::new("sh")
@@ -114,6 +119,7 @@ fn start() -> Server {
 /// its store goes when it is dropped.
 pub struct Restartable {
     pub url: String,
+    host: String,
     port: u16,
     store: PathBuf,
     keeper: Option<Child>,
@@ -121,12 +127,19 @@ pub struct Restartable {
 
 impl Restartable {
     pub fn start() -> Restartable {
+        Restartable::start_on("127.0.0.1")
+    }
+
+    /// A restartable server listening on `host` (an address of this
+    /// machine's, e.g. a bridge's in a network-namespace test).
+    pub fn start_on(host: &str) -> Restartable {
         static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let store = fresh_store(&format!("futurepool-nats-{}-{n}", std::process::id()));
         let port = free_port();
         let mut server = Restartable {
-            url: format!("nats://127.0.0.1:{port}"),
+            url: format!("nats://{host}:{port}"),
+            host: host.to_owned(),
             port,
             store,
             keeper: None,
@@ -136,16 +149,34 @@ impl Restartable {
     }
 
     fn run(&mut self) {
-        // Stopped gracefully (SIGTERM), so that its file store is flushed.
-        self.keeper = Some(keep(self.port, &self.store, "kill $pid; wait $pid"));
+        // Stopped gracefully (SIGTERM), so that its file store is flushed;
+        // killed (SIGKILL) when told `kill`.
+        self.keeper = Some(keep_on(
+            &self.host,
+            self.port,
+            &self.store,
+            "if [ \"$how\" = kill ]; then kill -9 $pid; else kill $pid; fi; wait $pid",
+        ));
     }
 
     fn stop(&mut self) {
+        self.stop_with(b"stop\n");
+    }
+
+    fn stop_with(&mut self, how: &[u8]) {
         if let Some(mut keeper) = self.keeper.take() {
             use std::io::Write;
-            let _ = keeper.stdin.take().unwrap().write_all(b"stop\n");
+            let _ = keeper.stdin.take().unwrap().write_all(how);
             let _ = keeper.wait();
         }
+    }
+
+    /// Kills the server (SIGKILL: no flush, no goodbye) and starts it
+    /// again on the same port with the same store; returns once it is
+    /// ready.
+    pub fn kill_and_restart(&mut self) {
+        self.stop_with(b"kill\n");
+        self.run();
     }
 
     /// Stops the server (every connection to it drops) and starts it again
