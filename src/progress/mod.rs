@@ -398,7 +398,10 @@ impl fmt::Debug for Progress {
 /// take the paths they take without progress. With one attached: an
 /// ordered map registers one watcher on each task in flight (an unordered
 /// map, `as_completed` and `wait` have one already), and each change costs
-/// a clock read and a call of the observer.
+/// a clock read and a call of the observer. For a cluster's tasks, each is
+/// also looked up once in its client (where it is: queued, or on which
+/// worker), and each of the workers' notes (a task started, ended) costs a
+/// lock and a wake of the consuming thread; see [`Progress::running`].
 ///
 /// # Examples
 ///
