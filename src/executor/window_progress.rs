@@ -28,14 +28,16 @@ where
                 tracker.watch(handle.id().as_u64(), *n as u64);
             }
         }
-        let notify = match &self.notify {
-            Some(notify) => notify.clone(),
-            None => self
-                .progress_notify
-                .get_or_insert_with(Default::default)
-                .clone(),
-        };
-        tracker.wake_through(&notify);
+        if tracker.is_live() {
+            let notify = match &self.notify {
+                Some(notify) => notify.clone(),
+                None => self
+                    .progress_notify
+                    .get_or_insert_with(Default::default)
+                    .clone(),
+            };
+            tracker.wake_through(&notify);
+        }
         self.progress = Some(tracker);
     }
 

@@ -292,8 +292,9 @@ impl Board {
         Some(Board { state })
     }
 
-    /// Counts `task` (of `units` units) from now on, if a source knows it.
-    pub(crate) fn watch(&self, task: u64, units: u64) {
+    /// Counts `task` (of `units` units) from now on, if a source knows it;
+    /// whether one did.
+    pub(crate) fn watch(&self, task: u64, units: u64) -> bool {
         let sources: Vec<Arc<dyn Source>> = registry()
             .sources
             .iter()
@@ -301,11 +302,11 @@ impl Board {
             .collect();
         let mut st = lock(&self.state);
         if st.tasks.contains_key(&task) {
-            return;
+            return false;
         }
         // Asked under the board's lock: see the module docs.
         let Some(place) = sources.iter().find_map(|s| s.place(task)) else {
-            return;
+            return false;
         };
         st.fed = true;
         let worker = match place {
@@ -320,6 +321,7 @@ impl Board {
         };
         st.tasks.insert(task, Counted { units, worker });
         st.dirty = true;
+        true
     }
 
     /// Wakes the consumer through `notify` (pushing [`WAKE`]) when a note
@@ -348,5 +350,88 @@ impl Drop for Board {
     fn drop(&mut self) {
         // ORDERING: Relaxed: see `boards`.
         BOARDS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A source that knows the tasks numbered from `FAKE` (far above any
+    /// real task's number): queued, or running on a worker.
+    struct Fake(Mutex<HashMap<u64, Option<&'static str>>>);
+
+    const FAKE: u64 = u64::MAX - 1_000;
+
+    impl Source for Fake {
+        fn place(&self, task: u64) -> Option<Place> {
+            let tasks = self.0.lock().unwrap();
+            Some(match tasks.get(&task)? {
+                None => Place::Queued,
+                Some(worker) => Place::Running(Arc::from(*worker)),
+            })
+        }
+    }
+
+    /// A worker's name, running, done, failed.
+    type Share = (String, u64, u64, u64);
+
+    fn counts(board: &Board) -> (u64, u64, Vec<Share>) {
+        let c = board.census().expect("fed");
+        let workers = c
+            .workers
+            .iter()
+            .map(|w| (w.name().to_owned(), w.running, w.done, w.failed))
+            .collect();
+        (c.running, c.queued, workers)
+    }
+
+    #[test]
+    fn a_board_counts_queued_running_and_each_workers_share() {
+        let fake = Arc::new(Fake(Mutex::new(HashMap::from([
+            (FAKE, None),
+            (FAKE + 1, Some("w1")),
+            (FAKE + 2, None),
+        ]))));
+        let source: Arc<dyn Source> = fake.clone();
+        register(Arc::downgrade(&source));
+        let board = Board::new().expect("a source is alive");
+        assert!(board.census().is_none()); // nothing counted yet
+        assert!(board.watch(FAKE, 1));
+        assert!(board.watch(FAKE + 1, 3)); // a chunk of 3, running already
+        assert!(board.watch(FAKE + 2, 1));
+        assert!(!board.watch(FAKE + 50, 1)); // no source knows it
+        assert!(board.take_dirty());
+        assert!(!board.take_dirty());
+        let w = |n: &str, r, d, f| (n.to_owned(), r, d, f);
+        assert_eq!(counts(&board), (3, 2, vec![w("w1", 3, 0, 0)]));
+
+        let wake = Arc::new(Notify::default());
+        board.wake_through(&wake);
+        started(FAKE, "w2");
+        assert_eq!(wake.try_pop(), Some(WAKE));
+        assert!(board.take_dirty());
+        assert_eq!(
+            counts(&board),
+            (4, 1, vec![w("w1", 3, 0, 0), w("w2", 1, 0, 0)])
+        );
+        // Redelivered: it starts again elsewhere.
+        started(FAKE, "w1");
+        assert_eq!(
+            counts(&board),
+            (4, 1, vec![w("w1", 4, 0, 0), w("w2", 0, 0, 0)])
+        );
+        started(FAKE, "w1"); // a duplicate note changes nothing
+        assert_eq!(counts(&board).0, 4);
+        ended(FAKE + 1, 1); // one of the chunk's 3 failed
+        ended(FAKE, u64::MAX); // all failed
+        ended(FAKE + 2, 0); // ended unstarted (cancelled)
+        ended(FAKE + 2, 0); // again: nothing
+        assert_eq!(
+            counts(&board),
+            (0, 0, vec![w("w1", 0, 4, 2), w("w2", 0, 0, 0)])
+        );
+        drop(source);
+        drop(fake);
     }
 }

@@ -520,9 +520,14 @@ impl Tracker {
     /// chunk, its inputs) as running or queued, for a backend that says.
     pub(crate) fn watch(&mut self, task: u64, units: u64) {
         if let Some(live) = &self.live {
-            live.watch(task, units);
-            self.dirty = true;
+            self.dirty |= live.watch(task, units);
         }
+    }
+
+    /// Whether a backend's notes may come (a backend that sends them
+    /// exists): then [`wake_through`](Self::wake_through) is worth a call.
+    pub(crate) fn is_live(&self) -> bool {
+        self.live.is_some()
     }
 
     /// A backend's note wakes the consumer through `notify` (pushing
