@@ -162,6 +162,10 @@ pub(super) struct Shared {
     /// Tasks whose message is on its way to the work queue (`flush`
     /// waits for them; changed under `pending`'s lock).
     in_flight: AtomicUsize,
+    /// Tasks taken out of `pending` whose end isn't counted yet (changed
+    /// under `pending`'s lock): a shutdown waits for them too, so the
+    /// metrics it leaves count every task.
+    ending: AtomicUsize,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Signalled when `pending` shrinks (a shutdown waits on it).
     drained: Condvar,
@@ -200,6 +204,7 @@ impl Shared {
             base,
             first_reply,
             in_flight: AtomicUsize::new(0),
+            ending: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             drained: Condvar::new(),
             counters: Counters::new(),
@@ -246,13 +251,45 @@ impl Shared {
     /// units without a value) if the client still waits for it, and counts
     /// it before a shutdown can see it gone.
     fn end(&self, task: u64, failed: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
-        let taken = self.pending.lock().remove(&task);
-        if let Some(p) = taken {
+        if let Some(p) = self.take_ending(task, |_| true) {
             // Before the handle resolves: see `live::ended`.
             live::ended(self.local(task), failed);
-            self.counters.count(end(p.slot));
-            self.drained.notify_all();
+            self.ended(end(p.slot));
         }
+    }
+
+    /// Takes `task` out of `pending` if `take` says so, as ending: counted
+    /// by [`ended`](Self::ended).
+    fn take_ending(&self, task: u64, take: impl FnOnce(&Pending) -> bool) -> Option<Pending> {
+        let mut pending = self.pending.lock();
+        if !take(pending.get(&task)?) {
+            return None;
+        }
+        // ORDERING: Relaxed: read and written under `pending`'s lock.
+        self.ending.fetch_add(1, Ordering::Relaxed);
+        pending.remove(&task)
+    }
+
+    /// Counts the end of a task [taken as ending](Self::take_ending).
+    fn ended(&self, end: End) {
+        {
+            let _pending = self.pending.lock();
+            self.counters.count(end);
+            // ORDERING: Relaxed: under `pending`'s lock.
+            self.ending.fetch_sub(1, Ordering::Relaxed);
+        }
+        self.drained.notify_all();
+    }
+
+    /// Whether the client waits for no task, and has counted every end.
+    fn is_drained(&self, pending: &HashMap<u64, Pending>) -> bool {
+        // ORDERING: Relaxed: under `pending`'s lock.
+        pending.is_empty() && self.ending.load(Ordering::Relaxed) == 0
+    }
+
+    /// Whether [`is_drained`](Self::is_drained), now.
+    pub(super) fn drained_now(&self) -> bool {
+        self.is_drained(&self.pending.lock())
     }
 
     /// Ends `task` with `err` if the client still waits for it.
@@ -332,11 +369,11 @@ impl Shared {
     /// Waits until the client waits for nothing, or `deadline` passes.
     pub(super) fn wait_drained(&self, deadline: Option<std::time::Instant>) -> bool {
         let mut pending = self.pending.lock();
-        while !pending.is_empty() {
+        while !self.is_drained(&pending) {
             match deadline {
                 Some(d) => {
                     if self.drained.wait_until(&mut pending, d).timed_out() {
-                        return pending.is_empty();
+                        return self.is_drained(&pending);
                     }
                 }
                 None => {
@@ -373,26 +410,23 @@ impl Shared {
         for seq in seqs {
             let _ = self.stream.delete_message(seq).await;
         }
-        let ends: Vec<End> = {
+        let ends: Vec<(u64, End)> = {
             let mut pending = self.pending.lock();
             ended
                 .iter()
                 .filter_map(|task| Some((*task, pending.remove(task)?)))
                 .map(|(task, p)| {
+                    // Counted under the lock: a shutdown never sees it gone
+                    // and uncounted.
                     let end = p.slot.ended().unwrap_or(End::Error);
-                    let failed = if end == End::Value { 0 } else { u64::MAX };
-                    (task, failed, end)
+                    self.counters.count(end);
+                    (task, end)
                 })
-                .collect::<Vec<_>>()
-        }
-        .into_iter()
-        .map(|(task, failed, end)| {
+                .collect()
+        };
+        for (task, end) in ends {
+            let failed = if end == End::Value { 0 } else { u64::MAX };
             live::ended(self.local(task), failed);
-            end
-        })
-        .collect();
-        for end in ends {
-            self.counters.count(end);
         }
         self.drained.notify_all();
     }
@@ -467,14 +501,9 @@ impl Shared {
     /// The match timeout of `task` passed: if no worker of our build has
     /// started it, it fails, and its message leaves the queue.
     async fn no_match(&self, task: u64, worker: &str, build: &str) {
-        let taken = {
-            let mut pending = self.pending.lock();
-            match pending.get(&task) {
-                Some(p) if !p.started => pending.remove(&task),
-                _ => None,
-            }
+        let Some(p) = self.take_ending(task, |p| !p.started) else {
+            return;
         };
-        let Some(p) = taken else { return };
         live::ended(self.local(task), u64::MAX);
         if let Some(seq) = p.seq {
             let _ = self.stream.delete_message(seq).await;
@@ -483,8 +512,7 @@ impl Shared {
             "no worker of build {} took the task within {:?} (worker {worker} of build {build} left it)",
             self.build, self.match_timeout
         ));
-        self.counters.count(p.slot.fail(err));
-        self.drained.notify_all();
+        self.ended(p.slot.fail(err));
     }
 }
 

@@ -535,7 +535,7 @@ impl Executor for ClusterExecutor {
             self.shared().cancel_queued();
         }
         if !options.wait {
-            return self.shared().counts() == (0, 0);
+            return self.shared().drained_now();
         }
         let deadline = options.deadline();
         self.shared().wait_drained(deadline)
