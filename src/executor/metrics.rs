@@ -83,7 +83,9 @@ pub struct PoolMetrics {
     /// Tasks a worker is running now.
     pub running: usize,
     /// Workers (threads, processes) alive now: busy, idle, or (a thread
-    /// pool's) lent or held in reserve.
+    /// pool's) lent or held in reserve; a cluster's: the workers of the
+    /// client's build that announced themselves within the last 3 s (see
+    /// [`worker_count`](crate::Executor::worker_count)).
     pub workers: usize,
     /// Tasks accepted since the pool was built.
     pub submitted: u64,

@@ -163,7 +163,10 @@ pub trait Executor: sealed::Sealed + Clone + Send + Sync + fmt::Debug + 'static 
     /// ```
     fn max_workers(&self) -> usize;
 
-    /// How many workers (threads, processes) are alive now.
+    /// How many workers (threads, processes) are alive now. A cluster
+    /// client counts the workers of its build that announced themselves
+    /// within the last 3 s and haven't said they stop (they announce
+    /// themselves every second).
     ///
     /// # Examples
     ///
