@@ -321,12 +321,17 @@ fn worker_count_follows_the_workers_heartbeats() {
     let p = prefix("count");
     let pool = client(&p);
     assert_eq!(pool.worker_count(), 0);
+    let started = Instant::now();
     let a = start_worker(&p);
     let b = start_worker(&p);
     assert!(
         eventually(LONG, || pool.worker_count() == 2),
         "{}",
         pool.worker_count()
+    );
+    eprintln!(
+        "2 workers counted {:?} after their start",
+        started.elapsed()
     );
     assert_eq!(pool.metrics().workers, 2);
     // A client built now asks, and knows them within a round trip.
@@ -335,11 +340,13 @@ fn worker_count_follows_the_workers_heartbeats() {
     // One stops (SIGTERM): it says so, and is uncounted at once (well
     // within the staleness).
     a.signal(libc::SIGTERM);
+    let stopped = Instant::now();
     assert!(
         eventually(STALE + MARGIN, || pool.worker_count() == 1),
         "{}",
         pool.worker_count()
     );
+    eprintln!("a stopped worker uncounted after {:?}", stopped.elapsed());
     // One dies without a word: uncounted within the staleness.
     b.signal(libc::SIGKILL);
     let killed = Instant::now();
@@ -355,5 +362,6 @@ fn worker_count_follows_the_workers_heartbeats() {
         "{:?}",
         killed.elapsed()
     );
+    eprintln!("a killed worker uncounted after {:?}", killed.elapsed());
     drop((a, b));
 }
