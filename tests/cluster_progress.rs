@@ -33,15 +33,19 @@ extern "C" fn worker_mode() {
     let Ok(spec) = std::env::var("FUTUREPOOL_TEST_PROGRESS_WORKER") else {
         return;
     };
-    let (url, prefix) = spec.split_once('|').expect("url|prefix");
-    futurepool::cluster::Worker::builder(url)
+    let parts: Vec<&str> = spec.split('|').collect();
+    let [url, prefix, build] = parts[..] else {
+        panic!("bad worker spec {spec}");
+    };
+    let mut builder = futurepool::cluster::Worker::builder(url)
         .user_password(USER, PASSWORD)
         .prefix(prefix)
         .concurrency(1)
-        .ack_wait(Duration::from_secs(30))
-        .build()
-        .expect("the worker can't start")
-        .run();
+        .ack_wait(Duration::from_secs(30));
+    if !build.is_empty() {
+        builder = builder.build_identity(build);
+    }
+    builder.build().expect("the worker can't start").run();
     std::process::exit(0);
 }
 
@@ -67,11 +71,16 @@ impl WorkerProc {
 }
 
 fn start_worker(prefix: &str) -> WorkerProc {
+    start_worker_of(prefix, "")
+}
+
+/// A worker of build `build` (the test binary's own if empty).
+fn start_worker_of(prefix: &str, build: &str) -> WorkerProc {
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "no-test-runs-in-a-worker"])
         .env(
             "FUTUREPOOL_TEST_PROGRESS_WORKER",
-            format!("{}|{prefix}", server().url),
+            format!("{}|{prefix}|{build}", server().url),
         )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -322,6 +331,8 @@ fn worker_count_follows_the_workers_heartbeats() {
     let pool = client(&p);
     assert_eq!(pool.worker_count(), 0);
     let started = Instant::now();
+    // A worker of another build, on the same queue: never counted.
+    let other = start_worker_of(&p, "another-build");
     let a = start_worker(&p);
     let b = start_worker(&p);
     assert!(
@@ -334,6 +345,17 @@ fn worker_count_follows_the_workers_heartbeats() {
         started.elapsed()
     );
     assert_eq!(pool.metrics().workers, 2);
+    // The other build's announces itself too (a client of its build
+    // counts it) ...
+    let theirs = ClusterExecutor::builder(&server().url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .build_identity("another-build")
+        .build()
+        .unwrap();
+    assert!(eventually(LONG, || theirs.worker_count() == 1));
+    // ... and still isn't counted here.
+    assert_eq!(pool.worker_count(), 2);
     // A client built now asks, and knows them within a round trip.
     let late = client(&p);
     assert!(eventually(LONG, || late.worker_count() == 2));
@@ -363,5 +385,5 @@ fn worker_count_follows_the_workers_heartbeats() {
         killed.elapsed()
     );
     eprintln!("a killed worker uncounted after {:?}", killed.elapsed());
-    drop((a, b));
+    drop((a, b, other));
 }
