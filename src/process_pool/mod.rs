@@ -48,6 +48,8 @@ pub(crate) mod protocol;
 mod remote_task;
 #[cfg(target_os = "linux")]
 mod serve;
+#[cfg(target_os = "linux")]
+mod shm;
 mod submit;
 mod supervisor;
 mod task_builder;
