@@ -17,7 +17,7 @@ use super::bulk;
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
 use super::shm::{self, SharedFile};
-use crate::remote::registry::{Arg, Encoded};
+use crate::remote::registry::{Arg, Encoded, Out};
 use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
@@ -119,9 +119,13 @@ fn serve_requests(
     let mut out = Vec::new();
     loop {
         let reply = match read_request(input, buf, shared.as_deref_mut()) {
-            Ok(Some(Some((name, arg)))) => call_reply(&name, Arg::Owned(arg), &mut out),
+            Ok(Some(Some((name, arg)))) => {
+                call_reply(&name, Arg::Owned(arg), &mut out, shared.as_deref_mut())
+            }
             Ok(Some(None)) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
-                Ok(RequestRef::Call { name, arg }) => call_reply(name, Arg::Bytes(arg), &mut out),
+                Ok(RequestRef::Call { name, arg }) => {
+                    call_reply(name, Arg::Bytes(arg), &mut out, shared.as_deref_mut())
+                }
                 Ok(RequestRef::Chunk { name, args }) => Err(Reply::Chunk(
                     args.iter().map(|arg| run(name, arg)).collect(),
                 )),
@@ -136,8 +140,13 @@ fn serve_requests(
             Err(err) => Err(Reply::Refused(err.to_string())),
         };
         let reply = match reply {
-            Ok(start) => {
-                if send(output, shared.as_deref_mut(), &out[start..]).is_err() {
+            Ok(done) => {
+                let sent = match done {
+                    Done::InBuffer(start) => send(output, shared.as_deref_mut(), &out[start..]),
+                    Done::InShared(len) => protocol::frame(&[], &Reply::Shared { len })
+                        .and_then(|header| protocol::write_frame(output, &header)),
+                };
+                if sent.is_err() {
                     return 0; // the parent is gone
                 }
                 continue;
@@ -239,14 +248,43 @@ fn read_request(
     Ok(Some(None))
 }
 
+/// Where [`call_reply`] put a call's reply.
+enum Done {
+    /// Its frame is `out[start..]`.
+    InBuffer(usize),
+    /// Its payload, of this many bytes, is in the shared file.
+    InShared(u64),
+}
+
 /// Runs a call, its value encoded straight into the reply's frame in
-/// `out`: `Ok(start)`, the frame is `out[start..]`; `Err`, the reply to
-/// send instead.
-fn call_reply(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<usize, Reply> {
+/// `out`, or (a large one, with `shared`) straight into the shared file:
+/// `Ok`, where the reply is; `Err`, the reply to send instead.
+fn call_reply(
+    name: &str,
+    arg: Arg<'_>,
+    out: &mut Vec<u8>,
+    shared: Option<&mut SharedFile>,
+) -> Result<Done, Reply> {
     out.clear();
     out.resize(bulk::REPLY_ROOM, 0);
-    match run_into(name, arg, out) {
-        Ok(()) => bulk::value_reply_frame(out)
+    let Some(call) = registry::lookup(name) else {
+        return Err(Reply::One(Outcome::Unknown(name.to_owned())));
+    };
+    let mut place = shared.map(shm::ValueReply::new);
+    let ran = {
+        let mut sink = match place.as_mut() {
+            Some(place) => Out::with_place(out, place),
+            None => Out::new(out),
+        };
+        call(arg, &mut sink).map(|()| sink.placed().is_some())
+    };
+    match ran {
+        Ok(true) => {
+            let len = place.and_then(|p| p.payload()).expect("placed");
+            Ok(Done::InShared(len as u64))
+        }
+        Ok(false) => bulk::value_reply_frame(out)
+            .map(Done::InBuffer)
             // Too large: report that instead of the value.
             .map_err(|err| Reply::One(Outcome::ResultError(err.to_string()))),
         Err(outcome) => Err(Reply::One(outcome)),
@@ -257,14 +295,6 @@ fn run(name: &str, arg: &[u8]) -> Outcome {
     match registry::lookup(name) {
         Some(call) => registry::outcome(call, arg),
         None => Outcome::Unknown(name.to_owned()),
-    }
-}
-
-/// Runs `name` on `arg`, its value appended to `out`.
-fn run_into(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome> {
-    match registry::lookup(name) {
-        Some(call) => call(arg, out),
-        None => Err(Outcome::Unknown(name.to_owned())),
     }
 }
 

@@ -40,7 +40,7 @@ use std::ptr;
 
 use super::bulk;
 use super::protocol::{self, MAX_FRAME, Outcome, Reply};
-use crate::remote::registry::Encoded;
+use crate::remote::registry::{Encoded, Place};
 
 /// From this many bytes on, a frame's payload goes through the shared file
 /// (when there is one): below it, a pipe's one write is cheaper than the
@@ -288,6 +288,55 @@ impl SharedFile {
             ptr::copy_nonoverlapping(self.ptr.add(at), out.as_mut_ptr().add(start), len);
             out.set_len(start + len);
         }
+    }
+}
+
+/// A worker's reply to a call, its value encoded by the trampoline straight
+/// into the shared file (see `registry::Out`): the payload of a
+/// `Reply::One(Outcome::Value(value))`, its header written before the
+/// value, as `bulk::value_reply_frame` writes it into a buffer.
+pub(crate) struct ValueReply<'a> {
+    shared: &'a mut SharedFile,
+    /// The payload's length, once the value went there.
+    payload: Option<usize>,
+}
+
+impl<'a> ValueReply<'a> {
+    pub(crate) fn new(shared: &'a mut SharedFile) -> ValueReply<'a> {
+        ValueReply {
+            shared,
+            payload: None,
+        }
+    }
+
+    /// The payload's length, if the value went into the file.
+    pub(crate) fn payload(&self) -> Option<usize> {
+        self.payload
+    }
+}
+
+impl Place for ValueReply<'_> {
+    fn room(&mut self, len: usize) -> Option<&mut [u8]> {
+        self.payload = None;
+        if len < SHARED_MIN {
+            return None;
+        }
+        // `Reply::One`'s and `Outcome::Value`'s variant indexes (0 and 0),
+        // then the byte string's length, as postcard writes them.
+        let mut header = [0; 12];
+        let header = postcard::to_slice(&(0_u32, 0_u32, len as u64), &mut header).ok()?;
+        let total = header.len().checked_add(len).filter(|&t| t <= MAX_FRAME)?;
+        self.shared.grow(total).ok()?;
+        self.shared.map(total).ok()?;
+        // SAFETY: the mapping holds at least `total` bytes, all within the
+        // file (grown above; it can't shrink). The parent doesn't touch the
+        // file between its request and this reply's header (the protocol),
+        // so while the value is encoded here only this process accesses it,
+        // and the borrow ends before the header is sent.
+        let room = unsafe { std::slice::from_raw_parts_mut(self.shared.ptr, total) };
+        room[..header.len()].copy_from_slice(header);
+        self.payload = Some(total);
+        Some(&mut room[header.len()..])
     }
 }
 
