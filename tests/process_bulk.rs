@@ -254,15 +254,59 @@ fn die_mid_reply(len: usize) -> usize {
     die()
 }
 
-/// How many of this process's descriptors are futurepool memfds.
-fn memfds() -> usize {
+/// For each of this process's descriptors that is a futurepool memfd,
+/// whether it is close-on-exec (so programs that tasks start, and other
+/// workers, never inherit it).
+fn memfds_cloexec(_: ()) -> Vec<bool> {
     std::fs::read_dir("/proc/self/fd")
         .unwrap()
-        .filter(|e| {
-            std::fs::read_link(e.as_ref().unwrap().path())
-                .is_ok_and(|t| t.to_string_lossy().starts_with("/memfd:futurepool-frames"))
+        .filter_map(|e| {
+            let e = e.unwrap();
+            let fd: i32 = e.file_name().to_string_lossy().parse().ok()?;
+            let target = std::fs::read_link(e.path()).ok()?;
+            if !target
+                .to_string_lossy()
+                .starts_with("/memfd:futurepool-frames")
+            {
+                return None;
+            }
+            // SAFETY: `fcntl(F_GETFD)` on a descriptor number reads its
+            // flags (or fails for one closed meanwhile); no memory.
+            let flags = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+            Some(flags >= 0 && flags & libc::FD_CLOEXEC != 0)
         })
-        .count()
+        .collect()
+}
+
+/// How many of this process's descriptors are futurepool memfds.
+fn memfds() -> usize {
+    memfds_cloexec(()).len()
+}
+
+/// Each worker holds one shared file, close-on-exec, and so does the pool
+/// for each worker. Alone, like the test below.
+#[test]
+fn the_shared_files_are_close_on_exec() {
+    let name = "the_shared_files_are_close_on_exec";
+    if std::env::var_os("FUTUREPOOL_TEST_ALONE").is_none() {
+        let mut child = child_test(name);
+        child.env("FUTUREPOOL_TEST_ALONE", "1");
+        passed(child);
+        return;
+    }
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    let in_workers: Vec<Vec<bool>> = pool
+        .map(remote!(memfds_cloexec), vec![(), ()])
+        .map(Result::unwrap)
+        .collect();
+    for flags in in_workers {
+        assert_eq!(flags, [true], "one shared file in a worker, close-on-exec");
+    }
+    let here = memfds_cloexec(());
+    assert_eq!(here.len() as u64, pool.workers_started());
+    assert!(here.iter().all(|&cloexec| cloexec), "{here:?}");
+    pool.shutdown();
+    assert_eq!(memfds(), 0);
 }
 
 /// A worker that dies mid-transfer of a large request or reply fails only
