@@ -426,8 +426,8 @@ proptest! {
     /// The shared-memory header (`Request::Shared` / `Reply::Shared`): any
     /// length over any contents is read safely by both sides. A length
     /// beyond the file is refused before anything is read or allocated;
-    /// one within it costs at most the file's size; an unedited message
-    /// reads back as itself.
+    /// one within it costs at most what the file's bytes decode to; an
+    /// unedited message reads back as itself.
     #[test]
     fn shared_memory_headers_read_safely(
         (payload, is_reply) in shared_payload(),
@@ -444,15 +444,21 @@ proptest! {
         for len in [declared, edited.len() as u64, size, size + 1] {
             let mut buf = Vec::new();
             let (got, peak) = peak_alloc(|| {
-                let a = reply_in_shared(&mut reader, len, &mut buf).map(|r| format!("{r:?}"));
-                let b = request_in_shared(&mut reader, len, &mut buf).map(|_| String::new());
+                let a = reply_in_shared(&mut reader, len, &mut buf).map(drop);
+                let b = request_in_shared(&mut reader, len, &mut buf).map(drop);
                 (a, b)
             });
             if len > size {
                 prop_assert!(got.0.is_err() && got.1.is_err(), "{len} > {size}");
                 prop_assert!(peak <= 4096, "an allocation of {peak} bytes for a refused header");
             } else {
-                prop_assert!(peak as u64 <= size.max(ALLOC_LIMIT as u64) + 4096, "{peak} for {len}");
+                // The bytes copied out (at most the file), then what decoding
+                // them takes: up to about 56 bytes of memory per 2 bytes of
+                // input, doubled by a `Vec`'s growth, for a chunk of empty
+                // outcomes (as from a pipe frame of the same bytes). Never
+                // more because of what the header claims.
+                let bound = (64 * size).max(ALLOC_LIMIT as u64);
+                prop_assert!(peak as u64 <= bound, "{peak} for {len} in a file of {size}");
             }
         }
         if edits.is_empty() && is_reply && !matches!(decode::<Reply>(&payload), Ok(Reply::Shared { .. })) {
