@@ -13,7 +13,10 @@
 //! [`HelloReply`] (worker to parent).
 //!
 //! Then the parent sends [`Request`]s and the worker answers each with one
-//! [`Reply`], in order; one task is in flight per worker. Payloads are
+//! [`Reply`], in order; one task is in flight per worker. A message of
+//! 64 KiB or more may instead be put in the memfd the worker shares with
+//! the pool (`shm.rs`), the frame on the pipe then being a
+//! [`Request::Shared`] / [`Reply::Shared`] header that says how long it is. Payloads are
 //! encoded with postcard 1.x (bounded, no trailing bytes), the same codec as
 //! the tasks' arguments and results, which travel inside them as byte
 //! strings. Anything that fails to decode is an error, never a panic.
