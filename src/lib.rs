@@ -589,7 +589,7 @@ pub mod process {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::remote::registry::{
-        Arg, Outcome, REGISTRY, Registration, call,
+        Arg, Out, Outcome, REGISTRY, Registration, call,
         remote_takes_a_function_or_a_closure_that_captures_nothing,
     };
     pub use linkme;

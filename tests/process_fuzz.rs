@@ -12,6 +12,12 @@
 //!   bytes (the same kinds) and exits: the task fails with an error within
 //!   the bound, never hangs, never succeeds, and no child is left.
 //!
+//! - **the shared-memory header**: a task in a real worker writes a
+//!   `Reply::Shared { len }` header of random length (or random bytes
+//!   behind its variant index) on the protocol pipe, over a shared file
+//!   that holds nothing or a previous large reply: the task fails, the
+//!   worker is treated as broken (replaced), and the pool goes on.
+//!
 //! A worker that writes part of a frame and then stalls (holding the pipe
 //! open) is issue 13's fault 1; its case is here, ignored until the fix.
 
@@ -166,6 +172,72 @@ fn fake_worker(bytes: &[u8], stall: bool) -> std::path::PathBuf {
     script
 }
 
+/// In a worker: the write end of the pipe the worker answers on (the one
+/// pipe it writes to: fd 1 is its stderr, `/dev/null` here).
+fn reply_pipe() -> i32 {
+    for entry in std::fs::read_dir("/proc/self/fd").unwrap() {
+        let entry = entry.unwrap();
+        let Ok(fd) = entry.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let is_pipe = std::fs::read_link(entry.path())
+            .is_ok_and(|target| target.to_string_lossy().starts_with("pipe:"));
+        // SAFETY: `fcntl(F_GETFL)` on a descriptor number reads its flags
+        // (or fails for one closed meanwhile); it touches no memory.
+        let flags = unsafe { libc::fcntl(fd, libc::F_GETFL) };
+        if fd > 2 && is_pipe && flags >= 0 && flags & libc::O_ACCMODE == libc::O_WRONLY {
+            return fd;
+        }
+    }
+    panic!("no reply pipe")
+}
+
+/// In a worker: writes `payload` as a frame on the protocol pipe, in place
+/// of the task's reply, and exits (a header the pool takes for a reply
+/// must not leave it a worker that never reads again).
+fn send_raw_reply(payload: Vec<u8>) -> u32 {
+    let mut frame = (payload.len() as u32).to_le_bytes().to_vec();
+    frame.extend_from_slice(&payload);
+    let fd = reply_pipe();
+    // SAFETY: `frame` is valid for its length; `fd` is open.
+    let n = unsafe { libc::write(fd, frame.as_ptr().cast(), frame.len()) };
+    assert_eq!(n, frame.len() as isize);
+    // SAFETY: `_exit` ends the process at once; nothing is left to run.
+    unsafe { libc::_exit(0) }
+}
+
+fn echo_bytes(b: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
+    b
+}
+
+/// A `Reply::Shared` header's payload: its variant index (3), then a
+/// length as a varint, or random bytes.
+fn shared_header() -> impl Strategy<Value = Vec<u8>> {
+    prop_oneof![
+        prop_oneof![
+            any::<u64>(),
+            0..(4u64 << 20),
+            Just(u64::MAX),
+            Just(1 << 30),
+            Just((1 << 30) + 1)
+        ]
+        .prop_map(|len| {
+            let mut v = vec![3];
+            let mut len = len;
+            while len >= 0x80 {
+                v.push(len as u8 | 0x80);
+                len >>= 7;
+            }
+            v.push(len as u8);
+            v
+        }),
+        proptest::collection::vec(any::<u8>(), 0..12).prop_map(|mut v| {
+            v.insert(0, 3);
+            v
+        }),
+    ]
+}
+
 fn remove_fake_worker(script: &std::path::Path) {
     let _ = std::fs::remove_file(script.with_extension("bin"));
     let _ = std::fs::remove_file(script);
@@ -216,6 +288,46 @@ proptest! {
                 "no answer within {BOUND:?} for {input:?}"
             ),
         }
+        pool.shutdown();
+        prop_assert!(children().is_empty(), "{:?}", children());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // PROPTEST_CASES overrides this (the stress script sets it).
+        cases: 24,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn a_garbled_shared_memory_header_breaks_only_its_worker(
+        header in shared_header(),
+        warm in any::<bool>(),
+    ) {
+        let _alone = alone();
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let big = serde_bytes::ByteBuf::from(vec![9; 3 << 20]);
+        if warm {
+            // The shared file then holds a large reply: a header may name
+            // bytes within it.
+            let back = pool.submit(remote!(echo_bytes), big.clone()).unwrap().join().unwrap();
+            prop_assert!(back == big);
+        }
+        let outcome = pool
+            .submit(remote!(send_raw_reply), header.clone())
+            .unwrap()
+            .join_timeout(BOUND);
+        let err = match outcome {
+            Ok(v) => panic!("a garbled header ran a task: {v}"),
+            Err(e) => e.into_task_error().unwrap_or_else(|| panic!("no answer within {BOUND:?}")),
+        };
+        prop_assert!(err.is_protocol_error() || err.is_serialization(), "{header:?}: {err}");
+        // The worker was replaced: the pool goes on.
+        let back = pool.submit(remote!(echo_bytes), big.clone()).unwrap().join().unwrap();
+        prop_assert!(back == big);
+        prop_assert_eq!(pool.workers_started(), 2);
         pool.shutdown();
         prop_assert!(children().is_empty(), "{:?}", children());
     }

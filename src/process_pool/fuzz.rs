@@ -178,9 +178,18 @@ fn hello() -> impl Strategy<Value = Hello> {
         any::<u64>(),
         proptest::option::of((text(), blob())),
         any::<bool>(),
+        any::<Option<u32>>(),
     )
         .prop_map(
-            |(parent_pid, (dev, ino, size, mtime, mtime_nsec), exe_hash, registry, init, e)| {
+            |(
+                parent_pid,
+                (dev, ino, size, mtime, mtime_nsec),
+                exe_hash,
+                registry,
+                init,
+                e,
+                shared,
+            )| {
                 Hello {
                     parent_pid,
                     exe: ExeId {
@@ -194,6 +203,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                     registry,
                     init,
                     worker_stderr: e,
+                    shared,
                 }
             },
         )
@@ -201,7 +211,7 @@ fn hello() -> impl Strategy<Value = Hello> {
 
 fn hello_reply() -> impl Strategy<Value = HelloReply> {
     prop_oneof![
-        any::<u32>().prop_map(|pid| HelloReply::Ready { pid }),
+        any::<(u32, bool)>().prop_map(|(pid, shared)| HelloReply::Ready { pid, shared }),
         text().prop_map(HelloReply::Refused),
         text().prop_map(HelloReply::InitFailed),
     ]
@@ -212,6 +222,7 @@ fn request() -> impl Strategy<Value = Request> {
         (text(), blob()).prop_map(|(name, arg)| Request::Call { name, arg }),
         (text(), proptest::collection::vec(blob(), 0..4))
             .prop_map(|(name, args)| Request::Chunk { name, args }),
+        any::<u64>().prop_map(|len| Request::Shared { len }),
     ]
 }
 
@@ -231,6 +242,7 @@ fn reply() -> impl Strategy<Value = Reply> {
         outcome().prop_map(Reply::One),
         proptest::collection::vec(outcome(), 0..4).prop_map(Reply::Chunk),
         text().prop_map(Reply::Refused),
+        any::<u64>().prop_map(|len| Reply::Shared { len }),
     ]
 }
 
@@ -285,7 +297,11 @@ fn check_decodes(payload: &[u8]) {
 /// A handshake payload's first 12 bytes: magic and version, so that random
 /// bytes after them reach the message decoder.
 fn handshake_prefix() -> Vec<u8> {
-    let frame = handshake_frame(&HelloReply::Ready { pid: 0 }).unwrap();
+    let ready = HelloReply::Ready {
+        pid: 0,
+        shared: false,
+    };
+    let frame = handshake_frame(&ready).unwrap();
     frame[4..16].to_vec()
 }
 
@@ -367,6 +383,91 @@ proptest! {
             let edited = apply(frame.clone(), &edits);
             check_read_frame(&edited, MAX_FRAME, 5, 3);
             check_decodes(&apply(frame[4..].to_vec(), &edits));
+        }
+    }
+}
+
+/// A message's payload as it may lie in the shared memory: a real request
+/// or reply (a large one among them, so the paths for values of 64 KiB and
+/// up run), edited or not, or random bytes.
+#[cfg(target_os = "linux")]
+fn shared_payload() -> impl Strategy<Value = (Vec<u8>, bool)> {
+    let big = (0..8192usize, any::<u8>()).prop_map(|(extra, b)| {
+        let arg = super::protocol::encode(&serde_bytes::ByteBuf::from(vec![b; (64 << 10) + extra]));
+        arg.unwrap()
+    });
+    prop_oneof![
+        request().prop_map(|q| (frame(&[], &q).unwrap()[4..].to_vec(), false)),
+        reply().prop_map(|r| (frame(&[], &r).unwrap()[4..].to_vec(), true)),
+        big.clone().prop_map(|arg| {
+            let call = Request::Call {
+                name: "f".into(),
+                arg,
+            };
+            (frame(&[], &call).unwrap()[4..].to_vec(), false)
+        }),
+        big.prop_map(|v| {
+            let reply = Reply::One(Outcome::Value(v.into()));
+            (frame(&[], &reply).unwrap()[4..].to_vec(), true)
+        }),
+        proptest::collection::vec(any::<u8>(), 0..600).prop_map(|b| (b, true)),
+    ]
+}
+
+#[cfg(target_os = "linux")]
+proptest! {
+    #![proptest_config(ProptestConfig {
+        // PROPTEST_CASES overrides this (the stress script sets it).
+        cases: 256,
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
+
+    /// The shared-memory header (`Request::Shared` / `Reply::Shared`): any
+    /// length over any contents is read safely by both sides. A length
+    /// beyond the file is refused before anything is read or allocated;
+    /// one within it costs at most what the file's bytes decode to; an
+    /// unedited message reads back as itself.
+    #[test]
+    fn shared_memory_headers_read_safely(
+        (payload, is_reply) in shared_payload(),
+        edits in proptest::collection::vec(edit(), 0..4),
+        declared in prop_oneof![any::<u64>(), 0..(4u64 << 20), Just(u64::MAX)],
+    ) {
+        use super::shm::{SharedFile, reply_in_shared, request_in_shared};
+        let mut writer = SharedFile::create().unwrap();
+        let mut reader = SharedFile::open(std::process::id(), writer.fd()).unwrap();
+        let edited = apply(payload.clone(), &edits);
+        writer.put(&edited).unwrap();
+        // What the file holds: the payload, rounded up to the growth step.
+        let size = edited.len().next_multiple_of(2 << 20) as u64;
+        for len in [declared, edited.len() as u64, size, size + 1] {
+            let mut buf = Vec::new();
+            let (got, peak) = peak_alloc(|| {
+                let a = reply_in_shared(&mut reader, len, &mut buf).map(drop);
+                let b = request_in_shared(&mut reader, len, &mut buf).map(drop);
+                (a, b)
+            });
+            if len > size {
+                prop_assert!(got.0.is_err() && got.1.is_err(), "{len} > {size}");
+                prop_assert!(peak <= 4096, "an allocation of {peak} bytes for a refused header");
+            } else {
+                // The bytes copied out (at most the file), then what decoding
+                // them takes: up to about 56 bytes of memory per 2 bytes of
+                // input, doubled by a `Vec`'s growth, for a chunk of empty
+                // outcomes (as from a pipe frame of the same bytes). Never
+                // more because of what the header claims.
+                let bound = (64 * size).max(ALLOC_LIMIT as u64);
+                prop_assert!(peak as u64 <= bound, "{peak} for {len} in a file of {size}");
+            }
+        }
+        if edits.is_empty() && is_reply && !matches!(decode::<Reply>(&payload), Ok(Reply::Shared { .. })) {
+            let mut buf = Vec::new();
+            let got = reply_in_shared(&mut reader, payload.len() as u64, &mut buf);
+            match decode::<Reply>(&payload) {
+                Ok(reply) => prop_assert_eq!(format!("{:?}", got.unwrap()), format!("{reply:?}")),
+                Err(_) => prop_assert!(got.is_err()),
+            }
         }
     }
 }

@@ -10,6 +10,9 @@
 //! - `registry.rs`: [`RemoteFn`] and [`remote!`](crate::remote), how a task
 //!   names its function (a stable string, looked up in a link-time table);
 //! - `protocol.rs`: the versioned, length-prefixed frames on the pipes;
+//!   `shm.rs`: the memory file each worker shares with the pool, which
+//!   large frames go through (Linux); `bulk.rs`: where a large value is
+//!   read into and written from;
 //! - `worker.rs`: the worker's side as a program sees it, [`init`],
 //!   [`process_init_before_main!`](crate::process_init_before_main) and the
 //!   marker argument; `serve.rs`: what a worker process does (Linux);
@@ -48,6 +51,8 @@ pub(crate) mod protocol;
 mod remote_task;
 #[cfg(target_os = "linux")]
 mod serve;
+#[cfg(target_os = "linux")]
+mod shm;
 mod submit;
 mod supervisor;
 mod task_builder;

@@ -13,7 +13,10 @@
 //! [`HelloReply`] (worker to parent).
 //!
 //! Then the parent sends [`Request`]s and the worker answers each with one
-//! [`Reply`], in order; one task is in flight per worker. Payloads are
+//! [`Reply`], in order; one task is in flight per worker. A message of
+//! 64 KiB or more may instead be put in the memfd the worker shares with
+//! the pool (`shm.rs`), the frame on the pipe then being a
+//! [`Request::Shared`] / [`Reply::Shared`] header that says how long it is. Payloads are
 //! encoded with postcard 1.x (bounded, no trailing bytes), the same codec as
 //! the tasks' arguments and results, which travel inside them as byte
 //! strings. Anything that fails to decode is an error, never a panic.
@@ -36,7 +39,9 @@ pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
 /// Bumped on any change to the messages below or to their encoding.
 /// 2: a panic's backtrace, `Hello::worker_stderr`, `Reply::Refused`.
 /// 3: postcard 1.x instead of bincode 1.x (docs/WIRE.md).
-pub(crate) const VERSION: u32 = 3;
+/// 4: large frames through shared memory (`Hello::shared`,
+/// `HelloReply::Ready::shared`, `Request::Shared`, `Reply::Shared`).
+pub(crate) const VERSION: u32 = 4;
 /// The largest frame (and so argument or result) the pool sends or takes.
 pub(crate) const MAX_FRAME: usize = crate::remote::codec::MAX_ENCODED;
 /// The largest handshake frame.
@@ -61,6 +66,9 @@ pub(crate) struct Hello {
     /// Whether the worker's stderr reaches the parent's: then the standard
     /// panic hook prints a task's panic there too.
     pub(crate) worker_stderr: bool,
+    /// The parent's descriptor number of a memfd for large frames, which
+    /// the worker opens through `/proc/<parent>/fd/<n>` (see `shm.rs`).
+    pub(crate) shared: Option<u32>,
 }
 
 /// A file's identity on this machine: same values, same file.
@@ -76,8 +84,9 @@ pub(crate) struct ExeId {
 /// The worker's side of the handshake.
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum HelloReply {
-    /// Ready for requests.
-    Ready { pid: u32 },
+    /// Ready for requests; `shared`: it opened the memfd of
+    /// [`Hello::shared`], and large frames may go through it.
+    Ready { pid: u32, shared: bool },
     /// The worker refuses to serve this parent (another binary, another
     /// protocol version); it exits.
     Refused(String),
@@ -100,6 +109,9 @@ pub(crate) enum Request {
         #[serde(with = "byte_seq")]
         args: Vec<Vec<u8>>,
     },
+    /// The request is the first `len` bytes of the shared memory file
+    /// (see `shm.rs`): a `Call` or a `Chunk`, never another `Shared`.
+    Shared { len: u64 },
 }
 
 /// A [`Request`] as the worker decodes it: the same bytes, its strings and
@@ -115,6 +127,9 @@ pub(crate) enum RequestRef<'a> {
         #[serde(borrow)]
         args: Vec<&'a [u8]>,
     },
+    Shared {
+        len: u64,
+    },
 }
 
 /// A worker's answer to one [`Request`].
@@ -124,6 +139,12 @@ pub(crate) enum Reply {
     Chunk(Vec<Outcome>),
     /// The worker could not read the request, says why, and exits.
     Refused(String),
+    /// The reply is the first `len` bytes of the shared memory file (see
+    /// `shm.rs`): a `One`, `Chunk` or `Refused`, never another `Shared`.
+    /// The pool reads it there before anything else sees the reply.
+    Shared {
+        len: u64,
+    },
 }
 
 impl Reply {
@@ -133,7 +154,7 @@ impl Reply {
     pub(crate) fn carries_a_value(&self) -> bool {
         match self {
             Reply::One(Outcome::Value(_)) | Reply::Chunk(_) => true,
-            Reply::One(_) | Reply::Refused(_) => false,
+            Reply::One(_) | Reply::Refused(_) | Reply::Shared { .. } => false,
         }
     }
 }
@@ -345,10 +366,19 @@ mod tests {
 
     #[test]
     fn handshake_checks_magic_and_version() {
-        let hello = HelloReply::Ready { pid: 7 };
+        let hello = HelloReply::Ready {
+            pid: 7,
+            shared: true,
+        };
         let bytes = handshake_frame(&hello).unwrap();
         let ok: HelloReply = decode_handshake(&bytes[4..]).unwrap();
-        assert!(matches!(ok, HelloReply::Ready { pid: 7 }));
+        assert!(matches!(
+            ok,
+            HelloReply::Ready {
+                pid: 7,
+                shared: true
+            }
+        ));
         let mut wrong = bytes[4..].to_vec();
         wrong[8] = 99;
         let err = decode_handshake::<HelloReply>(&wrong).unwrap_err();
@@ -370,11 +400,22 @@ mod tests {
         );
         let value = Reply::One(Outcome::Value(encode(&25_u32).unwrap().into()));
         assert_eq!(frame(&[], &value).unwrap(), [4, 0, 0, 0, 0, 0, 1, 0x19]);
-        let ready = handshake_frame(&HelloReply::Ready { pid: 300 }).unwrap();
-        let mut expected = vec![15, 0, 0, 0];
+        let ready = handshake_frame(&HelloReply::Ready {
+            pid: 300,
+            shared: true,
+        })
+        .unwrap();
+        let mut expected = vec![16, 0, 0, 0];
         expected.extend_from_slice(b"futurepl");
-        expected.extend_from_slice(&[3, 0, 0, 0, 0, 0xac, 0x02]);
+        expected.extend_from_slice(&[4, 0, 0, 0, 0, 0xac, 0x02, 1]);
         assert_eq!(ready, expected);
+        let shared = Request::Shared { len: 64 << 20 };
+        assert_eq!(
+            frame(&[], &shared).unwrap(),
+            [5, 0, 0, 0, 2, 0x80, 0x80, 0x80, 0x20]
+        );
+        let shared = Reply::Shared { len: 300 };
+        assert_eq!(frame(&[], &shared).unwrap(), [3, 0, 0, 0, 3, 0xac, 0x02]);
     }
 
     #[test]
@@ -430,6 +471,7 @@ mod tests {
             registry: 8,
             init: Some(("init".into(), vec![9; 300])),
             worker_stderr: true,
+            shared: Some(10),
         };
         let back: Hello = decode_handshake(&handshake_frame(&hello).unwrap()[4..]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{hello:?}"));
@@ -456,7 +498,11 @@ mod tests {
         let mut payload = frame(&[], &Reply::Refused("x".into())).unwrap()[4..].to_vec();
         payload.push(0);
         assert!(decode::<Reply>(&payload).is_err());
-        let mut hello = handshake_frame(&HelloReply::Ready { pid: 1 }).unwrap()[4..].to_vec();
+        let ready = HelloReply::Ready {
+            pid: 1,
+            shared: false,
+        };
+        let mut hello = handshake_frame(&ready).unwrap()[4..].to_vec();
         hello.push(0);
         let err = decode_handshake::<HelloReply>(&hello).unwrap_err();
         assert!(err.contains("trailing"), "{err}");

@@ -213,6 +213,8 @@ pub(super) fn decode_one<R: DeserializeOwned>(reply: Reply, pid: u32) -> Result<
         Reply::One(o) => outcome(o, pid),
         Reply::Chunk(_) => Err(TaskError::protocol(pid, "a chunk reply to a single call")),
         Reply::Refused(msg) => Err(refused(pid, msg)),
+        // Read by the driver before the reply reaches the task.
+        Reply::Shared { .. } => Err(TaskError::protocol(pid, "an unread shared-memory reply")),
     }
 }
 
@@ -228,6 +230,9 @@ pub(super) fn decode_chunk<R: DeserializeOwned>(
         Reply::Chunk(outcomes) => outcomes,
         Reply::One(_) => return Err(TaskError::protocol(pid, "a single reply to a chunk")),
         Reply::Refused(msg) => return Err(refused(pid, msg)),
+        Reply::Shared { .. } => {
+            return Err(TaskError::protocol(pid, "an unread shared-memory reply"));
+        }
     };
     let sent = plan.iter().filter(|p| p.is_none()).count();
     if outcomes.len() != sent {

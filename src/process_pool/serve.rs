@@ -16,7 +16,8 @@ use std::os::fd::{AsFd, OwnedFd};
 use super::bulk;
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
-use crate::remote::registry::{Arg, Encoded};
+use super::shm::{self, SharedFile};
+use crate::remote::registry::{Arg, Encoded, Out};
 use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
@@ -84,13 +85,19 @@ pub(crate) fn serve(parent: u32) -> i32 {
             return EXIT_REFUSED;
         }
     }
+    // The memfd for large frames, if the parent made one and it opens:
+    // otherwise every frame takes the pipe.
+    let mut shared = hello
+        .shared
+        .and_then(|fd| SharedFile::open(parent, fd).ok());
     let ready = HelloReply::Ready {
         pid: std::process::id(),
+        shared: shared.is_some(),
     };
     if send_handshake(&mut output, &ready).is_err() {
         return 0;
     }
-    serve_requests(&mut input, &mut output, &mut buf)
+    serve_requests(&mut input, &mut output, &mut buf, shared.as_mut())
 }
 
 /// Answers requests until the parent closes the pipe; returns the exit
@@ -100,15 +107,31 @@ pub(crate) fn serve(parent: u32) -> i32 {
 /// A call's value is encoded straight into the reply's frame, in a buffer
 /// kept from one request to the next (as the request's is): a large
 /// result is copied once, into memory that is already mapped.
-fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<u8>) -> i32 {
+///
+/// With `shared`, large requests may come and large replies go through it
+/// (see `shm.rs`).
+fn serve_requests(
+    input: &mut impl Read,
+    output: &mut impl Write,
+    buf: &mut Vec<u8>,
+    mut shared: Option<&mut SharedFile>,
+) -> i32 {
     let mut out = Vec::new();
     loop {
-        let reply = match read_request(input, buf) {
-            Ok(Some(Some((name, arg)))) => call_reply(&name, Arg::Owned(arg), &mut out),
+        let reply = match read_request(input, buf, shared.as_deref_mut()) {
+            Ok(Some(Some((name, arg)))) => {
+                call_reply(&name, Arg::Owned(arg), &mut out, shared.as_deref_mut())
+            }
             Ok(Some(None)) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
-                Ok(RequestRef::Call { name, arg }) => call_reply(name, Arg::Bytes(arg), &mut out),
+                Ok(RequestRef::Call { name, arg }) => {
+                    call_reply(name, Arg::Bytes(arg), &mut out, shared.as_deref_mut())
+                }
                 Ok(RequestRef::Chunk { name, args }) => Err(Reply::Chunk(
                     args.iter().map(|arg| run(name, arg)).collect(),
+                )),
+                // A header where its request should be.
+                Ok(RequestRef::Shared { .. }) => Err(Reply::Refused(
+                    "a shared-memory header in shared memory".to_owned(),
                 )),
                 Err(err) => Err(Reply::Refused(format!("undecodable request: {err}"))),
             },
@@ -117,8 +140,13 @@ fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<
             Err(err) => Err(Reply::Refused(err.to_string())),
         };
         let reply = match reply {
-            Ok(start) => {
-                if protocol::write_frame(output, &out[start..]).is_err() {
+            Ok(done) => {
+                let sent = match done {
+                    Done::InBuffer(start) => send(output, shared.as_deref_mut(), &out[start..]),
+                    Done::InShared(len) => protocol::frame(&[], &Reply::Shared { len })
+                        .and_then(|header| protocol::write_frame(output, &header)),
+                };
+                if sent.is_err() {
                     return 0; // the parent is gone
                 }
                 continue;
@@ -134,18 +162,34 @@ fn serve_requests(input: &mut impl Read, output: &mut impl Write, buf: &mut Vec<
                 let reply = match reply {
                     Reply::One(_) => Reply::One(outcome()),
                     Reply::Chunk(v) => Reply::Chunk(v.iter().map(|_| outcome()).collect()),
-                    Reply::Refused(_) => Reply::Refused(err.to_string()),
+                    Reply::Refused(_) | Reply::Shared { .. } => Reply::Refused(err.to_string()),
                 };
                 protocol::frame(&[], &reply).expect("a small reply encodes")
             }
         };
-        if protocol::write_frame(output, &frame).is_err() {
+        if send(output, shared.as_deref_mut(), &frame).is_err() {
             return 0; // the parent is gone
         }
         if refused {
             return EXIT_GARBAGE;
         }
     }
+}
+
+/// Writes a reply frame: a large one's payload into `shared`, if there
+/// is one (and it could grow), with only a `Reply::Shared` header on the
+/// pipe.
+fn send(output: &mut impl Write, shared: Option<&mut SharedFile>, frame: &[u8]) -> io::Result<()> {
+    let payload = &frame[4..];
+    if let Some(shared) = shared.filter(|_| payload.len() >= shm::SHARED_MIN) {
+        if shared.put(payload).is_ok() {
+            let header = Reply::Shared {
+                len: payload.len() as u64,
+            };
+            return protocol::write_frame(output, &protocol::frame(&[], &header)?);
+        }
+    }
+    protocol::write_frame(output, frame)
 }
 
 /// A large call whose argument is one byte string: the function's name
@@ -156,13 +200,33 @@ type SplitCall = (String, Encoded);
 /// the payload is in `buf`; `Some(Some(call))`: a large call whose argument
 /// is one byte string, read straight into a buffer of its own (which a
 /// `ByteBuf` argument takes), in huge pages where the system allows.
-fn read_request(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<Option<SplitCall>>> {
+///
+/// A `Request::Shared` header is followed into `shared`: the request is
+/// read from there the same way.
+fn read_request(
+    input: &mut impl Read,
+    buf: &mut Vec<u8>,
+    shared: Option<&mut SharedFile>,
+) -> io::Result<Option<Option<SplitCall>>> {
     let Some(len) = protocol::read_len(input, protocol::MAX_FRAME)? else {
         return Ok(None);
     };
     buf.clear();
     if len < bulk::HAND_OVER {
         protocol::read_body(input, len, buf)?;
+        // (`Shared`'s variant index first: other requests are decoded once.)
+        if buf.first() != Some(&2) {
+            return Ok(Some(None));
+        }
+        if let Ok(RequestRef::Shared { len }) = codec::decode_borrowed(buf) {
+            let refuse = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+            let shared = shared.ok_or_else(|| {
+                refuse("a request in shared memory, but the worker has none".to_owned())
+            })?;
+            return shm::request_in_shared(shared, len, buf)
+                .map(Some)
+                .map_err(refuse);
+        }
         return Ok(Some(None));
     }
     let mut head = [0; 1024];
@@ -184,14 +248,43 @@ fn read_request(input: &mut impl Read, buf: &mut Vec<u8>) -> io::Result<Option<O
     Ok(Some(None))
 }
 
+/// Where [`call_reply`] put a call's reply.
+enum Done {
+    /// Its frame is `out[start..]`.
+    InBuffer(usize),
+    /// Its payload, of this many bytes, is in the shared file.
+    InShared(u64),
+}
+
 /// Runs a call, its value encoded straight into the reply's frame in
-/// `out`: `Ok(start)`, the frame is `out[start..]`; `Err`, the reply to
-/// send instead.
-fn call_reply(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<usize, Reply> {
+/// `out`, or (a large one, with `shared`) straight into the shared file:
+/// `Ok`, where the reply is; `Err`, the reply to send instead.
+fn call_reply(
+    name: &str,
+    arg: Arg<'_>,
+    out: &mut Vec<u8>,
+    shared: Option<&mut SharedFile>,
+) -> Result<Done, Reply> {
     out.clear();
     out.resize(bulk::REPLY_ROOM, 0);
-    match run_into(name, arg, out) {
-        Ok(()) => bulk::value_reply_frame(out)
+    let Some(call) = registry::lookup(name) else {
+        return Err(Reply::One(Outcome::Unknown(name.to_owned())));
+    };
+    let mut place = shared.map(shm::ValueReply::new);
+    let ran = {
+        let mut sink = match place.as_mut() {
+            Some(place) => Out::with_place(out, place),
+            None => Out::new(out),
+        };
+        call(arg, &mut sink).map(|()| sink.placed().is_some())
+    };
+    match ran {
+        Ok(true) => {
+            let len = place.and_then(|p| p.payload()).expect("placed");
+            Ok(Done::InShared(len as u64))
+        }
+        Ok(false) => bulk::value_reply_frame(out)
+            .map(Done::InBuffer)
             // Too large: report that instead of the value.
             .map_err(|err| Reply::One(Outcome::ResultError(err.to_string()))),
         Err(outcome) => Err(Reply::One(outcome)),
@@ -202,14 +295,6 @@ fn run(name: &str, arg: &[u8]) -> Outcome {
     match registry::lookup(name) {
         Some(call) => registry::outcome(call, arg),
         None => Outcome::Unknown(name.to_owned()),
-    }
-}
-
-/// Runs `name` on `arg`, its value appended to `out`.
-fn run_into(name: &str, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome> {
-    match registry::lookup(name) {
-        Some(call) => call(arg, out),
-        None => Err(Outcome::Unknown(name.to_owned())),
     }
 }
 
@@ -258,14 +343,77 @@ mod tests {
 
     /// The replies `serve_requests` wrote, and its exit code.
     fn serve(input: &[u8]) -> (Vec<Reply>, i32) {
+        serve_shared(input, None)
+    }
+
+    /// [`serve`] with a shared file: a reply sent through it is read back
+    /// from the parent's end, `parent`.
+    fn serve_shared(input: &[u8], parent: Option<&mut SharedFile>) -> (Vec<Reply>, i32) {
+        let mut worker = parent
+            .as_ref()
+            .map(|p| SharedFile::open(std::process::id(), p.fd()).unwrap());
         let mut output = Vec::new();
-        let code = serve_requests(&mut &input[..], &mut output, &mut Vec::new());
+        let code = serve_requests(
+            &mut &input[..],
+            &mut output,
+            &mut Vec::new(),
+            worker.as_mut(),
+        );
         let mut replies = Vec::new();
         let (mut out, mut buf) = (&output[..], Vec::new());
+        let mut parent = parent;
         while protocol::read_frame(&mut out, protocol::MAX_FRAME, &mut buf).unwrap() {
-            replies.push(protocol::decode(&buf).unwrap());
+            replies.push(match protocol::decode(&buf).unwrap() {
+                Reply::Shared { len } => {
+                    let parent = parent.as_deref_mut().expect("a shared file");
+                    shm::reply_in_shared(parent, len, &mut Vec::new()).unwrap()
+                }
+                reply => reply,
+            });
         }
         (replies, code)
+    }
+
+    /// A large request and its reply go through the shared file, and a
+    /// header that names more than the file holds (or no file at all, or
+    /// another header) is refused: the worker says why and exits.
+    #[test]
+    fn shared_memory_headers_are_followed_or_refused() {
+        use serde_bytes::ByteBuf;
+        let echo = crate::remote!(|b: ByteBuf| b);
+        let big = ByteBuf::from(vec![7; 100_000]);
+        let call = frame_of(&Request::Call {
+            name: echo.name().to_owned(),
+            arg: protocol::encode(&big).unwrap(),
+        });
+        let mut parent = SharedFile::create().unwrap();
+        parent.put(&call[4..]).unwrap();
+        let header = |len: u64| frame_of(&Request::Shared { len });
+        let (replies, code) = serve_shared(&header(call.len() as u64 - 4), Some(&mut parent));
+        assert_eq!(code, 0);
+        let [Reply::One(Outcome::Value(v))] = &replies[..] else {
+            panic!("{replies:?}")
+        };
+        assert_eq!(v.bytes()[..], protocol::encode(&big).unwrap()[..]);
+        for (len, with_file, why) in [
+            (10, false, "has none"),
+            (3 << 20, true, "holds"),
+            (1 << 40, true, "over the limit"),
+            (u64::MAX, true, "over the limit"),
+        ] {
+            let file = if with_file { Some(&mut parent) } else { None };
+            let (replies, code) = serve_shared(&header(len), file);
+            assert_eq!(code, EXIT_GARBAGE);
+            let [Reply::Refused(msg)] = &replies[..] else {
+                panic!("{replies:?}")
+            };
+            assert!(msg.contains(why), "{msg}");
+        }
+        let nested = header(5);
+        parent.put(&nested[4..]).unwrap();
+        let (replies, code) = serve_shared(&header(nested.len() as u64 - 4), Some(&mut parent));
+        assert_eq!(code, EXIT_GARBAGE);
+        assert!(matches!(&replies[..], [Reply::Refused(msg)] if msg.contains("header in shared")));
     }
 
     #[test]

@@ -26,7 +26,6 @@ pub(crate) enum Error {
     TrailingBytes(usize),
     /// A value's `Serialize` impl wrote a different length when measured
     /// than when encoded.
-    #[cfg_attr(not(feature = "process"), allow(dead_code))] // the process pool's frames
     Inconsistent,
 }
 
@@ -99,6 +98,20 @@ pub(crate) fn encoded_len<T: Serialize + ?Sized>(value: &T) -> Result<usize, Err
     match postcard::serialize_with_flavor(value, size).map_err(Error::Postcard)? {
         len if len > MAX_ENCODED => Err(Error::TooLarge),
         len => Ok(len),
+    }
+}
+
+/// Encodes `value` into `room`, which must be exactly its encoded length
+/// (measured by [`encoded_len`]): `Inconsistent` if it wrote more or less.
+pub(crate) fn encode_exactly<T: Serialize + ?Sized>(
+    room: &mut [u8],
+    value: &T,
+) -> Result<(), Error> {
+    let len = room.len();
+    match postcard::to_slice(value, room) {
+        Ok(used) if used.len() == len => Ok(()),
+        Ok(_) | Err(postcard::Error::SerializeBufferFull) => Err(Error::Inconsistent),
+        Err(err) => Err(Error::Postcard(err)),
     }
 }
 

@@ -53,11 +53,81 @@ pub struct Registration {
 }
 
 /// A registered function's trampoline: decodes the argument, calls the
-/// function, and appends the encoded result to the buffer (`Ok`), or says
+/// function, and puts the encoded result where [`Out`] says (`Ok`), or says
 /// what went wrong (`Err`, never an [`Outcome::Value`]; the buffer is then
 /// as it was).
 #[doc(hidden)]
-pub type Trampoline = fn(Arg<'_>, &mut Vec<u8>) -> Result<(), Outcome>;
+pub type Trampoline = fn(Arg<'_>, &mut Out<'_>) -> Result<(), Outcome>;
+
+/// Where a trampoline puts a call's encoded result: appended to a buffer,
+/// or, if a [`Place`] takes it (a large result, in a worker whose pool
+/// shares memory with it), straight into the room it offers.
+#[doc(hidden)]
+pub struct Out<'a> {
+    buf: &'a mut Vec<u8>,
+    place: Option<&'a mut dyn Place>,
+    /// The length of the result put in the place, if it went there.
+    placed: Option<usize>,
+}
+
+/// Room outside a trampoline's buffer for a large encoded result: a
+/// worker's shared memory.
+pub(crate) trait Place {
+    /// Room for exactly `len` encoded bytes, or `None` (too small to be
+    /// worth it, or no room to be had): the result then goes to the buffer.
+    fn room(&mut self, len: usize) -> Option<&mut [u8]>;
+}
+
+impl<'a> Out<'a> {
+    /// Results appended to `buf`.
+    pub(crate) fn new(buf: &'a mut Vec<u8>) -> Out<'a> {
+        Out {
+            buf,
+            place: None,
+            placed: None,
+        }
+    }
+
+    /// Results appended to `buf`, or put into `place` if it takes them.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
+    pub(crate) fn with_place(buf: &'a mut Vec<u8>, place: &'a mut dyn Place) -> Out<'a> {
+        Out {
+            buf,
+            place: Some(place),
+            placed: None,
+        }
+    }
+
+    /// The length of the result if it went to the place, not the buffer.
+    #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
+    pub(crate) fn placed(&self) -> Option<usize> {
+        self.placed
+    }
+
+    /// Encodes `value` into the place (measured first by a pass that
+    /// copies nothing), if there is one and it takes it, else into the
+    /// buffer.
+    fn put<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), protocol::Error> {
+        if let Some(place) = self.place.as_deref_mut() {
+            let len = protocol::encoded_len(value)?;
+            if let Some(room) = place.room(len) {
+                protocol::encode_exactly(room, value)?;
+                self.placed = Some(len);
+                return Ok(());
+            }
+        }
+        protocol::encode_into(self.buf, value)
+    }
+}
+
+impl fmt::Debug for Out<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Out")
+            .field("buffered", &self.buf.len())
+            .field("placed", &self.placed)
+            .finish_non_exhaustive()
+    }
+}
 
 /// An encoded argument, as a worker hands it to a trampoline: borrowed
 /// from the request's frame, or (a large one that is one byte string) in a
@@ -79,19 +149,20 @@ pub static REGISTRY: [Registration];
 /// anywhere in the three (a serde impl may panic too) caught as the task's.
 /// On `Err`, `out` is as it was.
 #[doc(hidden)]
-pub fn call<A, R>(f: fn(A) -> R, arg: Arg<'_>, out: &mut Vec<u8>) -> Result<(), Outcome>
+pub fn call<A, R>(f: fn(A) -> R, arg: Arg<'_>, out: &mut Out<'_>) -> Result<(), Outcome>
 where
     A: DeserializeOwned,
     R: Serialize,
 {
-    let start = out.len();
+    let start = out.buf.len();
+    out.placed = None;
     let outcome = panics::catch(|| {
         let arg: Result<A, _> = match arg {
             Arg::Bytes(bytes) => protocol::decode(bytes),
             Arg::Owned(encoded) => encoded.decode(),
         };
         let arg = arg.map_err(|err| Outcome::ArgError(err.to_string()))?;
-        protocol::encode_into(&mut *out, &f(arg))
+        out.put(&f(arg))
             .map_err(|err| Outcome::ResultError(err.to_string()))
     });
     let outcome = outcome.unwrap_or_else(|panicked| {
@@ -102,7 +173,8 @@ where
     });
     if outcome.is_err() {
         // A panic in the result's `Serialize` may have left part of it.
-        out.truncate(start);
+        out.buf.truncate(start);
+        out.placed = None;
     }
     outcome
 }
@@ -112,7 +184,7 @@ where
 #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn outcome(call: Trampoline, arg: &[u8]) -> Outcome {
     let mut out = Vec::new();
-    match call(Arg::Bytes(arg), &mut out) {
+    match call(Arg::Bytes(arg), &mut Out::new(&mut out)) {
         Ok(()) => Outcome::Value(out.into()),
         Err(outcome) => outcome,
     }
@@ -329,7 +401,7 @@ macro_rules! __remote_with_name {
         // caller's code (E0435), rather than somewhere inside this macro.
         fn __futurepool_trampoline(
             arg: $crate::__private::Arg<'_>,
-            out: &mut ::std::vec::Vec<u8>,
+            out: &mut $crate::__private::Out<'_>,
         ) -> ::std::result::Result<(), $crate::__private::Outcome> {
             $crate::__private::call(const { $f }, arg, out)
         }
@@ -396,5 +468,65 @@ mod tests {
         assert_eq!(hash_bytes(0, b"abc"), hash_bytes(0, b"abc"));
         assert_ne!(hash_bytes(0, b"abc"), hash_bytes(0, b"abd"));
         assert_ne!(hash_bytes(0, b""), hash_bytes(0, b"\0"));
+    }
+
+    /// Room of its own for results of at least `min` bytes.
+    struct Room {
+        min: usize,
+        bytes: Vec<u8>,
+    }
+
+    impl Place for Room {
+        fn room(&mut self, len: usize) -> Option<&mut [u8]> {
+            (len >= self.min).then(|| {
+                self.bytes = vec![0; len];
+                &mut self.bytes[..]
+            })
+        }
+    }
+
+    /// A value that serializes to a different length each time.
+    struct Fickle(std::cell::Cell<usize>);
+
+    impl Serialize for Fickle {
+        fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+            self.0.set(self.0.get() + 1);
+            s.serialize_bytes(&vec![1; self.0.get()])
+        }
+    }
+
+    #[test]
+    fn a_place_takes_large_results_whole_and_exactly() {
+        let echo: Trampoline = |arg, out| call(|b: serde_bytes::ByteBuf| b, arg, out);
+        let arg = protocol::encode(&serde_bytes::ByteBuf::from(vec![7; 100])).unwrap();
+        let (mut buf, mut room) = (
+            Vec::new(),
+            Room {
+                min: 50,
+                bytes: Vec::new(),
+            },
+        );
+        let mut out = Out::with_place(&mut buf, &mut room);
+        echo(Arg::Bytes(&arg), &mut out).unwrap();
+        assert_eq!(out.placed(), Some(arg.len()));
+        assert!(buf.is_empty(), "nothing in the buffer");
+        assert_eq!(room.bytes, arg);
+        // Declined: the buffer takes it.
+        let mut room = Room {
+            min: 500,
+            bytes: Vec::new(),
+        };
+        let mut out = Out::with_place(&mut buf, &mut room);
+        echo(Arg::Bytes(&arg), &mut out).unwrap();
+        assert_eq!(out.placed(), None);
+        assert_eq!(buf, arg);
+        // A value whose length changed between the measure and the encode.
+        let mut room = Room {
+            min: 0,
+            bytes: Vec::new(),
+        };
+        let mut out = Out::with_place(&mut buf, &mut room);
+        let err = out.put(&Fickle(std::cell::Cell::new(0))).unwrap_err();
+        assert!(matches!(err, protocol::Error::Inconsistent), "{err}");
     }
 }

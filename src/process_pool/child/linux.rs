@@ -11,7 +11,8 @@ use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
 use crate::process_pool::bulk;
-use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply};
+use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply, Request};
+use crate::process_pool::shm::{self, SharedFile};
 use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
 use crate::remote::registry::{self, Encoded};
@@ -28,6 +29,9 @@ pub(crate) struct WorkerProcess {
     /// How long a frame may make no progress before the worker counts as
     /// dead (the pool's `start_timeout`).
     stall: Duration,
+    /// The memfd that large frames go through, both ways, if the worker
+    /// opened it (see `shm.rs`). Closed and unmapped with this value.
+    shared: Option<SharedFile>,
 }
 
 /// How a worker process ended, for error messages: its exit code or the
@@ -49,7 +53,11 @@ impl WorkerProcess {
                 StartError::Start(format!("cannot read this program's executable: {err}"))
             })?)
         };
+        // Made before the worker starts, close-on-exec: it opens it through
+        // `/proc` during the handshake. Without it, frames take the pipe.
+        let shared = SharedFile::create().ok();
         let hello = Hello {
+            shared: shared.as_ref().map(SharedFile::fd),
             parent_pid: std::process::id(),
             exe: own,
             exe_hash,
@@ -87,6 +95,7 @@ impl WorkerProcess {
             tasks: 0,
             buf: Vec::new(),
             stall: config.start_timeout,
+            shared,
         };
         let nonblocking = pipes::set_nonblocking(proc.stdin.as_ref().expect("open"))
             .and_then(|()| pipes::set_nonblocking(proc.stdout.get_ref().get_ref()));
@@ -165,7 +174,12 @@ impl WorkerProcess {
                 }
             };
         match reply {
-            Ok(HelloReply::Ready { .. }) => Ok(()),
+            Ok(HelloReply::Ready { shared, .. }) => {
+                if !shared {
+                    self.shared = None; // it could not open it
+                }
+                Ok(())
+            }
             Ok(HelloReply::Refused(msg)) => Err(StartError::Start(format!(
                 "worker process {pid} refused to start: {msg}"
             ))),
@@ -188,9 +202,27 @@ impl WorkerProcess {
     /// run as long as it likes, but each frame must keep making progress:
     /// a frame that stalls for the stall limit (`start_timeout`) is a dead
     /// worker.
+    ///
+    /// A large request goes through the shared memory, if the worker has
+    /// it: its payload copied there, a `Request::Shared` header on the
+    /// pipe; so may the reply.
     pub(crate) fn call(&mut self, request: &[u8]) -> Result<Reply, CallError> {
         let stdin = self.stdin.as_mut().ok_or(CallError::Died)?;
         let pace = Pace::Steady(self.stall);
+        let header;
+        let payload = &request[4..];
+        let shared = self
+            .shared
+            .as_mut()
+            .filter(|_| payload.len() >= shm::SHARED_MIN);
+        // (If the file can't grow, the pipe takes it.)
+        let request = if shared.is_some_and(|shared| shared.put(payload).is_ok()) {
+            let len = payload.len() as u64;
+            header = protocol::frame(&[], &Request::Shared { len }).expect("a header encodes");
+            &header[..]
+        } else {
+            request
+        };
         if let Err(failure) = pipes::write_all(stdin, request, pace) {
             let unread = failure.error.kind() == io::ErrorKind::BrokenPipe && failure.taken == 0;
             // Its reader was gone before the pipe took a byte: the request
@@ -218,9 +250,31 @@ impl WorkerProcess {
         };
         match read {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => Self::reply(&self.buf),
+            Ok(None) => match Self::reply(&self.buf)? {
+                Reply::Shared { len } => self.read_shared(len),
+                reply => Ok(reply),
+            },
             // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
+        }
+    }
+
+    /// The reply whose payload the worker's `Reply::Shared { len }` header
+    /// says is in the shared memory. A header that names no shared memory,
+    /// or more than it holds, or garbage there, is a protocol error: the
+    /// worker is treated as broken.
+    fn read_shared(&mut self, len: u64) -> Result<Reply, CallError> {
+        let Some(shared) = &mut self.shared else {
+            return Err(CallError::Protocol(
+                "a reply in shared memory, but the worker has none".to_owned(),
+            ));
+        };
+        match shm::reply_in_shared(shared, len, &mut self.buf) {
+            Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
+                "the worker could not read the request: {msg}"
+            ))),
+            Ok(reply) => Ok(reply),
+            Err(msg) => Err(CallError::Protocol(msg)),
         }
     }
 
