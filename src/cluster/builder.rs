@@ -4,9 +4,9 @@
 use std::time::Duration;
 
 use super::client::{self, Shared};
-use super::replies;
 use super::settings::{self, Auth, Settings};
 use super::{ClusterExecutor, Inner, identity};
+use super::{cancel, matching, replies};
 use crate::core::timer::Timer;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
@@ -149,10 +149,15 @@ impl ClusterBuilder {
         self
     }
 
-    /// How long a task may wait, once a worker of another build has seen
-    /// it, for a worker of the client's build; then its handle fails
-    /// ([`TaskError::is_cluster_error`](crate::TaskError::is_cluster_error))
-    /// and it leaves the queue. 60 s by default.
+    /// How long a task may wait for a worker of the client's build while
+    /// workers of other builds consume the queue and none of its own does
+    /// (a rolling deploy that never brings its build); then its handle
+    /// fails ([`TaskError::is_cluster_error`](crate::TaskError::is_cluster_error),
+    /// the message names the builds that are there) and it leaves the
+    /// queue. Workers of other builds never see the task (each build has a
+    /// queue of its own), so the wait uses up none of its
+    /// [`max_deliveries`](Self::max_deliveries). With no worker at all, a
+    /// task waits. 60 s by default.
     ///
     /// # Examples
     ///
@@ -257,23 +262,28 @@ impl ClusterBuilder {
             )));
         }
         let runtime = settings::runtime("futurepool-cluster").map_err(fail)?;
+        let build = self.build.unwrap_or_else(identity::default_build);
+        let consumer = self.settings.consumer_name(&build);
         let settings = self.settings.clone();
+        let build_for = build.clone();
         let prefix = settings.results_subject(&id);
         let replies_prefix = prefix.clone();
         let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
         let on_connect = reconnected.clone();
         let connected = settings::block_on(&runtime, async move {
             let (nats, js, stream, results) = settings.connect(Some(on_connect)).await?;
-            // The workers' consumer, with this client's ack wait and
-            // deliveries if it is the first to make it.
-            settings.consumer(&stream).await?;
+            // The consumer of its build's workers, with this client's ack
+            // wait and deliveries if it is the first to make it.
+            settings.consumer(&stream, &build_for).await?;
+            // Where its cancel requests are kept.
+            cancel::stream(&js, &settings).await?;
             // The server's word that a task was delivered for the last
             // time and not acked: its worker (or workers) died with it.
             let lost = nats
                 .subscribe(format!(
                     "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
                     settings.stream_name(),
-                    settings.consumer_name()
+                    settings.consumer_name(&build_for)
                 ))
                 .await
                 .map_err(|err| format!("cannot subscribe to the server's advisories: {err}"))?;
@@ -297,11 +307,14 @@ impl ClusterBuilder {
             Ok::<_, String>((js, stream, results, replies, lost, start))
         });
         let (js, stream, results, replies, lost, start) = connected.map_err(fail)?;
+        let (requests, cancels) =
+            cancel::Requests::new(format!("{}.cancel.{id}", self.settings.prefix));
         let shared = Arc::new(Shared::new(
             id,
-            self.build.unwrap_or_else(identity::default_build),
-            self.settings.tasks_subject(),
+            build.clone(),
+            (self.settings.tasks_subject(&build), consumer),
             self.match_timeout,
+            requests,
             js,
             (stream, results),
             replies_prefix,
@@ -314,6 +327,11 @@ impl ClusterBuilder {
         ));
         runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
+        runtime.spawn(cancel::send_requests(Arc::downgrade(&shared), cancels));
+        runtime.spawn(matching::watch(
+            Arc::downgrade(&shared),
+            matching::period(self.match_timeout),
+        ));
         Ok(ClusterExecutor {
             inner: Arc::new(Inner {
                 shared,

@@ -38,14 +38,17 @@ pub(super) type Decoder<T> =
 
 /// A pending task, its type erased.
 pub(super) trait Slot: Send {
-    /// A worker started it.
-    fn start(&self);
+    /// A worker started it; `false` if it had ended (cancelled) first.
+    fn start(&self) -> bool;
     /// A worker ran it: its outcomes.
     fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End;
     /// It ended without outcomes.
     fn fail(self: Box<Self>, err: TaskError) -> End;
     /// Cancels it (a shutdown that cancels what is queued).
     fn cancel(self: Box<Self>) -> End;
+    /// Its worker killed it (or never started it) at the client's request:
+    /// it ends as cancelled, even though it was running.
+    fn cancelled(self: Box<Self>) -> End;
     /// How it ended, if something else (its handle, the timer) ended it.
     fn ended(&self) -> Option<End>;
 }
@@ -56,8 +59,8 @@ pub(super) struct Typed<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Slot for Typed<T> {
-    fn start(&self) {
-        let _ = self.producer.start();
+    fn start(&self) -> bool {
+        self.producer.start() == crate::core::cell::Start::Run
     }
 
     fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End {
@@ -92,6 +95,10 @@ impl<T: Send + 'static> Slot for Typed<T> {
             .producer
             .end_noting(crate::core::state::Ending::Cancel, TaskError::cancelled());
         end
+    }
+
+    fn cancelled(self: Box<Self>) -> End {
+        self.producer.complete_noting(Err(TaskError::cancelled())).0
     }
 
     fn ended(&self) -> Option<End> {
@@ -131,8 +138,8 @@ pub(super) struct Pending {
     started: bool,
     /// Its message's sequence number in the stream, once published.
     seq: Option<u64>,
-    /// A worker of another build has seen it: the match timer runs.
-    mismatch: bool,
+    /// When its message was stored (the match timeout counts from then).
+    published: Option<std::time::Instant>,
 }
 
 /// The client's state, shared by the executor's clones and the runtime's
@@ -142,6 +149,10 @@ pub(super) struct Shared {
     pub(super) build: String,
     pub(super) subject: String,
     pub(super) match_timeout: Duration,
+    /// The consumer of this client's build's workers.
+    pub(super) consumer: String,
+    /// Where its tasks' cancel requests go (see `cancel.rs`).
+    pub(super) requests: super::cancel::Requests,
     pub(super) js: jetstream::Context,
     pub(super) stream: stream::Stream,
     /// The results stream, where `collect` looks for a stored reply.
@@ -173,8 +184,9 @@ impl Shared {
     pub(super) fn new(
         id: String,
         build: String,
-        subject: String,
+        (subject, consumer): (String, String),
         match_timeout: Duration,
+        requests: super::cancel::Requests,
         js: jetstream::Context,
         (stream, results): (stream::Stream, stream::Stream),
         replies: String,
@@ -188,6 +200,8 @@ impl Shared {
             build,
             subject,
             match_timeout,
+            consumer,
+            requests,
             js,
             stream,
             results,
@@ -210,7 +224,7 @@ impl Shared {
                 slot,
                 started: false,
                 seq: None,
-                mismatch: false,
+                published: None,
             },
         );
     }
@@ -228,7 +242,7 @@ impl Shared {
                 slot,
                 started: false,
                 seq: None,
-                mismatch: false,
+                published: None,
             },
         );
         Ok(())
@@ -237,9 +251,12 @@ impl Shared {
     /// Ends `task` by `end` (which says how it ended) if the client still
     /// waits for it, and counts it before a shutdown can see it gone.
     fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
-        let taken = self.pending.lock().remove(&task);
-        if let Some(p) = taken {
+        let mut pending = self.pending.lock();
+        if let Some(p) = pending.remove(&task) {
+            // Under the lock (ending a task here runs no user code): a
+            // shutdown that finds the task gone finds it counted.
             self.counters.count(end(p.slot));
+            drop(pending);
             self.drained.notify_all();
         }
     }
@@ -330,18 +347,19 @@ impl Shared {
 
     /// Forgets the tasks that something else ended (a handle's cancel, the
     /// deadline timer): their replies, if any come, are ignored. The
-    /// message of one that no worker had started leaves the queue first
-    /// (a worker that took it meanwhile runs it; its reply is ignored).
+    /// message of one that no worker had started leaves the queue first;
+    /// for a cancelled one, a cancel request follows, so that a worker that
+    /// took it in that instant kills it (its reply is ignored).
     pub(super) async fn sweep(&self) {
-        let (ended, seqs): (Vec<u64>, Vec<u64>) = {
+        let (ended, seqs): (Vec<u64>, Vec<(u64, u64, bool)>) = {
             let pending = self.pending.lock();
             let mut ended = Vec::new();
             let mut seqs = Vec::new();
             for (task, p) in pending.iter() {
-                if p.slot.ended().is_some() {
+                if let Some(end) = p.slot.ended() {
                     ended.push(*task);
                     if let (false, Some(seq)) = (p.started, p.seq) {
-                        seqs.push(seq);
+                        seqs.push((*task, seq, end == End::Cancelled));
                     }
                 }
             }
@@ -350,8 +368,11 @@ impl Shared {
         if ended.is_empty() {
             return;
         }
-        for seq in seqs {
+        for (task, seq, cancelled) in seqs {
             let _ = self.stream.delete_message(seq).await;
+            if cancelled {
+                self.requests.send(task);
+            }
         }
         let ends: Vec<End> = {
             let mut pending = self.pending.lock();
@@ -374,6 +395,7 @@ impl Shared {
         match self.pending.lock().get_mut(&task) {
             Some(p) => {
                 p.seq = Some(seq);
+                p.published = Some(std::time::Instant::now());
                 p.slot.ended().is_none()
             }
             None => false,
@@ -386,8 +408,9 @@ impl Shared {
         match reply {
             Reply::Started { .. } => {
                 if let Some(p) = self.pending.lock().get_mut(&task) {
-                    p.started = true;
-                    p.slot.start();
+                    // One cancelled first stays unstarted: the sweep takes
+                    // its message out and asks its worker to kill it.
+                    p.started = p.slot.start();
                 }
             }
             Reply::Done {
@@ -400,44 +423,54 @@ impl Shared {
                 task,
                 TaskError::cluster(format!("the task failed on worker {worker}: {message}")),
             ),
-            Reply::Mismatch { worker, build, .. } => {
-                let first = match self.pending.lock().get_mut(&task) {
-                    Some(p) if !p.started && !p.mismatch => {
-                        p.mismatch = true;
-                        true
-                    }
-                    _ => false,
-                };
-                if first {
-                    let shared = self.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(shared.match_timeout).await;
-                        shared.no_match(task, &worker, &build).await;
-                    });
-                }
-            }
+            Reply::Cancelled { .. } => self.end(task, |slot| slot.cancelled()),
+            // Not sent since version 3: a worker sees only its build's.
+            Reply::Mismatch { .. } => {}
         }
     }
 
-    /// The match timeout of `task` passed: if no worker of our build has
-    /// started it, it fails, and its message leaves the queue.
-    async fn no_match(&self, task: u64, worker: &str, build: &str) {
-        let taken = {
+    /// Whether some task waits, stored in the queue, unstarted.
+    pub(super) fn has_unstarted(&self) -> bool {
+        self.pending
+            .lock()
+            .values()
+            .any(|p| !p.started && p.published.is_some())
+    }
+
+    /// Fails the tasks that have waited unstarted for the match timeout
+    /// while only workers of other builds (`others`) consumed the queue,
+    /// since `since`; their messages leave the queue.
+    pub(super) async fn no_match(&self, since: std::time::Instant, others: &[String]) {
+        let now = std::time::Instant::now();
+        let taken: Vec<Pending> = {
             let mut pending = self.pending.lock();
-            match pending.get(&task) {
-                Some(p) if !p.started => pending.remove(&task),
-                _ => None,
-            }
+            let late: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| {
+                    !p.started
+                        && p.slot.ended().is_none()
+                        && p.published.is_some_and(|at| {
+                            now.saturating_duration_since(at.max(since)) >= self.match_timeout
+                        })
+                })
+                .map(|(task, _)| *task)
+                .collect();
+            late.iter().filter_map(|t| pending.remove(t)).collect()
         };
-        let Some(p) = taken else { return };
-        if let Some(seq) = p.seq {
-            let _ = self.stream.delete_message(seq).await;
+        for p in taken {
+            if let Some(seq) = p.seq {
+                let _ = self.stream.delete_message(seq).await;
+            }
+            let err = TaskError::cluster(format!(
+                "no worker of build {} took the task within {:?}: workers of build {} consume \
+                 the queue, none of build {}",
+                self.build,
+                self.match_timeout,
+                others.join(", "),
+                self.build
+            ));
+            self.counters.count(p.slot.fail(err));
         }
-        let err = TaskError::cluster(format!(
-            "no worker of build {} took the task within {:?} (worker {worker} of build {build} left it)",
-            self.build, self.match_timeout
-        ));
-        self.counters.count(p.slot.fail(err));
         self.drained.notify_all();
     }
 }
@@ -451,25 +484,17 @@ pub(super) async fn read_lost(shared: Arc<Shared>, mut advisories: async_nats::S
             continue;
         };
         let deliveries = json_u64(&message.payload, "deliveries").unwrap_or(0);
-        // Deliveries to workers of another build count too: a task that
-        // only such workers saw, and none started, ran out of them waiting
-        // for a worker of its build (before its match timeout).
-        let task = shared.pending.lock().iter().find_map(|(task, p)| {
-            (p.seq == Some(seq)).then_some((*task, p.mismatch && !p.started))
-        });
-        if let Some((task, unmatched)) = task {
-            let err = if unmatched {
-                TaskError::cluster(format!(
-                    "no worker of build {} took the task: it was delivered {deliveries} times \
-                     (max_deliveries), only to workers of other builds",
-                    shared.build
-                ))
-            } else {
-                TaskError::cluster(format!(
-                    "worker lost: the task was delivered {deliveries} times (max_deliveries) \
-                     and no worker finished it"
-                ))
-            };
+        // Only workers of its build were given it (see `settings::consumer`).
+        let task = shared
+            .pending
+            .lock()
+            .iter()
+            .find_map(|(task, p)| (p.seq == Some(seq)).then_some(*task));
+        if let Some(task) = task {
+            let err = TaskError::cluster(format!(
+                "worker lost: the task was delivered {deliveries} times (max_deliveries) \
+                 and no worker finished it"
+            ));
             shared.fail(task, err);
             // It stays in a work queue until acked: it leaves now.
             let _ = shared.stream.delete_message(seq).await;

@@ -34,12 +34,16 @@
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
 // - `settings.rs`: the server, the credentials, the stream and consumer,
 //   the feature's own tokio runtime (one thread, never user code);
-// - `identity.rs`: the build identity.
+// - `identity.rs`: the build identity;
+// - `cancel.rs`: cancel of a running task (a request to its worker);
+// - `matching.rs`: a queue per build, and the match timeout.
 
 mod builder;
+mod cancel;
 mod client;
 mod exec;
 mod identity;
+mod matching;
 mod replies;
 mod settings;
 mod wire;
@@ -262,6 +266,7 @@ impl ClusterExecutor {
             )));
             return handle;
         };
+        producer.set_request(shared.requests.hook(task));
         let slot = Box::new(Typed {
             producer,
             decode: one_decoder(),
@@ -403,6 +408,8 @@ impl ClusterExecutor {
                 return Ok(handle);
             }
         };
+        // A cancel of the running task asks its worker to kill it.
+        producer.set_request(self.shared().requests.hook(task));
         self.shared()
             .insert(task, Box::new(Typed { producer, decode }));
         // ORDERING: Relaxed: a count, read by `metrics`.

@@ -11,7 +11,7 @@ use crate::remote::registry::Outcome;
 
 /// The version of the cluster's messages. Any change to what follows bumps
 /// it: the encoding is not self-describing.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// A task in the work queue: everything a worker needs to run it and to
 /// answer.
@@ -64,11 +64,16 @@ pub(crate) enum Reply {
         message: String,
     },
     /// 4: a worker of another build saw the task and left it in the queue.
+    /// Not sent since version 3 (a worker pulls only its own build's
+    /// tasks); kept so that the indices stay.
     Mismatch {
         task: u64,
         worker: String,
         build: String,
     },
+    /// 5: the client asked to cancel the task, and the worker that held it
+    /// killed its process (or never started it): it won't run again.
+    Cancelled { task: u64, worker: String },
 }
 
 impl Reply {
@@ -79,7 +84,8 @@ impl Reply {
             | Reply::Done { task, .. }
             | Reply::TimedOut { task, .. }
             | Reply::Failed { task, .. }
-            | Reply::Mismatch { task, .. } => *task,
+            | Reply::Mismatch { task, .. }
+            | Reply::Cancelled { task, .. } => *task,
         }
     }
 }
@@ -125,7 +131,7 @@ mod tests {
         assert_eq!(
             bytes,
             [
-                2, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+                3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
@@ -134,8 +140,22 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_before_decoding() {
-        let err = decode::<Reply>(&[1, 0, 1, 0]).unwrap_err();
-        assert!(err.contains("version 1"), "{err}");
-        assert!(decode::<Reply>(&[2, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+        let err = decode::<Reply>(&[2, 0, 1, 1, b'w']).unwrap_err();
+        assert!(err.contains("version 2"), "{err}");
+        assert!(decode::<Reply>(&[3, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+    }
+
+    #[test]
+    fn a_cancelled_reply_is_the_sixth_variant() {
+        let bytes = encode(&Reply::Cancelled {
+            task: 7,
+            worker: "w".into(),
+        })
+        .unwrap();
+        assert_eq!(bytes, [3, 5, 7, 1, b'w']);
+        assert!(matches!(
+            decode::<Reply>(&bytes).unwrap(),
+            Reply::Cancelled { task: 7, .. }
+        ));
     }
 }
