@@ -389,3 +389,26 @@ fn a_task_with_no_worker_at_all_waits_past_the_match_timeout() {
     let _w = start_worker(&p, "", 30_000);
     assert_eq!(handle.join_timeout(LONG).unwrap(), 36);
 }
+
+#[test]
+fn a_shutdown_that_cancels_running_work_kills_it_on_the_worker() {
+    let p = prefix("shutdown");
+    let _w = start_worker(&p, "", 30_000);
+    let pool = builder(&p).build().unwrap();
+    let meeting = Meeting::new();
+    let handle = pool.submit_fn(remote!(meet), meeting.path.clone()).unwrap();
+    let mut arrival = meeting.arrive();
+    wait_running(&handle);
+    // Waits until the worker has killed it.
+    assert!(
+        pool.shutdown_with(
+            futurepool::ShutdownOptions::new()
+                .cancel_running(true)
+                .timeout(LONG)
+        )
+    );
+    assert!(handle.is_cancelled());
+    let mut byte = [0u8; 1];
+    assert_eq!(arrival.stream.read(&mut byte).unwrap(), 0);
+    assert_eq!(pool.metrics().cancelled, 1);
+}

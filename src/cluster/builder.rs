@@ -14,9 +14,9 @@ use crate::loom::sync::Arc;
 /// Configures a [`ClusterExecutor`]; see [`ClusterExecutor::builder`].
 ///
 /// Workers and clients of one cluster must agree on the server, the
-/// `prefix`, and (to share tasks) the build identity; the consumer's
-/// `ack_wait` and `max_deliveries` are set by whichever of them creates the
-/// work queue first.
+/// `prefix`, and (to share tasks) the build identity; the `ack_wait` and
+/// `max_deliveries` of a build's queue are set by whichever client or worker
+/// of that build creates it first.
 ///
 /// # Examples
 ///
@@ -75,7 +75,7 @@ impl ClusterBuilder {
         self
     }
 
-    /// The prefix of the cluster's subjects (`<prefix>.tasks`,
+    /// The prefix of the cluster's subjects (`<prefix>.tasks.<build>`,
     /// `<prefix>.results.<client>`) and the name of its stream (the prefix
     /// in capitals): one server can hold several clusters. Letters, digits,
     /// `-` and `_`; `futurepool` by default.
@@ -113,7 +113,8 @@ impl ClusterBuilder {
     /// How long a worker may hold a task without a word before the server
     /// hands it to another (workers heartbeat while a task runs, so this
     /// bounds how soon a dead worker's task is redelivered); 30 s by
-    /// default, at least 100 ms. Set on the work queue when it is created.
+    /// default, at least 100 ms. Set on the build's queue (its consumer)
+    /// when it is created.
     ///
     /// # Examples
     ///
@@ -133,7 +134,8 @@ impl ClusterBuilder {
     }
 
     /// How many times the server hands out one task at most (its first
-    /// delivery included); 5 by default. Set on the work queue when it is
+    /// delivery included); 5 by default. Only workers of the task's build
+    /// are given it. Set on the build's queue (its consumer) when it is
     /// created.
     ///
     /// # Examples

@@ -218,6 +218,26 @@ impl Drop for Holding {
     }
 }
 
+/// The worker's task that, after each reconnection, looks for a stored
+/// request of every task it holds: one sent while it was cut off never
+/// reached its subscription.
+pub(super) async fn recheck(
+    held: Arc<Held>,
+    cancels: stream::Stream,
+    prefix: String,
+    reconnected: std::sync::Arc<tokio::sync::Notify>,
+) {
+    loop {
+        reconnected.notified().await;
+        let keys: Vec<(String, u64)> = held.inner.lock().tasks.keys().cloned().collect();
+        for (client, task) in keys {
+            if requested(&cancels, &format!("{prefix}.cancel.{client}.{task}")).await {
+                held.request(&client, task);
+            }
+        }
+    }
+}
+
 /// The worker's task that hands each cancel request (a message on
 /// `<prefix>.cancel.<client>.<task>`) to [`Held::request`].
 pub(super) async fn listen(held: Arc<Held>, mut requests: async_nats::Subscriber) {

@@ -290,6 +290,18 @@ impl Shared {
         self.drained.notify_all();
     }
 
+    /// Asks the workers running the client's tasks to kill them (a
+    /// shutdown that cancels running work); each handle resolves as
+    /// cancelled when its worker has.
+    pub(super) fn cancel_running(&self) {
+        let pending = self.pending.lock();
+        for (task, p) in pending.iter() {
+            if p.started {
+                self.requests.send(*task);
+            }
+        }
+    }
+
     /// A task's message is on its way to the work queue.
     pub(super) fn sending(&self) {
         let _pending = self.pending.lock();

@@ -539,6 +539,9 @@ impl Executor for ClusterExecutor {
         if options.cancel_pending {
             self.shared().cancel_queued();
         }
+        if options.cancel_running {
+            self.shared().cancel_running();
+        }
         if !options.wait {
             return self.shared().counts() == (0, 0);
         }

@@ -1,8 +1,10 @@
 //! [`Worker`]: the user's own binary in worker mode. It pulls tasks from the
-//! cluster's work queue (one pull consumer, shared by every worker), runs
+//! cluster's work queue (its build's pull consumer, which every worker of
+//! the build shares, and which holds only that build's tasks), runs
 //! each on a [`ProcessPool`] of its own, heartbeats while it runs, sends the
 //! outcome to the client that submitted it, and only then acks it: a worker
-//! that dies mid-task leaves it to be redelivered after the ack wait.
+//! that dies mid-task leaves it to be redelivered after the ack wait. A
+//! client's cancel request kills the task's process (see `cancel.rs`).
 //!
 //! The loop runs on the feature's runtime; it decodes only this crate's own
 //! messages (a task's argument and value stay encoded: the pool's worker
@@ -76,8 +78,13 @@ pub struct Worker {
     nats: async_nats::Client,
     js: jetstream::Context,
     consumer: consumer::Consumer<consumer::pull::Config>,
-    /// The stream of cancel requests, and the subscription to them.
-    cancels: (stream::Stream, async_nats::Subscriber),
+    /// The stream of cancel requests, the subscription to them, and what
+    /// says the connection is back (requests sent meanwhile were missed).
+    cancels: (
+        stream::Stream,
+        async_nats::Subscriber,
+        std::sync::Arc<tokio::sync::Notify>,
+    ),
 }
 
 impl fmt::Debug for Worker {
@@ -131,8 +138,8 @@ impl WorkerBuilder {
     }
 
     /// The build identity of the tasks this worker runs (by default, this
-    /// binary's); a task of another build is left in the queue for a worker
-    /// of its own. See [`ClusterBuilder::build_identity`](crate::ClusterBuilder::build_identity).
+    /// binary's): it pulls from that build's queue only, and never sees
+    /// (nor uses up a delivery of) a task of another build. See [`ClusterBuilder::build_identity`](crate::ClusterBuilder::build_identity).
     ///
     /// # Examples
     ///
@@ -248,8 +255,10 @@ impl WorkerBuilder {
         let settings = self.settings.clone();
         let build = self.build.unwrap_or_else(identity::default_build);
         let build_for = build.clone();
+        let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
+        let on_connect = reconnected.clone();
         let (nats, js, consumer, cancels) = settings::block_on(&runtime, async move {
-            let (nats, js, stream, _results) = settings.connect(None).await?;
+            let (nats, js, stream, _results) = settings.connect(Some(on_connect)).await?;
             // Subscribed before it pulls anything: no request for a task it
             // holds can pass it.
             let requests = nats
@@ -258,7 +267,7 @@ impl WorkerBuilder {
                 .map_err(|err| format!("cannot subscribe to cancel requests: {err}"))?;
             let cancels = cancel::stream(&js, &settings).await?;
             let consumer = settings.consumer(&stream, &build_for).await?;
-            Ok::<_, String>((nats, js, consumer, (cancels, requests)))
+            Ok::<_, String>((nats, js, consumer, (cancels, requests, reconnected)))
         })
         .map_err(fail)?;
         // The work queue's own ack wait (whoever created it set it): the
@@ -334,10 +343,16 @@ impl Worker {
             nats,
             js,
             consumer,
-            cancels: (cancels, requests),
+            cancels: (cancels, requests, reconnected),
         } = self;
         let held = Arc::new(Held::default());
         runtime.spawn(cancel::listen(held.clone(), requests));
+        runtime.spawn(cancel::recheck(
+            held.clone(),
+            cancels.clone(),
+            settings.prefix.clone(),
+            reconnected,
+        ));
         let job = Job {
             settings,
             build,
