@@ -161,6 +161,8 @@ struct HeldInner {
     tasks: HashMap<(String, u64), oneshot::Sender<()>>,
     /// Requests for tasks not held (yet), and when they came.
     early: HashMap<(String, u64), Instant>,
+    /// When `early` was last rid of its old requests.
+    pruned: Option<Instant>,
 }
 
 /// How long a worker keeps a request for a task it doesn't hold: for a
@@ -204,8 +206,16 @@ impl Held {
                 let _ = tx.send(());
             }
             None => {
+                // Old ones go, at most once a second (a shutdown that
+                // cancels a long queue sends a request per task).
                 let now = Instant::now();
-                inner.early.retain(|_, at| now.duration_since(*at) < EARLY);
+                if inner
+                    .pruned
+                    .is_none_or(|at| now.duration_since(at) >= Duration::from_secs(1))
+                {
+                    inner.early.retain(|_, at| now.duration_since(*at) < EARLY);
+                    inner.pruned = Some(now);
+                }
                 inner.early.insert(key, now);
             }
         }
