@@ -209,8 +209,13 @@ fn cancel_of_a_running_task_kills_its_process_on_the_worker() {
     wait_running(&handle);
     // A request: not cancelled yet (the task runs on until its worker has
     // killed it, a round trip later).
+    let asked = Instant::now();
     assert!(!handle.cancel());
     assert!(handle.wait_timeout(LONG), "the cancel never took effect");
+    eprintln!(
+        "cancelled by the worker {:?} after the request",
+        asked.elapsed()
+    );
     assert!(handle.is_cancelled());
     assert!(handle.cancel(), "it ended by cancellation");
     // Its process is gone: its end of the meeting closed without a word.

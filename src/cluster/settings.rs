@@ -200,7 +200,7 @@ impl Settings {
             .config
             .subjects
             .iter()
-            .any(|s| s.ends_with(".tasks.*"))
+            .any(|s| *s == format!("{}.tasks.*", self.prefix))
         {
             return Err(format!(
                 "the work queue (stream {}) on the NATS server at {} was made by an older \
