@@ -565,7 +565,10 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
     match acked {
         Ok(ack) => {
             if !shared.published(task, ack.sequence) {
+                // Ended meanwhile (cancelled, timed out): out of the queue,
+                // and a worker that took it in that instant kills it.
                 let _ = shared.stream.delete_message(ack.sequence).await;
+                shared.requests.send(task);
             }
         }
         Err(err) => shared.fail(
