@@ -64,7 +64,11 @@ impl Drop for WorkerProc {
 }
 
 fn start_worker(prefix: &str, build: &str, ack_ms: u64) -> WorkerProc {
-    let spec = format!("{}|{prefix}|{build}|{ack_ms}", server().url);
+    start_worker_at(&server().url, prefix, build, ack_ms)
+}
+
+fn start_worker_at(url: &str, prefix: &str, build: &str, ack_ms: u64) -> WorkerProc {
+    let spec = format!("{url}|{prefix}|{build}|{ack_ms}");
     let child = Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "no-test-runs-in-a-worker"])
         .env("FUTUREPOOL_TEST_CLUSTER_CANCEL_WORKER", spec)
@@ -416,4 +420,28 @@ fn a_shutdown_that_cancels_running_work_kills_it_on_the_worker() {
     let mut byte = [0u8; 1];
     assert_eq!(arrival.stream.read(&mut byte).unwrap(), 0);
     assert_eq!(pool.metrics().cancelled, 1);
+}
+
+#[test]
+fn a_cancel_asked_while_the_server_restarts_still_kills_the_task() {
+    let mut server = common::nats::Restartable::start();
+    let p = prefix("restart");
+    let pool = ClusterExecutor::builder(&server.url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .build()
+        .unwrap();
+    let _w = start_worker_at(&server.url, &p, "", 30_000);
+    let meeting = Meeting::new();
+    let handle = pool.submit_fn(remote!(meet), meeting.path.clone()).unwrap();
+    let mut arrival = meeting.arrive();
+    wait_running(&handle);
+    // Every connection drops; the request waits for the server (the
+    // client retries it), and reaches the worker once both are back.
+    server.restart();
+    assert!(!handle.cancel());
+    assert!(handle.wait_timeout(LONG), "the cancel never took effect");
+    assert!(handle.is_cancelled());
+    let mut byte = [0u8; 1];
+    assert_eq!(arrival.stream.read(&mut byte).unwrap(), 0);
 }
