@@ -6,7 +6,7 @@ use std::time::Duration;
 use super::client::{self, Shared};
 use super::settings::{self, Auth, Settings};
 use super::{ClusterExecutor, Inner, identity};
-use super::{presence, replies};
+use super::{cancel, matching, presence, replies};
 use crate::core::timer::Timer;
 use crate::error::{BuildError, BuildErrorKind};
 use crate::loom::sync::Arc;
@@ -14,9 +14,9 @@ use crate::loom::sync::Arc;
 /// Configures a [`ClusterExecutor`]; see [`ClusterExecutor::builder`].
 ///
 /// Workers and clients of one cluster must agree on the server, the
-/// `prefix`, and (to share tasks) the build identity; the consumer's
-/// `ack_wait` and `max_deliveries` are set by whichever of them creates the
-/// work queue first.
+/// `prefix`, and (to share tasks) the build identity; the `ack_wait` and
+/// `max_deliveries` of a build's queue are set by whichever client or worker
+/// of that build creates it first.
 ///
 /// # Examples
 ///
@@ -75,7 +75,7 @@ impl ClusterBuilder {
         self
     }
 
-    /// The prefix of the cluster's subjects (`<prefix>.tasks`,
+    /// The prefix of the cluster's subjects (`<prefix>.tasks.<build>`,
     /// `<prefix>.results.<client>`) and the name of its stream (the prefix
     /// in capitals): one server can hold several clusters. Letters, digits,
     /// `-` and `_`; `futurepool` by default.
@@ -113,7 +113,8 @@ impl ClusterBuilder {
     /// How long a worker may hold a task without a word before the server
     /// hands it to another (workers heartbeat while a task runs, so this
     /// bounds how soon a dead worker's task is redelivered); 30 s by
-    /// default, at least 100 ms. Set on the work queue when it is created.
+    /// default, at least 100 ms. Set on the build's queue (its consumer)
+    /// when it is created.
     ///
     /// # Examples
     ///
@@ -133,7 +134,8 @@ impl ClusterBuilder {
     }
 
     /// How many times the server hands out one task at most (its first
-    /// delivery included); 5 by default. Set on the work queue when it is
+    /// delivery included); 5 by default. Only workers of the task's build
+    /// are given it. Set on the build's queue (its consumer) when it is
     /// created.
     ///
     /// # Examples
@@ -149,10 +151,15 @@ impl ClusterBuilder {
         self
     }
 
-    /// How long a task may wait, once a worker of another build has seen
-    /// it, for a worker of the client's build; then its handle fails
-    /// ([`TaskError::is_cluster_error`](crate::TaskError::is_cluster_error))
-    /// and it leaves the queue. 60 s by default.
+    /// How long a task may wait for a worker of the client's build while
+    /// workers of other builds consume the queue and none of its own does
+    /// (a rolling deploy that never brings its build); then its handle
+    /// fails ([`TaskError::is_cluster_error`](crate::TaskError::is_cluster_error),
+    /// the message names the builds that are there) and it leaves the
+    /// queue. Workers of other builds never see the task (each build has a
+    /// queue of its own), so the wait uses up none of its
+    /// [`max_deliveries`](Self::max_deliveries). With no worker at all, a
+    /// task waits. 60 s by default.
     ///
     /// # Examples
     ///
@@ -257,23 +264,28 @@ impl ClusterBuilder {
             )));
         }
         let runtime = settings::runtime("futurepool-cluster").map_err(fail)?;
+        let build = self.build.unwrap_or_else(identity::default_build);
+        let consumer = self.settings.consumer_name(&build);
         let settings = self.settings.clone();
+        let build_for = build.clone();
         let prefix = settings.results_subject(&id);
         let replies_prefix = prefix.clone();
         let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
         let on_connect = reconnected.clone();
         let connected = settings::block_on(&runtime, async move {
             let (nats, js, stream, results) = settings.connect(Some(on_connect)).await?;
-            // The workers' consumer, with this client's ack wait and
-            // deliveries if it is the first to make it.
-            settings.consumer(&stream).await?;
+            // The consumer of its build's workers, with this client's ack
+            // wait and deliveries if it is the first to make it.
+            settings.consumer(&stream, &build_for).await?;
+            // Where its cancel requests are kept.
+            cancel::stream(&js, &settings).await?;
             // The server's word that a task was delivered for the last
             // time and not acked: its worker (or workers) died with it.
             let lost = nats
                 .subscribe(format!(
                     "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{}.{}",
                     settings.stream_name(),
-                    settings.consumer_name()
+                    settings.consumer_name(&build_for)
                 ))
                 .await
                 .map_err(|err| format!("cannot subscribe to the server's advisories: {err}"))?;
@@ -306,11 +318,14 @@ impl ClusterBuilder {
             Ok::<_, String>((js, stream, results, replies, lost, start, announcements))
         });
         let (js, stream, results, replies, lost, start, announcements) = connected.map_err(fail)?;
+        let (requests, cancels) =
+            cancel::Requests::new(format!("{}.cancel.{id}", self.settings.prefix));
         let shared = Arc::new(Shared::new(
             id,
-            self.build.unwrap_or_else(identity::default_build),
-            self.settings.tasks_subject(),
+            build.clone(),
+            (self.settings.tasks_subject(&build), consumer),
             self.match_timeout,
+            requests,
             js,
             (stream, results),
             replies_prefix,
@@ -323,6 +338,11 @@ impl ClusterBuilder {
         ));
         runtime.spawn(client::read_lost(shared.clone(), lost));
         runtime.spawn(client::sweep(Arc::downgrade(&shared), SWEEP));
+        runtime.spawn(cancel::send_requests(Arc::downgrade(&shared), cancels));
+        runtime.spawn(matching::watch(
+            Arc::downgrade(&shared),
+            matching::period(self.match_timeout),
+        ));
         runtime.spawn(presence::listen(Arc::downgrade(&shared), announcements));
         // Progress reports ask it where its tasks are (see `client.rs`).
         let source: std::sync::Arc<dyn crate::progress::live::Source> = shared.clone();

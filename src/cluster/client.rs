@@ -39,14 +39,17 @@ pub(super) type Decoder<T> =
 
 /// A pending task, its type erased.
 pub(super) trait Slot: Send {
-    /// A worker started it.
-    fn start(&self);
+    /// A worker started it; `false` if it had ended (cancelled) first.
+    fn start(&self) -> bool;
     /// A worker ran it: its outcomes.
     fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End;
     /// It ended without outcomes.
     fn fail(self: Box<Self>, err: TaskError) -> End;
     /// Cancels it (a shutdown that cancels what is queued).
     fn cancel(self: Box<Self>) -> End;
+    /// Its worker killed it (or never started it) at the client's request:
+    /// it ends as cancelled, even though it was running.
+    fn cancelled(self: Box<Self>) -> End;
     /// How it ended, if something else (its handle, the timer) ended it.
     fn ended(&self) -> Option<End>;
 }
@@ -57,8 +60,8 @@ pub(super) struct Typed<T: Send + 'static> {
 }
 
 impl<T: Send + 'static> Slot for Typed<T> {
-    fn start(&self) {
-        let _ = self.producer.start();
+    fn start(&self) -> bool {
+        self.producer.start() == crate::core::cell::Start::Run
     }
 
     fn done(self: Box<Self>, outcomes: Vec<Outcome>, worker: String) -> End {
@@ -93,6 +96,10 @@ impl<T: Send + 'static> Slot for Typed<T> {
             .producer
             .end_noting(crate::core::state::Ending::Cancel, TaskError::cancelled());
         end
+    }
+
+    fn cancelled(self: Box<Self>) -> End {
+        self.producer.complete_noting(Err(TaskError::cancelled())).0
     }
 
     fn ended(&self) -> Option<End> {
@@ -134,8 +141,8 @@ pub(super) struct Pending {
     worker: Option<std::sync::Arc<str>>,
     /// Its message's sequence number in the stream, once published.
     seq: Option<u64>,
-    /// A worker of another build has seen it: the match timer runs.
-    mismatch: bool,
+    /// When its message was stored (the match timeout counts from then).
+    published: Option<std::time::Instant>,
 }
 
 /// The client's state, shared by the executor's clones and the runtime's
@@ -145,6 +152,10 @@ pub(super) struct Shared {
     pub(super) build: String,
     pub(super) subject: String,
     pub(super) match_timeout: Duration,
+    /// The consumer of this client's build's workers.
+    pub(super) consumer: String,
+    /// Where its tasks' cancel requests go (see `cancel.rs`).
+    pub(super) requests: super::cancel::Requests,
     pub(super) js: jetstream::Context,
     pub(super) stream: stream::Stream,
     /// The results stream, where `collect` looks for a stored reply.
@@ -182,8 +193,9 @@ impl Shared {
     pub(super) fn new(
         id: String,
         build: String,
-        subject: String,
+        (subject, consumer): (String, String),
         match_timeout: Duration,
+        requests: super::cancel::Requests,
         js: jetstream::Context,
         (stream, results): (stream::Stream, stream::Stream),
         replies: String,
@@ -197,6 +209,8 @@ impl Shared {
             build,
             subject,
             match_timeout,
+            consumer,
+            requests,
             js,
             stream,
             results,
@@ -222,7 +236,7 @@ impl Shared {
                 started: false,
                 worker: None,
                 seq: None,
-                mismatch: false,
+                published: None,
             },
         );
     }
@@ -241,7 +255,7 @@ impl Shared {
                 started: false,
                 worker: None,
                 seq: None,
-                mismatch: false,
+                published: None,
             },
         );
         Ok(())
@@ -330,6 +344,18 @@ impl Shared {
         self.drained.notify_all();
     }
 
+    /// Asks the workers running the client's tasks to kill them (a
+    /// shutdown that cancels running work); each handle resolves as
+    /// cancelled when its worker has.
+    pub(super) fn cancel_running(&self) {
+        let pending = self.pending.lock();
+        for (task, p) in pending.iter() {
+            if p.started {
+                self.requests.send(*task);
+            }
+        }
+    }
+
     /// A task's message is on its way to the work queue.
     pub(super) fn sending(&self) {
         let _pending = self.pending.lock();
@@ -387,18 +413,19 @@ impl Shared {
 
     /// Forgets the tasks that something else ended (a handle's cancel, the
     /// deadline timer): their replies, if any come, are ignored. The
-    /// message of one that no worker had started leaves the queue first
-    /// (a worker that took it meanwhile runs it; its reply is ignored).
+    /// message of one that no worker had started leaves the queue first;
+    /// for a cancelled one, a cancel request follows, so that a worker that
+    /// took it in that instant kills it (its reply is ignored).
     pub(super) async fn sweep(&self) {
-        let (ended, seqs): (Vec<u64>, Vec<u64>) = {
+        let (ended, seqs): (Vec<u64>, Vec<(u64, u64, bool)>) = {
             let pending = self.pending.lock();
             let mut ended = Vec::new();
             let mut seqs = Vec::new();
             for (task, p) in pending.iter() {
-                if p.slot.ended().is_some() {
+                if let Some(end) = p.slot.ended() {
                     ended.push(*task);
                     if let (false, Some(seq)) = (p.started, p.seq) {
-                        seqs.push(seq);
+                        seqs.push((*task, seq, end == End::Cancelled));
                     }
                 }
             }
@@ -407,8 +434,11 @@ impl Shared {
         if ended.is_empty() {
             return;
         }
-        for seq in seqs {
+        for (task, seq, cancelled) in seqs {
             let _ = self.stream.delete_message(seq).await;
+            if cancelled {
+                self.requests.send(task);
+            }
         }
         let ends: Vec<(u64, End)> = {
             let mut pending = self.pending.lock();
@@ -438,6 +468,7 @@ impl Shared {
         match self.pending.lock().get_mut(&task) {
             Some(p) => {
                 p.seq = Some(seq);
+                p.published = Some(std::time::Instant::now());
                 p.slot.ended().is_none()
             }
             None => false,
@@ -451,10 +482,16 @@ impl Shared {
             Reply::Started { worker, .. } => {
                 let known = match self.pending.lock().get_mut(&task) {
                     Some(p) => {
-                        p.started = true;
-                        p.worker = Some(worker.as_str().into());
-                        p.slot.start();
-                        true
+                        // One cancelled first stays unstarted: the sweep takes
+                        // its message out and asks its worker to kill it. A
+                        // second note (a redelivery) finds the cell started.
+                        if !p.started {
+                            p.started = p.slot.start();
+                        }
+                        if p.started {
+                            p.worker = Some(worker.as_str().into());
+                        }
+                        p.started
                     }
                     None => false,
                 };
@@ -479,40 +516,63 @@ impl Shared {
                 task,
                 TaskError::cluster(format!("the task failed on worker {worker}: {message}")),
             ),
-            Reply::Mismatch { worker, build, .. } => {
-                let first = match self.pending.lock().get_mut(&task) {
-                    Some(p) if !p.started && !p.mismatch => {
-                        p.mismatch = true;
-                        true
-                    }
-                    _ => false,
-                };
-                if first {
-                    let shared = self.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(shared.match_timeout).await;
-                        shared.no_match(task, &worker, &build).await;
-                    });
-                }
-            }
+            Reply::Cancelled { .. } => self.end(task, u64::MAX, |slot| slot.cancelled()),
+            // Not sent since version 3: a worker sees only its build's.
+            Reply::Mismatch { .. } => {}
         }
     }
 
-    /// The match timeout of `task` passed: if no worker of our build has
-    /// started it, it fails, and its message leaves the queue.
-    async fn no_match(&self, task: u64, worker: &str, build: &str) {
-        let Some(p) = self.take_ending(task, |p| !p.started) else {
-            return;
+    /// Whether some task waits, stored in the queue, unstarted.
+    pub(super) fn has_unstarted(&self) -> bool {
+        self.pending
+            .lock()
+            .values()
+            .any(|p| !p.started && p.published.is_some())
+    }
+
+    /// Fails the tasks that have waited unstarted for the match timeout
+    /// while only workers of other builds (`others`) consumed the queue,
+    /// since `since`; their messages leave the queue.
+    pub(super) async fn no_match(&self, since: std::time::Instant, others: &[String]) {
+        let now = std::time::Instant::now();
+        let taken: Vec<(u64, Pending)> = {
+            let mut pending = self.pending.lock();
+            let late: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| {
+                    !p.started
+                        && p.slot.ended().is_none()
+                        && p.published.is_some_and(|at| {
+                            now.saturating_duration_since(at.max(since)) >= self.match_timeout
+                        })
+                })
+                .map(|(task, _)| *task)
+                .collect();
+            late.iter()
+                .filter_map(|t| {
+                    let p = pending.remove(t)?;
+                    // ORDERING: Relaxed: under `pending`'s lock.
+                    self.ending.fetch_add(1, Ordering::Relaxed);
+                    Some((*t, p))
+                })
+                .collect()
         };
-        live::ended(self.local(task), u64::MAX);
-        if let Some(seq) = p.seq {
-            let _ = self.stream.delete_message(seq).await;
+        for (task, p) in taken {
+            live::ended(self.local(task), u64::MAX);
+            if let Some(seq) = p.seq {
+                let _ = self.stream.delete_message(seq).await;
+            }
+            let err = TaskError::cluster(format!(
+                "no worker of build {} took the task within {:?}: workers of build {} consume \
+                 the queue, none of build {}",
+                self.build,
+                self.match_timeout,
+                others.join(", "),
+                self.build
+            ));
+            self.ended(p.slot.fail(err));
         }
-        let err = TaskError::cluster(format!(
-            "no worker of build {} took the task within {:?} (worker {worker} of build {build} left it)",
-            self.build, self.match_timeout
-        ));
-        self.ended(p.slot.fail(err));
+        self.drained.notify_all();
     }
 }
 
@@ -539,25 +599,17 @@ pub(super) async fn read_lost(shared: Arc<Shared>, mut advisories: async_nats::S
             continue;
         };
         let deliveries = json_u64(&message.payload, "deliveries").unwrap_or(0);
-        // Deliveries to workers of another build count too: a task that
-        // only such workers saw, and none started, ran out of them waiting
-        // for a worker of its build (before its match timeout).
-        let task = shared.pending.lock().iter().find_map(|(task, p)| {
-            (p.seq == Some(seq)).then_some((*task, p.mismatch && !p.started))
-        });
-        if let Some((task, unmatched)) = task {
-            let err = if unmatched {
-                TaskError::cluster(format!(
-                    "no worker of build {} took the task: it was delivered {deliveries} times \
-                     (max_deliveries), only to workers of other builds",
-                    shared.build
-                ))
-            } else {
-                TaskError::cluster(format!(
-                    "worker lost: the task was delivered {deliveries} times (max_deliveries) \
-                     and no worker finished it"
-                ))
-            };
+        // Only workers of its build were given it (see `settings::consumer`).
+        let task = shared
+            .pending
+            .lock()
+            .iter()
+            .find_map(|(task, p)| (p.seq == Some(seq)).then_some(*task));
+        if let Some(task) = task {
+            let err = TaskError::cluster(format!(
+                "worker lost: the task was delivered {deliveries} times (max_deliveries) \
+                 and no worker finished it"
+            ));
             shared.fail(task, err);
             // It stays in a work queue until acked: it leaves now.
             let _ = shared.stream.delete_message(seq).await;
@@ -616,7 +668,10 @@ pub(super) async fn publish(shared: Arc<Shared>, task: u64, bytes: Vec<u8>) {
     match acked {
         Ok(ack) => {
             if !shared.published(task, ack.sequence) {
+                // Ended meanwhile (cancelled, timed out): out of the queue,
+                // and a worker that took it in that instant kills it.
                 let _ = shared.stream.delete_message(ack.sequence).await;
+                shared.requests.send(task);
             }
         }
         Err(err) => shared.fail(

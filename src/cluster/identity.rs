@@ -21,8 +21,23 @@ pub(crate) fn default_build() -> String {
         .clone()
 }
 
+/// A build identity as one subject token (16 hex digits of its hash): its
+/// work queue is `<prefix>.tasks.<token>`, its consumer `workers-<token>`.
+pub(crate) fn token(build: &str) -> String {
+    format!("{:016x}", registry::hash_bytes(0, build.as_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_token_is_one_subject_token_per_build() {
+        let t = super::token("v1.2.3");
+        assert_eq!(t.len(), 16);
+        assert!(t.chars().all(|c| c.is_ascii_hexdigit()));
+        assert_eq!(t, super::token("v1.2.3"));
+        assert_ne!(t, super::token("v1.2.4"));
+    }
+
     #[test]
     fn the_default_is_stable_within_a_process() {
         let a = super::default_build();

@@ -35,12 +35,16 @@
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
 // - `settings.rs`: the server, the credentials, the stream and consumer,
 //   the feature's own tokio runtime (one thread, never user code);
-// - `identity.rs`: the build identity.
+// - `identity.rs`: the build identity;
+// - `cancel.rs`: cancel of a running task (a request to its worker);
+// - `matching.rs`: a queue per build, and the match timeout.
 
 mod builder;
+mod cancel;
 mod client;
 mod exec;
 mod identity;
+mod matching;
 mod presence;
 mod replies;
 mod settings;
@@ -264,6 +268,7 @@ impl ClusterExecutor {
             )));
             return handle;
         };
+        producer.set_request(shared.requests.hook(task));
         let slot = Box::new(Typed {
             producer,
             decode: one_decoder(),
@@ -405,6 +410,8 @@ impl ClusterExecutor {
                 return Ok(handle);
             }
         };
+        // A cancel of the running task asks its worker to kill it.
+        producer.set_request(self.shared().requests.hook(task));
         self.shared()
             .insert(task, Box::new(Typed { producer, decode }));
         // ORDERING: Relaxed: a count, read by `metrics`.
@@ -533,6 +540,9 @@ impl Executor for ClusterExecutor {
         self.shared().shut.store(true, Ordering::Release);
         if options.cancel_pending {
             self.shared().cancel_queued();
+        }
+        if options.cancel_running {
+            self.shared().cancel_running();
         }
         if !options.wait {
             return self.shared().drained_now();

@@ -7,6 +7,8 @@ use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer, stream};
 
+use super::identity;
+
 /// How to log in to the server.
 #[derive(Clone)]
 pub(crate) enum Auth {
@@ -79,15 +81,27 @@ impl Settings {
             .collect()
     }
 
-    /// The subject tasks are published to.
-    pub(crate) fn tasks_subject(&self) -> String {
-        format!("{}.tasks", self.prefix)
+    /// The subject the tasks of `build` are published to: one per build
+    /// identity, so a worker only ever pulls tasks of its own build.
+    pub(crate) fn tasks_subject(&self, build: &str) -> String {
+        format!("{}.tasks.{}", self.prefix, identity::token(build))
     }
 
     /// The stream that keeps the workers' replies (durable: a client that
     /// was away reads them when it is back).
     pub(crate) fn results_stream_name(&self) -> String {
         format!("{}_RESULTS", self.stream_name())
+    }
+
+    /// The stream that keeps cancel requests (a worker that takes a task
+    /// again after its first worker died looks there).
+    pub(crate) fn cancels_stream_name(&self) -> String {
+        format!("{}_CANCELS", self.stream_name())
+    }
+
+    /// The subject of the cancel request of a client's task.
+    pub(crate) fn cancel_subject(&self, client: &str, task: u64) -> String {
+        format!("{}.cancel.{client}.{task}", self.prefix)
     }
 
     /// The subjects of a client's replies: `<prefix>.results.<client>`,
@@ -97,9 +111,10 @@ impl Settings {
         format!("{}.results.{client}", self.prefix)
     }
 
-    /// The pull consumer every worker shares.
-    pub(crate) fn consumer_name(&self) -> &'static str {
-        "workers"
+    /// The pull consumer every worker of `build` shares (filtered on its
+    /// build's subject).
+    pub(crate) fn consumer_name(&self, build: &str) -> String {
+        format!("workers-{}", identity::token(build))
     }
 
     /// Checks what can be checked before connecting.
@@ -166,7 +181,7 @@ impl Settings {
         let stream = js
             .get_or_create_stream(stream::Config {
                 name: self.stream_name(),
-                subjects: vec![self.tasks_subject()],
+                subjects: vec![format!("{}.tasks.*", self.prefix)],
                 retention: stream::RetentionPolicy::WorkQueue,
                 storage: stream::StorageType::File,
                 ..Default::default()
@@ -180,6 +195,22 @@ impl Settings {
                     self.url
                 )
             })?;
+        if !stream
+            .cached_info()
+            .config
+            .subjects
+            .iter()
+            .any(|s| *s == format!("{}.tasks.*", self.prefix))
+        {
+            return Err(format!(
+                "the work queue (stream {}) on the NATS server at {} was made by an older \
+                 futurepool (one queue for every build): let it drain, then delete it \
+                 (`nats stream rm {}`)",
+                self.stream_name(),
+                self.url,
+                self.stream_name()
+            ));
+        }
         let results = js
             .get_or_create_stream(stream::Config {
                 name: self.results_stream_name(),
@@ -200,16 +231,23 @@ impl Settings {
         Ok((client, js, stream, results))
     }
 
-    /// The workers' shared pull consumer.
+    /// The shared pull consumer of the workers of `build`: it delivers only
+    /// that build's tasks, so a worker never sees (nor uses up a delivery
+    /// of) another build's. Its description is the build identity (what a
+    /// client names when no worker of its build is there).
     pub(crate) async fn consumer(
         &self,
         stream: &stream::Stream,
+        build: &str,
     ) -> Result<consumer::Consumer<consumer::pull::Config>, String> {
+        let name = self.consumer_name(build);
         stream
             .get_or_create_consumer(
-                self.consumer_name(),
+                &name,
                 consumer::pull::Config {
-                    durable_name: Some(self.consumer_name().to_owned()),
+                    durable_name: Some(name.clone()),
+                    description: Some(build.to_owned()),
+                    filter_subject: self.tasks_subject(build),
                     ack_policy: consumer::AckPolicy::Explicit,
                     ack_wait: self.ack_wait,
                     max_deliver: self.max_deliver,
@@ -217,7 +255,7 @@ impl Settings {
                 },
             )
             .await
-            .map_err(|err| format!("cannot set up the workers' consumer: {err}"))
+            .map_err(|err| format!("cannot set up the workers' consumer {name}: {err}"))
     }
 }
 

@@ -64,11 +64,16 @@ pub(crate) enum Reply {
         message: String,
     },
     /// 4: a worker of another build saw the task and left it in the queue.
+    /// Not sent since version 3 (a worker pulls only its own build's
+    /// tasks); kept so that the indices stay.
     Mismatch {
         task: u64,
         worker: String,
         build: String,
     },
+    /// 5: the client asked to cancel the task, and the worker that held it
+    /// killed its process (or never started it): it won't run again.
+    Cancelled { task: u64, worker: String },
 }
 
 /// On `<prefix>.workers` (version 3): a worker says it is there (when it
@@ -93,7 +98,8 @@ impl Reply {
             | Reply::Done { task, .. }
             | Reply::TimedOut { task, .. }
             | Reply::Failed { task, .. }
-            | Reply::Mismatch { task, .. } => *task,
+            | Reply::Mismatch { task, .. }
+            | Reply::Cancelled { task, .. } => *task,
         }
     }
 }
@@ -148,7 +154,7 @@ mod tests {
 
     #[test]
     fn another_version_is_refused_before_decoding() {
-        let err = decode::<Reply>(&[2, 0, 1, 0]).unwrap_err();
+        let err = decode::<Reply>(&[2, 0, 1, 1, b'w']).unwrap_err();
         assert!(err.contains("version 2"), "{err}");
         assert!(decode::<Reply>(&[3, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
     }
@@ -168,5 +174,19 @@ mod tests {
             (back.worker.as_str(), back.concurrency, back.leaving),
             ("h:7", 2, true)
         );
+    }
+
+    #[test]
+    fn a_cancelled_reply_is_the_sixth_variant() {
+        let bytes = encode(&Reply::Cancelled {
+            task: 7,
+            worker: "w".into(),
+        })
+        .unwrap();
+        assert_eq!(bytes, [3, 5, 7, 1, b'w']);
+        assert!(matches!(
+            decode::<Reply>(&bytes).unwrap(),
+            Reply::Cancelled { task: 7, .. }
+        ));
     }
 }

@@ -1,8 +1,10 @@
 //! [`Worker`]: the user's own binary in worker mode. It pulls tasks from the
-//! cluster's work queue (one pull consumer, shared by every worker), runs
+//! cluster's work queue (its build's pull consumer, which every worker of
+//! the build shares, and which holds only that build's tasks), runs
 //! each on a [`ProcessPool`] of its own, heartbeats while it runs, sends the
 //! outcome to the client that submitted it, and only then acks it: a worker
-//! that dies mid-task leaves it to be redelivered after the ack wait.
+//! that dies mid-task leaves it to be redelivered after the ack wait. A
+//! client's cancel request kills the task's process (see `cancel.rs`).
 //!
 //! The loop runs on the feature's runtime; it decodes only this crate's own
 //! messages (a task's argument and value stay encoded: the pool's worker
@@ -11,11 +13,12 @@
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::{self, AckKind, Message, consumer};
+use async_nats::jetstream::{self, AckKind, Message, consumer, stream};
 use futures_util::StreamExt;
 use serde_bytes::ByteBuf;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::cancel::{self, Held};
 use super::exec::{Exec, exec_fn};
 use super::identity;
 use super::presence;
@@ -76,6 +79,13 @@ pub struct Worker {
     nats: async_nats::Client,
     js: jetstream::Context,
     consumer: consumer::Consumer<consumer::pull::Config>,
+    /// The stream of cancel requests, the subscription to them, and what
+    /// says the connection is back (requests sent meanwhile were missed).
+    cancels: (
+        stream::Stream,
+        async_nats::Subscriber,
+        std::sync::Arc<tokio::sync::Notify>,
+    ),
 }
 
 impl fmt::Debug for Worker {
@@ -129,8 +139,8 @@ impl WorkerBuilder {
     }
 
     /// The build identity of the tasks this worker runs (by default, this
-    /// binary's); a task of another build is left in the queue for a worker
-    /// of its own. See [`ClusterBuilder::build_identity`](crate::ClusterBuilder::build_identity).
+    /// binary's): it pulls from that build's queue only, and never sees
+    /// (nor uses up a delivery of) a task of another build. See [`ClusterBuilder::build_identity`](crate::ClusterBuilder::build_identity).
     ///
     /// # Examples
     ///
@@ -244,10 +254,21 @@ impl WorkerBuilder {
             .build()?;
         let runtime = settings::runtime("futurepool-cluster-worker").map_err(fail)?;
         let settings = self.settings.clone();
-        let (nats, js, consumer) = settings::block_on(&runtime, async move {
-            let (nats, js, stream, _results) = settings.connect(None).await?;
-            let consumer = settings.consumer(&stream).await?;
-            Ok::<_, String>((nats, js, consumer))
+        let build = self.build.unwrap_or_else(identity::default_build);
+        let build_for = build.clone();
+        let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
+        let on_connect = reconnected.clone();
+        let (nats, js, consumer, cancels) = settings::block_on(&runtime, async move {
+            let (nats, js, stream, _results) = settings.connect(Some(on_connect)).await?;
+            // Subscribed before it pulls anything: no request for a task it
+            // holds can pass it.
+            let requests = nats
+                .subscribe(format!("{}.cancel.>", settings.prefix))
+                .await
+                .map_err(|err| format!("cannot subscribe to cancel requests: {err}"))?;
+            let cancels = cancel::stream(&js, &settings).await?;
+            let consumer = settings.consumer(&stream, &build_for).await?;
+            Ok::<_, String>((nats, js, consumer, (cancels, requests, reconnected)))
         })
         .map_err(fail)?;
         // The work queue's own ack wait (whoever created it set it): the
@@ -257,7 +278,7 @@ impl WorkerBuilder {
         let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
         Ok(Worker {
             name: format!("{}:{}", host.trim(), std::process::id()),
-            build: self.build.unwrap_or_else(identity::default_build),
+            build,
             settings,
             concurrency: self.concurrency,
             sigterm: self.sigterm,
@@ -266,6 +287,7 @@ impl WorkerBuilder {
             nats,
             js,
             consumer,
+            cancels,
         })
     }
 }
@@ -322,7 +344,16 @@ impl Worker {
             nats,
             js,
             consumer,
+            cancels: (cancels, requests, reconnected),
         } = self;
+        let held = Arc::new(Held::default());
+        runtime.spawn(cancel::listen(held.clone(), requests));
+        runtime.spawn(cancel::recheck(
+            held.clone(),
+            cancels.clone(),
+            settings.prefix.clone(),
+            reconnected,
+        ));
         let job = Job {
             settings,
             build,
@@ -330,6 +361,8 @@ impl Worker {
             pool: pool.clone(),
             nats,
             js,
+            held,
+            cancels,
         };
         settings::block_on(
             &runtime,
@@ -348,6 +381,10 @@ struct Job {
     pool: ProcessPool,
     nats: async_nats::Client,
     js: jetstream::Context,
+    /// The tasks it holds, for cancel requests to reach.
+    held: Arc<Held>,
+    /// The stored cancel requests (looked up for a task taken again).
+    cancels: stream::Stream,
 }
 
 /// The pull loop: one task per free slot, until SIGTERM.
@@ -456,19 +493,35 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let to = format!("{}.{id}", job.settings.results_subject(&task.client));
     let worker = job.name.clone();
     if task.build != job.build {
-        note(
-            job,
-            &to,
-            &Reply::Mismatch {
-                task: id,
-                worker,
-                build: job.build.clone(),
-            },
-        )
-        .await;
-        let _ = message
-            .ack_with(AckKind::Nak(Some(Duration::from_millis(100))))
-            .await;
+        // Its build's queue is this worker's (a hash collision, or a
+        // message not of a client's making): nobody here can run it.
+        let failed = Reply::Failed {
+            task: id,
+            worker,
+            message: format!(
+                "it reached a worker of build {} (the task's is {})",
+                job.build, task.build
+            ),
+        };
+        if end(job, &to, &failed).await.is_ok() {
+            let _ = message.ack_with(AckKind::Term).await;
+        }
+        return;
+    }
+    // Held from here, before `Started`: see `cancel.rs`.
+    let mut holding = job.held.hold(&task.client, id);
+    // Taken again (its worker died): its cancel may have been asked
+    // meanwhile, and never reached a worker.
+    let again = message.info().is_ok_and(|info| info.delivered > 1);
+    let requested = again
+        && cancel::requested(&job.cancels, &job.settings.cancel_subject(&task.client, id)).await;
+    if requested || holding.cancel.try_recv().is_ok() {
+        if end(job, &to, &Reply::Cancelled { task: id, worker })
+            .await
+            .is_ok()
+        {
+            let _ = message.ack().await;
+        }
         return;
     }
     let now = now_ms();
@@ -520,11 +573,20 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
             tokio::pin!(running);
             let mut beat = tokio::time::interval(job.settings.ack_wait / 3);
             beat.tick().await;
+            let mut asked = false;
             let outcome = loop {
                 tokio::select! {
                     outcome = &mut running => break outcome,
                     _ = beat.tick() => {
                         let _ = message.ack_with(AckKind::Progress).await;
+                    }
+                    request = &mut holding.cancel, if !asked => {
+                        asked = true;
+                        if request.is_ok() {
+                            // Kills its process, unless it has just ended:
+                            // then its outcome is the answer.
+                            running.cancel();
+                        }
                     }
                 }
             };
@@ -535,6 +597,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
                     outcomes,
                 },
                 Err(err) if err.is_timeout() => Reply::TimedOut { task: id, worker },
+                Err(err) if err.is_cancelled() => Reply::Cancelled { task: id, worker },
                 Err(err) => Reply::Failed {
                     task: id,
                     worker,

@@ -125,6 +125,15 @@ pub(crate) type Callback<T> = Box<dyn FnOnce(Result<&T, &TaskError>) + Send + 's
 /// cancelled or times out: the process pool kills the worker process.
 pub(crate) type Hook = Box<dyn FnOnce() + Send + 'static>;
 
+/// What a backend runs when a handle asks to cancel a running task that it
+/// can't stop from here (not [cancellable](TaskSpec::cancellable)): a
+/// *request*, e.g. the cluster's message asking the worker that runs the
+/// task to kill it. The task stays running until its producer ends it (as
+/// cancelled, once the stop is known to have taken effect; or with its
+/// outcome, if that came first). Runs once, on the thread that cancels,
+/// outside the cell's lock; it must not block, and it runs no user code.
+pub(crate) type Request = Box<dyn FnOnce() + Send + 'static>;
+
 /// Who is ending a task, and so where its done-callbacks may run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Caller {
@@ -220,6 +229,8 @@ struct Waiting<T> {
     hook: Option<Hook>,
     /// Whether the hook ran since it was installed.
     hook_fired: bool,
+    /// The backend's cancel request, until a `cancel` sends it.
+    request: Option<Request>,
 }
 
 impl<T> Default for Waiting<T> {
@@ -230,6 +241,7 @@ impl<T> Default for Waiting<T> {
             watchers: Vec::new(),
             hook: None,
             hook_fired: false,
+            request: None,
         }
     }
 }
@@ -486,6 +498,19 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         true
     }
 
+    /// Installs the backend's cancel [`Request`]: what a handle's `cancel`
+    /// runs, once, if it finds the task running and not cancellable.
+    /// Returns `false`, dropping `request` unrun, if the task has ended.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn set_request(&self, request: Request) -> bool {
+        let mut st = self.state.lock();
+        if st.phases.end().is_some() {
+            return false;
+        }
+        st.waiting().request = Some(request);
+        true
+    }
+
     /// Removes the stop hook; returns whether it ran while installed.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn clear_hook(&self) -> bool {
@@ -519,9 +544,17 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             Err(mut st) => {
                 let cancelled = st.phases.end() == Some(End::Cancelled);
                 let claimed = !st.phases.started() && !std::mem::replace(&mut st.claimed, true);
+                // Running, and only its backend's request can stop it.
+                let request = match (st.phases.phase(), &mut st.waiting) {
+                    (Phase::Running, Some(w)) => w.request.take(),
+                    _ => None,
+                };
                 drop(st);
                 if claimed {
                     self.discard_claimed();
+                }
+                if let Some(request) = request {
+                    request();
                 }
                 cancelled
             }

@@ -29,7 +29,7 @@
 //! [lets go](Producer::let_go) without ending the task.
 
 use super::cell::{
-    Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Start, TaskSpec, release,
+    Caller, Cancel, Cell, Deferred, Hook, Outcome, Payload, Request, Start, TaskSpec, release,
 };
 use super::handle::TaskHandle;
 use super::state::{End, Ending, Phase};
@@ -188,6 +188,14 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         self.cell().set_hook(hook)
     }
 
+    /// See [`Cell::set_request`]: what a handle's `cancel` of the running
+    /// task sends, where the backend can only ask for it to stop (the
+    /// cluster); the task then runs on until this producer ends it.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    pub(crate) fn set_request(&self, request: Request) -> bool {
+        self.cell().set_request(request)
+    }
+
     /// See [`Cell::clear_hook`]: removes it; whether it ran.
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
     pub(crate) fn clear_hook(&self) -> bool {
@@ -333,5 +341,48 @@ impl<T: Send + 'static, P: Payload> std::fmt::Debug for Producer<T, P> {
             s.field("id", &cell.id()).field("state", &cell.describe());
         }
         s.finish_non_exhaustive()
+    }
+}
+
+#[cfg(all(test, not(futurepool_loom)))]
+mod tests {
+    use super::*;
+    use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+
+    #[test]
+    fn a_cancel_of_a_running_task_that_only_a_request_can_stop_sends_it_once() {
+        let (producer, handle) = new_task::<u8, ()>((), TaskSpec::default(), Caller::Internal);
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        assert!(producer.set_request(Box::new(move || {
+            // ORDERING: Relaxed: a count, read after `cancel` returns.
+            counter.fetch_add(1, Ordering::Relaxed);
+        })));
+        assert_eq!(producer.start(), Start::Run);
+        // A request, not a cancellation: the task runs on.
+        assert!(!handle.cancel());
+        assert!(!handle.cancel());
+        assert_eq!(sent.load(Ordering::Relaxed), 1, "sent once");
+        assert!(!handle.is_done());
+        // The backend learns that the stop took effect: cancelled.
+        let (end, _) = producer.complete_noting(Err(TaskError::cancelled()));
+        assert_eq!(end, End::Cancelled);
+        assert!(handle.is_cancelled());
+        assert!(handle.cancel(), "it ended by cancellation");
+    }
+
+    #[test]
+    fn a_queued_task_is_cancelled_at_once_and_its_request_never_sent() {
+        let (producer, handle) = new_task::<u8, ()>((), TaskSpec::default(), Caller::Internal);
+        let sent = Arc::new(AtomicUsize::new(0));
+        let counter = sent.clone();
+        producer.set_request(Box::new(move || {
+            // ORDERING: Relaxed: a count.
+            counter.fetch_add(1, Ordering::Relaxed);
+        }));
+        assert!(handle.cancel());
+        assert_eq!(sent.load(Ordering::Relaxed), 0);
+        assert_eq!(producer.start(), Start::Gone);
+        assert!(!producer.set_request(Box::new(|| {})), "it has ended");
     }
 }

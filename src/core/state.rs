@@ -23,7 +23,7 @@
 //! | `start` (producer)                      | `Running` | refused (already started) | refused |
 //! | `complete` (producer, with an outcome)  | `Completing` (a promise kept without starting) | `Completing` | lost: the outcome is handed back to the producer, which drops it on its own thread |
 //! | `fail` (producer: shutdown, broken pool, worker death, refusal, the producer dropped unfinished) | `Completing` (error) | `Completing` (error) | lost |
-//! | `cancel` (a handle, or a shutdown that cancels queued work) | `Completing` (cancelled) | `Completing` (cancelled) if the task is *cancellable*, else refused: it stays `Running` | lost (`cancel` reports whether the task ended *by* cancellation) |
+//! | `cancel` (a handle, or a shutdown that cancels queued work) | `Completing` (cancelled) | `Completing` (cancelled) if the task is *cancellable*, else refused: it stays `Running` (and the backend's cancel *request*, if it installed one, is sent) | lost (`cancel` reports whether the task ended *by* cancellation) |
 //! | `expire` (the deadline timer, or a worker that finds the deadline passed) | `Completing` (timeout) | `Completing` (timeout) | lost |
 //! | `publish` (the winner, after the callbacks) | -- | -- | `Completing` to `Done`; `Done` is final |
 //!
@@ -33,6 +33,13 @@
 //! checks (a [`Promise`](crate::Promise) is its own token). A deadline ends a
 //! running task whether or not it is cancellable: its handle reports the
 //! timeout, and what still runs is asked to stop where it can be.
+//!
+//! A backend that can only *ask* for a running task to stop (the cluster: the
+//! task runs on another machine) leaves it not cancellable and installs a
+//! [`Request`](super::cell::Request): a refused `cancel` sends it, and the task
+//! stays `Running` until its producer ends it, with `complete` (a cancelled
+//! error once the stop is known to have taken effect, or the task's outcome if
+//! that came first).
 //!
 //! When a running task is ended by `cancel` or `expire`, the winner signals
 //! its token and runs the backend's cancel hook (under the cell's lock, see

@@ -122,7 +122,11 @@ impl ShutdownOptions {
     ///   that were submitted with a [`CancelToken`](crate::CancelToken)
     ///   (their tokens are signalled, their handles report cancelled at
     ///   once; the closures return when they next check). A closure without
-    ///   a token runs to its end, and a waiting shutdown waits for it.
+    ///   a token runs to its end, and a waiting shutdown waits for it;
+    /// - a **cluster** asks the workers running its tasks to kill them (as
+    ///   a handle's [`cancel`](crate::TaskHandle::cancel) does): their
+    ///   handles report cancelled once the workers have (or their outcome,
+    ///   if they ended first), and a waiting shutdown waits for that.
     ///
     /// # Examples
     ///

@@ -200,6 +200,12 @@ impl<T> TaskHandle<T> {
     ///   process.
     /// - A running thread-pool task without a token can't be stopped
     ///   (threads can't be killed): returns `false`.
+    /// - A running **cluster** task can only be asked to stop: `cancel`
+    ///   sends the request to the worker that runs it and returns `false`
+    ///   (not cancelled *yet*). The handle resolves as cancelled once the
+    ///   worker has killed the task's process (then
+    ///   [`is_cancelled`](Self::is_cancelled) and later `cancel` calls
+    ///   return `true`), or with the task's outcome if it ended first.
     /// - A task that already ended returns whether it ended by cancellation.
     ///
     /// Done-callbacks run in this call when it cancels the task.
