@@ -34,7 +34,8 @@
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
 // - `settings.rs`: the server, the credentials, the stream and consumer,
 //   the feature's own tokio runtime (one thread, never user code);
-// - `identity.rs`: the build identity.
+// - `identity.rs`: the build identity;
+// - `tls.rs`: the builders' TLS options.
 
 mod builder;
 mod client;
@@ -42,6 +43,7 @@ mod exec;
 mod identity;
 mod replies;
 mod settings;
+mod tls;
 mod wire;
 mod worker;
 
