@@ -143,13 +143,20 @@ fn pki() -> Option<&'static Pki> {
             "keyUsage=critical,keyCertSign,cRLSign",
         ]);
         openssl(&dir, &ca);
-        // The server's and a client's, signed by the CA.
-        for (name, ext) in [
+        // Another CA, which signs the stranger's certificate.
+        let mut other = vec!["req", "-x509", "-days", "2", "-subj", "/CN=another CA"];
+        other.extend(ec);
+        other.extend(["-keyout", "other-ca-key.pem", "-out", "other-ca.pem"]);
+        openssl(&dir, &other);
+        // The server's and a client's, signed by the CA; the stranger's.
+        for (name, ext, ca) in [
             (
                 "server",
                 "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n",
+                "ca",
             ),
-            ("client", "extendedKeyUsage=clientAuth\n"),
+            ("client", "extendedKeyUsage=clientAuth\n", "ca"),
+            ("stranger", "extendedKeyUsage=clientAuth\n", "other-ca"),
         ] {
             std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
             let key = format!("{name}-key.pem");
@@ -159,6 +166,7 @@ fn pki() -> Option<&'static Pki> {
             req.extend(ec);
             openssl(&dir, &req);
             let (cert, extfile) = (format!("{name}.pem"), format!("{name}.ext"));
+            let (ca_cert, ca_key) = (format!("{ca}.pem"), format!("{ca}-key.pem"));
             openssl(
                 &dir,
                 &[
@@ -167,9 +175,9 @@ fn pki() -> Option<&'static Pki> {
                     "-in",
                     &csr,
                     "-CA",
-                    "ca.pem",
+                    &ca_cert,
                     "-CAkey",
-                    "ca-key.pem",
+                    &ca_key,
                     "-CAcreateserial",
                     "-days",
                     "2",
@@ -307,7 +315,7 @@ fn requiring_tls_of_a_server_without_it_is_refused_at_build() {
 }
 
 #[test]
-fn a_server_that_verifies_clients_takes_only_a_client_with_a_certificate() {
+fn a_server_that_verifies_clients_takes_only_a_client_with_a_certificate_of_its_ca() {
     let Some(pki) = pki() else { return };
     let server = tls_server(pki, true);
     let p = prefix("verify");
@@ -323,7 +331,28 @@ fn a_server_that_verifies_clients_takes_only_a_client_with_a_certificate() {
         msg.starts_with("the TLS handshake with the NATS server"),
         "{msg}"
     );
-    assert!(msg.contains("tls_client_certificate"), "{msg}");
+    assert!(
+        msg.contains("the server wants a client certificate"),
+        "{msg}"
+    );
+    // A certificate another CA signed.
+    let err = ClusterExecutor::builder(&server.url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .tls_root_certificates(&pki.ca)
+        .tls_client_certificate(
+            pki.dir.join("stranger.pem"),
+            pki.dir.join("stranger-key.pem"),
+        )
+        .build()
+        .unwrap_err();
+    let msg = err.to_string();
+    eprintln!("refused: {msg}");
+    assert!(
+        msg.starts_with("the TLS handshake with the NATS server"),
+        "{msg}"
+    );
+    assert!(msg.contains("the server refused the certificate"), "{msg}");
     let _worker = start_worker(&server.url, &p, pki, true);
     let pool = ClusterExecutor::builder(&server.url)
         .user_password(USER, PASSWORD)

@@ -98,9 +98,15 @@ pub(crate) fn failure(err: &async_nats::ConnectError, url: &str) -> Option<Strin
         rustls::Error::InvalidCertificate(_) => {
             " (is the CA that signed the server's certificate given with `tls_root_certificates`?)"
         }
-        rustls::Error::AlertReceived(_) => {
-            " (does the server want a client certificate? see `tls_client_certificate`)"
+        rustls::Error::AlertReceived(rustls::AlertDescription::CertificateRequired) => {
+            " (the server wants a client certificate: see `tls_client_certificate`)"
         }
+        rustls::Error::AlertReceived(
+            rustls::AlertDescription::BadCertificate
+            | rustls::AlertDescription::UnknownCA
+            | rustls::AlertDescription::CertificateUnknown
+            | rustls::AlertDescription::CertificateExpired,
+        ) => " (the server refused the certificate given with `tls_client_certificate`)",
         rustls::Error::InvalidMessage(_) | rustls::Error::InappropriateMessage { .. } => {
             " (is the server set up for TLS?)"
         }
