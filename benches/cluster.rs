@@ -76,6 +76,12 @@ fn main() {
     // start here and never return.
     futurepool::process::init();
     if let Ok(spec) = std::env::var(WORKER_ENV) {
+        // Killed if the bench dies (the server dies with it).
+        #[cfg(target_os = "linux")]
+        // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
+        unsafe {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        }
         let (url, prefix) = spec.split_once('|').expect("url|prefix");
         let worker = Worker::builder(url)
             .user_password(USER, PASSWORD)

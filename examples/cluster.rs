@@ -181,6 +181,7 @@ fn fail(msg: &str) -> ! {
 fn run_worker(url: &str, started_here: bool) {
     #[cfg(target_os = "linux")]
     if started_here {
+        // (When the thread that started it ends: `main`'s, here.)
         // SAFETY: prctl(PR_SET_PDEATHSIG) only sets a flag of this process.
         unsafe {
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
