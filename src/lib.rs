@@ -463,7 +463,8 @@
 //! - `cluster` (off by default; implies `process`): a cluster of workers
 //!   over NATS JetStream (`ClusterExecutor`, `cluster::Worker`; see "Beyond
 //!   one machine: a cluster" when it is enabled). Adds `async-nats` 0.51
-//!   (without its default features: no TLS backend), `tokio` (its runtime,
+//!   (without its default features; on Linux with `ring`, its TLS crypto
+//!   provider), `tokio` (its runtime,
 //!   internal to the feature) and `futures-util`. Needs **Rust 1.89+**;
 //!   the crate without it keeps its `rust-version` (1.85).
 //! - `indicatif` (off by default): progress bars.

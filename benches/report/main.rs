@@ -5,6 +5,7 @@
 //! them; a bench target only so that `cargo test` doesn't build it.
 
 mod before_after;
+mod cluster;
 #[path = "../peers/mod.rs"]
 mod peers;
 mod results;
@@ -267,6 +268,8 @@ fn main() {
     let py_thread = load_python(&mut results, "python_thread.json");
     // Its Python version is the same as the thread pool script's.
     let _ = load_python(&mut results, "python_process.json");
+    // Dask's LocalCluster, beside the cluster (workload 11).
+    let _ = load_python(&mut results, "dask_cluster.json");
     let res_dir = peers::target_dir().join("bench-results");
     let memory = read_json(&res_dir.join("memory.json"));
     let py_memory = read_json(&res_dir.join("python_thread.json")).map(|j| j["memory"].clone());
@@ -738,6 +741,8 @@ fn main() {
         );
         table(&mut md, prows, "futurepool map", Unit::Time, None);
     }
+
+    cluster::section(&mut md, &results, &mut targets);
 
     // Targets.
     let mut t = String::new();

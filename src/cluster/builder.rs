@@ -33,7 +33,7 @@ use crate::loom::sync::Arc;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct ClusterBuilder {
-    settings: Settings,
+    pub(super) settings: Settings,
     build: Option<String>,
     match_timeout: Duration,
     client_id: Option<String>,

@@ -37,7 +37,8 @@
 //   the feature's own tokio runtime (one thread, never user code);
 // - `identity.rs`: the build identity;
 // - `cancel.rs`: cancel of a running task (a request to its worker);
-// - `matching.rs`: a queue per build, and the match timeout.
+// - `matching.rs`: a queue per build, and the match timeout;
+// - `tls.rs`: the builders' TLS options.
 
 mod builder;
 mod cancel;
@@ -48,6 +49,7 @@ mod matching;
 mod presence;
 mod replies;
 mod settings;
+mod tls;
 mod wire;
 mod worker;
 

@@ -52,6 +52,7 @@ pub(crate) struct Settings {
     pub(crate) connect_timeout: Duration,
     /// How long the results stream keeps a reply (its `max_age`).
     pub(crate) result_ttl: Duration,
+    pub(crate) tls: super::tls::Tls,
 }
 
 impl Settings {
@@ -64,6 +65,7 @@ impl Settings {
             max_deliver: 5,
             connect_timeout: Duration::from_secs(5),
             result_ttl: Duration::from_secs(24 * 60 * 60),
+            tls: super::tls::Tls::default(),
         }
     }
 
@@ -135,7 +137,7 @@ impl Settings {
         if self.max_deliver < 1 {
             return Err("max_deliveries must be at least 1".to_owned());
         }
-        Ok(())
+        self.tls.validate()
     }
 
     /// Connects, and makes (or finds) the work queue's stream and the
@@ -167,8 +169,12 @@ impl Settings {
             Auth::UserPassword(user, pass) => options.user_and_password(user.clone(), pass.clone()),
             Auth::Token(token) => options.token(token.clone()),
         };
+        options = self.tls.apply(options);
         let client = options.connect(self.url.as_str()).await.map_err(|err| {
             use async_nats::ConnectErrorKind as K;
+            if let Some(tls) = super::tls::failure(&err, &self.url) {
+                return tls;
+            }
             match err.kind() {
                 K::AuthorizationViolation | K::Authentication => format!(
                     "the NATS server at {} refused the credentials: {err}",

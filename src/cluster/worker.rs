@@ -41,7 +41,7 @@ use crate::process_pool::ProcessPool;
 #[derive(Debug, Clone)]
 #[must_use]
 pub struct WorkerBuilder {
-    settings: Settings,
+    pub(super) settings: Settings,
     build: Option<String>,
     concurrency: usize,
     sigterm: bool,

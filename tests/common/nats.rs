@@ -193,3 +193,54 @@ impl Drop for Restartable {
         let _ = std::fs::remove_dir_all(&self.store);
     }
 }
+
+/// A server of the test binary's own with TLS: `cert` and `key` are its
+/// certificate and key (PEM); with `verify`, its clients must show a
+/// certificate signed by that CA. User/password auth as [`server`]'s. It
+/// dies with the test binary, and then `remove` (say, the directory of the
+/// certificates) goes with its store.
+pub fn start_tls(cert: &Path, key: &Path, verify: Option<&Path>, remove: &Path) -> Server {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let store = fresh_store(&format!("futurepool-nats-tls-{}-{n}", std::process::id()));
+    let port = free_port();
+    let bin = binary();
+    let mut tls = format!(
+        "--tls --tlscert '{}' --tlskey '{}'",
+        cert.display(),
+        key.display()
+    );
+    if let Some(ca) = verify {
+        tls += &format!(" --tlsverify --tlscacert '{}'", ca.display());
+    }
+    let script = format!(
+        "\"$0\" -a 127.0.0.1 -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} {tls} 2>&1 & \
+         pid=$!; read _; kill -9 $pid; wait $pid; rm -rf '{store}' '{remove}'",
+        store = store.display(),
+        remove = remove.display()
+    );
+    let mut keeper = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg(&bin)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+    let out = keeper.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if line.contains("Server is ready") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(30))
+        .unwrap_or_else(|_| panic!("{} didn't become ready with TLS", bin.display()));
+    Server {
+        url: format!("nats://127.0.0.1:{port}"),
+        _keeper: Mutex::new(keeper),
+    }
+}
