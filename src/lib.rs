@@ -558,7 +558,7 @@ pub use crate::process_pool::{
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-pub use crate::remote::RemoteFn;
+pub use crate::remote::{RemoteFn, Scattered};
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
 /// line a program calls first in `main`. It exists on every platform, and

@@ -209,6 +209,30 @@ impl ClusterBuilder {
         self
     }
 
+    /// The largest payload the cluster carries through its object store:
+    /// a task's encoded arguments (or a map chunk's) or its results above
+    /// the server's message limit (`max_payload`, 1 MiB by default) go
+    /// through the JetStream object store `<PREFIX>_OBJECTS`, up to this
+    /// size; above it, the task's handle fails
+    /// ([`TaskError::is_too_large`](crate::TaskError::is_too_large)), as
+    /// does [`scatter`](crate::ClusterExecutor::scatter). 1 GiB by default
+    /// (the process pool's own limit). Workers have their own
+    /// ([`WorkerBuilder::max_object_size`](crate::cluster::WorkerBuilder::max_object_size)),
+    /// for results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222")
+    ///     .max_object_size(64 << 20);
+    /// assert!(format!("{b:?}").contains("max_object: 67108864"));
+    /// ```
+    #[doc(alias = "max_payload")]
+    pub fn max_object_size(mut self, bytes: u64) -> Self {
+        self.settings.max_object = bytes;
+        self
+    }
+
     /// How long `build` waits for the server; 5 s by default.
     ///
     /// # Examples
@@ -294,9 +318,10 @@ impl ClusterBuilder {
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, results, replies, lost, start))
+            let objects = super::objects::Objects::new(&nats, js.clone(), &settings);
+            Ok::<_, String>((js, stream, results, replies, lost, start, objects))
         });
-        let (js, stream, results, replies, lost, start) = connected.map_err(fail)?;
+        let (js, stream, results, replies, lost, start, objects) = connected.map_err(fail)?;
         let shared = Arc::new(Shared::new(
             id,
             self.build.unwrap_or_else(identity::default_build),
@@ -306,6 +331,7 @@ impl ClusterBuilder {
             (stream, results),
             replies_prefix,
             start,
+            Arc::new(objects),
         ));
         runtime.spawn(replies::read_replies(
             Arc::downgrade(&shared),

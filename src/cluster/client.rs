@@ -165,6 +165,8 @@ pub(super) struct Shared {
     pub(super) counters: Counters,
     pub(super) submitted: AtomicUsize,
     pub(super) shut: AtomicBool,
+    /// The object store: large payloads, scattered values.
+    pub(super) objects: Arc<super::objects::Objects>,
 }
 
 impl Shared {
@@ -179,6 +181,7 @@ impl Shared {
         (stream, results): (stream::Stream, stream::Stream),
         replies: String,
         first_reply: u64,
+        objects: Arc<super::objects::Objects>,
     ) -> Shared {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -200,6 +203,7 @@ impl Shared {
             counters: Counters::new(),
             submitted: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
+            objects,
         }
     }
 
@@ -236,7 +240,7 @@ impl Shared {
 
     /// Ends `task` by `end` (which says how it ended) if the client still
     /// waits for it, and counts it before a shutdown can see it gone.
-    fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
+    pub(super) fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
         let taken = self.pending.lock().remove(&task);
         if let Some(p) = taken {
             self.counters.count(end(p.slot));
@@ -281,7 +285,7 @@ impl Shared {
     }
 
     /// A task's message is in the work queue, or never will be.
-    fn sent(&self) {
+    pub(super) fn sent(&self) {
         {
             let _pending = self.pending.lock();
             // ORDERING: Relaxed: under `pending`'s lock.
@@ -416,6 +420,20 @@ impl Shared {
                     });
                 }
             }
+            Reply::DoneObject { worker, object, .. } => {
+                tokio::spawn(super::objects::fetch_done(
+                    self.clone(),
+                    task,
+                    worker,
+                    object,
+                ));
+            }
+            Reply::TooLarge {
+                worker, message, ..
+            } => self.fail(
+                task,
+                TaskError::too_large(format!("on worker {worker}: {message}")),
+            ),
         }
     }
 

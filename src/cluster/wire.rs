@@ -11,7 +11,7 @@ use crate::remote::registry::Outcome;
 
 /// The version of the cluster's messages. Any change to what follows bumps
 /// it: the encoding is not self-describing.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 
 /// A task in the work queue: everything a worker needs to run it and to
 /// answer.
@@ -40,6 +40,14 @@ pub(crate) struct TaskMsg {
     pub(crate) time_limit_ms: Option<u64>,
     /// Which submission of the task this is (0: the first).
     pub(crate) attempt: u32,
+    /// Set when the arguments were too large for the message: the name of
+    /// the object (in the `<PREFIX>_OBJECTS` object store) that holds
+    /// them, encoded as `args` would be; `args` is then empty.
+    pub(crate) args_object: Option<String>,
+    /// The scattered objects the arguments name (`Scattered` values
+    /// written as names): the worker fetches each (once) before it runs
+    /// the task.
+    pub(crate) scattered: Vec<String>,
 }
 
 /// What a worker sends to the client that submitted a task.
@@ -69,6 +77,23 @@ pub(crate) enum Reply {
         worker: String,
         build: String,
     },
+    /// 5: the task ran, and its outcomes were too large for a message:
+    /// they are in the object `object` of the object store (`Done`'s
+    /// `outcomes`, encoded), `size` bytes. The client deletes it once read.
+    DoneObject {
+        task: u64,
+        worker: String,
+        object: String,
+        size: u64,
+    },
+    /// 6: the task ran, and its outcomes were too large to carry (above
+    /// the worker's `max_object_size`, or refused by the object store).
+    /// The message says how large.
+    TooLarge {
+        task: u64,
+        worker: String,
+        message: String,
+    },
 }
 
 impl Reply {
@@ -79,7 +104,9 @@ impl Reply {
             | Reply::Done { task, .. }
             | Reply::TimedOut { task, .. }
             | Reply::Failed { task, .. }
-            | Reply::Mismatch { task, .. } => *task,
+            | Reply::Mismatch { task, .. }
+            | Reply::DoneObject { task, .. }
+            | Reply::TooLarge { task, .. } => *task,
         }
     }
 }
@@ -120,22 +147,29 @@ mod tests {
             deadline_ms: None,
             time_limit_ms: Some(300),
             attempt: 0,
+            args_object: Some("o".into()),
+            scattered: vec!["s".into()],
         };
         let bytes = encode(&msg).unwrap();
         assert_eq!(
             bytes,
             [
-                2, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+                3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0, 1, 1, b'o', 1, 1,
+                b's'
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
         assert_eq!((back.task, back.time_limit_ms), (5, Some(300)));
+        assert_eq!(
+            (back.args_object.as_deref(), &back.scattered[..]),
+            (Some("o"), &["s".to_owned()][..])
+        );
     }
 
     #[test]
     fn another_version_is_refused_before_decoding() {
-        let err = decode::<Reply>(&[1, 0, 1, 0]).unwrap_err();
-        assert!(err.contains("version 1"), "{err}");
-        assert!(decode::<Reply>(&[2, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
+        let err = decode::<Reply>(&[2, 0, 1, 1, b'w']).unwrap_err();
+        assert!(err.contains("version 2"), "{err}");
+        assert!(decode::<Reply>(&[3, 0, 1, 1, b'w', 9]).is_err()); // trailing byte
     }
 }

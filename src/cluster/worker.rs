@@ -18,6 +18,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::exec::{Exec, exec_fn};
 use super::identity;
+use super::objects::Objects;
 use super::settings::{self, Auth, Settings};
 use super::wire::{self, Reply, TaskMsg};
 use crate::error::{BuildError, BuildErrorKind};
@@ -75,6 +76,7 @@ pub struct Worker {
     nats: async_nats::Client,
     js: jetstream::Context,
     consumer: consumer::Consumer<consumer::pull::Config>,
+    objects: Arc<Objects>,
 }
 
 impl fmt::Debug for Worker {
@@ -243,10 +245,11 @@ impl WorkerBuilder {
             .build()?;
         let runtime = settings::runtime("futurepool-cluster-worker").map_err(fail)?;
         let settings = self.settings.clone();
-        let (nats, js, consumer) = settings::block_on(&runtime, async move {
+        let (nats, js, consumer, objects) = settings::block_on(&runtime, async move {
             let (nats, js, stream, _results) = settings.connect(None).await?;
             let consumer = settings.consumer(&stream).await?;
-            Ok::<_, String>((nats, js, consumer))
+            let objects = Objects::new(&nats, js.clone(), &settings);
+            Ok::<_, String>((nats, js, consumer, objects))
         })
         .map_err(fail)?;
         // The work queue's own ack wait (whoever created it set it): the
@@ -265,7 +268,28 @@ impl WorkerBuilder {
             nats,
             js,
             consumer,
+            objects: Arc::new(objects),
         })
+    }
+
+    /// The largest task result this worker sends through the cluster's
+    /// object store (results above the server's message limit go through
+    /// it); above it, the task's handle fails
+    /// ([`TaskError::is_too_large`](crate::TaskError::is_too_large)).
+    /// Also bounds the arguments and scattered values it fetches. 1 GiB
+    /// by default; see
+    /// [`ClusterBuilder::max_object_size`](crate::ClusterBuilder::max_object_size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").max_object_size(1 << 20);
+    /// assert!(format!("{b:?}").contains("max_object: 1048576"));
+    /// ```
+    #[doc(alias = "max_payload")]
+    pub fn max_object_size(mut self, bytes: u64) -> Self {
+        self.settings.max_object = bytes;
+        self
     }
 }
 
@@ -321,6 +345,7 @@ impl Worker {
             nats,
             js,
             consumer,
+            objects,
         } = self;
         let job = Job {
             settings,
@@ -329,12 +354,14 @@ impl Worker {
             pool: pool.clone(),
             nats,
             js,
+            objects: objects.clone(),
         };
         settings::block_on(
             &runtime,
             serve(Arc::new(job), consumer, concurrency, sigterm),
         );
         pool.shutdown();
+        objects.remove_dir();
         runtime.shutdown_background();
     }
 }
@@ -347,6 +374,7 @@ struct Job {
     pool: ProcessPool,
     nats: async_nats::Client,
     js: jetstream::Context,
+    objects: Arc<Objects>,
 }
 
 /// The pull loop: one task per free slot, until SIGTERM.
@@ -427,7 +455,7 @@ fn now_ms() -> u64 {
 /// sent: the next pull needn't wait for the ack.
 async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let job = &*job;
-    let task: TaskMsg = match wire::decode(&message.payload) {
+    let mut task: TaskMsg = match wire::decode(&message.payload) {
         Ok(task) => task,
         Err(err) => {
             // Nobody can run it: it leaves the queue.
@@ -471,6 +499,22 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
         }
         return;
     }
+    // Its arguments, if they are an object, and the scattered values it
+    // names (fetched once by this worker).
+    let scattered = match job.objects.prepare(&mut task).await {
+        Ok(dir) => dir,
+        Err(why) => {
+            let failed = Reply::Failed {
+                task: id,
+                worker,
+                message: why,
+            };
+            if end(job, &to, &failed).await.is_ok() {
+                let _ = message.ack().await;
+            }
+            return;
+        }
+    };
     note(
         job,
         &to,
@@ -496,6 +540,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
             .map(ByteBuf::into_vec)
             .map(ByteBuf::from)
             .collect(),
+        objects: scattered.map(|dir| dir.to_string_lossy().into_owned()),
     };
     let answer = match builder.submit_fn(exec_fn(), exec) {
         Err(err) => Reply::Failed {
@@ -534,6 +579,8 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     // ack: a worker that dies in between makes a duplicate (which the
     // client ignores), never a loss. An answer the server didn't take
     // leaves the task unacked: it is redelivered after the ack wait.
+    // Outcomes too large for a reply go through the object store.
+    let answer = job.objects.shrink(answer, &task.client).await;
     drop(slot);
     let stored = match end(job, &to, &answer).await {
         // Refused (too large, say): the client learns why.
