@@ -454,7 +454,8 @@
 //!   `tracing` (without its default features).
 //! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
 //!   which every executor runs: the thread pool calls them directly, the
-//!   process pool sends them to a worker process by name. Adds `serde`,
+//!   process pool sends them to a worker process by name; and `Scattered`,
+//!   an input many tasks share (sent once to a cluster). Adds `serde`,
 //!   `postcard` 1 (the wire format), `serde_bytes` and `linkme`.
 //! - `process` (off by default; implies `remote`): the process pool
 //!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
@@ -463,7 +464,8 @@
 //! - `cluster` (off by default; implies `process`): a cluster of workers
 //!   over NATS JetStream (`ClusterExecutor`, `cluster::Worker`; see "Beyond
 //!   one machine: a cluster" when it is enabled). Adds `async-nats` 0.51
-//!   (without its default features: no TLS backend), `tokio` (its runtime,
+//!   (without its default features: no TLS backend; with its object store,
+//!   which brings `ring` for SHA-256), `tokio` (its runtime,
 //!   internal to the feature) and `futures-util`. Needs **Rust 1.89+**;
 //!   the crate without it keeps its `rust-version` (1.85).
 //! - `indicatif` (off by default): progress bars.
