@@ -334,3 +334,26 @@ fn a_scattered_value_whose_object_was_deleted_fails_clearly() {
         .unwrap();
     assert_eq!(sum, table.iter().map(|&b| u64::from(b)).sum::<u64>() + 1);
 }
+
+#[test]
+fn the_same_function_takes_a_scattered_value_on_the_pools() {
+    // No server: `Scattered::new` holds the value; a thread pool shares
+    // it, a process pool sends it with each task.
+    let table = Scattered::new(pattern(MIB, 5));
+    let sum = table.iter().map(|&b| u64::from(b)).sum::<u64>();
+    let threads = futurepool::ThreadPool::new();
+    let procs = futurepool::ProcessPool::builder()
+        .max_workers(1)
+        .build()
+        .unwrap();
+    let on_threads = threads
+        .submit_fn(remote!(checksum), (table.clone(), 2))
+        .unwrap();
+    let on_procs = procs
+        .submit_fn(remote!(checksum), (table.clone(), 3))
+        .unwrap();
+    assert_eq!(on_threads.join().unwrap().0, sum + 2);
+    let (got, ran_in) = on_procs.join().unwrap();
+    assert_eq!(got, sum + 3);
+    assert_eq!(ran_in, std::process::id()); // a child of this process
+}

@@ -34,8 +34,8 @@ use super::settings::Settings;
 use super::wire::{Reply, TaskMsg};
 use crate::core::state::End;
 use crate::error::TaskError;
-use crate::loom::sync::Arc;
 use crate::loom::sync::atomic::{AtomicUsize, Ordering};
+use crate::loom::sync::{Arc, Mutex};
 use crate::remote::codec;
 use crate::remote::registry::Outcome;
 
@@ -58,7 +58,7 @@ pub(super) struct Objects {
     /// A worker's: where it keeps the scattered objects it has fetched.
     dir: PathBuf,
     /// A worker's: the scattered objects fetched (or being fetched).
-    fetched: std::sync::Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
+    fetched: Mutex<HashMap<String, Arc<tokio::sync::OnceCell<()>>>>,
     /// Numbers the scattered values a client stores.
     scattered: AtomicUsize,
 }
@@ -94,7 +94,7 @@ impl Objects {
                 std::process::id(),
                 settings.prefix
             )),
-            fetched: std::sync::Mutex::new(HashMap::new()),
+            fetched: Mutex::new(HashMap::new()),
             scattered: AtomicUsize::new(0),
         }
     }
@@ -249,7 +249,6 @@ impl Objects {
         let cell = self
             .fetched
             .lock()
-            .unwrap_or_else(|e| e.into_inner())
             .entry(name.to_owned())
             .or_default()
             .clone();

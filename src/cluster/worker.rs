@@ -501,7 +501,8 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     }
     // Its arguments, if they are an object, and the scattered values it
     // names (fetched once by this worker).
-    let scattered = match job.objects.prepare(&mut task).await {
+    let ack_wait = job.settings.ack_wait;
+    let scattered = match beating(job.objects.prepare(&mut task), &message, ack_wait).await {
         Ok(dir) => dir,
         Err(why) => {
             let failed = Reply::Failed {
@@ -580,7 +581,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     // client ignores), never a loss. An answer the server didn't take
     // leaves the task unacked: it is redelivered after the ack wait.
     // Outcomes too large for a reply go through the object store.
-    let answer = job.objects.shrink(answer, &task.client).await;
+    let answer = beating(job.objects.shrink(answer, &task.client), &message, ack_wait).await;
     drop(slot);
     let stored = match end(job, &to, &answer).await {
         // Refused (too large, say): the client learns why.
@@ -596,6 +597,22 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     };
     if stored.is_ok() {
         let _ = message.ack().await;
+    }
+}
+
+/// Runs `work` (a transfer through the object store), heartbeating the
+/// task's `message` meanwhile, as while it runs.
+async fn beating<T>(work: impl Future<Output = T>, message: &Message, ack_wait: Duration) -> T {
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(ack_wait / 3);
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = beat.tick() => {
+                let _ = message.ack_with(AckKind::Progress).await;
+            }
+        }
     }
 }
 

@@ -18,11 +18,11 @@
 //! On the wire (docs/WIRE.md, "A scattered value"): postcard's enum, variant
 //! 0 the value, variant 1 the object's name.
 
+use crate::loom::sync::Arc;
 use std::cell::RefCell;
 use std::fmt;
 use std::ops::Deref;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use serde::de::{DeserializeOwned, Error as _};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
