@@ -463,3 +463,14 @@ pub(super) async fn put_then_publish(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn only_plain_names_become_file_names() {
+        assert!(super::is_plain_name("c0ffee-17-scattered"));
+        for bad in ["", "../etc/passwd", "a/b", "a.b", "a b"] {
+            assert!(!super::is_plain_name(bad), "{bad:?}");
+        }
+    }
+}
