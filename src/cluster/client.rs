@@ -159,6 +159,10 @@ pub(super) struct Shared {
     /// Tasks whose message is on its way to the work queue (`flush`
     /// waits for them; changed under `pending`'s lock).
     in_flight: AtomicUsize,
+    /// Tasks taken out of `pending` by `end` and not counted yet (changed
+    /// under `pending`'s lock): a shutdown waits for them too, so that
+    /// the metrics it leaves count every task.
+    ending: AtomicUsize,
     pending: Mutex<HashMap<u64, Pending>>,
     /// Signalled when `pending` shrinks (a shutdown waits on it).
     drained: Condvar,
@@ -198,6 +202,7 @@ impl Shared {
             base,
             first_reply,
             in_flight: AtomicUsize::new(0),
+            ending: AtomicUsize::new(0),
             pending: Mutex::new(HashMap::new()),
             drained: Condvar::new(),
             counters: Counters::new(),
@@ -241,9 +246,20 @@ impl Shared {
     /// Ends `task` by `end` (which says how it ended) if the client still
     /// waits for it, and counts it before a shutdown can see it gone.
     pub(super) fn end(&self, task: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
-        let taken = self.pending.lock().remove(&task);
+        let taken = {
+            let mut pending = self.pending.lock();
+            let taken = pending.remove(&task);
+            if taken.is_some() {
+                // ORDERING: Relaxed: read and written under `pending`'s lock.
+                self.ending.fetch_add(1, Ordering::Relaxed);
+            }
+            taken
+        };
         if let Some(p) = taken {
             self.counters.count(end(p.slot));
+            let _pending = self.pending.lock();
+            // ORDERING: Relaxed: under `pending`'s lock.
+            self.ending.fetch_sub(1, Ordering::Relaxed);
             self.drained.notify_all();
         }
     }
@@ -316,11 +332,13 @@ impl Shared {
     /// Waits until the client waits for nothing, or `deadline` passes.
     pub(super) fn wait_drained(&self, deadline: Option<std::time::Instant>) -> bool {
         let mut pending = self.pending.lock();
-        while !pending.is_empty() {
+        // ORDERING: Relaxed: under `pending`'s lock.
+        let ending = |s: &Self| s.ending.load(Ordering::Relaxed);
+        while !pending.is_empty() || ending(self) > 0 {
             match deadline {
                 Some(d) => {
                     if self.drained.wait_until(&mut pending, d).timed_out() {
-                        return pending.is_empty();
+                        return pending.is_empty() && ending(self) == 0;
                     }
                 }
                 None => {
