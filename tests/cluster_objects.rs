@@ -53,11 +53,18 @@ extern "C" fn worker_mode() {
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
 
-/// A worker process, killed when dropped.
+/// A worker process, stopped when dropped: by SIGTERM (so it removes its
+/// directory of scattered copies), killed if it hasn't gone within 10 s.
 struct WorkerProc(Child);
 
 impl Drop for WorkerProc {
     fn drop(&mut self) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while matches!(self.0.try_wait(), Ok(None)) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
