@@ -11,6 +11,7 @@ targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(x86_64-apple-darwin x86_64-pc-windows-msvc)
 
 # Warnings are errors there too: code unused off Linux must say so.
+all_but_cluster=process,indicatif,tracing
 export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
 
 for target in "${targets[@]}"; do
@@ -22,7 +23,10 @@ for target in "${targets[@]}"; do
         fi
     fi
     echo "checking $target"
-    cargo check -p futurepool --lib --all-features --target "$target"
+    # Every feature but `cluster`: its `ring` (TLS, the object store's
+    # checksums) has C that this machine can't cross-compile for these
+    # targets; it builds natively there.
+    cargo check -p futurepool --lib --features "$all_but_cluster" --target "$target"
     cargo check -p futurepool --lib --no-default-features --target "$target"
-    cargo check -p futurepool --tests --all-features --target "$target"
+    cargo check -p futurepool --tests --features "$all_but_cluster" --target "$target"
 done

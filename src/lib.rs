@@ -454,7 +454,8 @@
 //!   `tracing` (without its default features).
 //! - `remote` (off by default): named functions, [`remote!`] and `RemoteFn`,
 //!   which every executor runs: the thread pool calls them directly, the
-//!   process pool sends them to a worker process by name. Adds `serde`,
+//!   process pool sends them to a worker process by name; and `Scattered`,
+//!   an input many tasks share (sent once to a cluster). Adds `serde`,
 //!   `postcard` 1 (the wire format), `serde_bytes` and `linkme`.
 //! - `process` (off by default; implies `remote`): the process pool
 //!   (`ProcessPool`, `ProcessPoolBuilder`, `process::init`,
@@ -463,8 +464,8 @@
 //! - `cluster` (off by default; implies `process`): a cluster of workers
 //!   over NATS JetStream (`ClusterExecutor`, `cluster::Worker`; see "Beyond
 //!   one machine: a cluster" when it is enabled). Adds `async-nats` 0.51
-//!   (without its default features; on Linux with `ring`, its TLS crypto
-//!   provider), `tokio` (its runtime,
+//!   (without its default features; with `ring`, the crypto provider of its
+//!   TLS and of its object store's checksums), `tokio` (its runtime,
 //!   internal to the feature) and `futures-util`. Needs **Rust 1.89+**;
 //!   the crate without it keeps its `rust-version` (1.85).
 //! - `indicatif` (off by default): progress bars.
@@ -486,7 +487,11 @@
 //! | `remote!`, `RemoteFn::name`, `RemoteFn::call` | yes | yes (`call` runs in this process) |
 //! | workers die with their parent, even by `kill -9` | yes (`PR_SET_PDEATHSIG`) | no workers |
 //!
-//! The thread pool, and everything else in the crate, runs everywhere.
+//! The thread pool, and everything else in the crate, runs everywhere. (The
+//! `cluster` feature's client builds everywhere `ring` does; its workers
+//! run their tasks on a process pool, so on Linux. The crate's CI checks
+//! macOS and Windows builds without `cluster`: `ring`'s C doesn't
+//! cross-compile on the CI machine.)
 //!
 //! Without features, futurepool depends on `parking_lot` (locks),
 //! `crossbeam-queue` (the lock-free job queue) and `futures-core` (the
@@ -559,7 +564,7 @@ pub use crate::process_pool::{
 };
 #[cfg(feature = "remote")]
 #[cfg_attr(docsrs, doc(cfg(feature = "remote")))]
-pub use crate::remote::RemoteFn;
+pub use crate::remote::{RemoteFn, Scattered};
 
 /// Worker-process set-up for [`ProcessPool`]: [`process::init`], the one
 /// line a program calls first in `main`. It exists on every platform, and

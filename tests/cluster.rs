@@ -432,10 +432,16 @@ fn sigterm_lets_a_worker_finish_its_task_and_exit() {
 }
 
 #[test]
-fn an_argument_above_the_servers_message_limit_fails_its_handle() {
+fn an_argument_above_the_largest_object_fails_its_handle() {
     let p = prefix("oversized");
-    let pool = client(&p);
-    // The server's default limit is 1 MiB.
+    // Above the server's limit (1 MiB) an argument goes through the object
+    // store (tests/cluster_objects.rs), up to `max_object_size`.
+    let pool = ClusterExecutor::builder(&server().url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .max_object_size(1 << 20)
+        .build()
+        .unwrap();
     let big = vec![7u8; 2 << 20];
     let len = remote!(|b: Vec<u8>| b.len());
     let err = pool
@@ -447,11 +453,8 @@ fn an_argument_above_the_servers_message_limit_fails_its_handle() {
         futurepool::JoinTimeoutError::Failed(err) => err,
         other => panic!("{other:?}"),
     };
-    assert!(err.is_cluster_error(), "{err:?}");
-    assert!(
-        err.to_string().contains("the server didn't take the task"),
-        "{err}"
-    );
+    assert!(err.is_too_large(), "{err:?}");
+    assert!(err.to_string().contains("max_object_size"), "{err}");
 }
 
 /// Not a test: the submit-and-join round trip on the cluster beside the

@@ -216,6 +216,30 @@ impl ClusterBuilder {
         self
     }
 
+    /// The largest payload the cluster carries through its object store:
+    /// a task's encoded arguments (or a map chunk's) or its results above
+    /// the server's message limit (`max_payload`, 1 MiB by default) go
+    /// through the JetStream object store `<PREFIX>_OBJECTS`, up to this
+    /// size; above it, the task's handle fails
+    /// ([`TaskError::is_too_large`](crate::TaskError::is_too_large)), as
+    /// does [`scatter`](crate::ClusterExecutor::scatter). 1 GiB by default
+    /// (the process pool's own limit). Workers have their own
+    /// ([`WorkerBuilder::max_object_size`](crate::cluster::WorkerBuilder::max_object_size)),
+    /// for results.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::ClusterExecutor::builder("nats://127.0.0.1:4222")
+    ///     .max_object_size(64 << 20);
+    /// assert!(format!("{b:?}").contains("max_object: 67108864"));
+    /// ```
+    #[doc(alias = "max_payload")]
+    pub fn max_object_size(mut self, bytes: u64) -> Self {
+        self.settings.max_object = bytes;
+        self
+    }
+
     /// How long `build` waits for the server; 5 s by default.
     ///
     /// # Examples
@@ -315,9 +339,20 @@ impl ClusterBuilder {
             nats.flush()
                 .await
                 .map_err(|err| format!("cannot reach the NATS server: {err}"))?;
-            Ok::<_, String>((js, stream, results, replies, lost, start, announcements))
+            let objects = super::objects::Objects::new(&nats, js.clone(), &settings);
+            Ok::<_, String>((
+                js,
+                stream,
+                results,
+                replies,
+                lost,
+                start,
+                announcements,
+                objects,
+            ))
         });
-        let (js, stream, results, replies, lost, start, announcements) = connected.map_err(fail)?;
+        let (js, stream, results, replies, lost, start, announcements, objects) =
+            connected.map_err(fail)?;
         let (requests, cancels) =
             cancel::Requests::new(format!("{}.cancel.{id}", self.settings.prefix));
         let shared = Arc::new(Shared::new(
@@ -330,6 +365,7 @@ impl ClusterBuilder {
             (stream, results),
             replies_prefix,
             start,
+            Arc::new(objects),
         ));
         runtime.spawn(replies::read_replies(
             Arc::downgrade(&shared),

@@ -185,6 +185,8 @@ pub(super) struct Shared {
     pub(super) shut: AtomicBool,
     /// The workers of this build that announced themselves.
     pub(super) seen: super::presence::Seen,
+    /// The object store: large payloads, scattered values.
+    pub(super) objects: Arc<super::objects::Objects>,
 }
 
 impl Shared {
@@ -200,6 +202,7 @@ impl Shared {
         (stream, results): (stream::Stream, stream::Stream),
         replies: String,
         first_reply: u64,
+        objects: Arc<super::objects::Objects>,
     ) -> Shared {
         let base = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -225,6 +228,7 @@ impl Shared {
             submitted: AtomicUsize::new(0),
             shut: AtomicBool::new(false),
             seen: Default::default(),
+            objects,
         }
     }
 
@@ -264,7 +268,7 @@ impl Shared {
     /// Ends `task` by `end` (which says how it ended; `failed` of its
     /// units without a value) if the client still waits for it, and counts
     /// it before a shutdown can see it gone.
-    fn end(&self, task: u64, failed: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
+    pub(super) fn end(&self, task: u64, failed: u64, end: impl FnOnce(Box<dyn Slot>) -> End) {
         if let Some(p) = self.take_ending(task, |_| true) {
             // Before the handle resolves: see `live::ended`.
             live::ended(self.local(task), failed);
@@ -364,7 +368,7 @@ impl Shared {
     }
 
     /// A task's message is in the work queue, or never will be.
-    fn sent(&self) {
+    pub(super) fn sent(&self) {
         {
             let _pending = self.pending.lock();
             // ORDERING: Relaxed: under `pending`'s lock.
@@ -503,10 +507,7 @@ impl Shared {
             Reply::Done {
                 worker, outcomes, ..
             } => {
-                let failed = outcomes
-                    .iter()
-                    .filter(|o| !matches!(o, Outcome::Value(_)))
-                    .count() as u64;
+                let failed = failed_units(&outcomes);
                 self.end(task, failed, |slot| slot.done(outcomes, worker));
             }
             Reply::TimedOut { .. } => self.fail(task, TaskError::timeout()),
@@ -519,6 +520,20 @@ impl Shared {
             Reply::Cancelled { .. } => self.end(task, u64::MAX, |slot| slot.cancelled()),
             // Not sent since version 3: a worker sees only its build's.
             Reply::Mismatch { .. } => {}
+            Reply::DoneObject { worker, object, .. } => {
+                tokio::spawn(super::objects::fetch_done(
+                    self.clone(),
+                    task,
+                    worker,
+                    object,
+                ));
+            }
+            Reply::TooLarge {
+                worker, message, ..
+            } => self.fail(
+                task,
+                TaskError::too_large(format!("on worker {worker}: {message}")),
+            ),
         }
     }
 
@@ -615,6 +630,15 @@ pub(super) async fn read_lost(shared: Arc<Shared>, mut advisories: async_nats::S
             let _ = shared.stream.delete_message(seq).await;
         }
     }
+}
+
+/// How many of a task's units (a call's one, a chunk's each) ended
+/// without a value, for progress reports.
+pub(super) fn failed_units(outcomes: &[Outcome]) -> u64 {
+    outcomes
+        .iter()
+        .filter(|o| !matches!(o, Outcome::Value(_)))
+        .count() as u64
 }
 
 /// The number after `"key":` in a JSON object (the server's advisories),

@@ -30,6 +30,8 @@
 // - `client.rs`: the tasks a client waits for, and how replies end them;
 // - `replies.rs`: how a client reads its replies (the results stream);
 // - `presence.rs`: which workers are there (their heartbeats);
+// - `objects.rs`: payloads above the server's message limit and scattered
+//   values, through the object store; `scatter.rs`: `scatter`;
 // - `worker.rs`: `Worker`, the user's binary in worker mode;
 // - `exec.rs`: what a worker's process pool runs for a task;
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
@@ -46,14 +48,17 @@ mod client;
 mod exec;
 mod identity;
 mod matching;
+mod objects;
 mod presence;
 mod replies;
+mod scatter;
 mod settings;
 mod tls;
 mod wire;
 mod worker;
 
 pub use builder::ClusterBuilder;
+pub use scatter::ScatterError;
 pub use worker::{Worker, WorkerBuilder};
 
 use std::fmt;
@@ -80,7 +85,7 @@ use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::atomic::Ordering;
 use crate::loom::sync::{Arc, Weak};
 use crate::remote::RemoteFn;
-use crate::remote::codec;
+use crate::remote::{self, codec};
 
 /// An executor whose tasks run on a cluster of [`Worker`]s, through a NATS
 /// JetStream work queue: Dask's distributed client, on an existing engine.
@@ -363,7 +368,7 @@ impl ClusterExecutor {
     fn spawn<T: Send + 'static>(
         &self,
         name: &str,
-        args: Vec<ByteBuf>,
+        (args, scattered): (Vec<ByteBuf>, Vec<String>),
         chunk: bool,
         decode: Decoder<T>,
         options: &TaskOptions,
@@ -391,7 +396,7 @@ impl ClusterExecutor {
                 Err(ScheduleError::Spawn(err)) => return Err(Refusal::spawn(err)),
             }
         }
-        let msg = TaskMsg {
+        let mut msg = TaskMsg {
             client: self.shared().id.clone(),
             task,
             build: self.shared().build.clone(),
@@ -401,7 +406,23 @@ impl ClusterExecutor {
             deadline_ms: deadline.map(|d| unix_ms(d, now)),
             time_limit_ms: options.time_limit.map(|t| t.as_millis() as u64),
             attempt: 0,
+            args_object: None,
+            scattered,
         };
+        // Above the server's message limit: the arguments go through the
+        // object store (or the task fails, too large).
+        let store = &self.shared().objects;
+        let mut offloaded = None;
+        if !codec::encoded_len(&msg).is_ok_and(|len| store.fits(len)) {
+            match store.offload_args(&mut msg) {
+                Ok(object) => offloaded = Some(object),
+                Err(err) => {
+                    producer.fail(err);
+                    self.shared().counters.count_unqueued(End::Error);
+                    return Ok(handle);
+                }
+            }
+        }
         let bytes = match wire::encode(&msg) {
             Ok(bytes) => bytes,
             Err(err) => {
@@ -414,24 +435,25 @@ impl ClusterExecutor {
         };
         // A cancel of the running task asks its worker to kill it.
         producer.set_request(self.shared().requests.hook(task));
-        self.shared()
-            .insert(task, Box::new(Typed { producer, decode }));
+        let mut slot: Box<dyn client::Slot> = Box::new(Typed { producer, decode });
+        if let Some((name, _)) = &offloaded {
+            slot = objects::Holding::wrap(slot, store, name.clone());
+        }
+        self.shared().insert(task, slot);
         // ORDERING: Relaxed: a count, read by `metrics`.
         self.shared().submitted.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared().clone();
         shared.sending();
-        match options.start() {
-            None => {
-                self.runtime().spawn(client::publish(shared, task, bytes));
+        let at = options.start().map(tokio::time::Instant::from_std);
+        self.runtime().spawn(async move {
+            if let Some(at) = at {
+                tokio::time::sleep_until(at).await;
             }
-            Some(at) => {
-                let at = tokio::time::Instant::from_std(at);
-                self.runtime().spawn(async move {
-                    tokio::time::sleep_until(at).await;
-                    client::publish(shared, task, bytes).await;
-                });
+            match offloaded {
+                None => client::publish(shared, task, bytes).await,
+                Some(object) => objects::put_then_publish(shared, task, object, bytes).await,
             }
-        }
+        });
         Ok(handle)
     }
 
@@ -445,7 +467,8 @@ impl ClusterExecutor {
         A: Serialize,
         R: DeserializeOwned + Send + 'static,
     {
-        let encoded = match codec::encode(&arg) {
+        let (encoded, scattered) = remote::scattered::collecting(|| codec::encode(&arg));
+        let encoded = match encoded {
             Ok(bytes) => bytes,
             Err(err) => {
                 let (producer, handle) = new_task(Queued, TaskSpec::default(), Caller::User);
@@ -458,7 +481,7 @@ impl ClusterExecutor {
         };
         self.spawn(
             f.name(),
-            vec![ByteBuf::from(encoded)],
+            (vec![ByteBuf::from(encoded)], scattered),
             false,
             one_decoder(),
             options,
@@ -481,8 +504,15 @@ impl ClusterExecutor {
         // and never leaves the caller.
         let mut plan = Vec::with_capacity(args.len());
         let mut encoded = Vec::new();
+        let mut scattered: Vec<String> = Vec::new();
         for arg in &args {
-            match codec::encode(arg) {
+            let (bytes, names) = remote::scattered::collecting(|| codec::encode(arg));
+            for name in names {
+                if !scattered.contains(&name) {
+                    scattered.push(name);
+                }
+            }
+            match bytes {
                 Ok(bytes) => {
                     encoded.push(ByteBuf::from(bytes));
                     plan.push(None);
@@ -509,7 +539,7 @@ impl ClusterExecutor {
                 })
                 .collect())
         });
-        self.spawn(f.name(), encoded, true, decode, options)
+        self.spawn(f.name(), (encoded, scattered), true, decode, options)
             .map_err(|reason| (args, reason))
     }
 }

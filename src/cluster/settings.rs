@@ -50,9 +50,13 @@ pub(crate) struct Settings {
     /// How many times the server hands out a task at most.
     pub(crate) max_deliver: i64,
     pub(crate) connect_timeout: Duration,
-    /// How long the results stream keeps a reply (its `max_age`).
+    /// How long the results stream keeps a reply (its `max_age`), and the
+    /// object store an object.
     pub(crate) result_ttl: Duration,
     pub(crate) tls: super::tls::Tls,
+    /// The largest payload (a task's encoded arguments, its outcomes, a
+    /// scattered value) that goes through the object store.
+    pub(crate) max_object: u64,
 }
 
 impl Settings {
@@ -66,6 +70,7 @@ impl Settings {
             connect_timeout: Duration::from_secs(5),
             result_ttl: Duration::from_secs(24 * 60 * 60),
             tls: super::tls::Tls::default(),
+            max_object: DEFAULT_MAX_OBJECT,
         }
     }
 
@@ -111,6 +116,12 @@ impl Settings {
     /// by a worker of another build).
     pub(crate) fn results_subject(&self, client: &str) -> String {
         format!("{}.results.{client}", self.prefix)
+    }
+
+    /// The object store of payloads above the server's message limit and
+    /// of scattered values (made when first needed).
+    pub(crate) fn objects_bucket_name(&self) -> String {
+        format!("{}_OBJECTS", self.stream_name())
     }
 
     /// The pull consumer every worker of `build` shares (filtered on its
@@ -264,6 +275,10 @@ impl Settings {
             .map_err(|err| format!("cannot set up the workers' consumer {name}: {err}"))
     }
 }
+
+/// The default of `max_object_size`: 1 GiB, the process pool's own limit
+/// on a frame (a worker hands a task's arguments to its process pool).
+pub(crate) const DEFAULT_MAX_OBJECT: u64 = 1 << 30;
 
 /// The feature's own tokio runtime: one thread, which runs the client's
 /// connection and its tasks; never user code.

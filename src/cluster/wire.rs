@@ -40,6 +40,14 @@ pub(crate) struct TaskMsg {
     pub(crate) time_limit_ms: Option<u64>,
     /// Which submission of the task this is (0: the first).
     pub(crate) attempt: u32,
+    /// Set when the arguments were too large for the message: the name of
+    /// the object (in the `<PREFIX>_OBJECTS` object store) that holds
+    /// them, encoded as `args` would be; `args` is then empty.
+    pub(crate) args_object: Option<String>,
+    /// The scattered objects the arguments name (`Scattered` values
+    /// written as names): the worker fetches each (once) before it runs
+    /// the task.
+    pub(crate) scattered: Vec<String>,
 }
 
 /// What a worker sends to the client that submitted a task.
@@ -74,6 +82,23 @@ pub(crate) enum Reply {
     /// 5: the client asked to cancel the task, and the worker that held it
     /// killed its process (or never started it): it won't run again.
     Cancelled { task: u64, worker: String },
+    /// 6: the task ran, and its outcomes were too large for a message:
+    /// they are in the object `object` of the object store (`Done`'s
+    /// `outcomes`, encoded), `size` bytes. The client deletes it once read.
+    DoneObject {
+        task: u64,
+        worker: String,
+        object: String,
+        size: u64,
+    },
+    /// 7: the task ran, and its outcomes were too large to carry (above
+    /// the worker's `max_object_size`, or refused by the object store).
+    /// The message says how large.
+    TooLarge {
+        task: u64,
+        worker: String,
+        message: String,
+    },
 }
 
 /// On `<prefix>.workers` (version 3): a worker says it is there (when it
@@ -99,7 +124,9 @@ impl Reply {
             | Reply::TimedOut { task, .. }
             | Reply::Failed { task, .. }
             | Reply::Mismatch { task, .. }
-            | Reply::Cancelled { task, .. } => *task,
+            | Reply::Cancelled { task, .. }
+            | Reply::DoneObject { task, .. }
+            | Reply::TooLarge { task, .. } => *task,
         }
     }
 }
@@ -140,16 +167,23 @@ mod tests {
             deadline_ms: None,
             time_limit_ms: Some(300),
             attempt: 0,
+            args_object: Some("o".into()),
+            scattered: vec!["s".into()],
         };
         let bytes = encode(&msg).unwrap();
         assert_eq!(
             bytes,
             [
-                3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0
+                3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0, 1, 1, b'o', 1, 1,
+                b's'
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
         assert_eq!((back.task, back.time_limit_ms), (5, Some(300)));
+        assert_eq!(
+            (back.args_object.as_deref(), &back.scattered[..]),
+            (Some("o"), &["s".to_owned()][..])
+        );
     }
 
     #[test]

@@ -21,6 +21,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use super::cancel::{self, Held};
 use super::exec::{Exec, exec_fn};
 use super::identity;
+use super::objects::Objects;
 use super::presence;
 use super::settings::{self, Auth, Settings};
 use super::wire::{self, Presence, Reply, TaskMsg};
@@ -86,6 +87,7 @@ pub struct Worker {
         async_nats::Subscriber,
         std::sync::Arc<tokio::sync::Notify>,
     ),
+    objects: Arc<Objects>,
 }
 
 impl fmt::Debug for Worker {
@@ -258,7 +260,7 @@ impl WorkerBuilder {
         let build_for = build.clone();
         let reconnected = std::sync::Arc::new(tokio::sync::Notify::new());
         let on_connect = reconnected.clone();
-        let (nats, js, consumer, cancels) = settings::block_on(&runtime, async move {
+        let (nats, js, consumer, cancels, objects) = settings::block_on(&runtime, async move {
             let (nats, js, stream, _results) = settings.connect(Some(on_connect)).await?;
             // Subscribed before it pulls anything: no request for a task it
             // holds can pass it.
@@ -268,7 +270,14 @@ impl WorkerBuilder {
                 .map_err(|err| format!("cannot subscribe to cancel requests: {err}"))?;
             let cancels = cancel::stream(&js, &settings).await?;
             let consumer = settings.consumer(&stream, &build_for).await?;
-            Ok::<_, String>((nats, js, consumer, (cancels, requests, reconnected)))
+            let objects = Objects::new(&nats, js.clone(), &settings);
+            Ok::<_, String>((
+                nats,
+                js,
+                consumer,
+                (cancels, requests, reconnected),
+                objects,
+            ))
         })
         .map_err(fail)?;
         // The work queue's own ack wait (whoever created it set it): the
@@ -288,7 +297,28 @@ impl WorkerBuilder {
             js,
             consumer,
             cancels,
+            objects: Arc::new(objects),
         })
+    }
+
+    /// The largest task result this worker sends through the cluster's
+    /// object store (results above the server's message limit go through
+    /// it); above it, the task's handle fails
+    /// ([`TaskError::is_too_large`](crate::TaskError::is_too_large)).
+    /// Also bounds the arguments and scattered values it fetches. 1 GiB
+    /// by default; see
+    /// [`ClusterBuilder::max_object_size`](crate::ClusterBuilder::max_object_size).
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let b = futurepool::cluster::Worker::builder("nats://127.0.0.1:4222").max_object_size(1 << 20);
+    /// assert!(format!("{b:?}").contains("max_object: 1048576"));
+    /// ```
+    #[doc(alias = "max_payload")]
+    pub fn max_object_size(mut self, bytes: u64) -> Self {
+        self.settings.max_object = bytes;
+        self
     }
 }
 
@@ -345,6 +375,7 @@ impl Worker {
             js,
             consumer,
             cancels: (cancels, requests, reconnected),
+            objects,
         } = self;
         let held = Arc::new(Held::default());
         runtime.spawn(cancel::listen(held.clone(), requests));
@@ -363,12 +394,14 @@ impl Worker {
             js,
             held,
             cancels,
+            objects: objects.clone(),
         };
         settings::block_on(
             &runtime,
             serve(Arc::new(job), consumer, concurrency, sigterm),
         );
         pool.shutdown();
+        objects.remove_dir();
         runtime.shutdown_background();
     }
 }
@@ -385,6 +418,7 @@ struct Job {
     held: Arc<Held>,
     /// The stored cancel requests (looked up for a task taken again).
     cancels: stream::Stream,
+    objects: Arc<Objects>,
 }
 
 /// The pull loop: one task per free slot, until SIGTERM.
@@ -477,7 +511,7 @@ fn now_ms() -> u64 {
 /// sent: the next pull needn't wait for the ack.
 async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let job = &*job;
-    let task: TaskMsg = match wire::decode(&message.payload) {
+    let mut task: TaskMsg = match wire::decode(&message.payload) {
         Ok(task) => task,
         Err(err) => {
             // Nobody can run it: it leaves the queue.
@@ -537,6 +571,23 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
         }
         return;
     }
+    // Its arguments, if they are an object, and the scattered values it
+    // names (fetched once by this worker).
+    let ack_wait = job.settings.ack_wait;
+    let scattered = match beating(job.objects.prepare(&mut task), &message, ack_wait).await {
+        Ok(dir) => dir,
+        Err(why) => {
+            let failed = Reply::Failed {
+                task: id,
+                worker,
+                message: why,
+            };
+            if end(job, &to, &failed).await.is_ok() {
+                let _ = message.ack().await;
+            }
+            return;
+        }
+    };
     note(
         job,
         &to,
@@ -562,6 +613,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
             .map(ByteBuf::into_vec)
             .map(ByteBuf::from)
             .collect(),
+        objects: scattered.map(|dir| dir.to_string_lossy().into_owned()),
     };
     let answer = match builder.submit_fn(exec_fn(), exec) {
         Err(err) => Reply::Failed {
@@ -610,6 +662,8 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     // ack: a worker that dies in between makes a duplicate (which the
     // client ignores), never a loss. An answer the server didn't take
     // leaves the task unacked: it is redelivered after the ack wait.
+    // Outcomes too large for a reply go through the object store.
+    let answer = beating(job.objects.shrink(answer, &task.client), &message, ack_wait).await;
     drop(slot);
     let stored = match end(job, &to, &answer).await {
         // Refused (too large, say): the client learns why.
@@ -625,6 +679,22 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     };
     if stored.is_ok() {
         let _ = message.ack().await;
+    }
+}
+
+/// Runs `work` (a transfer through the object store), heartbeating the
+/// task's `message` meanwhile, as while it runs.
+async fn beating<T>(work: impl Future<Output = T>, message: &Message, ack_wait: Duration) -> T {
+    tokio::pin!(work);
+    let mut beat = tokio::time::interval(ack_wait / 3);
+    beat.tick().await;
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = beat.tick() => {
+                let _ = message.ack_with(AckKind::Progress).await;
+            }
+        }
     }
 }
 

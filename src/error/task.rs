@@ -22,6 +22,7 @@ use crate::loom::sync::{Arc, StdMutex};
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
+/// | [`is_too_large`](Self::is_too_large) | had an argument or result too large for a cluster to carry |
 /// | [`is_abandoned`](Self::is_abandoned) | was dropped unfinished by whatever was to produce its outcome (an executor, or a [`Promise`](crate::Promise) dropped unkept) |
 /// | [`is_custom`](Self::is_custom)       | failed with an error of its producer's own: a [`Promise::fail`](crate::Promise::fail) ([`source`](std::error::Error::source) and [`custom_error`](Self::custom_error) give it) |
 /// | [`is_dependency_failed`](Self::is_dependency_failed) | never ran because a task it depended on ([`TaskBuilder::after`](crate::TaskBuilder::after)) ended without a value; [`failed_dependency`](Self::failed_dependency) (also the [`source`](std::error::Error::source)) is that task's error |
@@ -108,6 +109,10 @@ pub(super) enum Repr {
     /// task's build took it, a message that couldn't be sent or read.
     #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
     Cluster(Arc<str>),
+    /// An argument or result too large for the cluster to carry (feature
+    /// `cluster`): above its `max_object_size`, or refused by the server.
+    #[cfg_attr(not(feature = "cluster"), allow(dead_code))]
+    TooLarge(Arc<str>),
     /// The producer went away without ending the task.
     Abandoned,
     /// The producer's own error: a promise's `fail`. Shared, so that
@@ -387,6 +392,28 @@ impl TaskError {
     /// ```
     pub fn is_cluster_error(&self) -> bool {
         matches!(self.inner.repr, Repr::Cluster(_))
+    }
+
+    /// Returns `true` if the task's argument or result was too large for
+    /// the cluster to carry (feature `cluster`): above the
+    /// [`max_object_size`](crate::ClusterBuilder::max_object_size) that
+    /// the cluster's object store takes (payloads above the server's
+    /// message limit go through it), or refused by the server for its
+    /// size. The message says which and how large. The task never ran (an
+    /// argument) or its result is lost (a result); nothing else is
+    /// affected.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    ///
+    /// let err = ThreadPool::new().submit(|| panic!()).unwrap().join().unwrap_err();
+    /// assert!(!err.is_too_large());
+    /// ```
+    #[doc(alias = "payload too large")]
+    pub fn is_too_large(&self) -> bool {
+        matches!(self.inner.repr, Repr::TooLarge(_))
     }
 
     /// Returns `true` if whatever was to produce the task's outcome went away

@@ -86,7 +86,7 @@ fn fmt_pool_or_worker(repr: &Repr, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         Repr::Protocol { pid, msg } => {
             write!(f, "worker process {pid} broke the protocol: {msg}")
         }
-        Repr::Serialization(msg) | Repr::Cluster(msg) => f.write_str(msg),
+        Repr::Serialization(msg) | Repr::Cluster(msg) | Repr::TooLarge(msg) => f.write_str(msg),
         Repr::StartFailed(_) => f.write_str("pool is broken: failed to start a worker process"),
         Repr::Panic { .. }
         | Repr::Cancelled
@@ -164,6 +164,7 @@ impl fmt::Debug for Kind<'_> {
                 .finish(),
             Repr::Serialization(msg) => f.debug_tuple("Serialization").field(msg).finish(),
             Repr::Cluster(msg) => f.debug_tuple("Cluster").field(msg).finish(),
+            Repr::TooLarge(msg) => f.debug_tuple("TooLarge").field(msg).finish(),
             Repr::StartFailed(cause) => f.debug_tuple("StartFailed").field(cause).finish(),
             Repr::Abandoned => f.write_str("Abandoned"),
             Repr::Custom(err) => f.debug_tuple("Custom").field(err).finish(),

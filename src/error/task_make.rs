@@ -48,6 +48,12 @@ impl TaskError {
     pub(crate) fn cluster(msg: impl Into<Arc<str>>) -> TaskError {
         TaskError::new(Repr::Cluster(msg.into()))
     }
+
+    /// An argument or result too large to carry; `msg` says which (see
+    /// [`is_too_large`](TaskError::is_too_large)).
+    pub(crate) fn too_large(msg: impl Into<Arc<str>>) -> TaskError {
+        TaskError::new(Repr::TooLarge(msg.into()))
+    }
 }
 
 impl TaskError {
@@ -91,6 +97,7 @@ impl TaskError {
             },
             Repr::Serialization(msg) => Repr::Serialization(msg.clone()),
             Repr::Cluster(msg) => Repr::Cluster(msg.clone()),
+            Repr::TooLarge(msg) => Repr::TooLarge(msg.clone()),
             Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
             Repr::Abandoned => Repr::Abandoned,
             Repr::Custom(err) => Repr::Custom(err.clone()),

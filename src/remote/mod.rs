@@ -11,6 +11,9 @@
 //!   filled);
 //! - `codec.rs`: postcard 1.x, bounded, no trailing bytes (the wire format
 //!   is specified in `docs/WIRE.md`);
+//! - `scattered.rs`: [`Scattered`], a value many tasks share (Dask's
+//!   `scatter`), and how it is written (as itself, or as the name of a
+//!   cluster's stored object);
 //! - `panics.rs`: a panic caught with its message (and its backtrace, when
 //!   the worker's hook recorded one).
 //!
@@ -22,5 +25,7 @@ pub(crate) mod codec;
 pub(crate) mod encoded;
 pub(crate) mod panics;
 pub(crate) mod registry;
+pub(crate) mod scattered;
 
 pub use registry::RemoteFn;
+pub use scattered::Scattered;
