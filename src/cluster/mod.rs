@@ -27,12 +27,14 @@
 //   argument encoded in the caller, a message to the work queue, a
 //   producer waiting for the worker's reply;
 // - `builder.rs`: `ClusterBuilder`, which connects;
-// - `client.rs`: the tasks a client waits for, and how replies end them;
+// - `client.rs`: the tasks a client waits for, and how replies end them
+//   (`client/slot.rs`: a task as the client holds it, and its decoding);
 // - `replies.rs`: how a client reads its replies (the results stream);
 // - `presence.rs`: which workers are there (their heartbeats);
 // - `objects.rs`: payloads above the server's message limit and scattered
 //   values, through the object store; `scatter.rs`: `scatter`;
-// - `worker.rs`: `Worker`, the user's binary in worker mode;
+// - `worker.rs`: `Worker`, the user's binary in worker mode, and its loop
+//   (`worker/builder.rs`: `WorkerBuilder`, which connects);
 // - `exec.rs`: what a worker's process pool runs for a task;
 // - `wire.rs`: the messages (docs/WIRE.md, "The cluster's messages");
 // - `settings.rs`: the server, the credentials, the stream and consumer,
