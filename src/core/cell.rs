@@ -98,6 +98,18 @@ pub(crate) trait Payload: Send + Sync + 'static {
         let _ = (cell, helper);
         false
     }
+
+    /// A thread about to wait for this payload's task (the task `id`; until
+    /// `deadline`, if given), whatever thread it is, offers to fetch the
+    /// outcome itself: the process pool's joiner reads its task's reply
+    /// from the worker's pipe instead of being woken by a driver that read
+    /// it. Returns whether it did anything (the core then looks whether the
+    /// task is done, and otherwise waits as usual). It must not block past
+    /// `deadline` before the outcome starts to arrive. By default nothing.
+    fn wait_here(&self, id: u64, deadline: Option<Instant>) -> bool {
+        let _ = (id, deadline);
+        false
+    }
 }
 
 /// A task with nothing to run: a promise, kept by hand.
@@ -536,6 +548,10 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         }
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return false; // a poll, not a wait: nothing to announce
+        }
+        // A process task sent straight to a worker: its reply is read here.
+        if self.payload.wait_here(self.id, deadline) && self.state.lock().phases.is_done() {
+            return true;
         }
         // A pool worker waiting without a time limit for a task of its own
         // pool that hasn't started runs it here; one that waits anyway (the
