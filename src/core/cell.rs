@@ -110,6 +110,15 @@ pub(crate) trait Payload: Send + Sync + 'static {
         let _ = (id, deadline);
         false
     }
+
+    /// Something now waits on the task `id` that won't fetch its outcome
+    /// itself (a waker, a callback, a watcher): a backend that leaves an
+    /// outcome for a waiting thread to fetch ([`wait_here`](Self::wait_here))
+    /// makes sure it is fetched without one. Called outside the cell's
+    /// lock. By default nothing.
+    fn wanted(&self, id: u64) {
+        let _ = id;
+    }
 }
 
 /// A task with nothing to run: a promise, kept by hand.
@@ -646,9 +655,14 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Poll::Ready(self.resolve(outcome));
         }
         let waiting = st.waiting();
+        let first = waiting.waker.is_none();
         match &waiting.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => waiting.waker = Some(cx.waker().clone()),
+        }
+        drop(st);
+        if first {
+            self.payload.wanted(self.id);
         }
         Poll::Pending
     }
@@ -663,6 +677,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             // one at a time, as `&T` must not be shared between threads
             // (`T` is only `Send`).
             st.waiting().callbacks.push(cb);
+            let pending = !st.phases.is_done();
+            drop(st);
+            if pending {
+                self.payload.wanted(self.id);
+            }
             return;
         }
         // Done: run it here and now, lending the outcome out of the lock.
@@ -699,6 +718,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Err(cb);
         }
         st.waiting().callbacks.push(cb);
+        let pending = !st.phases.is_done();
+        drop(st);
+        if pending {
+            self.payload.wanted(self.id);
+        }
         Ok(())
     }
 
@@ -710,6 +734,8 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Some(status);
         }
         st.waiting().watchers.push(w);
+        drop(st);
+        self.payload.wanted(self.id);
         None
     }
 

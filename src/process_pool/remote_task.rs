@@ -41,6 +41,12 @@ impl Payload for Remote {
             .upgrade()
             .is_some_and(|pool| pool.join_here(id, deadline))
     }
+
+    fn wanted(&self, id: u64) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.wanted(id);
+        }
+    }
 }
 
 /// Turns a worker's reply into a task's outcome (called once, where a

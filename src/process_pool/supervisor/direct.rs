@@ -104,6 +104,9 @@ pub(crate) struct Flight {
     driver_waits: bool,
     /// See [`Parked::long`].
     long: bool,
+    /// Whether something waits on the task that won't read the reply (a
+    /// waker, a callback, a watcher): its driver reads it at once.
+    asked: bool,
 }
 
 /// The worker, the task and its request.
@@ -171,6 +174,7 @@ impl Shared {
             sent: None,
             driver_waits: false,
             long: parked.long,
+            asked: false,
         });
         drop(st);
         self.send_direct(id, parked.proc, job);
@@ -349,11 +353,27 @@ impl Shared {
         true
     }
 
+    /// Something waits on task `task` that won't read its reply (a waker,
+    /// a callback, a watcher): if it is a flight's, its driver reads the
+    /// reply as soon as it comes, rather than after [`FALLBACK`].
+    pub(crate) fn wanted(&self, task: u64) {
+        let mut st = self.state.lock();
+        let Some(flight) = st.flights.0.iter_mut().find(|f| f.task == task) else {
+            return;
+        };
+        if std::mem::replace(&mut flight.asked, true) {
+            return;
+        }
+        drop(st);
+        self.work.notify_all();
+    }
+
     /// A driver whose worker is in a flight: what to do about it now, or
     /// how long to sleep before it looks again.
     pub(super) fn flight_turn(&self, st: &mut PoolState, id: usize) -> Result<Landing, Duration> {
         let wanted = !st.queue.is_empty() || st.shutdown || st.broken.is_some();
         let flight = st.flights.get_mut(id).expect("in flight");
+        let wanted = wanted || flight.asked;
         let sent = flight.sent.map_or(Duration::ZERO, |at| at.elapsed());
         let left = FALLBACK.saturating_sub(sent);
         match flight.reader {
@@ -557,6 +577,42 @@ mod tests {
         running.write_all(&[1]).unwrap();
         assert_eq!(next.join().unwrap(), pid);
         assert_eq!(pool.workers_started(), 1);
+    }
+
+    /// Awaiting a task sent directly (or watching it, or adding a callback)
+    /// asks its driver to read the reply, as nobody else will.
+    #[test]
+    fn awaiting_a_direct_task_asks_the_driver_to_read_it() {
+        use std::future::Future;
+        use std::pin::Pin;
+        use std::sync::Arc;
+        use std::task::{Context, Wake, Waker};
+
+        struct Tell(std::sync::Mutex<mpsc::Sender<()>>);
+        impl Wake for Tell {
+            fn wake(self: Arc<Self>) {
+                let _ = self.0.lock().unwrap().send(());
+            }
+        }
+        let (pool, pid) = warm_pool();
+        let gate = Gate::new("await");
+        let mut handle = pool
+            .submit(crate::remote!(run_when_told), gate.arg())
+            .unwrap();
+        let mut running = gate.running();
+        let (tx, woken) = mpsc::channel();
+        let waker = Waker::from(Arc::new(Tell(std::sync::Mutex::new(tx))));
+        let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+        assert!(polled.is_pending());
+        {
+            let st = pool.shared().state.lock();
+            // Asked, or already taken up by the driver.
+            assert!(st.flights.0.first().is_none_or(|f| f.asked));
+        }
+        running.write_all(&[1]).unwrap();
+        woken.recv_timeout(Duration::from_secs(20)).unwrap();
+        let polled = Pin::new(&mut handle).poll(&mut Context::from_waker(&waker));
+        assert!(matches!(polled, std::task::Poll::Ready(Ok(p)) if p == pid));
     }
 
     /// A timed join reads only a reply that begins in time; otherwise it
