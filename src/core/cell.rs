@@ -558,10 +558,6 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         if deadline.is_some_and(|d| d <= Instant::now()) {
             return false; // a poll, not a wait: nothing to announce
         }
-        // A process task sent straight to a worker: its reply is read here.
-        if self.payload.wait_here(self.id, deadline) && self.state.lock().phases.is_done() {
-            return true;
-        }
         // A pool worker waiting without a time limit for a task of its own
         // pool that hasn't started runs it here; one that waits anyway (the
         // task runs elsewhere, or the wait is timed: running a task inline
@@ -570,6 +566,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return true;
         }
         let _blocking = blocking::enter();
+        // A process task sent straight to a worker: its reply is read here
+        // (a pool worker that does so has lent its place, as it would to
+        // wait).
+        if self.payload.wait_here(self.id, deadline) && self.state.lock().phases.is_done() {
+            return true;
+        }
         let mut st = self.state.lock();
         while !st.phases.is_done() {
             match deadline {
