@@ -131,6 +131,9 @@ struct PoolState {
     /// Tasks sent directly, ever: a driver that sees this move wakes now
     /// and then while it is idle, to read a reply that nobody waits for.
     lends: u64,
+    /// How long a flight's reply waits for a joiner before the driver
+    /// reads it: [`direct::FALLBACK`] (a test may lengthen it).
+    fallback: Duration,
     shutdown: bool,
     broken: Option<Broken>,
     next_id: usize,
@@ -171,7 +174,10 @@ impl Broken {
 impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         Shared {
-            state: Mutex::new(PoolState::default()),
+            state: Mutex::new(PoolState {
+                fallback: direct::FALLBACK,
+                ..PoolState::default()
+            }),
             spare: Mutex::new(None),
             work: Condvar::new(),
             exited: Condvar::new(),
@@ -327,7 +333,7 @@ impl Shared {
             // look at the worker now and then: one that died idle is
             // reaped at once, not at the next task.
             let nap = if st.lends != lends_seen {
-                direct::FALLBACK
+                st.fallback.min(IDLE_CHECK)
             } else {
                 IDLE_CHECK
             };

@@ -372,10 +372,11 @@ impl Shared {
     /// how long to sleep before it looks again.
     pub(super) fn flight_turn(&self, st: &mut PoolState, id: usize) -> Result<Landing, Duration> {
         let wanted = !st.queue.is_empty() || st.shutdown || st.broken.is_some();
+        let fallback = st.fallback;
         let flight = st.flights.get_mut(id).expect("in flight");
         let wanted = wanted || flight.asked;
         let sent = flight.sent.map_or(Duration::ZERO, |at| at.elapsed());
-        let left = FALLBACK.saturating_sub(sent);
+        let left = fallback.saturating_sub(sent);
         match flight.reader {
             Reader::Nobody if !wanted && !left.is_zero() => {
                 flight.long = false;
@@ -389,7 +390,7 @@ impl Shared {
                 // during a long task (the next lend wakes it then).
                 let recent = sent < LONG_FLIGHT;
                 flight.long = !recent;
-                Err(if recent { FALLBACK } else { super::IDLE_CHECK })
+                Err(if recent { fallback } else { super::IDLE_CHECK })
             }
             Reader::Nobody | Reader::Back(_) => {
                 let flight = st.flights.remove(id).expect("in flight");
@@ -425,6 +426,14 @@ impl Shared {
         };
         self.drive(id, worker, job, request, trip, Some(sent));
         self.state.lock().running.remove(&id);
+    }
+
+    /// Lengthens how long a flight's reply waits for a joiner before its
+    /// driver reads it: a test that needs the joiner to read (on a loaded
+    /// machine, a joiner may come later than [`FALLBACK`]).
+    #[cfg(test)]
+    pub(crate) fn set_fallback(&self, fallback: Duration) {
+        self.state.lock().fallback = fallback;
     }
 
     /// Parks a driver's worker before its task is done, if nothing is

@@ -53,9 +53,13 @@ impl Drop for Gate {
     }
 }
 
-/// A warm pool of one worker, and that worker's pid.
+/// A warm pool of one worker, and that worker's pid. Its driver leaves a
+/// reply for the joiner however late the joiner comes (unless it is asked
+/// for it), so that which thread reads is up to the test, not to the
+/// machine's load.
 fn warm_pool() -> (ProcessPool, u32) {
     let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    pool.shared().set_fallback(Duration::from_secs(3600));
     let pid = pool
         .submit(crate::remote!(|_: ()| std::process::id()), ())
         .unwrap()
@@ -76,12 +80,21 @@ fn flight(pool: &ProcessPool) -> Option<&'static str> {
 
 /// Polls `cond` until it holds; panics after a generous bound. For a
 /// state another thread reaches without telling the test.
-fn wait_until(what: &str, mut cond: impl FnMut() -> bool) {
+fn wait_until(what: &str, cond: impl FnMut() -> bool) {
+    wait_until_or(what, cond).unwrap();
+}
+
+/// As [`wait_until`], but says it timed out instead of panicking: for a
+/// test that must release its task first.
+fn wait_until_or(what: &str, mut cond: impl FnMut() -> bool) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(20);
     while !cond() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        if Instant::now() >= deadline {
+            return Err(format!("timed out waiting until {what}"));
+        }
         std::thread::yield_now();
     }
+    Ok(())
 }
 
 /// A submit to an idle worker writes the request itself (no queue, no
@@ -99,9 +112,10 @@ fn a_submit_to_an_idle_worker_is_sent_directly_and_its_joiner_reads_it() {
     assert_eq!(flight(&pool), Some("nobody"), "sent directly");
     std::thread::scope(|s| {
         let joiner = s.spawn(|| handle.join());
-        wait_until("the joiner reads", || flight(&pool) == Some("held"));
-        running.write_all(&[1]).unwrap();
+        let held = wait_until_or("the joiner reads", || flight(&pool) == Some("held"));
+        running.write_all(&[1]).unwrap(); // whatever happened: no hang
         assert_eq!(joiner.join().unwrap().unwrap(), pid);
+        held.unwrap();
     });
     assert_eq!(flight(&pool), None);
     assert_eq!(pool.shared().state.lock().parked.len(), 1);
@@ -176,6 +190,29 @@ fn awaiting_a_direct_task_asks_the_driver_to_read_it() {
     assert!(matches!(polled, std::task::Poll::Ready(Ok(p)) if p == pid));
 }
 
+/// A reply nobody asks for (its handle dropped, nothing queued) is read
+/// by the driver after the fallback, and the worker is parked again.
+#[test]
+fn a_reply_nobody_asks_for_is_read_after_the_fallback() {
+    let (pool, pid) = warm_pool();
+    pool.shared().set_fallback(Duration::from_millis(2));
+    let gate = Gate::new("fallback");
+    let dropped = pool
+        .submit(crate::remote!(run_when_told), gate.arg())
+        .unwrap();
+    gate.running().write_all(&[1]).unwrap();
+    drop(dropped);
+    wait_until("the driver reads the reply and parks the worker", || {
+        let st = pool.shared().state.lock();
+        st.flights.0.is_empty() && st.parked.len() == 1
+    });
+    let next = pool
+        .submit(crate::remote!(|_: ()| std::process::id()), ())
+        .unwrap();
+    assert_eq!(next.join().unwrap(), pid);
+    assert_eq!(pool.workers_started(), 1);
+}
+
 /// A timed join reads only a reply that begins in time; otherwise it
 /// leaves the flight as it found it, and a later join reads it.
 #[test]
@@ -232,10 +269,14 @@ fn a_shutdown_that_cancels_reaches_a_direct_task() {
     let handle = pool
         .submit(crate::remote!(run_when_told), gate.arg())
         .unwrap();
-    let _running = gate.running(); // never released
+    let running = gate.running(); // never released
     std::thread::scope(|s| {
         let joiner = s.spawn(|| handle.wait());
-        wait_until("the joiner reads", || flight(&pool) == Some("held"));
+        if let Err(err) = wait_until_or("the joiner reads", || flight(&pool) == Some("held")) {
+            drop(running); // the task returns: no hang
+            joiner.join().unwrap();
+            panic!("{err}");
+        }
         let options = crate::ShutdownOptions::new().cancel_running(true);
         assert!(pool.shutdown_with(options));
         joiner.join().unwrap();
