@@ -98,6 +98,27 @@ pub(crate) trait Payload: Send + Sync + 'static {
         let _ = (cell, helper);
         false
     }
+
+    /// A thread about to wait for this payload's task (the task `id`; until
+    /// `deadline`, if given), whatever thread it is, offers to fetch the
+    /// outcome itself: the process pool's joiner reads its task's reply
+    /// from the worker's pipe instead of being woken by a driver that read
+    /// it. Returns whether it did anything (the core then looks whether the
+    /// task is done, and otherwise waits as usual). It must not block past
+    /// `deadline` before the outcome starts to arrive. By default nothing.
+    fn wait_here(&self, id: u64, deadline: Option<Instant>) -> bool {
+        let _ = (id, deadline);
+        false
+    }
+
+    /// Something now waits on the task `id` that won't fetch its outcome
+    /// itself (a waker, a callback, a watcher): a backend that leaves an
+    /// outcome for a waiting thread to fetch ([`wait_here`](Self::wait_here))
+    /// makes sure it is fetched without one. Called outside the cell's
+    /// lock. By default nothing.
+    fn wanted(&self, id: u64) {
+        let _ = id;
+    }
 }
 
 /// A task with nothing to run: a promise, kept by hand.
@@ -578,6 +599,12 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return true;
         }
         let _blocking = blocking::enter();
+        // A process task sent straight to a worker: its reply is read here
+        // (a pool worker that does so has lent its place, as it would to
+        // wait).
+        if self.payload.wait_here(self.id, deadline) && self.state.lock().phases.is_done() {
+            return true;
+        }
         let mut st = self.state.lock();
         while !st.phases.is_done() {
             match deadline {
@@ -663,9 +690,14 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Poll::Ready(self.resolve(outcome));
         }
         let waiting = st.waiting();
+        let first = waiting.waker.is_none();
         match &waiting.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => waiting.waker = Some(cx.waker().clone()),
+        }
+        drop(st);
+        if first {
+            self.payload.wanted(self.id);
         }
         Poll::Pending
     }
@@ -680,6 +712,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             // one at a time, as `&T` must not be shared between threads
             // (`T` is only `Send`).
             st.waiting().callbacks.push(cb);
+            let pending = !st.phases.is_done();
+            drop(st);
+            if pending {
+                self.payload.wanted(self.id);
+            }
             return;
         }
         // Done: run it here and now, lending the outcome out of the lock.
@@ -716,6 +753,11 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Err(cb);
         }
         st.waiting().callbacks.push(cb);
+        let pending = !st.phases.is_done();
+        drop(st);
+        if pending {
+            self.payload.wanted(self.id);
+        }
         Ok(())
     }
 
@@ -727,6 +769,8 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
             return Some(status);
         }
         st.waiting().watchers.push(w);
+        drop(st);
+        self.payload.wanted(self.id);
         None
     }
 

@@ -24,7 +24,9 @@
 //! - `remote_task.rs`: a queued task as the drivers see it, and how a
 //!   worker's reply becomes its outcome;
 //! - `supervisor.rs`: the queue and the driver threads, one per worker;
-//!   `supervisor/run.rs`: how a driver runs one task on its worker.
+//!   `supervisor/run.rs`: how a driver runs one task on its worker;
+//!   `supervisor/direct.rs`: the direct path, a submit that writes to an
+//!   idle worker and a joiner that reads the reply itself.
 //!
 //! Worker processes run on Linux only; the rest compiles everywhere, and
 //! [`ProcessPoolBuilder::build`] refuses elsewhere (`builder.rs`,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::protocol::{self, Outcome, Reply, Request};
-use super::supervisor::Dispatch;
+use super::supervisor::{Dispatch, Shared};
 use crate::core::cell::{Cancel, Hook, Payload, Start};
 use crate::core::producer::Producer;
 use crate::core::state::{End, Ending};
@@ -26,11 +26,27 @@ use crate::executor::trace::{self, Outcome as TraceOutcome};
 use crate::loom::sync::{Arc, Weak};
 
 /// A process task's payload in its cell. The core has nothing to run or
-/// drop for it: the encoded request lives in the [`RemoteTask`].
-pub(super) struct Remote;
+/// drop for it: the encoded request lives in the [`RemoteTask`]. It knows
+/// its pool, so that a thread that joins the task can read its reply
+/// itself (see `supervisor/direct.rs`).
+pub(super) struct Remote {
+    pub(super) pool: Weak<Shared>,
+}
 
 impl Payload for Remote {
     unsafe fn discard(&self) {}
+
+    fn wait_here(&self, id: u64, deadline: Option<Instant>) -> bool {
+        self.pool
+            .upgrade()
+            .is_some_and(|pool| pool.join_here(id, deadline))
+    }
+
+    fn wanted(&self, id: u64) {
+        if let Some(pool) = self.pool.upgrade() {
+            pool.wanted(id);
+        }
+    }
 }
 
 /// Turns a worker's reply into a task's outcome (called once, where a
@@ -156,6 +172,14 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
 
     fn retries(&self) -> u32 {
         self.retries
+    }
+
+    fn id(&self) -> u64 {
+        self.producer.id()
+    }
+
+    fn size(&self) -> usize {
+        self.frame.len()
     }
 }
 

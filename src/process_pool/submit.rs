@@ -63,7 +63,10 @@ impl ProcessPool {
         #[cfg(feature = "tracing")]
         let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()))
             .unwrap_or_else(tracing::Span::none);
-        let (producer, handle) = new_task(Remote, stopping, Caller::Internal);
+        let remote = Remote {
+            pool: Arc::downgrade(self.shared()),
+        };
+        let (producer, handle) = new_task(remote, stopping, Caller::Internal);
         #[cfg(feature = "tracing")]
         trace::set_id(&span, producer.id());
         let deadline = options.deadline();
@@ -176,7 +179,10 @@ impl ProcessPool {
         }
         if encoded.is_empty() {
             // Nothing to send: the chunk is done, each input its error.
-            let (producer, handle) = new_task(Remote, TaskSpec::default(), Caller::User);
+            let remote = Remote {
+                pool: crate::loom::sync::Weak::new(),
+            };
+            let (producer, handle) = new_task(remote, TaskSpec::default(), Caller::User);
             let errors = plan.into_iter().map(|p| Err(p.expect("none was sent")));
             let _ = producer.complete(Ok(errors.collect()));
             self.shared().counters.count_unqueued(End::Value);

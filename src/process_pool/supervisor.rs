@@ -8,7 +8,10 @@ use std::io;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+mod direct;
 mod run;
+
+use direct::{Flights, Parked};
 
 use super::child::{StartError, WorkerProcess};
 use super::protocol::Reply;
@@ -19,8 +22,6 @@ use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
 use crate::executor::metrics::{Counters, PoolMetrics};
 use crate::executor::shutdown::ShutdownOptions;
-use crate::loom::spin_until;
-use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use crate::loom::thread;
 use crate::threads::ThreadSet;
@@ -67,6 +68,10 @@ pub(crate) trait Dispatch: Send {
     fn ended(self: Box<Self>) -> Option<End>;
     /// How many times to retry on a worker's death.
     fn retries(&self) -> u32;
+    /// The task's id (what a waiter names it by: see `direct.rs`).
+    fn id(&self) -> u64;
+    /// The length of its encoded request.
+    fn size(&self) -> usize;
 }
 
 /// A process pool's configuration, as its builder checked it.
@@ -80,13 +85,6 @@ pub(crate) struct Config {
     pub(crate) retries: u32,
     pub(crate) worker_stderr: bool,
 }
-
-/// How long an idle driver stays awake for the next job before it sleeps:
-/// about one round trip. Measured with a trivial task, one worker, 2 cores:
-/// the submit-and-join round trip fell from about 32 to 28 us; a plain
-/// few-microsecond spin (the thread pool's) made no difference here, because
-/// the caller itself wakes from a futex before it submits again.
-const DRIVER_SPIN: Duration = Duration::from_micros(50);
 
 /// How often an idle driver looks at its worker: one killed while idle is
 /// reaped (and no longer listed in `worker_pids`) within about this long.
@@ -103,9 +101,6 @@ pub(crate) struct Shared {
     /// One large request frame's buffer, kept for the next (see
     /// [`SPARE_MIN`]). An idle pool holds at most this one.
     spare: Mutex<Option<Vec<u8>>>,
-    /// `state.queue.len()`, readable without the lock: what a spinning
-    /// driver watches. Written only under the lock.
-    queued: AtomicUsize,
     /// Idle drivers wait here for work.
     work: Condvar,
     /// Shutdowns wait here for drivers to exit.
@@ -127,9 +122,18 @@ struct PoolState {
     idle: usize,
     /// Wake-ups sent to idle drivers and not yet taken up.
     notified: usize,
-    /// Drivers spinning a moment for work before they go idle; each will
-    /// take a queued job without being woken.
-    spinning: usize,
+    /// Idle workers, each parked by its driver for a submit to send a task
+    /// to directly (see `direct.rs`).
+    parked: Vec<Parked>,
+    /// The tasks a submit sent directly, by driver id, until their reply
+    /// is read.
+    flights: Flights,
+    /// Tasks sent directly, ever: a driver that sees this move wakes now
+    /// and then while it is idle, to read a reply that nobody waits for.
+    lends: u64,
+    /// How long a flight's reply waits for a joiner before the driver
+    /// reads it: [`direct::FALLBACK`] (a test may lengthen it).
+    fallback: Duration,
     shutdown: bool,
     broken: Option<Broken>,
     next_id: usize,
@@ -170,9 +174,11 @@ impl Broken {
 impl Shared {
     pub(crate) fn new(config: Config) -> Shared {
         Shared {
-            state: Mutex::new(PoolState::default()),
+            state: Mutex::new(PoolState {
+                fallback: direct::FALLBACK,
+                ..PoolState::default()
+            }),
             spare: Mutex::new(None),
-            queued: AtomicUsize::new(0),
             work: Condvar::new(),
             exited: Condvar::new(),
             room: Condvar::new(),
@@ -207,12 +213,17 @@ impl Shared {
                 _ => break,
             }
         }
+        let job = match self.try_direct(st, job) {
+            Ok(()) => return Ok(()),
+            Err((back, job)) => {
+                st = back;
+                job
+            }
+        };
         st.queue.push_back(job);
-        self.set_queued(&st);
         if let Err(err) = self.wake_or_spawn(&mut st) {
             if st.drivers == 0 {
                 st.queue.pop_back();
-                self.set_queued(&st);
                 return Err(Refusal::spawn(err));
             }
         }
@@ -251,20 +262,9 @@ impl Shared {
         }
     }
 
-    /// Publishes the queue's length to spinning drivers. Called under the
-    /// lock after every change to the queue.
-    fn set_queued(&self, st: &PoolState) {
-        // ORDERING: a hint for spinning drivers only; a driver that sees it
-        // takes the lock and looks at the queue itself.
-        self.queued.store(st.queue.len(), Ordering::Relaxed);
-    }
-
-    /// Leaves the job to a spinning driver, wakes an idle one, or starts one
-    /// if the pool has room.
+    /// Wakes an idle driver for a queued job, or starts one if the pool
+    /// has room.
     fn wake_or_spawn(self: &Arc<Self>, st: &mut PoolState) -> io::Result<()> {
-        if st.queue.len() <= st.spinning {
-            return Ok(()); // each queued job has a spinning driver to take it
-        }
         if st.idle > st.notified {
             st.notified += 1;
             self.work.notify_one();
@@ -284,57 +284,71 @@ impl Shared {
         Ok(())
     }
 
-    /// A driver: takes tasks off the queue and runs them on its worker.
+    /// A driver: takes tasks off the queue and runs them on its worker;
+    /// while idle, parks the worker for direct sends, and reads the replies
+    /// to them that nobody else reads (see `direct.rs`).
     fn driver_main(self: Arc<Self>, id: usize) {
         let mut worker: Option<WorkerProcess> = None;
         let mut st = self.state.lock();
-        // Whether this driver has spun for work since its last job.
-        let mut spun = false;
+        // `lends` when this driver last went to sleep.
+        let mut lends_seen = st.lends;
+        // When it last looked at its parked worker.
+        let mut checked = Instant::now();
         loop {
+            if st.flights.contains(id) {
+                // Its worker is lent to a task sent directly.
+                match self.flight_turn(&mut st, id) {
+                    Ok(landing) => {
+                        MutexGuard::unlocked(&mut st, || self.land(id, &mut worker, landing));
+                    }
+                    Err(nap) => {
+                        lends_seen = st.lends;
+                        self.sleep(&mut st, Some(nap));
+                    }
+                }
+                continue;
+            }
             if let Some(job) = st.queue.pop_front() {
-                self.set_queued(&st);
-                spun = false;
+                direct::unpark(&mut st, id, &mut worker);
                 if self.config.capacity.is_some() {
                     self.room.notify_one();
                 }
-                if MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job)) {
-                    st.spinning -= 1; // back: `run` counted it as spinning
-                }
+                MutexGuard::unlocked(&mut st, || self.run(id, &mut worker, job));
                 continue;
             }
             if st.shutdown || st.broken.is_some() {
+                direct::unpark(&mut st, id, &mut worker);
                 break;
             }
-            if !spun {
-                // Stay awake a moment before going idle: a caller that joins
-                // and submits again finds this driver awake, with no futex
-                // wake on either side.
-                spun = true;
-                st.spinning += 1;
-                MutexGuard::unlocked(&mut st, || self.spin_for_work());
-                st.spinning -= 1;
+            // Idle: the worker waits parked, for a submit to send to it.
+            if let Some(proc) = worker.take() {
+                st.parked.push(Parked::new(id, proc));
+            }
+            let Some(at) = st.parked.iter().position(|p| p.id == id) else {
+                self.sleep(&mut st, None);
+                continue;
+            };
+            // Lent recently: a task sent directly may have to be read by
+            // this driver (nobody joins it) within about `FALLBACK`. Else
+            // look at the worker now and then: one that died idle is
+            // reaped at once, not at the next task.
+            let nap = if st.lends != lends_seen {
+                st.fallback.min(IDLE_CHECK)
+            } else {
+                IDLE_CHECK
+            };
+            st.parked[at].long = nap == IDLE_CHECK;
+            lends_seen = st.lends;
+            let timed_out = self.sleep(&mut st, Some(nap));
+            if !timed_out || checked.elapsed() < IDLE_CHECK {
                 continue;
             }
-            st.idle += 1;
-            let timed_out = match &worker {
-                // Look at the worker now and then: one that died idle is
-                // reaped at once, not at the next task.
-                Some(_) => self.work.wait_for(&mut st, IDLE_CHECK).timed_out(),
-                None => {
-                    self.work.wait(&mut st);
-                    false
-                }
+            checked = Instant::now();
+            let Some(at) = st.parked.iter().position(|p| p.id == id) else {
+                continue; // lent meanwhile
             };
-            st.idle -= 1;
-            // Taken even after a timeout: a wake-up sent just as this
-            // driver stopped waiting is lost, and a count left too high
-            // would keep the next submit from waking anyone. Too low only
-            // costs a spare wake-up.
-            if st.notified > 0 {
-                st.notified -= 1;
-            }
-            if timed_out && worker.as_ref().is_some_and(WorkerProcess::is_gone) {
-                let proc = worker.take().expect("present");
+            if st.parked[at].proc.is_gone() {
+                let proc = st.parked.swap_remove(at).proc;
                 MutexGuard::unlocked(&mut st, || {
                     self.end_worker(id, proc, true);
                 });
@@ -354,18 +368,26 @@ impl Shared {
         self.close_timer_if_idle(false);
     }
 
-    /// Waits up to [`DRIVER_SPIN`] for a job without sleeping: a short busy
-    /// spin, then `yield_now`s, so a waiting driver gives its core to anyone
-    /// who wants it.
-    fn spin_for_work(&self) {
-        // ORDERING: `queued` is a hint; the queue is re-read under the lock.
-        if spin_until(|| self.queued.load(Ordering::Relaxed) > 0) {
-            return;
+    /// Waits for work on `work` (at most `timeout`), counted as idle;
+    /// returns whether the wait timed out.
+    fn sleep(&self, st: &mut MutexGuard<'_, PoolState>, timeout: Option<Duration>) -> bool {
+        st.idle += 1;
+        let timed_out = match timeout {
+            Some(timeout) => self.work.wait_for(st, timeout).timed_out(),
+            None => {
+                self.work.wait(st);
+                false
+            }
+        };
+        st.idle -= 1;
+        // Taken even after a timeout: a wake-up sent just as this driver
+        // stopped waiting is lost, and a count left too high would keep
+        // the next submit from waking anyone. Too low only costs a spare
+        // wake-up.
+        if st.notified > 0 {
+            st.notified -= 1;
         }
-        let until = Instant::now() + DRIVER_SPIN;
-        while self.queued.load(Ordering::Relaxed) == 0 && Instant::now() < until {
-            thread::yield_now();
-        }
+        timed_out
     }
 
     /// Ends a worker process, killing it or letting it exit, and reaps it.
@@ -390,7 +412,6 @@ impl Shared {
                 })
                 .clone();
             let drained = std::mem::take(&mut st.queue);
-            self.set_queued(&st);
             (broken, drained)
         };
         self.work.notify_all();
@@ -408,14 +429,13 @@ impl Shared {
             let mut st = self.state.lock();
             st.shutdown = true;
             let drained = if options.cancel_pending {
-                let drained = std::mem::take(&mut st.queue);
-                self.set_queued(&st);
-                drained
+                std::mem::take(&mut st.queue)
             } else {
                 VecDeque::new()
             };
             let running: Vec<_> = if options.cancel_running {
-                st.running.values().cloned().collect()
+                let flying = st.flights.cancellers();
+                st.running.values().cloned().chain(flying).collect()
             } else {
                 Vec::new()
             };

@@ -207,6 +207,12 @@ impl WorkerProcess {
     /// it: its payload copied there, a `Request::Shared` header on the
     /// pipe; so may the reply.
     pub(crate) fn call(&mut self, request: &[u8]) -> Result<Reply, CallError> {
+        self.send(request)?;
+        self.receive(None)
+    }
+
+    /// Writes one encoded request frame (see [`call`](Self::call)).
+    pub(crate) fn send(&mut self, request: &[u8]) -> Result<(), CallError> {
         let stdin = self.stdin.as_mut().ok_or(CallError::Died)?;
         let pace = Pace::Steady(self.stall);
         let header;
@@ -233,12 +239,31 @@ impl WorkerProcess {
                 CallError::Died
             });
         }
-        self.stdout.get_mut().expect(None, pace);
+        Ok(())
+    }
+
+    /// Reads the reply to the request [`send`](Self::send) wrote. With
+    /// `first`, a reply that has not begun by then is
+    /// [`CallError::NotYet`], and nothing of it has been read: a later
+    /// `receive` reads it whole. Without, the wait for its first bytes is
+    /// the `read` itself (see `PacedReader`).
+    pub(crate) fn receive(&mut self, first: Option<Instant>) -> Result<Reply, CallError> {
+        self.stdout
+            .get_mut()
+            .expect(first, Pace::Steady(self.stall));
         let len = match protocol::read_len(&mut self.stdout, protocol::MAX_FRAME) {
             Ok(Some(len)) => len,
             Ok(None) => return Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 return Err(CallError::Protocol(err.to_string()));
+            }
+            Err(err)
+                if err.kind() == io::ErrorKind::TimedOut
+                    && first.is_some()
+                    && self.stdout.get_ref().awaiting_first()
+                    && self.stdout.buffer().is_empty() =>
+            {
+                return Err(CallError::NotYet);
             }
             Err(_) => return Err(CallError::Died),
         };

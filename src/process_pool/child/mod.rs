@@ -46,4 +46,7 @@ pub(crate) enum CallError {
     Undelivered,
     /// The worker sent something that is not a reply.
     Protocol(String),
+    /// The reply had not begun by the reader's deadline; nothing of it was
+    /// read (see `WorkerProcess::receive`).
+    NotYet,
 }

@@ -37,12 +37,22 @@ impl Pace {
 /// Sets `O_NONBLOCK` on the parent's end of a pipe. (Each end of a pipe is
 /// its own open file description: the worker's ends stay blocking.)
 pub(super) fn set_nonblocking(fd: &impl AsRawFd) -> io::Result<()> {
+    set_blocking(fd, false)
+}
+
+/// Sets or clears `O_NONBLOCK` on the parent's end of a pipe.
+fn set_blocking(fd: &impl AsRawFd, blocking: bool) -> io::Result<()> {
     let fd = fd.as_raw_fd();
     // SAFETY: `fcntl` with `F_GETFL` / `F_SETFL` on a descriptor we own
     // reads and sets its flags; it touches no memory.
     let ok = unsafe {
         let flags = libc::fcntl(fd, libc::F_GETFL);
-        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags | libc::O_NONBLOCK) >= 0
+        let flags = if blocking {
+            flags & !libc::O_NONBLOCK
+        } else {
+            flags | libc::O_NONBLOCK
+        };
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags) >= 0
     };
     if ok {
         Ok(())
@@ -147,6 +157,11 @@ pub(super) struct PacedReader {
     awaiting_first: bool,
     /// The pace of every later wait.
     then: Pace,
+    /// Whether the pipe is in blocking mode now: only while the first
+    /// bytes of a frame are awaited without a time limit, so that the wait
+    /// and the read are one system call (a `read`) rather than two (`poll`,
+    /// then `read`). Every other wait is paced, in nonblocking mode.
+    blocking: bool,
 }
 
 impl PacedReader {
@@ -156,6 +171,17 @@ impl PacedReader {
             first: None,
             awaiting_first: true,
             then: Pace::Steady(Duration::MAX),
+            blocking: false,
+        }
+    }
+
+    /// Puts the pipe in the mode this read wants (see
+    /// [`blocking`](Self::blocking)), if it is not in it. A pipe that can't
+    /// be switched stays as it is: nonblocking works for every read.
+    fn mode(&mut self) {
+        let blocking = self.awaiting_first && self.first.is_none();
+        if blocking != self.blocking && set_blocking(&self.out, blocking).is_ok() {
+            self.blocking = blocking;
         }
     }
 
@@ -169,11 +195,17 @@ impl PacedReader {
     pub(super) fn get_ref(&self) -> &ChildStdout {
         &self.out
     }
+
+    /// Whether no byte of the frame being read has come yet.
+    pub(super) fn awaiting_first(&self) -> bool {
+        self.awaiting_first
+    }
 }
 
 impl Read for PacedReader {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
+            self.mode();
             match self.out.read(buf) {
                 Ok(n) => {
                     if n > 0 {

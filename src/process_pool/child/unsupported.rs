@@ -37,6 +37,14 @@ impl WorkerProcess {
         match self.never {}
     }
 
+    pub(crate) fn send(&mut self, _: &[u8]) -> Result<(), CallError> {
+        match self.never {}
+    }
+
+    pub(crate) fn receive(&mut self, _: Option<std::time::Instant>) -> Result<Reply, CallError> {
+        match self.never {}
+    }
+
     pub(crate) fn is_gone(&self) -> bool {
         match self.never {}
     }

@@ -10,6 +10,7 @@ use crate::core::state::End;
 use crate::error::TaskError;
 use crate::loom::sync::Arc;
 use crate::process_pool::child::{self, CallError, StartError, WorkerProcess};
+use crate::process_pool::protocol::Reply;
 
 /// How many workers a task may lose before it reaches one (killed during
 /// start-up, found dead before the write) before it fails as "worker died".
@@ -17,55 +18,131 @@ const MAX_LOST: u32 = 3;
 
 impl Shared {
     /// Counts a task that ended, if it did.
-    fn count(&self, end: Option<End>) {
+    pub(super) fn count(&self, end: Option<End>) {
         if let Some(end) = end {
             self.counters.count(end);
         }
     }
 
     /// Runs one task on this driver's worker, starting one if needed.
-    /// Returns `true` if it counted this driver in `spinning` (see below),
-    /// for the caller to undo.
     pub(super) fn run(
         &self,
         id: usize,
         worker: &mut Option<WorkerProcess>,
         job: Box<dyn Dispatch>,
-    ) -> bool {
+    ) {
         let Some(request) = job.start() else {
             // Ended while queued (cancelled, timed out).
             self.count(job.ended());
-            return false;
+            return;
         };
         if job.deadline().is_some_and(|d| d <= Instant::now()) {
             // Passed before the timer could end it: it must not run.
             self.counters.count(job.expire());
-            return false;
+            return;
         }
         self.state.lock().running.insert(id, job.canceller());
-        let counted = self.run_started(id, worker, job, request);
+        let trip = Trip::new(job.as_ref());
+        self.drive(id, worker, job, request, trip, None);
         self.state.lock().running.remove(&id);
-        counted
     }
 
-    /// The rest of [`run`](Self::run), once the task has started.
-    fn run_started(
+    /// The rest of [`run`](Self::run), once the task has started: from the
+    /// start of a worker if need be to the task's end, or, given `sent`,
+    /// from the outcome of a call already made (a task sent directly, whose
+    /// reply or failure comes back to its driver: see `direct.rs`).
+    pub(super) fn drive(
         &self,
         id: usize,
         worker: &mut Option<WorkerProcess>,
         job: Box<dyn Dispatch>,
         request: Arc<Vec<u8>>,
-    ) -> bool {
-        let mut retries = job.retries();
-        // Workers lost before the task reached them: killed during start-up,
-        // or found dead before the request was written. Retried whatever
-        // the retry setting (the task never ran), up to a bound, so that a
-        // worker killed every time can't hold the driver for ever.
-        let mut lost = 0;
-        // Whether the time limit is running: it starts when the task is
-        // first sent to a ready worker, so a worker started for the task
-        // (a cold pool, a replaced one) doesn't eat into it.
-        let mut limited = false;
+        mut trip: Trip,
+        mut sent: Option<Sent>,
+    ) {
+        loop {
+            let Sent { result, killed } = match sent.take() {
+                Some(sent) => sent,
+                None => match self.send(id, worker, job.as_ref(), &request, &mut trip) {
+                    Ok(sent) => sent,
+                    Err(failed) => {
+                        let end = match failed {
+                            Failed::Ended => job.ended(),
+                            Failed::Error(err) => Some(job.fail(err)),
+                        };
+                        self.count(end);
+                        return;
+                    }
+                },
+            };
+            let proc = worker.as_mut().expect("the call's worker");
+            let pid = proc.pid;
+            match result {
+                Ok(reply) => {
+                    proc.tasks += 1;
+                    let quota = self
+                        .config
+                        .max_tasks_per_child
+                        .is_some_and(|max| proc.tasks >= max);
+                    // The thread that joins may submit its next task the
+                    // moment the outcome is visible: the worker is parked
+                    // before then (if nothing is queued), so that the
+                    // submit finds it rather than starting a second driver
+                    // and worker.
+                    if !killed && !quota {
+                        self.park_if_idle(id, worker);
+                    }
+                    self.counters.count(job.complete(reply, pid));
+                    // The task's copy of the request is gone with it.
+                    self.recycle(request);
+                    if killed || quota {
+                        let proc = worker.take().expect("present");
+                        self.end_worker(id, proc, killed);
+                    }
+                    return;
+                }
+                Err(err) => {
+                    let proc = worker.take().expect("present");
+                    let status = self.end_worker(id, proc, true);
+                    if killed {
+                        // The task already reports its cancel or timeout.
+                        self.count(job.ended());
+                        return;
+                    }
+                    let end = match err {
+                        CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
+                        CallError::Undelivered if trip.lost < MAX_LOST => {
+                            trip.lost += 1;
+                            continue; // it never reached a worker
+                        }
+                        CallError::Died | CallError::Undelivered | CallError::NotYet
+                            if trip.retries > 0 =>
+                        {
+                            trip.retries -= 1;
+                            continue;
+                        }
+                        CallError::Died | CallError::Undelivered | CallError::NotYet => {
+                            let (code, signal) = child::describe(status);
+                            job.fail(TaskError::worker_died(pid, code, signal))
+                        }
+                    };
+                    self.counters.count(end);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Makes one call of the task on this driver's worker, starting one
+    /// if need be.
+    fn send(
+        &self,
+        id: usize,
+        worker: &mut Option<WorkerProcess>,
+        job: &dyn Dispatch,
+        request: &[u8],
+        trip: &mut Trip,
+    ) -> Result<Sent, Failed> {
         loop {
             if worker.is_none() {
                 match WorkerProcess::start(&self.config) {
@@ -78,19 +155,13 @@ impl Shared {
                     Err(StartError::Lost {
                         pid, code, signal, ..
                     }) => {
-                        lost += 1;
-                        if lost > MAX_LOST {
-                            let died = TaskError::worker_died(pid, code, signal);
-                            self.counters.count(job.fail(died));
-                            return false;
+                        trip.lost += 1;
+                        if trip.lost > MAX_LOST {
+                            return Err(Failed::Error(TaskError::worker_died(pid, code, signal)));
                         }
                         continue;
                     }
-                    Err(err) => {
-                        let broken = self.break_pool(err);
-                        self.counters.count(job.fail(broken));
-                        return false;
-                    }
+                    Err(err) => return Err(Failed::Error(self.break_pool(err))),
                 }
             }
             if worker.as_ref().is_some_and(WorkerProcess::is_gone) {
@@ -99,86 +170,74 @@ impl Shared {
                 let proc = worker.take().expect("present");
                 let pid = proc.pid;
                 let status = self.end_worker(id, proc, true);
-                lost += 1;
-                if lost > MAX_LOST {
+                trip.lost += 1;
+                if trip.lost > MAX_LOST {
                     let (code, signal) = child::describe(status);
-                    let died = TaskError::worker_died(pid, code, signal);
-                    self.counters.count(job.fail(died));
-                    return false;
+                    return Err(Failed::Error(TaskError::worker_died(pid, code, signal)));
                 }
                 continue;
             }
             let proc = worker.as_mut().expect("started above");
-            let pid = proc.pid;
-            if !std::mem::replace(&mut limited, true) {
-                if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
-                    // The timer was started at the submit (it is closed
-                    // only once no driver is left).
-                    let _ = self.timer.schedule(at, job.expiry());
-                }
-            }
+            self.start_limit(job, trip);
             // From here until `clear_hook`, `cancel()` and a deadline kill
             // the worker. See README.md, "Killing a running task": the
             // worker is not reaped before `clear_hook` returns.
             if !job.set_hook(proc.kill_hook()) {
                 // Cancelled or timed out before it was sent.
-                self.count(job.ended());
-                return false;
+                return Err(Failed::Ended);
             }
-            let result = proc.call(&request);
+            let result = proc.call(request);
             let killed = job.clear_hook();
-            match result {
-                Ok(reply) => {
-                    proc.tasks += 1;
-                    let quota = self
-                        .config
-                        .max_tasks_per_child
-                        .is_some_and(|max| proc.tasks >= max);
-                    // The thread that joins may submit its next task the
-                    // moment the outcome is visible, before this driver is
-                    // back for it: count the driver as spinning (it will
-                    // take a queued job without being woken) from before
-                    // then, so that the submit doesn't start a second
-                    // driver and worker. (No done-callback runs on this
-                    // thread, so nothing can submit and wait here while it
-                    // is counted.)
-                    self.state.lock().spinning += 1;
-                    self.counters.count(job.complete(reply, pid));
-                    // The task's copy of the request is gone with it.
-                    self.recycle(request);
-                    if killed || quota {
-                        let proc = worker.take().expect("present");
-                        self.end_worker(id, proc, killed);
-                    }
-                    return true;
-                }
-                Err(err) => {
-                    let proc = worker.take().expect("present");
-                    let status = self.end_worker(id, proc, true);
-                    if killed {
-                        // The task already reports its cancel or timeout.
-                        self.count(job.ended());
-                        return false;
-                    }
-                    let end = match err {
-                        CallError::Protocol(msg) => job.fail(TaskError::protocol(pid, msg)),
-                        CallError::Undelivered if lost < MAX_LOST => {
-                            lost += 1;
-                            continue; // it never reached a worker
-                        }
-                        CallError::Died | CallError::Undelivered if retries > 0 => {
-                            retries -= 1;
-                            continue;
-                        }
-                        CallError::Died | CallError::Undelivered => {
-                            let (code, signal) = child::describe(status);
-                            job.fail(TaskError::worker_died(pid, code, signal))
-                        }
-                    };
-                    self.counters.count(end);
-                    return false;
-                }
+            return Ok(Sent { result, killed });
+        }
+    }
+
+    /// Starts the task's time limit, the first time it is sent to a ready
+    /// worker (so a worker started for the task, on a cold pool or in
+    /// place of a lost one, doesn't eat into it).
+    pub(super) fn start_limit(&self, job: &dyn Dispatch, trip: &mut Trip) {
+        if !std::mem::replace(&mut trip.limited, true) {
+            if let Some(at) = job.time_limit().and_then(|l| Instant::now().checked_add(l)) {
+                // The timer was started at the submit (it is closed
+                // only once no driver is left).
+                let _ = self.timer.schedule(at, job.expiry());
             }
         }
     }
+}
+
+/// What a task's trip has used up so far.
+pub(super) struct Trip {
+    /// Retries left on a worker's death.
+    pub(super) retries: u32,
+    /// Workers lost before the task reached them: killed during start-up,
+    /// or found dead before the request was written. Retried whatever the
+    /// retry setting (the task never ran), up to [`MAX_LOST`], so that a
+    /// worker killed every time can't hold the driver for ever.
+    pub(super) lost: u32,
+    /// Whether the time limit is running (see [`Shared::start_limit`]).
+    pub(super) limited: bool,
+}
+
+impl Trip {
+    pub(super) fn new(job: &dyn Dispatch) -> Trip {
+        Trip {
+            retries: job.retries(),
+            lost: 0,
+            limited: false,
+        }
+    }
+}
+
+/// A call made: its outcome, and whether the kill hook fired meanwhile.
+pub(super) struct Sent {
+    pub(super) result: Result<Reply, CallError>,
+    pub(super) killed: bool,
+}
+
+/// Why a task ends without a call.
+enum Failed {
+    /// Cancelled or timed out before it was sent.
+    Ended,
+    Error(TaskError),
 }
