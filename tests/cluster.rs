@@ -562,3 +562,96 @@ fn a_task_cancelled_before_it_starts_leaves_the_queue() {
     meeting.listener.set_nonblocking(true).unwrap();
     assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
 }
+
+/// Kills its own process the first time it runs (it makes `marker`), then
+/// returns 7.
+fn abort_once(marker: String) -> u32 {
+    let first = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&marker)
+        .is_ok();
+    if first {
+        std::process::abort();
+    }
+    7
+}
+
+#[test]
+fn retries_rerun_a_task_whose_process_dies_on_its_worker() {
+    let p = prefix("retries");
+    let pool = client(&p);
+    let _w = start_worker(&p, "", 5_000);
+    let dir = std::env::temp_dir();
+    let marker = |n: u32| {
+        let m = dir.join(format!("futurepool-abort-once-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_file(&m);
+        m.to_str().unwrap().to_owned()
+    };
+    // retries(1): the worker's pool runs it again after its process died.
+    let (m1, m2) = (marker(1), marker(2));
+    let h = pool
+        .task()
+        .retries(1)
+        .submit_fn(remote!(abort_once), m1.clone())
+        .unwrap();
+    assert_eq!(h.join_timeout(LONG).unwrap(), 7);
+    // retries(0): its process's death is its end.
+    let h = pool
+        .task()
+        .retries(0)
+        .submit_fn(remote!(abort_once), m2.clone())
+        .unwrap();
+    let err = match h.join_timeout(LONG) {
+        Err(futurepool::JoinTimeoutError::Failed(err)) => err,
+        other => panic!("{other:?}"),
+    };
+    assert!(err.is_cluster_error(), "{err:?}");
+    let _ = std::fs::remove_file(m1);
+    let _ = std::fs::remove_file(m2);
+}
+
+#[test]
+fn retries_zero_fail_a_lost_workers_task_instead_of_running_it_again() {
+    let p = prefix("noretry");
+    // The queue allows five deliveries; the task allows one run.
+    let pool = ClusterExecutor::builder(&server().url)
+        .user_password(USER, PASSWORD)
+        .prefix(&p)
+        .ack_wait(Duration::from_millis(1_000))
+        .build()
+        .unwrap();
+    let mut a = Some(start_worker(&p, "", 1_000));
+    let mut b = Some(start_worker(&p, "", 1_000));
+    let meeting = Meeting::new();
+    let handle = pool
+        .task()
+        .retries(0)
+        .submit_fn(remote!(rendezvous), meeting.path.clone())
+        .unwrap();
+    let (first, s) = meeting.arrive();
+    if a.as_ref().is_some_and(|w| w.pid() == first) {
+        a.take(); // kill -9
+    } else {
+        assert_eq!(b.as_ref().unwrap().pid(), first);
+        b.take();
+    }
+    drop(s);
+    // Redelivered after the ack wait to the other worker, which doesn't
+    // run it.
+    let err = match handle.join_timeout(LONG) {
+        Err(futurepool::JoinTimeoutError::Failed(err)) => err,
+        other => panic!("{other:?}"),
+    };
+    assert!(err.is_cluster_error(), "{err:?}");
+    assert!(
+        err.to_string()
+            .contains("worker lost: the task was delivered 2 times, and may run 1 at most"),
+        "{err}"
+    );
+    meeting.listener.set_nonblocking(true).unwrap();
+    assert!(
+        meeting.listener.accept().is_err(),
+        "the task ran a second time"
+    );
+}

@@ -410,6 +410,7 @@ impl ClusterExecutor {
             attempt: 0,
             args_object: None,
             scattered,
+            retries: options.retries,
         };
         // Above the server's message limit: the arguments go through the
         // object store (or the task fails, too large).

@@ -48,6 +48,11 @@ pub(crate) struct TaskMsg {
     /// written as names): the worker fetches each (once) before it runs
     /// the task.
     pub(crate) scattered: Vec<String>,
+    /// How many times the task may run again if it is lost: its process
+    /// dies on the worker (the worker's pool reruns it), or the worker
+    /// itself (a redelivery beyond `retries + 1` deliveries fails it as
+    /// "worker lost"). `None`: the pool's and the queue's defaults.
+    pub(crate) retries: Option<u32>,
 }
 
 /// What a worker sends to the client that submitted a task.
@@ -169,17 +174,21 @@ mod tests {
             attempt: 0,
             args_object: Some("o".into()),
             scattered: vec!["s".into()],
+            retries: Some(2),
         };
         let bytes = encode(&msg).unwrap();
         assert_eq!(
             bytes,
             [
                 3, 1, b'c', 5, 1, b'b', 1, b'f', 1, 1, 7, 0, 0, 1, 0xac, 0x02, 0, 1, 1, b'o', 1, 1,
-                b's'
+                b's', 1, 2
             ]
         );
         let back: TaskMsg = decode(&bytes).unwrap();
-        assert_eq!((back.task, back.time_limit_ms), (5, Some(300)));
+        assert_eq!(
+            (back.task, back.time_limit_ms, back.retries),
+            (5, Some(300), Some(2))
+        );
         assert_eq!(
             (back.args_object.as_deref(), &back.scattered[..]),
             (Some("o"), &["s".to_owned()][..])

@@ -319,6 +319,26 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
         }
         return;
     }
+    // Lost before (its worker died, or its link): run again only as many
+    // times as its retries say (beyond them, `max_deliveries` rules).
+    let delivered = message
+        .info()
+        .map_or(1, |info| info.delivered.max(1) as u64);
+    if let Some(retries) = task.retries.filter(|&n| delivered > u64::from(n) + 1) {
+        let lost = Reply::Failed {
+            task: id,
+            worker,
+            message: format!(
+                "worker lost: the task was delivered {delivered} times, and may run {} at \
+                 most (retries({retries}))",
+                u64::from(retries) + 1
+            ),
+        };
+        if end(job, &to, &lost).await.is_ok() {
+            let _ = message.ack_with(AckKind::Term).await;
+        }
+        return;
+    }
     let now = now_ms();
     let left = task
         .deadline_ms
@@ -365,6 +385,10 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let mut builder = job.pool.task();
     if let Some(limit) = limit {
         builder = builder.time_limit(limit);
+    }
+    if let Some(retries) = task.retries {
+        // Its process dying here: the pool runs it again, so many times.
+        builder = builder.retries(retries);
     }
     let exec = Exec {
         name: task.name,

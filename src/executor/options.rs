@@ -230,6 +230,9 @@ impl<'a, E: Executor> TaskBuilder<'a, E> {
     /// it is lost (a process pool's worker process dies); overrides the
     /// executor's default (e.g.
     /// [`ProcessPoolBuilder::retries_on_worker_death`](crate::ProcessPoolBuilder::retries_on_worker_death)).
+    /// On a cluster, both count: a task whose process dies on its worker
+    /// runs again there up to `n` times, and one whose worker is lost is
+    /// delivered to another at most `n + 1` times in all.
     /// Only a lost worker is retried: not a panic, a cancel or a timeout. A
     /// closure can't be retried (it runs once), and a thread pool's workers
     /// are never lost, so on a thread pool this does nothing.
