@@ -4,6 +4,9 @@ futurepool's cluster.
 
 Run by benches/run.sh with a Python that has dask and distributed (run.sh
 installs them into a venv under target/): python cluster.py OUT.json
+With --round-trip-only (after OUT.json) it measures only the round trip (about
+half a minute in all, the start of the LocalCluster included), to set beside
+`cargo bench --bench cluster -- cluster_round_trip`.
 """
 import json
 import sys
@@ -89,6 +92,7 @@ def map_sequential(iters, samples=3):
 
 def main():
     out = sys.argv[1]
+    round_trip_only = "--round-trip-only" in sys.argv[2:]
     iters = calibrate()
     print(f"python spin: {iters} steps for about {SPIN_S * 1000:.0f} ms", flush=True)
     w = str(WORKERS)
@@ -105,9 +109,11 @@ def main():
         # Warm up: every worker has run something.
         client.gather(client.map(trivial, range(WORKERS * 8), pure=False))
         add("cluster_round_trip", PEER, round_trip(client), (1e6, "ms"))
-        add("cluster_throughput", PEER, throughput(client), (1e3, "us per task"))
-        add("cluster_map", PEER, map_cluster(client, iters), (1e6, "ms per task"))
-    add("cluster_map", "Python sequential", map_sequential(iters), (1e6, "ms per task"))
+        if not round_trip_only:
+            add("cluster_throughput", PEER, throughput(client), (1e3, "us per task"))
+            add("cluster_map", PEER, map_cluster(client, iters), (1e6, "ms per task"))
+    if not round_trip_only:
+        add("cluster_map", "Python sequential", map_sequential(iters), (1e6, "ms per task"))
     with open(out, "w") as f:
         json.dump(
             {

@@ -408,8 +408,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
         },
         Ok(running) => {
             tokio::pin!(running);
-            let mut beat = tokio::time::interval(job.settings.ack_wait / 3);
-            beat.tick().await;
+            let mut beat = heartbeat(job.settings.ack_wait);
             let mut asked = false;
             let outcome = loop {
                 tokio::select! {
@@ -471,8 +470,7 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
 /// task's `message` meanwhile, as while it runs.
 async fn beating<T>(work: impl Future<Output = T>, message: &Message, ack_wait: Duration) -> T {
     tokio::pin!(work);
-    let mut beat = tokio::time::interval(ack_wait / 3);
-    beat.tick().await;
+    let mut beat = heartbeat(ack_wait);
     loop {
         tokio::select! {
             out = &mut work => return out,
@@ -481,6 +479,17 @@ async fn beating<T>(work: impl Future<Output = T>, message: &Message, ack_wait: 
             }
         }
     }
+}
+
+/// The heartbeat of a task held for `ack_wait`: every third of it, the
+/// first a third from now.
+///
+/// Not `interval(period)` and a first `tick().await`: that first tick,
+/// due "now", waits for the timer's next millisecond tick (about 1 ms, in
+/// the round trip of every task).
+fn heartbeat(ack_wait: Duration) -> tokio::time::Interval {
+    let period = ack_wait / 3;
+    tokio::time::interval_at(tokio::time::Instant::now() + period, period)
 }
 
 /// Publishes a note (started; left for another build) to the client, on
