@@ -45,8 +45,11 @@ impl TaskOptions {
     /// if that is now (or already passed). A delay too long to add to now
     /// is as good as never: a point a century away.
     pub(crate) fn start(&self) -> Option<Instant> {
+        // (The clock is read only for a task that has a start: not on
+        // every submit.)
+        let start = self.start?;
         let now = Instant::now();
-        let at = match self.start? {
+        let at = match start {
             Deadline::After(delay) => now
                 .checked_add(delay)
                 .or_else(|| now.checked_add(Duration::from_secs(100 * 365 * 24 * 3600)))?,

@@ -25,7 +25,7 @@
 //! and [`VERSION`] in step with any change here (the tests below pin its
 //! examples).
 
-use std::io::{self, Read, Write};
+use std::io::{self, BufRead, Read, Write};
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -265,6 +265,30 @@ pub(crate) fn read_body(r: &mut impl Read, len: usize, buf: &mut Vec<u8>) -> io:
         return Err(io::ErrorKind::UnexpectedEof.into());
     }
     Ok(())
+}
+
+/// [`read_body`] from a buffered reader: a body already in its buffer (a
+/// small frame, read with its length by one system call) is copied out of
+/// it at once, without `read_to_end`'s growing and probing. Room is still
+/// made only for bytes that came.
+pub(crate) fn read_body_buffered(
+    r: &mut impl BufRead,
+    len: usize,
+    buf: &mut Vec<u8>,
+) -> io::Result<()> {
+    if len > 0 {
+        match r.fill_buf() {
+            Ok(have) if have.len() >= len => {
+                buf.extend_from_slice(&have[..len]);
+                r.consume(len);
+                return Ok(());
+            }
+            Ok(_) => {}
+            Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
+            Err(err) => return Err(err),
+        }
+    }
+    read_body(r, len, buf)
 }
 
 /// Splits the magic and version off a handshake payload and decodes the

@@ -10,14 +10,14 @@
 //! the parent, which reports it as the pool's or the task's error.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Write};
+use std::io::{self, BufRead, BufReader, BufWriter, Write};
 use std::os::fd::{AsFd, OwnedFd};
 
 use super::bulk;
 use super::identity;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
 use super::shm::{self, SharedFile};
-use crate::remote::registry::{Arg, Encoded, Out};
+use crate::remote::registry::{Arg, Encoded, Out, Trampoline};
 use crate::remote::{codec, panics, registry};
 
 /// Exit codes of a worker that stops on its own.
@@ -111,21 +111,30 @@ pub(crate) fn serve(parent: u32) -> i32 {
 /// With `shared`, large requests may come and large replies go through it
 /// (see `shm.rs`).
 fn serve_requests(
-    input: &mut impl Read,
+    input: &mut impl BufRead,
     output: &mut impl Write,
     buf: &mut Vec<u8>,
     mut shared: Option<&mut SharedFile>,
 ) -> i32 {
     let mut out = Vec::new();
+    let mut calls = Calls::default();
     loop {
         let reply = match read_request(input, buf, shared.as_deref_mut()) {
-            Ok(Some(Some((name, arg)))) => {
-                call_reply(&name, Arg::Owned(arg), &mut out, shared.as_deref_mut())
-            }
+            Ok(Some(Some((name, arg)))) => call_reply(
+                calls.get(&name),
+                &name,
+                Arg::Owned(arg),
+                &mut out,
+                shared.as_deref_mut(),
+            ),
             Ok(Some(None)) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
-                Ok(RequestRef::Call { name, arg }) => {
-                    call_reply(name, Arg::Bytes(arg), &mut out, shared.as_deref_mut())
-                }
+                Ok(RequestRef::Call { name, arg }) => call_reply(
+                    calls.get(name),
+                    name,
+                    Arg::Bytes(arg),
+                    &mut out,
+                    shared.as_deref_mut(),
+                ),
                 Ok(RequestRef::Chunk { name, args }) => Err(Reply::Chunk(
                     args.iter().map(|arg| run(name, arg)).collect(),
                 )),
@@ -204,7 +213,7 @@ type SplitCall = (String, Encoded);
 /// A `Request::Shared` header is followed into `shared`: the request is
 /// read from there the same way.
 fn read_request(
-    input: &mut impl Read,
+    input: &mut impl BufRead,
     buf: &mut Vec<u8>,
     shared: Option<&mut SharedFile>,
 ) -> io::Result<Option<Option<SplitCall>>> {
@@ -213,7 +222,7 @@ fn read_request(
     };
     buf.clear();
     if len < bulk::HAND_OVER {
-        protocol::read_body(input, len, buf)?;
+        protocol::read_body_buffered(input, len, buf)?;
         // (`Shared`'s variant index first: other requests are decoded once.)
         if buf.first() != Some(&2) {
             return Ok(Some(None));
@@ -256,10 +265,33 @@ enum Done {
     InShared(u64),
 }
 
-/// Runs a call, its value encoded straight into the reply's frame in
-/// `out`, or (a large one, with `shared`) straight into the shared file:
-/// `Ok`, where the reply is; `Err`, the reply to send instead.
+/// The worker's registry lookups: the last function found is kept, so a
+/// name sent again (a map, a loop of submits) is found by comparing its
+/// bytes rather than hashing it.
+#[derive(Default)]
+struct Calls {
+    last: Option<(&'static str, Trampoline)>,
+}
+
+impl Calls {
+    fn get(&mut self, name: &str) -> Option<Trampoline> {
+        match self.last {
+            Some((last, call)) if last == name => Some(call),
+            _ => {
+                let found = registry::lookup_entry(name)?;
+                self.last = Some(found);
+                Some(found.1)
+            }
+        }
+    }
+}
+
+/// Runs a call of `name` (the function `call`, if it is registered), its
+/// value encoded straight into the reply's frame in `out`, or (a large
+/// one, with `shared`) straight into the shared file: `Ok`, where the
+/// reply is; `Err`, the reply to send instead.
 fn call_reply(
+    call: Option<Trampoline>,
     name: &str,
     arg: Arg<'_>,
     out: &mut Vec<u8>,
@@ -267,7 +299,7 @@ fn call_reply(
 ) -> Result<Done, Reply> {
     out.clear();
     out.resize(bulk::REPLY_ROOM, 0);
-    let Some(call) = registry::lookup(name) else {
+    let Some(call) = call else {
         return Err(Reply::One(Outcome::Unknown(name.to_owned())));
     };
     let mut place = shared.map(shm::ValueReply::new);

@@ -194,6 +194,13 @@ pub(crate) fn outcome(call: Trampoline, arg: &[u8]) -> Outcome {
 /// of a name wins: two `remote!(f)` in one module name the same function.
 #[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
 pub(crate) fn lookup(name: &str) -> Option<Trampoline> {
+    lookup_entry(name).map(|(_, call)| call)
+}
+
+/// [`lookup`], with the registered name: a worker keeps the last one it
+/// found, to answer a repeated name by comparing bytes instead of hashing.
+#[cfg_attr(not(all(feature = "process", target_os = "linux")), allow(dead_code))] // the worker side (Linux)
+pub(crate) fn lookup_entry(name: &str) -> Option<(&'static str, Trampoline)> {
     static MAP: OnceLock<HashMap<&'static str, Trampoline>> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = HashMap::new();
@@ -202,8 +209,8 @@ pub(crate) fn lookup(name: &str) -> Option<Trampoline> {
         }
         map
     })
-    .get(name)
-    .copied()
+    .get_key_value(name)
+    .map(|(&name, &call)| (name, call))
 }
 
 /// A digest of the registered names: parent and worker must agree on it.

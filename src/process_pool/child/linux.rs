@@ -17,14 +17,21 @@ use crate::process_pool::supervisor::Config;
 use crate::process_pool::{identity, worker};
 use crate::remote::registry::{self, Encoded};
 
-/// A running, handshaken worker process.
+/// A running, handshaken worker process. Small: its pipes and buffers are
+/// boxed, since the value moves several times per round trip (parked,
+/// lent, held by the thread that reads, parked again).
 pub(crate) struct WorkerProcess {
-    child: Child,
-    stdin: Option<ChildStdin>,
-    stdout: BufReader<PacedReader>,
+    io: Box<Io>,
     pub(crate) pid: u32,
     /// Tasks it has completed.
     pub(crate) tasks: usize,
+}
+
+/// A worker's process handle, pipes and buffers.
+struct Io {
+    child: Child,
+    stdin: Option<ChildStdin>,
+    stdout: BufReader<PacedReader>,
     buf: Vec<u8>,
     /// How long a frame may make no progress before the worker counts as
     /// dead (the pool's `start_timeout`).
@@ -88,17 +95,19 @@ impl WorkerProcess {
         let stdin = child.stdin.take().expect("piped");
         let stdout = child.stdout.take().expect("piped");
         let mut proc = WorkerProcess {
-            child,
-            stdin: Some(stdin),
-            stdout: BufReader::new(PacedReader::new(stdout)),
+            io: Box::new(Io {
+                child,
+                stdin: Some(stdin),
+                stdout: BufReader::new(PacedReader::new(stdout)),
+                buf: Vec::new(),
+                stall: config.start_timeout,
+                shared,
+            }),
             pid,
             tasks: 0,
-            buf: Vec::new(),
-            stall: config.start_timeout,
-            shared,
         };
-        let nonblocking = pipes::set_nonblocking(proc.stdin.as_ref().expect("open"))
-            .and_then(|()| pipes::set_nonblocking(proc.stdout.get_ref().get_ref()));
+        let nonblocking = pipes::set_nonblocking(proc.io.stdin.as_ref().expect("open"))
+            .and_then(|()| pipes::set_nonblocking(proc.io.stdout.get_ref().get_ref()));
         let shaken = match nonblocking {
             Ok(()) => proc.handshake(&hello, config.start_timeout),
             Err(err) => Err(StartError::Start(format!(
@@ -127,7 +136,7 @@ impl WorkerProcess {
                  (does the program call `futurepool::process::init()` first in `main`?)"
             ))
         };
-        let stdin = self.stdin.as_mut().expect("open");
+        let stdin = self.io.stdin.as_mut().expect("open");
         match pipes::write_all(stdin, hello, pace) {
             Ok(()) => {}
             Err(failure) if failure.error.kind() == io::ErrorKind::TimedOut => {
@@ -138,45 +147,48 @@ impl WorkerProcess {
             // reason.
             Err(_) => {}
         }
-        self.stdout.get_mut().expect(deadline, pace);
-        let reply =
-            match protocol::read_frame(&mut self.stdout, protocol::MAX_HANDSHAKE, &mut self.buf) {
-                Ok(true) => protocol::decode_handshake::<HelloReply>(&self.buf),
-                Err(err) if err.kind() == io::ErrorKind::TimedOut => return Err(silent()),
-                // Too long: garbage. The caller kills it.
-                Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(err.to_string()),
-                // The end of its output, at once or part-way through a
-                // frame: it exited, or was killed. Make sure it is gone,
-                // then say how it ended.
-                Ok(false) | Err(_) => {
-                    // Let it finish exiting (it may close its output in an
-                    // exit handler, before its exit status is set): a kill
-                    // from us now would read as a kill from outside.
-                    let Some(status) = self.exit_status_by(deadline) else {
-                        return Err(StartError::Start(format!(
-                            "worker process {pid} closed its output during start-up"
-                        )));
-                    };
-                    let msg = format!(
-                        "worker process {pid} exited during start-up ({status}); \
+        self.io.stdout.get_mut().expect(deadline, pace);
+        let reply = match protocol::read_frame(
+            &mut self.io.stdout,
+            protocol::MAX_HANDSHAKE,
+            &mut self.io.buf,
+        ) {
+            Ok(true) => protocol::decode_handshake::<HelloReply>(&self.io.buf),
+            Err(err) if err.kind() == io::ErrorKind::TimedOut => return Err(silent()),
+            // Too long: garbage. The caller kills it.
+            Err(err) if err.kind() == io::ErrorKind::InvalidData => Err(err.to_string()),
+            // The end of its output, at once or part-way through a
+            // frame: it exited, or was killed. Make sure it is gone,
+            // then say how it ended.
+            Ok(false) | Err(_) => {
+                // Let it finish exiting (it may close its output in an
+                // exit handler, before its exit status is set): a kill
+                // from us now would read as a kill from outside.
+                let Some(status) = self.exit_status_by(deadline) else {
+                    return Err(StartError::Start(format!(
+                        "worker process {pid} closed its output during start-up"
+                    )));
+                };
+                let msg = format!(
+                    "worker process {pid} exited during start-up ({status}); \
                          does the program call `futurepool::process::init()` first in `main`?"
-                    );
-                    return Err(match status.signal() {
-                        // Killed: another start may well succeed.
-                        Some(signal) => StartError::Lost {
-                            pid,
-                            code: None,
-                            signal: Some(signal),
-                            msg,
-                        },
-                        None => StartError::Start(msg),
-                    });
-                }
-            };
+                );
+                return Err(match status.signal() {
+                    // Killed: another start may well succeed.
+                    Some(signal) => StartError::Lost {
+                        pid,
+                        code: None,
+                        signal: Some(signal),
+                        msg,
+                    },
+                    None => StartError::Start(msg),
+                });
+            }
+        };
         match reply {
             Ok(HelloReply::Ready { shared, .. }) => {
                 if !shared {
-                    self.shared = None; // it could not open it
+                    self.io.shared = None; // it could not open it
                 }
                 Ok(())
             }
@@ -195,7 +207,7 @@ impl WorkerProcess {
     /// its output has ended (it died, or was killed) or holds bytes nobody
     /// asked for (garbage). Either way it must not be sent a task.
     pub(crate) fn is_gone(&self) -> bool {
-        !self.stdout.buffer().is_empty() || pipes::has_news(self.stdout.get_ref().get_ref())
+        !self.io.stdout.buffer().is_empty() || pipes::has_news(self.io.stdout.get_ref().get_ref())
     }
 
     /// Sends one encoded request frame and reads the reply. The task may
@@ -213,11 +225,12 @@ impl WorkerProcess {
 
     /// Writes one encoded request frame (see [`call`](Self::call)).
     pub(crate) fn send(&mut self, request: &[u8]) -> Result<(), CallError> {
-        let stdin = self.stdin.as_mut().ok_or(CallError::Died)?;
-        let pace = Pace::Steady(self.stall);
+        let stdin = self.io.stdin.as_mut().ok_or(CallError::Died)?;
+        let pace = Pace::Steady(self.io.stall);
         let header;
         let payload = &request[4..];
         let shared = self
+            .io
             .shared
             .as_mut()
             .filter(|_| payload.len() >= shm::SHARED_MIN);
@@ -248,10 +261,11 @@ impl WorkerProcess {
     /// `receive` reads it whole. Without, the wait for its first bytes is
     /// the `read` itself (see `PacedReader`).
     pub(crate) fn receive(&mut self, first: Option<Instant>) -> Result<Reply, CallError> {
-        self.stdout
+        self.io
+            .stdout
             .get_mut()
-            .expect(first, Pace::Steady(self.stall));
-        let len = match protocol::read_len(&mut self.stdout, protocol::MAX_FRAME) {
+            .expect(first, Pace::Steady(self.io.stall));
+        let len = match protocol::read_len(&mut self.io.stdout, protocol::MAX_FRAME) {
             Ok(Some(len)) => len,
             Ok(None) => return Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
@@ -260,8 +274,8 @@ impl WorkerProcess {
             Err(err)
                 if err.kind() == io::ErrorKind::TimedOut
                     && first.is_some()
-                    && self.stdout.get_ref().awaiting_first()
-                    && self.stdout.buffer().is_empty() =>
+                    && self.io.stdout.get_ref().awaiting_first()
+                    && self.io.stdout.buffer().is_empty() =>
             {
                 return Err(CallError::NotYet);
             }
@@ -270,12 +284,12 @@ impl WorkerProcess {
         let read = if len >= bulk::HAND_OVER {
             self.read_large(len)
         } else {
-            self.buf.clear();
-            protocol::read_body(&mut self.stdout, len, &mut self.buf).map(|()| None)
+            self.io.buf.clear();
+            protocol::read_body_buffered(&mut self.io.stdout, len, &mut self.io.buf).map(|()| None)
         };
         match read {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => match Self::reply(&self.buf)? {
+            Ok(None) => match Self::reply(&self.io.buf)? {
                 Reply::Shared { len } => self.read_shared(len),
                 reply => Ok(reply),
             },
@@ -289,12 +303,12 @@ impl WorkerProcess {
     /// or more than it holds, or garbage there, is a protocol error: the
     /// worker is treated as broken.
     fn read_shared(&mut self, len: u64) -> Result<Reply, CallError> {
-        let Some(shared) = &mut self.shared else {
+        let Some(shared) = &mut self.io.shared else {
             return Err(CallError::Protocol(
                 "a reply in shared memory, but the worker has none".to_owned(),
             ));
         };
-        match shm::reply_in_shared(shared, len, &mut self.buf) {
+        match shm::reply_in_shared(shared, len, &mut self.io.buf) {
             Ok(Reply::Refused(msg)) => Err(CallError::Protocol(format!(
                 "the worker could not read the request: {msg}"
             ))),
@@ -307,10 +321,10 @@ impl WorkerProcess {
     /// value afterwards: a value that is one byte string is read into a
     /// buffer of its own (which a `ByteBuf` result then keeps), any other
     /// value stays in the frame's buffer, which goes with it. `None`: the
-    /// payload is in `self.buf`, to decode as usual.
+    /// payload is in `self.io.buf`, to decode as usual.
     fn read_large(&mut self, len: usize) -> io::Result<Option<Reply>> {
         let mut head = [0; 32];
-        self.stdout.read_exact(&mut head)?;
+        self.io.stdout.read_exact(&mut head)?;
         if let Some((value, bytes)) = bulk::lone_bytes_in_reply(&head, len) {
             let mut body = Vec::new();
             // The frame's first bytes agree with its length twice over:
@@ -323,20 +337,20 @@ impl WorkerProcess {
                 bulk::advise_huge_pages(&body);
             }
             body.extend_from_slice(&head[bytes..]);
-            protocol::read_body(&mut self.stdout, len - head.len(), &mut body)?;
+            protocol::read_body(&mut self.io.stdout, len - head.len(), &mut body)?;
             let value = Encoded::split(head[value..bytes].to_vec(), body);
             return Ok(Some(Reply::One(Outcome::Value(value))));
         }
-        let mut buf = std::mem::take(&mut self.buf);
+        let mut buf = std::mem::take(&mut self.io.buf);
         buf.clear();
         buf.extend_from_slice(&head);
-        protocol::read_body(&mut self.stdout, len - head.len(), &mut buf)?;
+        protocol::read_body(&mut self.io.stdout, len - head.len(), &mut buf)?;
         match bulk::value_in_reply(&buf) {
             Some(start) => Ok(Some(Reply::One(Outcome::Value(Encoded::within(
                 buf, start,
             ))))),
             None => {
-                self.buf = buf;
+                self.io.buf = buf;
                 Ok(None)
             }
         }
@@ -374,13 +388,13 @@ impl WorkerProcess {
         // A worker that already died is a zombie until reaped below: the
         // signal can't reach another process, and doesn't change the status
         // of one that is already exiting.
-        let _ = self.child.kill();
+        let _ = self.io.child.kill();
         self.reap()
     }
 
     /// Asks the worker to exit (end of its input) and reaps it.
     pub(crate) fn retire(mut self) -> ExitStatus {
-        drop(self.stdin.take());
+        drop(self.io.stdin.take());
         self.reap()
     }
 
@@ -389,21 +403,21 @@ impl WorkerProcess {
     /// killed and reaped).
     fn exit_status_by(&mut self, deadline: Option<Instant>) -> Option<ExitStatus> {
         while deadline.is_none_or(|d| Instant::now() < d) {
-            match self.child.try_wait() {
+            match self.io.child.try_wait() {
                 Ok(Some(status)) => return Some(status),
                 // Exiting: its output is closed. Only on a failed start.
                 Ok(None) => std::thread::sleep(Duration::from_millis(1)),
                 Err(_) => break,
             }
         }
-        let _ = self.child.kill();
+        let _ = self.io.child.kill();
         self.reap();
         None
     }
 
     fn reap(&mut self) -> ExitStatus {
         loop {
-            match self.child.wait() {
+            match self.io.child.wait() {
                 Ok(status) => return status,
                 Err(err) if err.kind() == io::ErrorKind::Interrupted => {}
                 // Only if someone else reaped it (a SIGCHLD handler set to
