@@ -10,11 +10,11 @@ mod common {
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use common::nats::{PASSWORD, USER, server};
+use common::nats::{PASSWORD, USER, WorkerProc, server};
 
 /// The bound on what must happen (a lost task fails the test, never hangs
 /// it).
@@ -51,20 +51,14 @@ extern "C" fn worker_mode() {
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
 
-/// A worker process, killed when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl WorkerProc {
-    fn pid(&self) -> u32 {
-        self.0.id()
-    }
+/// Kills (`kill -9`, by dropping its guard) the worker whose pid is `pid`,
+/// which must be one of `workers`.
+fn kill_the_one_with_pid<const N: usize>(pid: u32, workers: [&mut Option<WorkerProc>; N]) {
+    let holder = workers
+        .into_iter()
+        .find(|w| w.as_ref().is_some_and(|w| w.pid() == pid))
+        .expect("the task runs on one of the test's workers");
+    holder.take();
 }
 
 fn start_worker(prefix: &str, build: &str, ack_ms: u64) -> WorkerProc {
@@ -345,13 +339,7 @@ fn a_task_of_a_killed_worker_is_redelivered_to_another() {
         .submit_fn(remote!(rendezvous), meeting.path.clone())
         .unwrap();
     let (first, s) = meeting.arrive();
-    // kill -9 the worker that holds it (dropping its guard kills it).
-    if a.as_ref().is_some_and(|w| w.pid() == first) {
-        a.take();
-    } else {
-        assert_eq!(b.as_ref().unwrap().pid(), first);
-        b.take();
-    }
+    kill_the_one_with_pid(first, [&mut a, &mut b]);
     drop(s);
     // The server redelivers it after the ack wait, to the other worker.
     let (second, s) = meeting.arrive();
@@ -630,12 +618,7 @@ fn retries_zero_fail_a_lost_workers_task_instead_of_running_it_again() {
         .submit_fn(remote!(rendezvous), meeting.path.clone())
         .unwrap();
     let (first, s) = meeting.arrive();
-    if a.as_ref().is_some_and(|w| w.pid() == first) {
-        a.take(); // kill -9
-    } else {
-        assert_eq!(b.as_ref().unwrap().pid(), first);
-        b.take();
-    }
+    kill_the_one_with_pid(first, [&mut a, &mut b]);
     drop(s);
     // Redelivered after the ack wait to the other worker, which doesn't
     // run it.

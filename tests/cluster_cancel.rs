@@ -12,11 +12,11 @@ mod common {
 
 use std::io::{ErrorKind, Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::nats::{PASSWORD, USER, server};
+use common::nats::{PASSWORD, USER, WorkerProc, server};
 use futurepool::{ClusterExecutor, Executor, JoinTimeoutError, TaskError, TaskHandle, remote};
 
 /// The bound on what must happen (a lost task fails the test, never hangs
@@ -52,16 +52,6 @@ extern "C" fn worker_mode() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
-
-/// A worker process, killed (SIGKILL) when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_worker(prefix: &str, build: &str, ack_ms: u64) -> WorkerProc {
     start_worker_at(&server().url, prefix, build, ack_ms)

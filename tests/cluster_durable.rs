@@ -10,10 +10,10 @@ mod common {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::nats::{PASSWORD, Restartable, USER};
+use common::nats::{PASSWORD, Restartable, USER, WorkerProc};
 use futurepool::{ClusterExecutor, Executor, remote};
 
 /// The bound on what must happen (a lost task fails the test, never hangs
@@ -40,16 +40,6 @@ extern "C" fn worker_mode() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
-
-/// A worker process, killed when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_worker(url: &str) -> WorkerProc {
     let child = Command::new(std::env::current_exe().unwrap())

@@ -17,11 +17,11 @@ mod common {
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use common::nats::{PASSWORD, Restartable, USER};
+use common::nats::{PASSWORD, Restartable, USER, WorkerProc};
 use futurepool::{ClusterExecutor, Executor, remote};
 
 /// The bound on what must happen (a lost task fails the test, never hangs
@@ -200,16 +200,6 @@ impl Drop for Net {
             let _ = ip(&["link", "del", outer]);
         }
         let _ = ip(&["link", "del", &self.bridge]);
-    }
-}
-
-/// A worker process, killed when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
     }
 }
 

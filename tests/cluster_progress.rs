@@ -11,12 +11,12 @@ mod common {
 
 use std::io::{Read, Write};
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use common::nats::{PASSWORD, USER, server};
+use common::nats::{PASSWORD, USER, WorkerProc, server};
 use futurepool::{ClusterExecutor, Executor, Progress, ReturnWhen, remote, wait_with_progress};
 
 /// The bound on what must happen (a lost task fails the test, never hangs
@@ -52,23 +52,6 @@ extern "C" fn worker_mode() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
-
-/// A worker process, killed when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-impl WorkerProc {
-    fn signal(&self, signal: i32) {
-        // SAFETY: kill has no memory preconditions; the pid is our child's.
-        assert_eq!(unsafe { libc::kill(self.0.id() as i32, signal) }, 0);
-    }
-}
 
 fn start_worker(prefix: &str) -> WorkerProc {
     start_worker_of(prefix, "")

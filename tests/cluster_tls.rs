@@ -10,11 +10,11 @@ mod common {
 }
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::nats::{PASSWORD, Server, USER, server, start_tls};
+use common::nats::{PASSWORD, Server, USER, WorkerProc, server, start_tls};
 use futurepool::cluster::Worker;
 use futurepool::{ClusterExecutor, Executor, remote};
 
@@ -43,16 +43,6 @@ extern "C" fn worker_mode() {
 #[used]
 #[unsafe(link_section = ".init_array")]
 static WORKER_MODE: extern "C" fn() = worker_mode;
-
-/// A worker process, killed when dropped.
-struct WorkerProc(Child);
-
-impl Drop for WorkerProc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
 
 fn start_worker(url: &str, prefix: &str, pki: &Pki, with_cert: bool) -> WorkerProc {
     let (cert, key) = if with_cert {

@@ -244,3 +244,27 @@ pub fn start_tls(cert: &Path, key: &Path, verify: Option<&Path>, remove: &Path) 
         _keeper: Mutex::new(keeper),
     }
 }
+
+/// A worker process a cluster test started (the test binary re-executed in
+/// worker mode): killed with SIGKILL, and reaped, when dropped.
+pub struct WorkerProc(pub Child);
+
+impl Drop for WorkerProc {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl WorkerProc {
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
+    /// Sends it `signal` (SIGTERM: it finishes what it holds and exits).
+    pub fn signal(&self, signal: i32) {
+        // SAFETY: kill has no memory preconditions; the pid is our child's.
+        assert_eq!(unsafe { libc::kill(self.0.id() as i32, signal) }, 0);
+    }
+}
