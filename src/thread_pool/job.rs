@@ -29,7 +29,7 @@ use crate::loom::cell::UnsafeCell;
 use crate::loom::sync::{Arc, Weak};
 
 /// A closure waiting to run, and what it was given as. (Not necessarily
-/// `'static`: a scoped job borrows, behind `scope.rs`'s erasure. The queue
+/// `'static`: a scoped job borrows, behind `scope/erased.rs`'s erasure. The queue
 /// takes only `'static` ones.)
 pub(crate) trait Job<T>: Send {
     /// What a refused submit hands back: the closure as the caller gave it.

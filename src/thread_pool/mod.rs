@@ -13,8 +13,9 @@
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
 //!   and shutdown protocol is described in `README.md` beside this file;
 //! - `map.rs`: [`Map`], the bounded `map`, ordered or not;
-//! - `scope.rs`: [`ThreadPool::scope`], tasks that borrow from the caller's
-//!   stack, and the one `unsafe` lifetime erasure that allows it;
+//! - `scope/`: [`ThreadPool::scope`], tasks that borrow from the caller's
+//!   stack (`mod.rs`), their map (`map.rs`), and the one `unsafe` lifetime
+//!   erasure that allows it (`erased.rs`);
 //! - `tests.rs`: unit tests that force interleavings at test-only points;
 //!   `models.rs`: loom models of the protocol (`scripts/loom.sh`).
 
