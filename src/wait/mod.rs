@@ -5,8 +5,9 @@
 //!   `as_completed`, `wait` and `first_ok` build on;
 //! - `any.rs`: [`AnyHandle`], a handle whose output type is erased, to mix
 //!   types in one call;
-//! - `as_completed.rs`: [`as_completed`], tasks in the order they finish;
-//!   `as_completed_adder.rs`: [`AsCompletedAdder`], tasks added to it
+//! - `as_completed/`: [`as_completed`], tasks in the order they finish,
+//!   with a deadline ([`AsCompletedTimeout`]), as a stream
+//!   ([`AsCompletedStream`]), and [`AsCompletedAdder`], tasks added to it
 //!   from a loop's body or another thread;
 //! - `wait.rs`: [`wait`] and friends, until the first, the first failing,
 //!   or every task is done;
@@ -17,7 +18,6 @@
 
 mod any;
 mod as_completed;
-mod as_completed_adder;
 mod first_ok;
 mod first_ok_error;
 mod group;
@@ -27,8 +27,9 @@ mod set;
 mod wait;
 
 pub use any::AnyHandle;
-pub use as_completed::{AsCompleted, AsCompletedStream, AsCompletedTimeout, as_completed};
-pub use as_completed_adder::AsCompletedAdder;
+pub use as_completed::{
+    AsCompleted, AsCompletedAdder, AsCompletedStream, AsCompletedTimeout, as_completed,
+};
 pub use first_ok::{FirstOkAsync, first_ok, first_ok_async, first_ok_deadline, first_ok_timeout};
 pub use first_ok_error::{AllFailedError, FirstOkTimeoutError};
 pub use group::{JoinNextAsync, TaskGroup};

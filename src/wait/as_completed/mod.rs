@@ -1,16 +1,28 @@
 //! [`as_completed`]: tasks in the order they finish.
+//!
+//! This file holds the function and its iterator, [`AsCompleted`];
+//! beside it, what an `AsCompleted` turns into or hands out:
+//!
+//! - `timeout.rs`: [`AsCompletedTimeout`], with a deadline;
+//! - `stream.rs`: [`AsCompletedStream`], for async code;
+//! - `adder.rs`: [`AsCompletedAdder`], tasks added to it from a loop's
+//!   body or another thread.
+
+mod adder;
+mod stream;
+mod timeout;
 
 use std::collections::VecDeque;
 use std::fmt;
-use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use futures_core::Stream;
+pub use adder::AsCompletedAdder;
+use adder::Inbox;
+pub use stream::AsCompletedStream;
+pub use timeout::AsCompletedTimeout;
 
-use super::as_completed_adder::{AsCompletedAdder, Inbox};
 use super::set::{TaskRef, WatchSet};
-use crate::error::TimeoutError;
 use crate::loom::sync::Arc;
 use crate::progress::{ProgressObserver, Tracker};
 
@@ -28,8 +40,9 @@ use crate::progress::{ProgressObserver, Tracker};
 /// For a time limit, counted from this call, use
 /// [`AsCompleted::timeout`].
 ///
-/// For async code, [`AsCompleted::into_stream`] gives a [`Stream`] of the
-/// same tasks in the same order, which never blocks.
+/// For async code, [`AsCompleted::into_stream`] gives a
+/// [`Stream`](futures_core::Stream) of the same tasks in the same order,
+/// which never blocks.
 ///
 /// More tasks can be [added](AsCompleted::add) while iterating (Dask's
 /// `as_completed(...).add(f)`): the iteration ends when every task given
@@ -297,7 +310,8 @@ impl<H: TaskRef> AsCompleted<H> {
         }
     }
     /// Gives up `timeout` after the `as_completed` call: the iterator then
-    /// yields one [`TimeoutError`], holding the unfinished tasks, and ends.
+    /// yields one [`TimeoutError`](crate::error::TimeoutError), holding the
+    /// unfinished tasks, and ends.
     ///
     /// # Examples
     ///
@@ -315,11 +329,7 @@ impl<H: TaskRef> AsCompleted<H> {
     /// ```
     pub fn timeout(self, timeout: Duration) -> AsCompletedTimeout<H> {
         let deadline = self.started.checked_add(timeout);
-        AsCompletedTimeout {
-            inner: self,
-            deadline,
-            expired: false,
-        }
+        AsCompletedTimeout::new(self, deadline)
     }
 
     /// Gives up at `deadline`; see [`timeout`](Self::timeout).
@@ -338,16 +348,12 @@ impl<H: TaskRef> AsCompleted<H> {
     /// assert!(it.next().is_none());
     /// ```
     pub fn deadline(self, deadline: Instant) -> AsCompletedTimeout<H> {
-        AsCompletedTimeout {
-            inner: self,
-            deadline: Some(deadline),
-            expired: false,
-        }
+        AsCompletedTimeout::new(self, Some(deadline))
     }
 
-    /// A [`Stream`] of the same tasks in the same order, for async code: it
-    /// never blocks the thread. It needs no particular runtime; for a time
-    /// limit, use your runtime's timeout.
+    /// A [`Stream`](futures_core::Stream) of the same tasks in the same
+    /// order, for async code: it never blocks the thread. It needs no
+    /// particular runtime; for a time limit, use your runtime's timeout.
     ///
     /// # Examples
     ///
@@ -368,7 +374,7 @@ impl<H: TaskRef> AsCompleted<H> {
     /// assert_eq!(sum, 6);
     /// ```
     pub fn into_stream(self) -> AsCompletedStream<H> {
-        AsCompletedStream { inner: self }
+        AsCompletedStream::new(self)
     }
 
     /// The next finished task, waiting until `deadline` (forever if `None`).
@@ -455,181 +461,6 @@ impl<H: TaskRef> fmt::Debug for AsCompleted<H> {
         f.debug_struct("AsCompleted")
             .field("remaining", &self.remaining)
             .field("total", &self.set.total)
-            .finish()
-    }
-}
-
-/// [`as_completed`] with a deadline: made by [`AsCompleted::timeout`] or
-/// [`AsCompleted::deadline`].
-///
-/// Yields `Ok(task)` as tasks finish. If the deadline passes first, yields one
-/// `Err(`[`TimeoutError`]`)` carrying the unfinished tasks, and ends.
-///
-/// Tasks can be [added](Self::add) while iterating, as to
-/// [`AsCompleted`]; for that reason it is not a
-/// [`FusedIterator`](std::iter::FusedIterator).
-///
-/// # Examples
-///
-/// ```
-/// use futurepool::{ThreadPool, as_completed};
-/// use std::sync::mpsc;
-/// use std::time::Duration;
-///
-/// let pool = ThreadPool::new();
-/// let (tx, rx) = mpsc::channel::<()>();
-/// let stuck = pool.submit(move || rx.recv().unwrap()).unwrap();
-/// let items: Vec<_> = as_completed([stuck]).timeout(Duration::from_millis(10)).collect();
-/// assert_eq!(items.len(), 1);
-/// let unfinished = items.into_iter().next().unwrap().unwrap_err().into_unfinished();
-/// tx.send(()).unwrap();
-/// unfinished.into_iter().for_each(|h| h.join().unwrap());
-/// ```
-#[must_use = "as_completed does nothing unless iterated"]
-pub struct AsCompletedTimeout<H: TaskRef> {
-    inner: AsCompleted<H>,
-    deadline: Option<Instant>,
-    expired: bool,
-}
-
-impl<H: TaskRef> AsCompletedTimeout<H> {
-    /// Adds a task while iterating; see [`AsCompleted::add`]. The deadline
-    /// stays: added after it passed (after the timeout error), the task is
-    /// yielded by the next `next` if it has finished by then, else comes
-    /// back in another timeout error.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futurepool::{ThreadPool, as_completed};
-    /// use std::time::Duration;
-    ///
-    /// let pool = ThreadPool::new();
-    /// let mut it = as_completed([pool.submit(|| 1).unwrap()]).timeout(Duration::from_secs(60));
-    /// let first = it.next().unwrap().unwrap().join().unwrap();
-    /// it.add(pool.submit(move || first + 1).unwrap());
-    /// assert_eq!(it.next().unwrap().unwrap().join().unwrap(), 2);
-    /// assert!(it.next().is_none());
-    /// ```
-    pub fn add(&mut self, task: H) -> bool {
-        let added = self.inner.add(task);
-        self.expired &= !added;
-        added
-    }
-}
-
-impl<H: TaskRef> Iterator for AsCompletedTimeout<H> {
-    type Item = Result<H, TimeoutError<H>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.inner.take_inbox() > 0 {
-            self.expired = false; // as `add` does
-        }
-        if self.expired || self.inner.remaining == 0 {
-            self.inner.finish_progress();
-            return None;
-        }
-        if let Some(task) = self.inner.next_deadline(self.deadline) {
-            return Some(Ok(task));
-        }
-        self.expired = true;
-        let unfinished = self.inner.set.take_all();
-        self.inner.ready.clear();
-        self.inner.remaining = 0;
-        self.inner.finish_progress();
-        Some(Err(TimeoutError::new(unfinished, self.inner.set.total)))
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        if self.expired || self.inner.remaining == 0 {
-            (0, Some(0))
-        } else {
-            (1, Some(self.inner.remaining))
-        }
-    }
-}
-
-// Not a `FusedIterator`: a task added after the end is yielded (see `add`).
-
-impl<H: TaskRef> fmt::Debug for AsCompletedTimeout<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsCompletedTimeout")
-            .field("remaining", &self.inner.remaining)
-            .field("deadline", &self.deadline)
-            .field("expired", &self.expired)
-            .finish()
-    }
-}
-
-/// The [`Stream`] of [`as_completed`]: made by [`AsCompleted::into_stream`].
-///
-/// Tasks can be [added](Self::add) while polling, as to [`AsCompleted`];
-/// for that reason it is not a `FusedStream`.
-///
-/// # Examples
-///
-/// ```
-/// use futures::StreamExt;
-/// use futurepool::{ThreadPool, as_completed};
-///
-/// let pool = ThreadPool::new();
-/// let handles: Vec<_> = (0..3).map(|i| pool.submit(move || i).unwrap()).collect();
-/// let count = futures::executor::block_on(as_completed(handles).into_stream().count());
-/// assert_eq!(count, 3);
-/// ```
-#[must_use = "streams do nothing unless polled"]
-pub struct AsCompletedStream<H: TaskRef> {
-    inner: AsCompleted<H>,
-}
-
-impl<H: TaskRef> AsCompletedStream<H> {
-    /// Adds a task while polling; see [`AsCompleted::add`].
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// use futures::StreamExt;
-    /// use futurepool::{ThreadPool, as_completed};
-    ///
-    /// let pool = ThreadPool::new();
-    /// let mut stream = as_completed([pool.submit(|| 1).unwrap()]).into_stream();
-    /// let sum = futures::executor::block_on(async {
-    ///     let mut sum = 0;
-    ///     while let Some(handle) = stream.next().await {
-    ///         let n = handle.await.unwrap();
-    ///         sum += n;
-    ///         if n < 3 {
-    ///             stream.add(pool.submit(move || n + 1).unwrap());
-    ///         }
-    ///     }
-    ///     sum
-    /// });
-    /// assert_eq!(sum, 1 + 2 + 3);
-    /// ```
-    pub fn add(&mut self, task: H) -> bool {
-        self.inner.add(task)
-    }
-}
-
-impl<H: TaskRef> Stream for AsCompletedStream<H> {
-    type Item = H;
-
-    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<H>> {
-        self.get_mut().inner.poll_next_task(cx)
-    }
-
-    fn size_hint(&self) -> (usize, Option<usize>) {
-        self.inner.size_hint()
-    }
-}
-
-// Not a `FusedStream`: a task added after the end is yielded (see `add`).
-
-impl<H: TaskRef> fmt::Debug for AsCompletedStream<H> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AsCompletedStream")
-            .field("remaining", &self.inner.remaining)
-            .field("total", &self.inner.set.total)
             .finish()
     }
 }

@@ -9,9 +9,9 @@
 
 use std::fmt;
 
-use super::set::TaskRef;
 use crate::core::watch::Notify;
 use crate::loom::sync::{Arc, Mutex};
+use crate::wait::set::TaskRef;
 
 /// The ready-queue index that means "the inbox has tasks", never a task's.
 pub(super) const WAKE: usize = usize::MAX;
