@@ -29,7 +29,9 @@
 //   worker's reply;
 // - `builder.rs`: `ClusterBuilder`, which connects;
 // - `client.rs`: the tasks a client waits for, and how replies end them
-//   (`client/slot.rs`: a task as the client holds it, and its decoding);
+//   (`client/slot.rs`: a task as the client holds it, and its decoding;
+//   `client/tasks.rs`: the client's runtime tasks: publish, lost tasks,
+//   sweep);
 // - `replies.rs`: how a client reads its replies (the results stream);
 // - `presence.rs`: which workers are there (their heartbeats);
 // - `objects.rs`: payloads above the server's message limit and scattered
