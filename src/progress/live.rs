@@ -17,7 +17,7 @@
 //
 // Statics: the registry is process-wide (handles don't know their
 // executor, and an `as_completed` may mix executors). `std::sync`, as
-// `thread_pool/inner.rs`'s tags: nothing here is model-checked, and it never
+// `thread_pool/inner/tag.rs`'s tags: nothing here is model-checked, and it never
 // runs user code.
 
 use std::collections::HashMap;

@@ -9,7 +9,7 @@
 //!   [`Executor`](crate::Executor) implementation;
 //! - `default.rs`: the default pool, built lazily;
 //! - `job.rs`: a task as the pool keeps it, its closure inside its cell;
-//! - `inner.rs`: the queue, submit, and shutdown; `worker.rs`: the workers'
+//! - `inner/`: the queue, submit, and shutdown; `worker.rs`: the workers'
 //!   loop and how a waiting worker lends its place. The sleep, wake, lend
 //!   and shutdown protocol is described in `README.md` beside this file;
 //! - `map.rs`: [`Map`], the bounded `map`, ordered or not;

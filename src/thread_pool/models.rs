@@ -1,4 +1,4 @@
-//! Loom models of the thread pool: the real pool (`inner.rs`, `worker.rs`,
+//! Loom models of the thread pool: the real pool (`inner/`, `worker.rs`,
 //! `job.rs`) over loom's primitives (`src/loom/`), its workers loom threads.
 //! Run by `scripts/loom.sh`; `src/core/models/mod.rs` says how to run one,
 //! and what loom can't reach and what stands in for it.

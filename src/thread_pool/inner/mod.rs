@@ -1,10 +1,17 @@
 //! The shared state of a thread pool: the queue, the counters of the wake
 //! protocol, submit, and shutdown. The workers' loop is in `worker.rs`; the
-//! protocol is described in `README.md` beside this file.
+//! protocol is described in `README.md` in `src/thread_pool/`.
+//!
+//! This file holds the state, submit, and waking or starting a worker;
+//! `shutdown.rs` how the pool closes (a shutdown, a broken pool) and waits
+//! for its workers; `tag.rs` the pool's [`PoolTag`].
+
+mod shutdown;
+mod tag;
 
 use std::collections::HashMap;
 use std::io;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::job::{Context, Run};
 use crate::core::blocking;
@@ -13,12 +20,12 @@ use crate::core::state::End;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
 use crate::executor::metrics::Counters;
-use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::SegQueue;
 use crate::loom::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use crate::loom::sync::{Arc, Condvar, Mutex, Weak};
 use crate::loom::thread;
 use crate::threads::ThreadSet;
+use tag::PoolTag;
 
 pub(crate) type Initializer = dyn Fn() -> Result<(), BoxError> + Send + Sync + 'static;
 
@@ -107,51 +114,6 @@ pub(crate) struct Inner {
     /// workers help with them. Last, so that it is given back only once
     /// the queue (and every task in it) is gone.
     pub(crate) tag: PoolTag,
-}
-
-/// A pool's tag: a number no other live pool has, so that a waiting worker
-/// can tell its own pool's tasks (see `job.rs`, help). It fits in 16 bits
-/// (it lives in the padding of every task's cell), so tags are reused: a
-/// dropped pool gives its tag back, after its queue (and every task in it:
-/// each is ended when its queue entry is dropped) is gone, so no pending
-/// task with that tag is left. With 65,535 pools alive at once, the next
-/// gets 0, and its workers never help.
-pub(crate) struct PoolTag(u16);
-
-/// The next tag never given, and the tags given back.
-static TAGS: std::sync::Mutex<(u16, Vec<u16>)> = std::sync::Mutex::new((1, Vec::new()));
-
-impl PoolTag {
-    fn new() -> PoolTag {
-        let mut tags = TAGS
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let (next, free) = &mut *tags;
-        if let Some(tag) = free.pop() {
-            PoolTag(tag)
-        } else if *next != 0 {
-            let tag = *next;
-            *next = next.wrapping_add(1); // 0 after 65,535: no more
-            PoolTag(tag)
-        } else {
-            PoolTag(0)
-        }
-    }
-
-    pub(crate) fn get(&self) -> u16 {
-        self.0
-    }
-}
-
-impl Drop for PoolTag {
-    fn drop(&mut self) {
-        if self.0 != 0 {
-            let mut tags = TAGS
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            tags.1.push(self.0);
-        }
-    }
 }
 
 /// Places in the protocol where a unit test can stop a worker to force an
@@ -451,120 +413,6 @@ impl Inner {
         self.publish_counts(st);
         st.workers.insert(index, handle);
         Ok(())
-    }
-
-    /// Closes the pool to new tasks and waits until every submit in flight
-    /// has either pushed its task or backed out.
-    fn close(&self, st: &mut MutexGuard<'_, PoolState>) {
-        self.closed.store(true, Ordering::SeqCst);
-        MutexGuard::unlocked(st, || {
-            while self.submitting.load(Ordering::SeqCst) != 0 {
-                thread::yield_now();
-            }
-        });
-    }
-
-    /// Wakes every sleeping worker, every worker in reserve (they leave)
-    /// and every submitter waiting for room.
-    fn wake_all(&self) {
-        let _st = self.state.lock();
-        self.work.notify_all();
-        self.reserve.notify_all();
-        self.room.notify_all();
-    }
-
-    /// A worker initializer failed: refuse new work and fail the queued.
-    pub(super) fn break_pool(&self, cause: BoxError) {
-        let cause = {
-            let mut st = self.state.lock();
-            let cause = st.broken.get_or_insert_with(|| Arc::new(cause)).clone();
-            self.close(&mut st);
-            cause
-        };
-        self.wake_all();
-        while let Some(job) = self.pop() {
-            job.fail_queued(TaskError::broken(cause.clone()), Some(self));
-        }
-    }
-
-    /// Shuts the pool down as `options` say; returns whether every worker
-    /// has exited (but those waiting in a shutdown of their own pool).
-    pub(crate) fn shutdown(&self, options: ShutdownOptions) -> bool {
-        {
-            let mut st = self.state.lock();
-            st.shutdown = true;
-            self.close(&mut st);
-        }
-        self.wake_all();
-        if options.cancel_pending {
-            // On the caller's thread: the cancelled tasks' callbacks run
-            // here, and their closures are dropped here.
-            while let Some(job) = self.pop() {
-                job.cancel_queued(Some(self));
-            }
-        }
-        if options.cancel_running {
-            let running: Vec<_> = self.running.lock().drain().map(|(_, task)| task).collect();
-            for task in running.iter().filter_map(Weak::upgrade) {
-                task.cancel();
-            }
-        }
-        let stopped = if options.wait {
-            self.wait_for_workers(options.deadline())
-        } else {
-            self.state.lock().threads == 0
-        };
-        self.close_timer_if_idle();
-        stopped
-    }
-
-    /// Closes the deadline timer for good once the pool is closed and no
-    /// worker is left: nothing can need it any more. Called by a shutdown,
-    /// and by the last worker to leave a closed pool (a pool dropped
-    /// without waiting).
-    pub(super) fn close_timer_if_idle(&self) {
-        let idle = {
-            let st = self.state.lock();
-            // ORDERING: SeqCst, as everywhere in the protocol.
-            self.closed.load(Ordering::SeqCst) && st.threads == 0
-        };
-        if idle {
-            self.timer.close();
-        }
-    }
-
-    /// Waits until every worker has exited, except those (this one
-    /// included) that are themselves waiting in a `shutdown` of this pool,
-    /// or until `deadline`; then joins the threads that exited. Returns
-    /// whether the wait was complete. A worker waiting here lends its
-    /// place, so the queue still drains.
-    fn wait_for_workers(&self, deadline: Option<Instant>) -> bool {
-        let me = self.is_current_worker();
-        let _blocking = blocking::enter();
-        let (stopped, exited) = {
-            let mut st = self.state.lock();
-            st.in_shutdown += usize::from(me);
-            // Others in shutdown count as gone: two tasks that both shut
-            // the pool down would otherwise wait for each other forever.
-            let mut stopped = true;
-            while st.threads > st.in_shutdown {
-                match deadline {
-                    None => self.exited.wait(&mut st),
-                    Some(deadline) => {
-                        if self.exited.wait_until(&mut st, deadline).timed_out() {
-                            stopped = st.threads <= st.in_shutdown;
-                            break;
-                        }
-                    }
-                }
-            }
-            st.in_shutdown -= usize::from(me);
-            (stopped, st.workers.take_exited())
-        };
-        for handle in exited {
-            let _ = handle.join();
-        }
-        stopped
     }
 
     /// Why a submit would be refused now, if it would.
