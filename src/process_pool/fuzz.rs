@@ -178,7 +178,7 @@ fn hello() -> impl Strategy<Value = Hello> {
         any::<u64>(),
         proptest::option::of((text(), blob())),
         any::<bool>(),
-        any::<Option<u32>>(),
+        any::<(Option<u32>, Option<u32>)>(),
     )
         .prop_map(
             |(
@@ -188,7 +188,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                 registry,
                 init,
                 e,
-                shared,
+                (shared, mailbox),
             )| {
                 Hello {
                     parent_pid,
@@ -204,6 +204,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                     init,
                     worker_stderr: e,
                     shared,
+                    mailbox,
                 }
             },
         )
@@ -211,7 +212,11 @@ fn hello() -> impl Strategy<Value = Hello> {
 
 fn hello_reply() -> impl Strategy<Value = HelloReply> {
     prop_oneof![
-        any::<(u32, bool)>().prop_map(|(pid, shared)| HelloReply::Ready { pid, shared }),
+        any::<(u32, bool, bool)>().prop_map(|(pid, shared, mailbox)| HelloReply::Ready {
+            pid,
+            shared,
+            mailbox
+        }),
         text().prop_map(HelloReply::Refused),
         text().prop_map(HelloReply::InitFailed),
     ]
@@ -300,6 +305,7 @@ fn handshake_prefix() -> Vec<u8> {
     let ready = HelloReply::Ready {
         pid: 0,
         shared: false,
+        mailbox: false,
     };
     let frame = handshake_frame(&ready).unwrap();
     frame[4..16].to_vec()
