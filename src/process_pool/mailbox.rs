@@ -100,6 +100,9 @@ pub(crate) struct Mailbox {
     misses: u32,
     /// Replies since the last look, while looks are rare.
     unlooked: u32,
+    /// Replies taken from the slot (the pool's side), for tests.
+    #[cfg(test)]
+    pub(crate) replies_taken: u64,
 }
 
 // SAFETY: the mapping belongs to this value alone (made and unmapped by
@@ -219,6 +222,8 @@ impl Mailbox {
             yield_only: Cell::new(0),
             misses: 0,
             unlooked: 0,
+            #[cfg(test)]
+            replies_taken: 0,
         })
     }
 
@@ -351,6 +356,10 @@ impl Mailbox {
             return Ok(false);
         }
         self.misses = 0;
+        #[cfg(test)]
+        {
+            self.replies_taken += 1;
+        }
         let taken = self.empty(REPLY_AT, REPLY_LEN, out);
         self.word(REPLY_STATE).store(ASLEEP, Ordering::Release);
         taken.map(|()| true)
@@ -379,6 +388,14 @@ impl Mailbox {
         let taken = self.empty(REQUEST_AT, REQUEST_LEN, out);
         self.word(REQUEST_STATE).store(TAKEN, Ordering::Release);
         taken.map(|()| true)
+    }
+
+    /// Whether the worker has stopped looking for a request (it sleeps
+    /// on its pipe, or runs one), for tests.
+    #[cfg(test)]
+    pub(crate) fn worker_asleep(&self) -> bool {
+        let state = self.word(REQUEST_STATE).load(Ordering::Acquire);
+        state == ASLEEP || state == TAKEN
     }
 
     /// Posts a reply if the pool is looking for it; `false`: send it by

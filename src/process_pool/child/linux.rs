@@ -411,6 +411,12 @@ impl WorkerProcess {
         }
     }
 
+    /// Its mailbox, if it opened one (for tests).
+    #[cfg(test)]
+    pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox> {
+        self.io.mailbox.as_mut()
+    }
+
     /// What cancelling or timing out its task does, from the moment the
     /// request is sent until the reply is in: `SIGKILL` to the worker.
     pub(crate) fn kill_hook(&self) -> Hook {
@@ -470,3 +476,6 @@ impl WorkerProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
