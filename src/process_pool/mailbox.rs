@@ -45,6 +45,7 @@ use std::io;
 use std::os::fd::{AsRawFd, FromRawFd};
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
 
 use super::shm;
 
@@ -119,6 +120,9 @@ fn may_busy_wait() -> bool {
     std::thread::available_parallelism().is_ok_and(|n| n.get() > 1)
 }
 
+/// A look's yields end after this long, however many are left.
+const LOOK_LIMIT: Duration = Duration::from_micros(200);
+
 /// After a look whose busy-wait was wasted, how many looks only yield.
 const YIELD_ONLY_LOOKS: u32 = 16;
 
@@ -134,10 +138,10 @@ enum Found {
 }
 
 /// Looks for `ready` for a moment. With `spin`: first seven rounds of
-/// exponentially longer busy-waits (crossbeam's `Backoff`), about a
-/// microsecond or two in all. Then `yields` rounds of `sched_yield`,
+/// exponentially longer busy-waits (crossbeam's `Backoff`, 127 `pause`s:
+/// a few microseconds at most). Then `yields` rounds of `sched_yield`,
 /// during which the CPU is given to anyone who wants it (the other side,
-/// if it shares this CPU).
+/// if it shares this CPU), for [`LOOK_LIMIT`] at most.
 fn look(spin: bool, yields: u32, ready: impl Fn() -> bool) -> Found {
     const SPIN_STEPS: u32 = 7;
     if spin {
@@ -150,9 +154,16 @@ fn look(spin: bool, yields: u32, ready: impl Fn() -> bool) -> Found {
             }
         }
     }
+    // On a loaded machine a yield may give the CPU away for a whole time
+    // slice: the look ends by the clock too, so that a worker that looks
+    // still notices the end of its pipe (a retire, a shutdown) promptly.
+    let start = Instant::now();
     for _ in 0..yields {
         if ready() {
             return Found::Yielding;
+        }
+        if start.elapsed() > LOOK_LIMIT {
+            break;
         }
         std::thread::yield_now();
     }
