@@ -476,4 +476,47 @@ proptest! {
             }
         }
     }
+
+    /// The mailbox (protocol version 5): whatever a peer leaves in a slot
+    /// and its length word is read safely. A length beyond the slot is
+    /// refused before anything is copied or allocated; one within it
+    /// copies exactly that many bytes, which decode (or fail to) as a
+    /// pipe frame's payload would; never a panic, never a read outside the
+    /// mapping.
+    #[test]
+    fn mailbox_messages_read_safely(
+        payload in prop_oneof![
+            request().prop_map(|r| frame(&[], &r).unwrap()[4..].to_vec()),
+            reply().prop_map(|r| frame(&[], &r).unwrap()[4..].to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..600),
+        ],
+        edits in proptest::collection::vec(edit(), 0..4),
+        declared in prop_oneof![any::<u32>(), 0..(64u32 << 10), Just(u32::MAX)],
+    ) {
+        use super::mailbox::{Mailbox, SLOT};
+        let pool = Mailbox::create().unwrap();
+        let worker = Mailbox::open(std::process::id(), pool.fd()).unwrap();
+        let mut edited = apply(payload, &edits);
+        edited.truncate(SLOT);
+        worker.expect_request();
+        prop_assert!(pool.post_request(&edited));
+        pool.forge_request_len(declared);
+        let mut buf = Vec::new();
+        let (got, peak) = peak_alloc(|| {
+            let got = worker.await_request(&mut buf);
+            let _ = decode::<Request>(&buf);
+            got
+        });
+        if declared as usize > SLOT {
+            prop_assert!(got.is_err(), "{declared} bytes in a slot of {SLOT}");
+            prop_assert!(peak <= 4096, "an allocation of {peak} bytes for a refused length");
+        } else {
+            prop_assert!(got.unwrap());
+            prop_assert_eq!(buf.len(), declared as usize);
+            if declared as usize == edited.len() {
+                prop_assert_eq!(&buf, &edited);
+            }
+            prop_assert!(peak <= ALLOC_LIMIT, "an allocation of {peak} bytes");
+        }
+    }
 }

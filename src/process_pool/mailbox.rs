@@ -409,6 +409,13 @@ impl Mailbox {
         state == ASLEEP || state == TAKEN
     }
 
+    /// Overwrites the posted request's length, as a misbehaving peer
+    /// could, for tests.
+    #[cfg(test)]
+    pub(crate) fn forge_request_len(&self, len: u32) {
+        self.word(REQUEST_LEN).store(len, Ordering::Relaxed);
+    }
+
     /// Posts a reply if the pool is looking for it; `false`: send it by
     /// pipe.
     pub(crate) fn post_reply(&self, payload: &[u8]) -> bool {
