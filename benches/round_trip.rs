@@ -8,6 +8,10 @@
 //! cargo bench -p futurepool-benches --bench round_trip -- 40 2000 # rounds, trips per round
 //! ```
 //!
+//! With `FUTUREPOOL_ROUND_TRIP_JSON=<file>` (as `benches/run.sh` sets it) it
+//! also writes its figures there, for `benches/report` (BENCHMARKS.md,
+//! workload 9).
+//!
 //! Each round times `trips` round trips of a `u64` to one worker
 //! (`submit` + `join`) and as many 8-byte ping-pongs between two processes
 //! over a pair of pipes (the floor of any pipe design), in alternating
@@ -96,8 +100,9 @@ fn median(v: &mut [f64]) -> f64 {
     v[v.len() / 2]
 }
 
-/// Interleaved rounds; prints and returns (ours, floor, ratio) medians, in µs.
-fn compare(label: &str, rounds: usize, trips: usize) -> (f64, f64, f64) {
+/// Interleaved rounds; prints their medians, in µs, and returns them as
+/// JSON.
+fn compare(label: &str, rounds: usize, trips: usize) -> serde_json::Value {
     let pool = ProcessPool::builder().max_workers(1).build().unwrap();
     let f = remote!(plus_one);
     let mut peer = PipePeer::start();
@@ -148,10 +153,9 @@ fn compare(label: &str, rounds: usize, trips: usize) -> (f64, f64, f64) {
     }
     let (o, fl, r) = (median(&mut ours), median(&mut floor), median(&mut ratios));
     let n = (rounds * trips) as f64;
+    let (caller, caller_floor) = (cpu_ours / n, cpu_floor / n);
     println!(
-        "  CPU per trip: caller {:.2} µs vs {:.2} µs; worker {:.2} µs vs peer {:.2} µs",
-        cpu_ours / n,
-        cpu_floor / n,
+        "  CPU per trip: caller {caller:.2} µs vs {caller_floor:.2} µs; worker {:.2} µs vs peer {:.2} µs",
         w_ours as f64 * 1e4 / n,
         p_floor as f64 * 1e4 / n
     );
@@ -162,7 +166,12 @@ fn compare(label: &str, rounds: usize, trips: usize) -> (f64, f64, f64) {
         floor[0],
         o / fl
     );
-    (o, fl, r)
+    serde_json::json!({
+        "ours": o, "floor": fl, "median_ratio": r,
+        "ours_min": ours[0], "floor_min": floor[0],
+        "caller_cpu": caller, "caller_cpu_floor": caller_floor,
+        "rounds": rounds, "trips": trips,
+    })
 }
 
 /// utime + stime of `pid`, in clock ticks.
@@ -180,7 +189,8 @@ fn cpu_ticks(pid: u32) -> u64 {
     get(11) + get(12) // utime, stime (fields 14 and 15)
 }
 
-fn idle_burn() {
+/// Returns the percentage of a core used.
+fn idle_burn() -> f64 {
     let pool = ProcessPool::builder().max_workers(2).build().unwrap();
     let f = remote!(plus_one);
     for i in 0..20_000 {
@@ -201,6 +211,7 @@ fn idle_burn() {
         100.0 * used / span.as_secs_f64(),
         workers.len()
     );
+    100.0 * used / span.as_secs_f64()
 }
 
 fn main() {
@@ -216,10 +227,14 @@ fn main() {
     let rounds = args.first().copied().unwrap_or(30);
     let trips = args.get(1).copied().unwrap_or(2000);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    compare(&format!("{cores} CPUs"), rounds, trips);
-    idle_burn();
+    let mut out = serde_json::json!({ "cpus": cores });
+    out["all"] = compare(&format!("{cores} CPUs"), rounds, trips);
+    out["idle_percent"] = idle_burn().into();
     if cores > 1 && pin_to_one_cpu() {
-        compare("1 CPU, pinned", rounds, trips);
+        out["pinned"] = compare("1 CPU, pinned", rounds, trips);
+    }
+    if let Some(path) = std::env::var_os("FUTUREPOOL_ROUND_TRIP_JSON") {
+        std::fs::write(path, out.to_string()).expect("write the JSON");
     }
 }
 

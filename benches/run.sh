@@ -30,6 +30,9 @@ if [[ "${1:-}" != "--report" ]]; then
     cargo bench -p futurepool-benches --bench nested
     echo "== process pipes workload (9): bulk data and the round trip beside plain pipes"
     cargo bench -p futurepool-benches --bench wire
+    echo "== process round trip (9), interleaved with a raw pipe ping-pong"
+    FUTUREPOOL_ROUND_TRIP_JSON="$results/round_trip.json" \
+        cargo bench -p futurepool-benches --bench round_trip
     echo "== workflows workload (10): dependent tasks and progress"
     cargo bench -p futurepool-benches --bench workflows
     if command -v python3 >/dev/null 2>&1; then

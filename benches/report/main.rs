@@ -847,6 +847,7 @@ fn wire_section(md: &mut String, results: &Results, targets: &mut Vec<Target>) {
          and the threads it starts from then on) pinned to one CPU. Ratios are to futurepool.\n"
     );
     let floor_pp = "pipe ping-pong floor";
+    let interleaved = interleaved_round_trip(md, targets);
     for param in [two.as_str(), pinned] {
         let rows = results.get("wire_ping_pong", param);
         if rows.is_empty() {
@@ -865,7 +866,7 @@ fn wire_section(md: &mut String, results: &Results, targets: &mut Vec<Target>) {
             let figure = format!("{} vs {}: {:.2}× the floor", fmt_ns(f), fmt_ns(p), f / p);
             if param == pinned {
                 let _ = writeln!(md, "Pinned to one CPU: {figure}.\n");
-            } else {
+            } else if !interleaved {
                 targets.push(target(
                     &format!("process round trip within 1.2× a raw pipe ping-pong ({param})"),
                     Some(f <= 1.2 * p),
@@ -874,4 +875,78 @@ fn wire_section(md: &mut String, results: &Results, targets: &mut Vec<Target>) {
             }
         }
     }
+}
+
+/// Workload 9's round trip from `benches/round_trip.rs`, which interleaves
+/// short rounds of futurepool's round trip with rounds of the raw ping-pong
+/// (a sequential criterion run of each can land on different moments of a
+/// busy VM). Returns whether there was a run to report: it then sets the
+/// target.
+fn interleaved_round_trip(md: &mut String, targets: &mut Vec<Target>) -> bool {
+    let Some(json) = read_json(&peers::target_dir().join("bench-results/round_trip.json")) else {
+        return false;
+    };
+    let all = &json["all"];
+    let (Some(ours), Some(floor), Some(ratio)) = (
+        all["ours"].as_f64(),
+        all["floor"].as_f64(),
+        all["median_ratio"].as_f64(),
+    ) else {
+        return false;
+    };
+    let cpus = json["cpus"].as_u64().unwrap_or(0);
+    let _ = writeln!(
+        md,
+        "**Round trip, interleaved** (`benches/round_trip.rs`): {} rounds of {} round trips of a `u64` to one \
+         worker (`submit` + `join`), each beside a round of as many 8-byte ping-pongs between two processes over a \
+         pair of pipes, in alternating order; the ratio is taken per round, then the median. On a VM the ping-pong \
+         swings between about 4.5 µs (both processes on one CPU) and about 45 µs (on two: each wake-up crosses to an \
+         idle CPU), so the per-round ratio is the figure to trust.\n",
+        all["rounds"].as_u64().unwrap_or(0),
+        all["trips"].as_u64().unwrap_or(0),
+    );
+    let _ = writeln!(
+        md,
+        "| CPUs | futurepool (median, min) | ping-pong floor (median, min) | median ratio | caller CPU per trip (futurepool, floor) |\n|---|---:|---:|---:|---:|"
+    );
+    let row = |md: &mut String, label: &str, v: &Value| {
+        let us = |k: &str| v[k].as_f64().map_or("?".to_owned(), |x| fmt_ns(x * 1e3));
+        let _ = writeln!(
+            md,
+            "| {label} | {}, {} | {}, {} | {:.2}× | {}, {} |",
+            us("ours"),
+            us("ours_min"),
+            us("floor"),
+            us("floor_min"),
+            v["median_ratio"].as_f64().unwrap_or(f64::NAN),
+            us("caller_cpu"),
+            us("caller_cpu_floor"),
+        );
+    };
+    row(md, &format!("{cpus}"), all);
+    let pinned = &json["pinned"];
+    if pinned.is_object() {
+        row(md, "1, pinned", pinned);
+    }
+    if let Some(idle) = json["idle_percent"].as_f64() {
+        let _ = writeln!(
+            md,
+            "\nAn idle 2-worker pool right after 20,000 round trips used {idle:.2}% of a core over 3 s (the \
+             process and its workers, `/proc/<pid>/stat`).\n"
+        );
+    }
+    let mut figure = format!(
+        "{} vs {}: {ratio:.2}× the floor (median of per-round ratios, `benches/round_trip.rs`)",
+        fmt_ns(ours * 1e3),
+        fmt_ns(floor * 1e3)
+    );
+    if let Some(r) = pinned["median_ratio"].as_f64() {
+        let _ = write!(figure, "; pinned to one CPU {r:.2}×");
+    }
+    targets.push(target(
+        &format!("process round trip within 1.2× a raw pipe ping-pong ({cpus} CPUs)"),
+        Some(ratio <= 1.2),
+        figure,
+    ));
+    true
 }

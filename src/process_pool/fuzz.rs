@@ -178,7 +178,7 @@ fn hello() -> impl Strategy<Value = Hello> {
         any::<u64>(),
         proptest::option::of((text(), blob())),
         any::<bool>(),
-        any::<Option<u32>>(),
+        any::<(Option<u32>, Option<u32>)>(),
     )
         .prop_map(
             |(
@@ -188,7 +188,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                 registry,
                 init,
                 e,
-                shared,
+                (shared, mailbox),
             )| {
                 Hello {
                     parent_pid,
@@ -204,6 +204,7 @@ fn hello() -> impl Strategy<Value = Hello> {
                     init,
                     worker_stderr: e,
                     shared,
+                    mailbox,
                 }
             },
         )
@@ -211,7 +212,11 @@ fn hello() -> impl Strategy<Value = Hello> {
 
 fn hello_reply() -> impl Strategy<Value = HelloReply> {
     prop_oneof![
-        any::<(u32, bool)>().prop_map(|(pid, shared)| HelloReply::Ready { pid, shared }),
+        any::<(u32, bool, bool)>().prop_map(|(pid, shared, mailbox)| HelloReply::Ready {
+            pid,
+            shared,
+            mailbox
+        }),
         text().prop_map(HelloReply::Refused),
         text().prop_map(HelloReply::InitFailed),
     ]
@@ -300,6 +305,7 @@ fn handshake_prefix() -> Vec<u8> {
     let ready = HelloReply::Ready {
         pid: 0,
         shared: false,
+        mailbox: false,
     };
     let frame = handshake_frame(&ready).unwrap();
     frame[4..16].to_vec()
@@ -468,6 +474,49 @@ proptest! {
                 Ok(reply) => prop_assert_eq!(format!("{:?}", got.unwrap()), format!("{reply:?}")),
                 Err(_) => prop_assert!(got.is_err()),
             }
+        }
+    }
+
+    /// The mailbox (protocol version 5): whatever a peer leaves in a slot
+    /// and its length word is read safely. A length beyond the slot is
+    /// refused before anything is copied or allocated; one within it
+    /// copies exactly that many bytes, which decode (or fail to) as a
+    /// pipe frame's payload would; never a panic, never a read outside the
+    /// mapping.
+    #[test]
+    fn mailbox_messages_read_safely(
+        payload in prop_oneof![
+            request().prop_map(|r| frame(&[], &r).unwrap()[4..].to_vec()),
+            reply().prop_map(|r| frame(&[], &r).unwrap()[4..].to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..600),
+        ],
+        edits in proptest::collection::vec(edit(), 0..4),
+        declared in prop_oneof![any::<u32>(), 0..(64u32 << 10), Just(u32::MAX)],
+    ) {
+        use super::mailbox::{Mailbox, SLOT};
+        let pool = Mailbox::create().unwrap();
+        let worker = Mailbox::open(std::process::id(), pool.fd()).unwrap();
+        let mut edited = apply(payload, &edits);
+        edited.truncate(SLOT);
+        worker.expect_request();
+        prop_assert!(pool.post_request(&edited));
+        pool.forge_request_len(declared);
+        let mut buf = Vec::new();
+        let (got, peak) = peak_alloc(|| {
+            let got = worker.await_request(&mut buf);
+            let _ = decode::<Request>(&buf);
+            got
+        });
+        if declared as usize > SLOT {
+            prop_assert!(got.is_err(), "{declared} bytes in a slot of {SLOT}");
+            prop_assert!(peak <= 4096, "an allocation of {peak} bytes for a refused length");
+        } else {
+            prop_assert!(got.unwrap());
+            prop_assert_eq!(buf.len(), declared as usize);
+            if declared as usize == edited.len() {
+                prop_assert_eq!(&buf, &edited);
+            }
+            prop_assert!(peak <= ALLOC_LIMIT, "an allocation of {peak} bytes");
         }
     }
 }

@@ -48,6 +48,8 @@ mod child;
 mod fuzz;
 #[cfg(target_os = "linux")]
 mod identity;
+#[cfg(target_os = "linux")]
+mod mailbox;
 mod metrics;
 pub(crate) mod protocol;
 mod remote_task;

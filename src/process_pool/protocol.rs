@@ -41,7 +41,9 @@ pub(crate) const MAGIC: [u8; 8] = *b"futurepl";
 /// 3: postcard 1.x instead of bincode 1.x (docs/WIRE.md).
 /// 4: large frames through shared memory (`Hello::shared`,
 /// `HelloReply::Ready::shared`, `Request::Shared`, `Reply::Shared`).
-pub(crate) const VERSION: u32 = 4;
+/// 5: small frames through a mailbox when the other side looks
+/// (`Hello::mailbox`, `HelloReply::Ready::mailbox`).
+pub(crate) const VERSION: u32 = 5;
 /// The largest frame (and so argument or result) the pool sends or takes.
 pub(crate) const MAX_FRAME: usize = crate::remote::codec::MAX_ENCODED;
 /// The largest handshake frame.
@@ -69,6 +71,10 @@ pub(crate) struct Hello {
     /// The parent's descriptor number of a memfd for large frames, which
     /// the worker opens through `/proc/<parent>/fd/<n>` (see `shm.rs`).
     pub(crate) shared: Option<u32>,
+    /// The parent's descriptor number of the worker's mailbox, a memfd
+    /// that small frames pass through while the other side looks (see
+    /// `mailbox.rs`), opened the same way.
+    pub(crate) mailbox: Option<u32>,
 }
 
 /// A file's identity on this machine: same values, same file.
@@ -85,8 +91,14 @@ pub(crate) struct ExeId {
 #[derive(Debug, Serialize, Deserialize)]
 pub(crate) enum HelloReply {
     /// Ready for requests; `shared`: it opened the memfd of
-    /// [`Hello::shared`], and large frames may go through it.
-    Ready { pid: u32, shared: bool },
+    /// [`Hello::shared`], and large frames may go through it; `mailbox`:
+    /// it opened the one of [`Hello::mailbox`], and small frames may go
+    /// through that.
+    Ready {
+        pid: u32,
+        shared: bool,
+        mailbox: bool,
+    },
     /// The worker refuses to serve this parent (another binary, another
     /// protocol version); it exits.
     Refused(String),
@@ -393,6 +405,7 @@ mod tests {
         let hello = HelloReply::Ready {
             pid: 7,
             shared: true,
+            mailbox: false,
         };
         let bytes = handshake_frame(&hello).unwrap();
         let ok: HelloReply = decode_handshake(&bytes[4..]).unwrap();
@@ -400,7 +413,8 @@ mod tests {
             ok,
             HelloReply::Ready {
                 pid: 7,
-                shared: true
+                shared: true,
+                mailbox: false,
             }
         ));
         let mut wrong = bytes[4..].to_vec();
@@ -427,11 +441,12 @@ mod tests {
         let ready = handshake_frame(&HelloReply::Ready {
             pid: 300,
             shared: true,
+            mailbox: true,
         })
         .unwrap();
-        let mut expected = vec![16, 0, 0, 0];
+        let mut expected = vec![17, 0, 0, 0];
         expected.extend_from_slice(b"futurepl");
-        expected.extend_from_slice(&[4, 0, 0, 0, 0, 0xac, 0x02, 1]);
+        expected.extend_from_slice(&[5, 0, 0, 0, 0, 0xac, 0x02, 1, 1]);
         assert_eq!(ready, expected);
         let shared = Request::Shared { len: 64 << 20 };
         assert_eq!(
@@ -496,6 +511,7 @@ mod tests {
             init: Some(("init".into(), vec![9; 300])),
             worker_stderr: true,
             shared: Some(10),
+            mailbox: Some(11),
         };
         let back: Hello = decode_handshake(&handshake_frame(&hello).unwrap()[4..]).unwrap();
         assert_eq!(format!("{back:?}"), format!("{hello:?}"));
@@ -525,6 +541,7 @@ mod tests {
         let ready = HelloReply::Ready {
             pid: 1,
             shared: false,
+            mailbox: false,
         };
         let mut hello = handshake_frame(&ready).unwrap()[4..].to_vec();
         hello.push(0);

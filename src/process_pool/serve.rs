@@ -15,6 +15,7 @@ use std::os::fd::{AsFd, OwnedFd};
 
 use super::bulk;
 use super::identity;
+use super::mailbox::Mailbox;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
 use super::shm::{self, SharedFile};
 use crate::remote::registry::{Arg, Encoded, Out, Trampoline};
@@ -90,14 +91,34 @@ pub(crate) fn serve(parent: u32) -> i32 {
     let mut shared = hello
         .shared
         .and_then(|fd| SharedFile::open(parent, fd).ok());
+    // The mailbox for small frames likewise: otherwise they take the pipe.
+    let mailbox = hello.mailbox.and_then(|fd| Mailbox::open(parent, fd).ok());
     let ready = HelloReply::Ready {
         pid: std::process::id(),
         shared: shared.is_some(),
+        mailbox: mailbox.is_some(),
     };
+    if let Some(mailbox) = &mailbox {
+        // The first request often follows at once.
+        mailbox.expect_request();
+    }
     if send_handshake(&mut output, &ready).is_err() {
         return 0;
     }
-    serve_requests(&mut input, &mut output, &mut buf, shared.as_mut())
+    let mut ways = Ways {
+        shared: shared.as_mut(),
+        mailbox: mailbox.as_ref(),
+    };
+    serve_requests(&mut input, &mut output, &mut buf, &mut ways)
+}
+
+/// The ways besides the pipes that frames may take: large ones through
+/// the shared file (see `shm.rs`), small ones through the mailbox while
+/// the other side looks (see `mailbox.rs`).
+#[derive(Default)]
+struct Ways<'a> {
+    shared: Option<&'a mut SharedFile>,
+    mailbox: Option<&'a Mailbox>,
 }
 
 /// Answers requests until the parent closes the pipe; returns the exit
@@ -107,25 +128,22 @@ pub(crate) fn serve(parent: u32) -> i32 {
 /// A call's value is encoded straight into the reply's frame, in a buffer
 /// kept from one request to the next (as the request's is): a large
 /// result is copied once, into memory that is already mapped.
-///
-/// With `shared`, large requests may come and large replies go through it
-/// (see `shm.rs`).
 fn serve_requests(
     input: &mut impl BufRead,
     output: &mut impl Write,
     buf: &mut Vec<u8>,
-    mut shared: Option<&mut SharedFile>,
+    ways: &mut Ways<'_>,
 ) -> i32 {
     let mut out = Vec::new();
     let mut calls = Calls::default();
     loop {
-        let reply = match read_request(input, buf, shared.as_deref_mut()) {
+        let reply = match next_request(input, buf, ways) {
             Ok(Some(Some((name, arg)))) => call_reply(
                 calls.get(&name),
                 &name,
                 Arg::Owned(arg),
                 &mut out,
-                shared.as_deref_mut(),
+                ways.shared.as_deref_mut(),
             ),
             Ok(Some(None)) => match codec::decode_borrowed::<RequestRef<'_>>(buf) {
                 Ok(RequestRef::Call { name, arg }) => call_reply(
@@ -133,7 +151,7 @@ fn serve_requests(
                     name,
                     Arg::Bytes(arg),
                     &mut out,
-                    shared.as_deref_mut(),
+                    ways.shared.as_deref_mut(),
                 ),
                 Ok(RequestRef::Chunk { name, args }) => Err(Reply::Chunk(
                     args.iter().map(|arg| run(name, arg)).collect(),
@@ -151,9 +169,9 @@ fn serve_requests(
         let reply = match reply {
             Ok(done) => {
                 let sent = match done {
-                    Done::InBuffer(start) => send(output, shared.as_deref_mut(), &out[start..]),
+                    Done::InBuffer(start) => send(output, ways, &out[start..]),
                     Done::InShared(len) => protocol::frame(&[], &Reply::Shared { len })
-                        .and_then(|header| protocol::write_frame(output, &header)),
+                        .and_then(|header| deliver(output, ways.mailbox, &header)),
                 };
                 if sent.is_err() {
                     return 0; // the parent is gone
@@ -176,7 +194,7 @@ fn serve_requests(
                 protocol::frame(&[], &reply).expect("a small reply encodes")
             }
         };
-        if send(output, shared.as_deref_mut(), &frame).is_err() {
+        if send(output, ways, &frame).is_err() {
             return 0; // the parent is gone
         }
         if refused {
@@ -185,20 +203,53 @@ fn serve_requests(
     }
 }
 
-/// Writes a reply frame: a large one's payload into `shared`, if there
-/// is one (and it could grow), with only a `Reply::Shared` header on the
-/// pipe.
-fn send(output: &mut impl Write, shared: Option<&mut SharedFile>, frame: &[u8]) -> io::Result<()> {
+/// Writes a reply frame: a large one's payload into the shared file, if
+/// there is one (and it could grow), with only a `Reply::Shared` header
+/// sent; see [`deliver`].
+fn send(output: &mut impl Write, ways: &mut Ways<'_>, frame: &[u8]) -> io::Result<()> {
     let payload = &frame[4..];
-    if let Some(shared) = shared.filter(|_| payload.len() >= shm::SHARED_MIN) {
+    if let Some(shared) = ways
+        .shared
+        .as_deref_mut()
+        .filter(|_| payload.len() >= shm::SHARED_MIN)
+    {
         if shared.put(payload).is_ok() {
             let header = Reply::Shared {
                 len: payload.len() as u64,
             };
-            return protocol::write_frame(output, &protocol::frame(&[], &header)?);
+            return deliver(output, ways.mailbox, &protocol::frame(&[], &header)?);
+        }
+    }
+    deliver(output, ways.mailbox, frame)
+}
+
+/// Sends a reply frame through the mailbox if the pool looks for it, else
+/// by pipe. Either way the worker looks for its next request from now on:
+/// the pool, once it has the reply, finds it looking.
+fn deliver(output: &mut impl Write, mailbox: Option<&Mailbox>, frame: &[u8]) -> io::Result<()> {
+    if let Some(mailbox) = mailbox {
+        mailbox.expect_request();
+        if mailbox.post_reply(&frame[4..]) {
+            return Ok(());
         }
     }
     protocol::write_frame(output, frame)
+}
+
+/// The next request: through the mailbox if the pool posts it while the
+/// worker looks, else by pipe (see [`read_request`]).
+fn next_request(
+    input: &mut impl BufRead,
+    buf: &mut Vec<u8>,
+    ways: &mut Ways<'_>,
+) -> io::Result<Option<Option<SplitCall>>> {
+    if let Some(mailbox) = ways.mailbox {
+        let refuse = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        if mailbox.await_request(buf).map_err(refuse)? {
+            return small_request(buf, ways.shared.as_deref_mut()).map(Some);
+        }
+    }
+    read_request(input, buf, ways.shared.as_deref_mut())
 }
 
 /// A large call whose argument is one byte string: the function's name
@@ -223,20 +274,7 @@ fn read_request(
     buf.clear();
     if len < bulk::HAND_OVER {
         protocol::read_body_buffered(input, len, buf)?;
-        // (`Shared`'s variant index first: other requests are decoded once.)
-        if buf.first() != Some(&2) {
-            return Ok(Some(None));
-        }
-        if let Ok(RequestRef::Shared { len }) = codec::decode_borrowed(buf) {
-            let refuse = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
-            let shared = shared.ok_or_else(|| {
-                refuse("a request in shared memory, but the worker has none".to_owned())
-            })?;
-            return shm::request_in_shared(shared, len, buf)
-                .map(Some)
-                .map_err(refuse);
-        }
-        return Ok(Some(None));
+        return small_request(buf, shared).map(Some);
     }
     let mut head = [0; 1024];
     input.read_exact(&mut head)?;
@@ -255,6 +293,27 @@ fn read_request(
     buf.extend_from_slice(&head);
     protocol::read_body(input, len - head.len(), buf)?;
     Ok(Some(None))
+}
+
+/// A small request's payload, in `buf`: `Ok(None)`, it is there to
+/// decode; a `Request::Shared` header is followed into `shared` (see
+/// [`read_request`]).
+fn small_request(
+    buf: &mut Vec<u8>,
+    shared: Option<&mut SharedFile>,
+) -> io::Result<Option<SplitCall>> {
+    // (`Shared`'s variant index first: other requests are decoded once.)
+    if buf.first() != Some(&2) {
+        return Ok(None);
+    }
+    if let Ok(RequestRef::Shared { len }) = codec::decode_borrowed(buf) {
+        let refuse = |msg: String| io::Error::new(io::ErrorKind::InvalidData, msg);
+        let shared = shared.ok_or_else(|| {
+            refuse("a request in shared memory, but the worker has none".to_owned())
+        })?;
+        return shm::request_in_shared(shared, len, buf).map_err(refuse);
+    }
+    Ok(None)
 }
 
 /// Where [`call_reply`] put a call's reply.
@@ -385,12 +444,11 @@ mod tests {
             .as_ref()
             .map(|p| SharedFile::open(std::process::id(), p.fd()).unwrap());
         let mut output = Vec::new();
-        let code = serve_requests(
-            &mut &input[..],
-            &mut output,
-            &mut Vec::new(),
-            worker.as_mut(),
-        );
+        let mut ways = Ways {
+            shared: worker.as_mut(),
+            mailbox: None,
+        };
+        let code = serve_requests(&mut &input[..], &mut output, &mut Vec::new(), &mut ways);
         let mut replies = Vec::new();
         let (mut out, mut buf) = (&output[..], Vec::new());
         let mut parent = parent;

@@ -53,6 +53,25 @@ const GRAIN: usize = 2 << 20;
 /// The name of the memfds (`/proc/<pid>/fd/<n>` reads `/memfd:<name>`).
 const NAME: &CStr = c"futurepool-frames";
 
+/// Opens the memfd called `name` that the process `parent` holds as its
+/// descriptor `fd`, through `/proc/<parent>/fd/<fd>` (a worker, during the
+/// handshake). Anything else is refused before it is opened: a garbage
+/// number may name a device or a socket.
+pub(crate) fn open_parents_memfd(parent: u32, fd: u32, name: &CStr) -> io::Result<File> {
+    let path = format!("/proc/{parent}/fd/{fd}");
+    let target = std::fs::read_link(&path)?;
+    let target = target.to_string_lossy();
+    let expected = format!("/memfd:{}", name.to_string_lossy());
+    let ours = target
+        .strip_prefix(&expected)
+        .is_some_and(|rest| rest.is_empty() || rest == " (deleted)");
+    if !ours {
+        return Err(invalid(format!("{path} is not a futurepool memfd")));
+    }
+    // std opens with `O_CLOEXEC`: programs a task starts don't inherit it.
+    OpenOptions::new().read(true).write(true).open(&path)
+}
+
 /// A memfd shared with one peer process, mapped into this one.
 pub(crate) struct SharedFile {
     file: File,
@@ -101,21 +120,12 @@ impl SharedFile {
     /// `fd` (a worker, during the handshake). Refuses anything else: a
     /// descriptor that is not one of our memfds, or one that could shrink.
     pub(crate) fn open(parent: u32, fd: u32) -> io::Result<SharedFile> {
-        let path = format!("/proc/{parent}/fd/{fd}");
-        // Look before opening: a garbage number may name a device or a
-        // socket, which is never opened.
-        let target = std::fs::read_link(&path)?;
-        let expected = format!("/memfd:{}", NAME.to_str().expect("ASCII"));
-        if !target.to_string_lossy().starts_with(&expected) {
-            return Err(invalid(format!("{path} is not a futurepool memfd")));
-        }
-        // std opens with `O_CLOEXEC`: programs a task starts don't inherit it.
-        let file = OpenOptions::new().read(true).write(true).open(&path)?;
+        let file = open_parents_memfd(parent, fd, NAME)?;
         // SAFETY: `fcntl(F_GET_SEALS)` on a descriptor we own; no memory.
         let seals = unsafe { libc::fcntl(file.as_raw_fd(), libc::F_GET_SEALS) };
         let meta = file.metadata()?;
         if seals < 0 || seals & libc::F_SEAL_SHRINK == 0 || !meta.file_type().is_file() {
-            return Err(invalid(format!("{path} may shrink")));
+            return Err(invalid(format!("/proc/{parent}/fd/{fd} may shrink")));
         }
         let size = usize::try_from(meta.len()).unwrap_or(usize::MAX);
         Ok(SharedFile::new(file, size))

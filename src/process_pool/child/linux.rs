@@ -11,6 +11,7 @@ use super::pipes::{self, Pace, PacedReader};
 use super::{CallError, StartError};
 use crate::core::cell::Hook;
 use crate::process_pool::bulk;
+use crate::process_pool::mailbox::Mailbox;
 use crate::process_pool::protocol::{self, Hello, HelloReply, Outcome, Reply, Request};
 use crate::process_pool::shm::{self, SharedFile};
 use crate::process_pool::supervisor::Config;
@@ -39,6 +40,9 @@ struct Io {
     /// The memfd that large frames go through, both ways, if the worker
     /// opened it (see `shm.rs`). Closed and unmapped with this value.
     shared: Option<SharedFile>,
+    /// The mailbox that small frames go through while the other side
+    /// looks, if the worker opened it (see `mailbox.rs`). Likewise.
+    mailbox: Option<Mailbox>,
 }
 
 /// How a worker process ended, for error messages: its exit code or the
@@ -63,8 +67,10 @@ impl WorkerProcess {
         // Made before the worker starts, close-on-exec: it opens it through
         // `/proc` during the handshake. Without it, frames take the pipe.
         let shared = SharedFile::create().ok();
+        let mailbox = Mailbox::create().ok();
         let hello = Hello {
             shared: shared.as_ref().map(SharedFile::fd),
+            mailbox: mailbox.as_ref().map(Mailbox::fd),
             parent_pid: std::process::id(),
             exe: own,
             exe_hash,
@@ -102,6 +108,7 @@ impl WorkerProcess {
                 buf: Vec::new(),
                 stall: config.start_timeout,
                 shared,
+                mailbox,
             }),
             pid,
             tasks: 0,
@@ -186,9 +193,15 @@ impl WorkerProcess {
             }
         };
         match reply {
-            Ok(HelloReply::Ready { shared, .. }) => {
+            Ok(HelloReply::Ready {
+                shared, mailbox, ..
+            }) => {
+                // Those it could not open go.
                 if !shared {
-                    self.io.shared = None; // it could not open it
+                    self.io.shared = None;
+                }
+                if !mailbox {
+                    self.io.mailbox = None;
                 }
                 Ok(())
             }
@@ -242,6 +255,12 @@ impl WorkerProcess {
         } else {
             request
         };
+        // Through the mailbox if the worker looks for it.
+        if let Some(mailbox) = &self.io.mailbox {
+            if mailbox.post_request(&request[4..]) {
+                return Ok(());
+            }
+        }
         if let Err(failure) = pipes::write_all(stdin, request, pace) {
             let unread = failure.error.kind() == io::ErrorKind::BrokenPipe && failure.taken == 0;
             // Its reader was gone before the pipe took a byte: the request
@@ -261,12 +280,36 @@ impl WorkerProcess {
     /// `receive` reads it whole. Without, the wait for its first bytes is
     /// the `read` itself (see `PacedReader`).
     pub(crate) fn receive(&mut self, first: Option<Instant>) -> Result<Reply, CallError> {
+        // A look at the mailbox first: a quick task's reply comes there.
+        if let Some(mailbox) = &mut self.io.mailbox {
+            match mailbox.await_reply(&mut self.io.buf) {
+                Ok(true) => {
+                    return match Self::reply(&self.io.buf)? {
+                        Reply::Shared { len } => self.read_shared(len),
+                        reply => Ok(reply),
+                    };
+                }
+                Ok(false) => {}
+                Err(msg) => return Err(CallError::Protocol(msg)),
+            }
+        }
         self.io
             .stdout
             .get_mut()
             .expect(first, Pace::Steady(self.io.stall));
         let len = match protocol::read_len(&mut self.io.stdout, protocol::MAX_FRAME) {
             Ok(Some(len)) => len,
+            // Dead. A request it was posted and never took provably never
+            // reached it.
+            Ok(None)
+                if self
+                    .io
+                    .mailbox
+                    .as_ref()
+                    .is_some_and(Mailbox::request_untaken) =>
+            {
+                return Err(CallError::Undelivered);
+            }
             Ok(None) => return Err(CallError::Died),
             Err(err) if err.kind() == io::ErrorKind::InvalidData => {
                 return Err(CallError::Protocol(err.to_string()));
@@ -368,6 +411,12 @@ impl WorkerProcess {
         }
     }
 
+    /// Its mailbox, if it opened one (for tests).
+    #[cfg(test)]
+    pub(crate) fn mailbox(&mut self) -> Option<&mut Mailbox> {
+        self.io.mailbox.as_mut()
+    }
+
     /// What cancelling or timing out its task does, from the moment the
     /// request is sent until the reply is in: `SIGKILL` to the worker.
     pub(crate) fn kill_hook(&self) -> Hook {
@@ -427,3 +476,6 @@ impl WorkerProcess {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
