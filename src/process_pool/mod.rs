@@ -47,6 +47,8 @@ mod child;
 #[cfg(test)]
 mod fuzz;
 #[cfg(target_os = "linux")]
+mod handles;
+#[cfg(target_os = "linux")]
 mod identity;
 #[cfg(target_os = "linux")]
 mod mailbox;
@@ -68,6 +70,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 pub use builder::ProcessPoolBuilder;
+pub use handles::WeakProcessPool;
 pub use task_builder::ProcessTaskBuilder;
 
 /// The map of [`ProcessPool::map`]: the named-function map every executor
@@ -75,6 +78,7 @@ pub use task_builder::ProcessTaskBuilder;
 pub type ProcessMap<I, A, R> = FnMap<ProcessPool, I, A, R>;
 pub use worker::init;
 
+use handles::Handles;
 use supervisor::Shared;
 
 use crate::core::handle::TaskHandle;
@@ -82,7 +86,7 @@ use crate::error::SubmitError;
 use crate::executor::fn_map::FnMap;
 use crate::executor::options::TaskBuilder;
 use crate::executor::shutdown::ShutdownOptions;
-use crate::loom::sync::{Arc, Weak};
+use crate::loom::sync::Arc;
 use crate::remote::RemoteFn;
 
 /// A pool of worker **processes** that runs registered functions and hands
@@ -187,65 +191,6 @@ use crate::remote::RemoteFn;
 #[derive(Clone)]
 pub struct ProcessPool {
     handles: Arc<Handles>,
-}
-
-/// What every handle of one pool shares: when the last handle goes, the
-/// pool shuts down without waiting. The drivers hold `Shared`, not this.
-struct Handles {
-    shared: Arc<Shared>,
-}
-
-impl Drop for Handles {
-    fn drop(&mut self) {
-        self.shared.shutdown(ShutdownOptions::new().wait(false));
-    }
-}
-
-/// A handle to a [`ProcessPool`] that doesn't keep it alive; made by
-/// [`ProcessPool::downgrade`].
-///
-/// # Examples
-///
-/// ```
-/// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-/// use futurepool::ProcessPool;
-///
-/// let pool = ProcessPool::new();
-/// let weak = pool.downgrade();
-/// assert!(weak.upgrade().is_some());
-/// drop(pool);
-/// assert!(weak.upgrade().is_none());
-/// ```
-#[derive(Clone)]
-pub struct WeakProcessPool {
-    handles: Weak<Handles>,
-}
-
-impl WeakProcessPool {
-    /// A handle to the pool, if it is alive.
-    ///
-    /// # Examples
-    ///
-    /// ```
-    /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::ProcessPool;
-    ///
-    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
-    /// assert_eq!(pool.downgrade().upgrade().unwrap().max_workers(), 1);
-    /// ```
-    pub fn upgrade(&self) -> Option<ProcessPool> {
-        self.handles
-            .upgrade()
-            .map(|handles| ProcessPool { handles })
-    }
-}
-
-impl fmt::Debug for WeakProcessPool {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("WeakProcessPool")
-            .field("alive", &(self.handles.strong_count() > 0))
-            .finish()
-    }
 }
 
 impl Default for ProcessPool {

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 mod direct;
 mod run;
+mod shutdown;
 
 use direct::{Flights, Parked};
 
@@ -21,7 +22,6 @@ use crate::core::timer::Expire;
 use crate::core::timer::Timer;
 use crate::error::{BoxError, Refusal, TaskError};
 use crate::executor::metrics::{Counters, PoolMetrics};
-use crate::executor::shutdown::ShutdownOptions;
 use crate::loom::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
 use crate::loom::thread;
 use crate::threads::ThreadSet;
@@ -422,87 +422,6 @@ impl Shared {
         broken.task_error()
     }
 
-    /// Shuts the pool down as `options` say; returns whether every driver
-    /// (and so every worker process) has exited.
-    pub(crate) fn shutdown(&self, options: ShutdownOptions) -> bool {
-        let (drained, running) = {
-            let mut st = self.state.lock();
-            st.shutdown = true;
-            let drained = if options.cancel_pending {
-                std::mem::take(&mut st.queue)
-            } else {
-                VecDeque::new()
-            };
-            let running: Vec<_> = if options.cancel_running {
-                let flying = st.flights.cancellers();
-                st.running.values().cloned().chain(flying).collect()
-            } else {
-                Vec::new()
-            };
-            (drained, running)
-        };
-        self.work.notify_all();
-        self.room.notify_all();
-        for job in drained {
-            self.counters.count(job.cancel_queued());
-        }
-        // Cancelling a running process task kills its worker (the task's
-        // stop hook): Python 3.14's `kill_workers`, task by task.
-        for task in running.iter().filter_map(Weak::upgrade) {
-            task.cancel();
-        }
-        let stopped = if options.wait {
-            self.wait_for_drivers(options.deadline())
-        } else {
-            self.state.lock().drivers == 0
-        };
-        self.close_timer_if_idle(true);
-        stopped
-    }
-
-    /// Waits until every driver has exited, or until `deadline`, then joins
-    /// the ones that did. (No user code runs on a driver, so no driver ever
-    /// waits here for itself.)
-    fn wait_for_drivers(&self, deadline: Option<Instant>) -> bool {
-        let (stopped, exited) = {
-            let mut st = self.state.lock();
-            let mut stopped = true;
-            while st.drivers > 0 {
-                match deadline {
-                    None => self.exited.wait(&mut st),
-                    Some(deadline) => {
-                        if self.exited.wait_until(&mut st, deadline).timed_out() {
-                            stopped = st.drivers == 0;
-                            break;
-                        }
-                    }
-                }
-            }
-            (stopped, st.threads.take_exited())
-        };
-        for handle in exited {
-            let _ = handle.join();
-        }
-        stopped
-    }
-
-    /// Closes the deadline timer for good once the pool is shut down and
-    /// no driver is left (a shutdown, or the last driver of a pool dropped
-    /// without waiting).
-    /// `user_thread`: whether this thread may run user code (a shutdown's
-    /// caller) or not (a driver).
-    fn close_timer_if_idle(&self, user_thread: bool) {
-        let idle = {
-            let st = self.state.lock();
-            (st.shutdown || st.broken.is_some()) && st.drivers == 0
-        };
-        if idle && user_thread {
-            self.timer.close();
-        } else if idle {
-            self.timer.close_internal();
-        }
-    }
-
     /// Why a submit would be refused now (shut down or broken), if it
     /// would.
     pub(crate) fn refusal(&self) -> Option<Refusal> {
@@ -555,78 +474,4 @@ impl Shared {
 }
 
 #[cfg(all(test, target_os = "linux"))]
-mod tests {
-    use std::future::Future;
-    use std::io::{Read, Write};
-    use std::os::unix::net::{UnixListener, UnixStream};
-    use std::pin::Pin;
-    use std::sync::mpsc;
-    use std::task::{Context, Wake, Waker};
-
-    use crate::process_pool::ProcessPool;
-
-    /// Connects to the test at `path`, then returns once it sends a byte.
-    fn run_when_told(path: String) -> u32 {
-        let mut stream = UnixStream::connect(path).unwrap();
-        stream.read_exact(&mut [0]).unwrap();
-        std::process::id()
-    }
-
-    /// A waker that, woken by the driver just after it published the
-    /// task's outcome, says so and holds the driver until told to go on.
-    struct Gate {
-        woken: std::sync::Mutex<Option<mpsc::Sender<()>>>,
-        go_on: std::sync::Mutex<Option<mpsc::Receiver<()>>>,
-    }
-
-    impl Wake for Gate {
-        fn wake(self: std::sync::Arc<Self>) {
-            if let Some(woken) = self.woken.lock().unwrap().take() {
-                woken.send(()).unwrap();
-                let go_on = self.go_on.lock().unwrap().take().unwrap();
-                go_on.recv().unwrap();
-            }
-        }
-    }
-
-    /// CPython's `test_idle_process_reuse_one` failed under load: a task
-    /// submitted the moment the previous one's outcome was visible, before
-    /// its driver had come back for more, started a second driver and
-    /// worker. The window is held open here (the driver is held in the
-    /// handle's waker), and the submit must leave the task to the driver.
-    #[test]
-    fn a_submit_right_after_a_completion_waits_for_the_same_driver() {
-        let pool = ProcessPool::builder().max_workers(2).build().unwrap();
-        let path =
-            std::env::temp_dir().join(format!("futurepool-unit-gate-{}.sock", std::process::id()));
-        let _ = std::fs::remove_file(&path);
-        let listener = UnixListener::bind(&path).unwrap();
-        let mut first = pool
-            .submit(
-                crate::remote!(run_when_told),
-                path.to_str().unwrap().to_owned(),
-            )
-            .unwrap();
-        let (mut running, _) = listener.accept().unwrap(); // it runs, and waits
-        let (woken_tx, woken_rx) = mpsc::channel();
-        let (go_on_tx, go_on_rx) = mpsc::channel();
-        let waker = Waker::from(std::sync::Arc::new(Gate {
-            woken: std::sync::Mutex::new(Some(woken_tx)),
-            go_on: std::sync::Mutex::new(Some(go_on_rx)),
-        }));
-        let polled = Pin::new(&mut first).poll(&mut Context::from_waker(&waker));
-        assert!(polled.is_pending());
-        running.write_all(&[1]).unwrap();
-        woken_rx.recv().unwrap(); // published; the driver is held in `wake`
-        let second = pool
-            .submit(crate::remote!(|_: ()| std::process::id()), ())
-            .unwrap();
-        let drivers = pool.shared().state.lock().drivers;
-        go_on_tx.send(()).unwrap();
-        assert_eq!(drivers, 1, "the submit started a second driver");
-        let worker = first.join().unwrap();
-        assert_eq!(second.join().unwrap(), worker);
-        assert_eq!(pool.workers_started(), 1);
-        let _ = std::fs::remove_file(&path);
-    }
-}
+mod tests;
