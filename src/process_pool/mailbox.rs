@@ -42,7 +42,7 @@ use std::cell::Cell;
 use std::fs::File;
 use std::hint;
 use std::io;
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::ptr;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
@@ -174,22 +174,8 @@ impl Mailbox {
     /// Makes a worker's mailbox (the pool's side): a memfd of its one
     /// size, close-on-exec, sealed against growing and shrinking, mapped.
     pub(crate) fn create() -> io::Result<Mailbox> {
-        // SAFETY: `NAME` is a NUL-terminated string that outlives the call.
-        let fd = unsafe {
-            libc::memfd_create(NAME.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just made and is owned by nothing else.
-        let file = unsafe { File::from_raw_fd(fd) };
-        file.set_len(SIZE as u64)?;
         let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_SEAL;
-        // SAFETY: `fcntl(F_ADD_SEALS)` on a descriptor we own; no memory.
-        if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Mailbox::map(file)
+        Mailbox::map(shm::make_memfd(NAME, SIZE as u64, seals)?)
     }
 
     /// Opens the mailbox the parent `parent` holds as its descriptor `fd`

@@ -53,6 +53,25 @@ const GRAIN: usize = 2 << 20;
 /// The name of the memfds (`/proc/<pid>/fd/<n>` reads `/memfd:<name>`).
 const NAME: &CStr = c"futurepool-frames";
 
+/// Makes a memfd called `name` of `size` bytes, close-on-exec (no other
+/// child inherits it), with `seals` added.
+pub(crate) fn make_memfd(name: &CStr, size: u64, seals: libc::c_int) -> io::Result<File> {
+    // SAFETY: `name` is a NUL-terminated string that outlives the call.
+    let fd =
+        unsafe { libc::memfd_create(name.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` was just made and is owned by nothing else.
+    let file = unsafe { File::from_raw_fd(fd) };
+    file.set_len(size)?;
+    // SAFETY: `fcntl(F_ADD_SEALS)` on a descriptor we own; no memory.
+    if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(file)
+}
+
 /// Opens the memfd called `name` that the process `parent` holds as its
 /// descriptor `fd`, through `/proc/<parent>/fd/<fd>` (a worker, during the
 /// handshake). Anything else is refused before it is opened: a garbage
@@ -99,20 +118,7 @@ impl SharedFile {
     /// Makes an empty memfd for a worker: close-on-exec, sealed against
     /// shrinking.
     pub(crate) fn create() -> io::Result<SharedFile> {
-        // SAFETY: `NAME` is a NUL-terminated string that outlives the call.
-        let fd = unsafe {
-            libc::memfd_create(NAME.as_ptr(), libc::MFD_CLOEXEC | libc::MFD_ALLOW_SEALING)
-        };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `fd` was just made and is owned by nothing else.
-        let file = unsafe { File::from_raw_fd(fd) };
-        let seals = libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL;
-        // SAFETY: `fcntl(F_ADD_SEALS)` on a descriptor we own; no memory.
-        if unsafe { libc::fcntl(fd, libc::F_ADD_SEALS, seals) } < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        let file = make_memfd(NAME, 0, libc::F_SEAL_SHRINK | libc::F_SEAL_SEAL)?;
         Ok(SharedFile::new(file, 0))
     }
 
