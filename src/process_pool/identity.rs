@@ -3,8 +3,8 @@
 //! the worker's check of both against the parent's `Hello`.
 
 use std::io;
-use std::os::unix::fs::MetadataExt;
-use std::sync::OnceLock;
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::sync::{Mutex, PoisonError};
 
 use super::protocol::{ExeId, Hello};
 use crate::remote::registry;
@@ -21,14 +21,25 @@ pub(crate) fn exe_id(path: &std::path::Path) -> Option<ExeId> {
     })
 }
 
-/// A hash of this process's own executable, computed once.
+/// A hash of this process's own executable, computed once, by one thread
+/// (others wait for it), and read by offset: under valgrind an open of
+/// `/proc/self/exe` is a duplicate of one descriptor whose file offset
+/// every open shares, so two threads reading it in turn each got part of
+/// the file, and a worker started then was refused as "another binary".
 pub(crate) fn own_exe_hash() -> io::Result<u64> {
-    static HASH: OnceLock<u64> = OnceLock::new();
-    if let Some(&h) = HASH.get() {
+    static HASH: Mutex<Option<u64>> = Mutex::new(None);
+    let mut hash = HASH.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(h) = *hash {
         return Ok(h);
     }
-    let bytes = std::fs::read("/proc/self/exe")?;
-    Ok(*HASH.get_or_init(|| registry::hash_bytes(0, &bytes)))
+    let file = std::fs::File::open("/proc/self/exe")?;
+    let len = usize::try_from(file.metadata()?.len())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "executable too large"))?;
+    let mut bytes = vec![0; len];
+    file.read_exact_at(&mut bytes, 0)?;
+    let h = registry::hash_bytes(0, &bytes);
+    *hash = Some(h);
+    Ok(h)
 }
 
 /// Same registered functions, and the same executable (the same file, or
