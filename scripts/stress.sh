@@ -79,7 +79,8 @@ must env FUTUREPOOL_STRESS_SCALE="$scale" cargo test --all-features \
 
 stage "fuzz: decoders, $cases cases per property"
 must env PROPTEST_CASES="$cases" cargo test --all-features --lib process_pool::fuzz
-echo "stress: decoder fuzz: 4 properties x $cases cases passed" >>"$report"
+properties=$(cargo test --all-features --lib process_pool::fuzz -- --list 2>/dev/null | grep -c ': test$')
+echo "stress: decoder fuzz: $properties properties x $cases cases passed" >>"$report"
 
 stage "fuzz: handshake with processes, $((cases / 40)) cases per side"
 must env PROPTEST_CASES=$((cases / 40)) cargo test --all-features --test process_fuzz
