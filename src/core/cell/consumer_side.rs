@@ -15,6 +15,11 @@ use crate::core::watch::Watcher;
 use crate::error::TaskError;
 use crate::loom::sync::MutexGuard;
 
+/// A timed wait with less than this left sleeps at once, without first
+/// looking a moment for the task to be done (see `wait_deadline`).
+#[cfg(not(futurepool_loom))]
+const LOOK: std::time::Duration = std::time::Duration::from_micros(100);
+
 impl<T, P: ?Sized + Payload> Cell<T, P> {
     /// See [`TaskHandle::cancel`](crate::TaskHandle::cancel). Runs on the
     /// caller's thread, so callbacks run here.
@@ -72,6 +77,16 @@ impl<T, P: ?Sized + Payload> Cell<T, P> {
         // (a pool worker that does so has lent its place, as it would to
         // wait).
         if self.payload.wait_here(self.id, deadline) && self.state.lock().phases.is_done() {
+            return true;
+        }
+        // A quick task is often microseconds from done (a spinning worker
+        // took it at once): look a moment before sleeping, and neither the
+        // sleep here nor the wake-up there is paid. (Under loom, the loop
+        // below makes the same first look.)
+        #[cfg(not(futurepool_loom))]
+        if deadline.is_none_or(|d| d.saturating_duration_since(Instant::now()) > LOOK)
+            && crate::loom::spin_until(|| self.state.lock().phases.is_done())
+        {
             return true;
         }
         let mut st = self.state.lock();
