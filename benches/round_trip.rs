@@ -29,6 +29,8 @@ use std::time::{Duration, Instant};
 
 use futurepool::{ProcessPool, remote};
 
+mod peers;
+
 /// The environment variable that makes this binary the pipe peer.
 const PEER: &str = "FUTUREPOOL_BENCH_PONG";
 
@@ -226,38 +228,14 @@ fn main() {
         .collect();
     let rounds = args.first().copied().unwrap_or(30);
     let trips = args.get(1).copied().unwrap_or(2000);
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let cores = peers::cores();
     let mut out = serde_json::json!({ "cpus": cores });
     out["all"] = compare(&format!("{cores} CPUs"), rounds, trips);
     out["idle_percent"] = idle_burn().into();
-    if cores > 1 && pin_to_one_cpu() {
+    if cores > 1 && peers::pin_to_one_cpu() {
         out["pinned"] = compare("1 CPU, pinned", rounds, trips);
     }
     if let Some(path) = std::env::var_os("FUTUREPOOL_ROUND_TRIP_JSON") {
         std::fs::write(path, out.to_string()).expect("write the JSON");
     }
-}
-
-/// Pins this thread, and so every thread and process it starts from now on,
-/// to the first CPU it may run on.
-fn pin_to_one_cpu() -> bool {
-    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: `set` is a valid, writable `cpu_set_t` of `size` bytes.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return false;
-    }
-    // SAFETY: CPU_ISSET reads `set`, in bounds for every index below CPU_SETSIZE.
-    let Some(cpu) = (0..libc::CPU_SETSIZE as usize).find(|&i| unsafe { libc::CPU_ISSET(i, &set) })
-    else {
-        return false;
-    };
-    // SAFETY: as above; CPU_ZERO and CPU_SET write within `set`.
-    unsafe {
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-    }
-    // SAFETY: `set` is a valid `cpu_set_t` of `size` bytes.
-    unsafe { libc::sched_setaffinity(0, size, &set) == 0 }
 }

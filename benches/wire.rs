@@ -207,33 +207,9 @@ fn ping_pong(c: &mut Criterion) {
         c,
         &format!("{cores} CPU{}", if cores == 1 { "" } else { "s" }),
     );
-    if cores > 1 && pin_to_one_cpu() {
+    if cores > 1 && peers::pin_to_one_cpu() {
         ping_pong_group(c, "1 CPU, pinned");
     }
-}
-
-/// Pins this thread, and so every thread and process it starts from now on,
-/// to the first CPU it may run on.
-fn pin_to_one_cpu() -> bool {
-    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
-    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::cpu_set_t>();
-    // SAFETY: `set` is a valid, writable `cpu_set_t` of `size` bytes.
-    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
-        return false;
-    }
-    // SAFETY: CPU_ISSET reads `set`, in bounds for every index below CPU_SETSIZE.
-    let Some(cpu) = (0..libc::CPU_SETSIZE as usize).find(|&i| unsafe { libc::CPU_ISSET(i, &set) })
-    else {
-        return false;
-    };
-    // SAFETY: as above; CPU_ZERO and CPU_SET write within `set`.
-    unsafe {
-        libc::CPU_ZERO(&mut set);
-        libc::CPU_SET(cpu, &mut set);
-    }
-    // SAFETY: `set` is a valid `cpu_set_t` of `size` bytes.
-    unsafe { libc::sched_setaffinity(0, size, &set) == 0 }
 }
 
 // Bulk first: the ping-pong pins this process to one CPU at its end.

@@ -1,6 +1,6 @@
 //! What the bench binaries share: the peers that have no handle of their own
 //! (a hand-written crossbeam-channel pool, the floor), the workloads' inputs,
-//! and where results go.
+//! where results go, and pinning a benchmark to one CPU.
 //!
 //! Each bench binary includes this module and uses a part of it.
 #![allow(dead_code)]
@@ -203,4 +203,28 @@ pub fn ideal_makespan(tasks: &[Duration], workers: usize) -> Duration {
         free_at[i] += t;
     }
     free_at.into_iter().max().unwrap_or_default()
+}
+
+/// Pins this thread, and so every thread and process it starts from now on,
+/// to the first CPU it may run on.
+pub fn pin_to_one_cpu() -> bool {
+    // SAFETY: `cpu_set_t` is plain data; all zeroes is the empty set.
+    let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::cpu_set_t>();
+    // SAFETY: `set` is a valid, writable `cpu_set_t` of `size` bytes.
+    if unsafe { libc::sched_getaffinity(0, size, &mut set) } != 0 {
+        return false;
+    }
+    // SAFETY: CPU_ISSET reads `set`, in bounds for every index below CPU_SETSIZE.
+    let Some(cpu) = (0..libc::CPU_SETSIZE as usize).find(|&i| unsafe { libc::CPU_ISSET(i, &set) })
+    else {
+        return false;
+    };
+    // SAFETY: as above; CPU_ZERO and CPU_SET write within `set`.
+    unsafe {
+        libc::CPU_ZERO(&mut set);
+        libc::CPU_SET(cpu, &mut set);
+    }
+    // SAFETY: `set` is a valid `cpu_set_t` of `size` bytes.
+    unsafe { libc::sched_setaffinity(0, size, &set) == 0 }
 }

@@ -283,12 +283,7 @@ impl WorkerProcess {
         // A look at the mailbox first: a quick task's reply comes there.
         if let Some(mailbox) = &mut self.io.mailbox {
             match mailbox.await_reply(&mut self.io.buf) {
-                Ok(true) => {
-                    return match Self::reply(&self.io.buf)? {
-                        Reply::Shared { len } => self.read_shared(len),
-                        reply => Ok(reply),
-                    };
-                }
+                Ok(true) => return self.reply_in_buf(),
                 Ok(false) => {}
                 Err(msg) => return Err(CallError::Protocol(msg)),
             }
@@ -332,12 +327,18 @@ impl WorkerProcess {
         };
         match read {
             Ok(Some(reply)) => Ok(reply),
-            Ok(None) => match Self::reply(&self.io.buf)? {
-                Reply::Shared { len } => self.read_shared(len),
-                reply => Ok(reply),
-            },
+            Ok(None) => self.reply_in_buf(),
             // Cut short, or stalled: a dead worker either way.
             Err(_) => Err(CallError::Died),
+        }
+    }
+
+    /// The reply whose payload is in `self.io.buf` (from the pipe or the
+    /// mailbox), followed into the shared memory if it is a header.
+    fn reply_in_buf(&mut self) -> Result<Reply, CallError> {
+        match Self::reply(&self.io.buf)? {
+            Reply::Shared { len } => self.read_shared(len),
+            reply => Ok(reply),
         }
     }
 
