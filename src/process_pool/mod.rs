@@ -46,7 +46,6 @@ mod bulk;
 mod child;
 #[cfg(test)]
 mod fuzz;
-#[cfg(target_os = "linux")]
 mod handles;
 #[cfg(target_os = "linux")]
 mod identity;
