@@ -17,6 +17,7 @@ mod common {
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use common::process::{
@@ -483,4 +484,142 @@ fn parent_for_the_death_test() {
     loop {
         std::thread::park(); // until killed
     }
+}
+
+/// Runs `f` on a thread of its own; panics if it hasn't returned within
+/// 30 s (a hang: the thread is left behind, the test has failed anyway).
+fn within<R: Send + 'static>(what: &str, f: impl FnOnce() -> R + Send + 'static) -> R {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(r) => r,
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what}: still blocked after 30 s"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => panic!("{what}: failed"),
+    }
+}
+
+/// In a worker: forks a copy of itself (no `exec`) that lingers until the
+/// test lets it go (its end of the socket at `path` closes), then returns
+/// in the worker, the copy's pid sent to the test first.
+fn fork_a_lingering_copy(path: &str) {
+    use std::io::Read;
+    let mut stream = std::os::unix::net::UnixStream::connect(path).unwrap();
+    // SAFETY: the copy makes only async-signal-safe calls (`read`,
+    // `_exit`): this worker may have other threads.
+    let copy = unsafe { libc::fork() };
+    if copy == 0 {
+        let _ = stream.read(&mut [0]);
+        // SAFETY: ends the copy without running anything of the worker's.
+        unsafe { libc::_exit(0) };
+    }
+    writeln!(stream, "{copy}").unwrap();
+}
+
+/// The test's end of [`fork_a_lingering_copy`]: a listener whose
+/// [`copy`](Self::copy) waits for a task to fork, and holds the copy.
+struct Copies {
+    listener: std::os::unix::net::UnixListener,
+    path: std::path::PathBuf,
+    held: Vec<std::os::unix::net::UnixStream>,
+}
+
+impl Copies {
+    fn new() -> Copies {
+        let path =
+            std::env::temp_dir().join(format!("futurepool-copies-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = std::os::unix::net::UnixListener::bind(&path).unwrap();
+        Copies {
+            listener,
+            path,
+            held: Vec::new(),
+        }
+    }
+
+    fn path(&self) -> String {
+        self.path.to_str().unwrap().to_owned()
+    }
+
+    /// Waits until a task has forked its copy; returns the copy's pid.
+    fn copy(&mut self) -> u32 {
+        use std::io::BufRead;
+        let (stream, _) = self.listener.accept().unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(&stream)
+            .read_line(&mut line)
+            .unwrap();
+        self.held.push(stream);
+        line.trim().parse().unwrap()
+    }
+}
+
+impl Drop for Copies {
+    /// Lets the copies go.
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// A copy that a task forks kept the worker's pipes: when the worker died
+/// or was killed, the pool never saw the end of its output, and the task
+/// (after a crash) or the driver (after a cancel, so the next task and the
+/// shutdown) hung for as long as the copy lived.
+#[test]
+fn a_copy_that_a_task_forks_does_not_hold_its_worker() {
+    within("a task that forks", || {
+        let pool = pool(1);
+        let mut copies = Copies::new();
+        let fork_then_abort = remote!(|path: String| -> u8 {
+            fork_a_lingering_copy(&path);
+            std::process::abort()
+        });
+        let crashed = pool.submit(fork_then_abort, copies.path()).unwrap();
+        let copy = copies.copy();
+        let err = crashed.join().unwrap_err();
+        assert_eq!(err.exit_signal(), Some(libc::SIGABRT), "{err}");
+        assert_died_and_pool_lives(&pool, err);
+        assert!(!is_dead(copy), "the copy lives on: it is the task's own");
+
+        let fork_then_wait = remote!(|path: String| -> u8 {
+            fork_a_lingering_copy(&path);
+            loop {
+                std::thread::park();
+            }
+        });
+        let running = pool.submit(fork_then_wait, copies.path()).unwrap();
+        let copy = copies.copy();
+        assert!(running.cancel());
+        assert!(running.join().unwrap_err().is_cancelled());
+        // Its worker was killed and is reaped: the next task runs.
+        assert!(pool.submit(remote!(pid), ()).unwrap().join().is_ok());
+        assert!(!is_dead(copy));
+        pool.shutdown();
+        assert!(pool.worker_pids().is_empty());
+    });
+}
+
+/// A copy that a task forked and whose task returned went on serving: its
+/// reply (or its value in the shared file) came back as another task's.
+#[test]
+fn a_copy_that_a_task_forks_never_answers() {
+    use serde_bytes::ByteBuf;
+    let fork_and_return = remote!(|(x, len): (u8, usize)| -> ByteBuf {
+        // SAFETY: both copies only allocate and return: a test.
+        let in_copy = unsafe { libc::fork() } == 0;
+        ByteBuf::from(vec![if in_copy { !x } else { x }; len])
+    });
+    within("a task that forks and returns", move || {
+        let pool = pool(1);
+        // Small values (the pipe, the mailbox) and large (the shared file).
+        for (i, len) in (0..40_u8).zip([1, 200_000].into_iter().cycle()) {
+            let value = pool.submit(fork_and_return, (i, len)).unwrap().join();
+            assert_eq!(value.unwrap().into_vec(), vec![i; len]);
+            assert_eq!(
+                pool.submit(remote!(pid), ()).unwrap().join().ok(),
+                pool.worker_pids().first().copied()
+            );
+        }
+    });
 }

@@ -17,6 +17,8 @@
 //!   [`process_init_before_main!`](crate::process_init_before_main) and the
 //!   marker argument; `serve.rs`: what a worker process does (Linux);
 //!   `identity.rs`: is the worker running the parent's program (Linux);
+//!   `forked.rs`: a copy of a worker that a task forks is not a worker
+//!   (Linux);
 //! - `child/`: the parent's handle on one worker process (start,
 //!   handshake, call, kill, reap): `linux.rs` (with `pipes.rs`, pipe I/O
 //!   under deadlines), and `unsupported.rs`, a handle that can't exist,
@@ -44,6 +46,8 @@
 mod builder;
 mod bulk;
 mod child;
+#[cfg(target_os = "linux")]
+mod forked;
 #[cfg(test)]
 mod fuzz;
 mod handles;

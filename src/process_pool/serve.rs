@@ -11,9 +11,10 @@
 
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, BufWriter, Write};
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 
 use super::bulk;
+use super::forked;
 use super::identity;
 use super::mailbox::Mailbox;
 use super::protocol::{self, Hello, HelloReply, Outcome, Reply, RequestRef};
@@ -45,6 +46,9 @@ pub(crate) fn serve(parent: u32) -> i32 {
         // which is still its stdout.
         Err(err) => return refuse(&mut io::stdout(), format!("cannot set up its pipes: {err}")),
     };
+    // Before any user code runs: a copy of this process that a task forks
+    // lets go of the pipes, and never answers (see `forked.rs`).
+    forked::guard(input.as_raw_fd(), output.as_raw_fd());
     let mut input = BufReader::new(File::from(input));
     let mut output = BufWriter::new(File::from(output));
     let mut buf = Vec::new();
@@ -81,6 +85,9 @@ pub(crate) fn serve(parent: u32) -> i32 {
                 }
             },
         };
+        if forked::is_copy() {
+            return 0; // a copy the initializer forked
+        }
         if let Some(msg) = failure {
             let _ = send_handshake(&mut output, &HelloReply::InitFailed(msg));
             return EXIT_REFUSED;
@@ -166,6 +173,9 @@ fn serve_requests(
             Err(err) if err.kind() == io::ErrorKind::UnexpectedEof => return 0,
             Err(err) => Err(Reply::Refused(err.to_string())),
         };
+        if forked::is_copy() {
+            return 0; // a copy that the task forked: it is not the worker
+        }
         let reply = match reply {
             Ok(done) => {
                 let sent = match done {
@@ -413,10 +423,7 @@ fn take_pipes() -> io::Result<(OwnedFd, OwnedFd)> {
     // which lives until the end of this function); it touches no memory.
     // Replacing 0 and 1 is what this function is for: nothing else in this
     // process uses the pipes through them from now on.
-    let ok = unsafe {
-        use std::os::fd::AsRawFd;
-        libc::dup2(devnull.as_raw_fd(), 0) >= 0 && libc::dup2(2, 1) >= 0
-    };
+    let ok = unsafe { libc::dup2(devnull.as_raw_fd(), 0) >= 0 && libc::dup2(2, 1) >= 0 };
     if !ok {
         return Err(io::Error::last_os_error());
     }

@@ -334,7 +334,9 @@ impl<'a> ValueReply<'a> {
 impl Place for ValueReply<'_> {
     fn room(&mut self, len: usize) -> Option<&mut [u8]> {
         self.payload = None;
-        if len < SHARED_MIN {
+        // A copy of the worker that the task forked shares the file: it
+        // must not write there (see `forked.rs`).
+        if len < SHARED_MIN || super::forked::is_copy() {
             return None;
         }
         // `Reply::One`'s and `Outcome::Value`'s variant indexes (0 and 0),
@@ -347,7 +349,8 @@ impl Place for ValueReply<'_> {
         // SAFETY: the mapping holds at least `total` bytes, all within the
         // file (grown above; it can't shrink). The parent doesn't touch the
         // file between its request and this reply's header (the protocol),
-        // so while the value is encoded here only this process accesses it,
+        // and a forked copy of this worker never gets here (above), so
+        // while the value is encoded here only this process accesses it,
         // and the borrow ends before the header is sent.
         let room = unsafe { std::slice::from_raw_parts_mut(self.shared.ptr, total) };
         room[..header.len()].copy_from_slice(header);
