@@ -430,8 +430,11 @@ impl ProcessPool {
     }
 
     /// Shuts the pool down: refuses new tasks, lets the queued ones run, and
-    /// waits for every worker process to exit. Calling it again does
-    /// nothing more.
+    /// waits for every worker process to exit (and reaps it). Returns
+    /// whether they all have: always `true` here, since it waits (a task
+    /// that never ends keeps it waiting: see
+    /// [`shutdown_with`](Self::shutdown_with) to bound the wait or kill
+    /// the workers). Calling it again does nothing more.
     ///
     /// # Examples
     ///
@@ -440,27 +443,43 @@ impl ProcessPool {
     /// use futurepool::{ProcessPool, remote};
     ///
     /// let pool = ProcessPool::new();
-    /// pool.shutdown();
+    /// assert!(pool.shutdown());
     /// assert_eq!(pool.worker_count(), 0);
     /// assert!(pool.submit(remote!(|x: i32| x), 1).is_err());
+    /// assert!(pool.shutdown()); // again: nothing more to do
     /// ```
     pub fn shutdown(&self) -> bool {
         self.shutdown_with(ShutdownOptions::new())
     }
 
-    /// Shuts the pool down as `options` say: whether to wait, and whether to
-    /// cancel the queued tasks. Running tasks are not affected; cancel their
-    /// handles to kill them.
+    /// Shuts the pool down as `options` say: whether to wait (and for how
+    /// long), whether to cancel the queued tasks, and whether to **kill**
+    /// the workers running tasks
+    /// ([`cancel_running`](ShutdownOptions::cancel_running): their tasks
+    /// end cancelled). Otherwise running tasks are not affected (cancel
+    /// their handles to kill them). Returns whether every worker process
+    /// has exited, and been reaped, when it returns: `false` if it did not
+    /// wait, or its [`timeout`](ShutdownOptions::timeout) passed first,
+    /// while some still ran (a later `shutdown` waits for them).
     ///
     /// # Examples
     ///
     /// ```
+    /// # fn main() {
+    /// # futurepool::process::init();
     /// # if cfg!(not(target_os = "linux")) { return; } // process pools run on Linux only
-    /// use futurepool::{ProcessPool, ShutdownOptions};
+    /// use futurepool::{ProcessPool, ShutdownOptions, remote};
     ///
-    /// let pool = ProcessPool::new();
-    /// pool.shutdown_with(ShutdownOptions::new().wait(false).cancel_pending(true));
-    /// assert!(pool.is_shutdown());
+    /// let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    /// let stuck = remote!(|_: ()| -> u8 { loop { std::thread::park() } });
+    /// let running = pool.submit(stuck, ()).unwrap();
+    /// let queued = pool.submit(remote!(|x: u8| x), 1).unwrap();
+    /// let options = ShutdownOptions::new().cancel_pending(true).cancel_running(true);
+    /// assert!(pool.shutdown_with(options)); // every worker has exited
+    /// assert!(pool.is_shutdown() && pool.worker_pids().is_empty());
+    /// assert!(running.join().unwrap_err().is_cancelled()); // its worker was killed
+    /// assert!(queued.join().unwrap_err().is_cancelled());
+    /// # }
     /// ```
     pub fn shutdown_with(&self, options: ShutdownOptions) -> bool {
         self.shared().shutdown(options)
