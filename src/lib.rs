@@ -588,6 +588,10 @@ pub use crate::remote::{RemoteFn, Scattered};
 #[cfg_attr(docsrs, doc(cfg(feature = "process")))]
 pub mod process {
     pub use crate::process_pool::init;
+    /// What [`process_init_before_main!`](crate::process_init_before_main)
+    /// expands to call. Not public API.
+    #[doc(hidden)]
+    pub use crate::process_pool::init_before_main as __init_before_main;
 }
 
 /// What the `remote!` macro expands to. Not public API.

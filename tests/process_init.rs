@@ -121,3 +121,41 @@ fn a_task_may_start_a_pool_of_its_own() {
     assert_ne!(inner, worker);
     assert_ne!(inner, std::process::id());
 }
+
+/// Writes to a pipe whose reading end is closed; returns what the write
+/// said.
+fn write_to_a_closed_pipe(_: ()) -> String {
+    use std::os::fd::FromRawFd;
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` writes two descriptors into `fds`, which then belong
+    // to the two `File`s alone.
+    let (reader, mut writer) = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0);
+        (
+            std::fs::File::from_raw_fd(fds[0]),
+            std::fs::File::from_raw_fd(fds[1]),
+        )
+    };
+    drop(reader);
+    format!(
+        "{:?}",
+        std::io::Write::write(&mut writer, b"x").map_err(|e| e.kind())
+    )
+}
+
+/// A worker started before `main` (by `process_init_before_main!`) ran
+/// with `SIGPIPE`'s default action, which Rust's runtime sets to "ignore"
+/// only when it starts `main`: a task that wrote to a closed pipe killed
+/// its worker instead of getting an error, as it does on a thread and in a
+/// worker that calls `init` from `main`.
+#[test]
+fn a_broken_pipe_in_a_task_is_an_error_as_on_a_thread() {
+    let here = write_to_a_closed_pipe(());
+    assert_eq!(here, "Err(BrokenPipe)");
+    let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+    let there = pool
+        .submit(remote!(write_to_a_closed_pipe), ())
+        .unwrap()
+        .join();
+    assert_eq!(there.map_err(|e| e.to_string()), Ok(here));
+}

@@ -80,6 +80,8 @@ pub use task_builder::ProcessTaskBuilder;
 /// has ([`FnMap`]), on a process pool.
 pub type ProcessMap<I, A, R> = FnMap<ProcessPool, I, A, R>;
 pub use worker::init;
+#[doc(hidden)]
+pub use worker::init_before_main;
 
 use handles::Handles;
 use supervisor::Shared;

@@ -48,10 +48,37 @@ pub(crate) use marker::{check_not_recursing, marker_arg};
 pub fn init() {
     #[cfg(target_os = "linux")]
     if let Some(parent) = marker::started_as_worker() {
-        // Before any task runs: a task may start a pool of its own.
-        marker::set_serving();
-        std::process::exit(super::serve::serve(parent));
+        serve_as_worker(parent);
     }
+}
+
+/// What [`process_init_before_main!`](crate::process_init_before_main)
+/// runs: [`init`], in a process that Rust's runtime hasn't set up yet (it
+/// does that just before `main`). So a worker first does what the runtime
+/// would have done that matters to tasks: it ignores `SIGPIPE`, so that a
+/// task that writes to a closed pipe or socket gets an error
+/// ([`io::ErrorKind::BrokenPipe`](std::io::ErrorKind::BrokenPipe)), as
+/// it would on a thread, instead of killing its worker. Not public API.
+#[doc(hidden)]
+pub fn init_before_main() {
+    #[cfg(target_os = "linux")]
+    if let Some(parent) = marker::started_as_worker() {
+        // SAFETY: `signal` with a constant disposition installs no
+        // handler; nothing else runs yet (this is before `main`, and a
+        // worker starts no thread before it serves).
+        unsafe {
+            libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+        }
+        serve_as_worker(parent);
+    }
+}
+
+/// Serves as a worker of the pool whose pid is `parent`, and exits.
+#[cfg(target_os = "linux")]
+fn serve_as_worker(parent: u32) -> ! {
+    // Before any task runs: a task may start a pool of its own.
+    marker::set_serving();
+    std::process::exit(super::serve::serve(parent));
 }
 
 /// The marker argument, and whether this process was started as a worker.
@@ -150,7 +177,11 @@ mod marker {
 /// On Linux it places a function in the ELF `.init_array` section, which
 /// the C runtime calls before `main`. It reads the worker marker from the
 /// command line, which glibc hands to such functions (and
-/// `/proc/self/cmdline` has anyway). On every other platform, where no
+/// `/proc/self/cmdline` has anyway). Before `main` Rust's runtime hasn't
+/// set the process up yet: a worker started this way ignores `SIGPIPE`
+/// first, as the runtime would, so that its tasks see a closed pipe or
+/// socket as an error, as they would on a thread or in a worker that
+/// called `init` from `main`. On every other platform, where no
 /// worker runs and [`init`](crate::process::init) does nothing, it expands
 /// to nothing: the test file compiles unchanged, and its tests that start
 /// workers should be `#[cfg(target_os = "linux")]`. In a program of your
@@ -182,7 +213,7 @@ macro_rules! process_init_before_main {
         #[cfg(target_os = "linux")]
         const _: () = {
             extern "C" fn __futurepool_process_init() {
-                $crate::process::init();
+                $crate::process::__init_before_main();
             }
             #[used]
             #[unsafe(link_section = ".init_array")]
