@@ -46,8 +46,7 @@ pub(crate) fn serve(parent: u32) -> i32 {
         // which is still its stdout.
         Err(err) => return refuse(&mut io::stdout(), format!("cannot set up its pipes: {err}")),
     };
-    // Before any user code runs: a copy of this process that a task forks
-    // lets go of the pipes, and never answers (see `forked.rs`).
+    // Before any user code: a copy that a task forks is no worker.
     forked::guard(input.as_raw_fd(), output.as_raw_fd());
     let mut input = BufReader::new(File::from(input));
     let mut output = BufWriter::new(File::from(output));
