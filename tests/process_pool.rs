@@ -115,6 +115,59 @@ fn cancel_stops_a_running_task_and_the_next_runs_on_a_fresh_worker() {
     );
 }
 
+/// On a warm pool a task goes straight to the idle worker, and the thread
+/// that waits for it reads the reply from the worker itself (the direct
+/// path): a cancel or a timeout still ends the wait at once, kills the
+/// worker, and the next task runs on a fresh one.
+#[test]
+fn cancel_and_timeout_end_a_wait_on_the_direct_path() {
+    let pool = pool(1);
+    for _ in 0..5 {
+        let warm = pool.submit(remote!(pid), ()).unwrap().join().unwrap();
+        let started = Started::new();
+        let handle = pool.submit(remote!(block_forever), started.path()).unwrap();
+        assert_eq!(started.wait(), warm, "it went to the idle worker");
+        std::thread::scope(|scope| {
+            scope.spawn(|| handle.wait()); // reads the reply, or will
+            assert!(handle.cancel());
+        });
+        assert!(handle.join().unwrap_err().is_cancelled());
+        assert_ne!(pool.submit(remote!(pid), ()).unwrap().join().unwrap(), warm);
+        assert!(is_dead(warm));
+
+        let warm = pool.submit(remote!(pid), ()).unwrap().join().unwrap();
+        let handle = pool
+            .task()
+            .timeout(Duration::from_millis(100))
+            .submit(remote!(block_forever), started.path())
+            .unwrap();
+        assert!(handle.join().unwrap_err().is_timeout());
+        assert_ne!(pool.submit(remote!(pid), ()).unwrap().join().unwrap(), warm);
+        assert!(is_dead(warm));
+    }
+}
+
+/// A worker stopped by `SIGSTOP` (it stopped itself, or a debugger did)
+/// answers nothing, but `SIGKILL` still ends it: a timeout kills it.
+#[test]
+fn a_timeout_kills_a_stopped_worker() {
+    let pool = pool(1);
+    let stop = remote!(|_: ()| -> u32 {
+        // SAFETY: `raise` sends a signal to this worker; no memory is touched.
+        unsafe { libc::raise(libc::SIGSTOP) };
+        std::process::id()
+    });
+    let handle = pool
+        .task()
+        .timeout(Duration::from_millis(200))
+        .submit(stop, ())
+        .unwrap();
+    assert!(handle.join().unwrap_err().is_timeout());
+    assert_eq!(pool.submit(remote!(square), 3).unwrap().join().unwrap(), 9);
+    assert!(pool.shutdown());
+    assert!(pool.worker_pids().is_empty());
+}
+
 #[test]
 fn timeout_kills_a_running_task() {
     let pool = pool(1);
