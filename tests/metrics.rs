@@ -219,6 +219,56 @@ fn a_task_a_waiting_worker_runs_itself_counts_once() {
     assert_balanced(&m);
 }
 
+#[test]
+fn a_task_a_waiting_worker_ran_itself_counts_as_ended_not_queued() {
+    // One worker: the outer task waits for the inner one, which it runs
+    // itself. While the inner one runs it counts as queued (as its queue
+    // entry is); once it ended, it counts as ended only, and the outer one,
+    // still running, as running, though the inner one's queue entry is
+    // left for the worker to find later.
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let inner_pool = pool.clone();
+    let (inner_started_tx, inner_started) = mpsc::channel();
+    let (inner_go, inner_go_rx) = mpsc::channel::<()>();
+    let (joined_tx, joined) = mpsc::channel();
+    let (outer_go, outer_go_rx) = mpsc::channel::<()>();
+    let outer = pool
+        .submit(move || {
+            let inner = inner_pool
+                .submit(move || {
+                    inner_started_tx.send(()).unwrap();
+                    inner_go_rx.recv().unwrap();
+                    2
+                })
+                .unwrap();
+            let value = inner.join().unwrap();
+            joined_tx.send(()).unwrap();
+            outer_go_rx.recv().unwrap();
+            value + 1
+        })
+        .unwrap();
+    inner_started.recv().unwrap();
+    assert_eq!(
+        pool.workers_started(),
+        1,
+        "the waiting worker runs the inner task"
+    );
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (1, 1, 0), "{m}");
+    assert_balanced(&m);
+    inner_go.send(()).unwrap();
+    joined.recv().unwrap();
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (0, 1, 1), "{m}");
+    assert_balanced(&m);
+    outer_go.send(()).unwrap();
+    assert_eq!(outer.join().unwrap(), 3);
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (0, 0, 2), "{m}");
+    assert_balanced(&m);
+}
+
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process {
     use super::assert_balanced;
