@@ -55,7 +55,9 @@ use crate::loom::sync::Arc;
 ///   Tasks already running go on to the end (threads can't be stopped),
 ///   but their results are dropped.
 ///
-/// Both wake an async consumer too: no runtime timer is needed.
+/// Both wake an async consumer too: no runtime timer is needed. Set them
+/// before the first item, as [`unordered`](Self::unordered): a task is
+/// given the limits set when it is submitted, and keeps them.
 ///
 /// # Dropping
 ///
@@ -251,6 +253,7 @@ where
 
     /// Gives each input's task at most `limit` of **running** time, counted
     /// from when it starts; see [the type's docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -273,6 +276,7 @@ where
 
     /// Gives up `timeout` after the `map` call; see [the type's
     /// docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -299,6 +303,7 @@ where
     }
 
     /// Gives up at `deadline`; see [the type's docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
