@@ -269,6 +269,48 @@ fn a_task_a_waiting_worker_ran_itself_counts_as_ended_not_queued() {
     assert_balanced(&m);
 }
 
+fn fib(pool: &ThreadPool, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (p1, p2) = (pool.clone(), pool.clone());
+    let a = pool.submit(move || fib(&p1, n - 1)).unwrap();
+    let b = pool.submit(move || fib(&p2, n - 2)).unwrap();
+    a.join().unwrap() + b.join().unwrap()
+}
+
+#[test]
+fn tasks_waiters_ran_themselves_leave_no_phantom_queued_tasks() {
+    // Recursive fan-out with no place lent: the waiting workers run most
+    // tasks themselves, each leaving a queue entry behind for a worker to
+    // find later. Those entries are no tasks: every snapshot balances
+    // (they used to count as queued, with the ended tasks, thousands of
+    // them on one worker), and the last one is exact.
+    for workers in [1, 2, 3] {
+        let pool = ThreadPool::builder()
+            .max_workers(workers)
+            .max_lent(0)
+            .build()
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (watched, stopped) = (pool.clone(), stop.clone());
+        let reader = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_balanced(&watched.metrics());
+            }
+        });
+        let root = pool.clone();
+        let sum = pool.submit(move || fib(&root, 16)).unwrap().join();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        reader.join().unwrap();
+        assert_eq!(sum.unwrap(), 987);
+        pool.shutdown();
+        let m = pool.metrics();
+        assert_eq!((m.queued, m.running), (0, 0), "{m}");
+        assert_eq!(m.submitted, m.completed, "{m}");
+    }
+}
+
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process {
     use super::assert_balanced;
