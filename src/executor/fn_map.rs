@@ -59,8 +59,8 @@ use crate::remote::RemoteFn;
 /// ends. Dropping the map cancels the chunks in flight the same way. Set
 /// the limits before the first item (as [`unordered`](Self::unordered)): a
 /// chunk is given the limits set when it is submitted, and keeps them. After
-/// a shutdown the next item is an error with
-/// [`TaskError::is_shutdown`], and the map ends.
+/// a shutdown, the chunks submitted before it yield their items first, then
+/// one error with [`TaskError::is_shutdown`], and the map ends.
 ///
 /// # Examples
 ///

@@ -64,8 +64,10 @@ use crate::loom::sync::Arc;
 /// Dropping the map cancels every submitted task that hasn't started. It does
 /// not wait for the running ones.
 ///
-/// If the pool is shut down (or broken) while mapping, the next item is an
-/// `Err` ([`TaskError::is_shutdown`], or [`is_broken`](TaskError::is_broken))
+/// If the pool is shut down (or broken) while mapping, the tasks submitted
+/// before then yield their items first (a shutdown lets them run, unless it
+/// cancels them), ordered or not; then one `Err`
+/// ([`TaskError::is_shutdown`], or [`is_broken`](TaskError::is_broken)),
 /// and the map ends.
 ///
 /// # As a stream
