@@ -269,3 +269,18 @@ fn an_unordered_map_shut_down_while_mapping_yields_what_was_submitted_then_ends(
         assert!(rest[2].as_ref().unwrap_err().is_shutdown());
     }
 }
+
+#[test]
+fn an_unordered_map_on_a_shut_down_pool_says_so_and_ends() {
+    let pool = ThreadPool::new();
+    pool.shutdown();
+    let mut it = pool.map_unordered(|x: u32| x, 0..3);
+    assert!(it.next().unwrap().unwrap_err().is_shutdown());
+    assert!(it.next().is_none());
+    let mut stream = pool.map_unordered(|x: u32| x, 0..3).into_stream();
+    futures::executor::block_on(async {
+        use futures::StreamExt;
+        assert!(stream.next().await.unwrap().unwrap_err().is_shutdown());
+        assert!(stream.next().await.is_none());
+    });
+}

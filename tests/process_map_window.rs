@@ -7,7 +7,8 @@
 
 futurepool::process_init_before_main!();
 
-use futurepool::{Executor, ProcessPool, remote};
+use futurepool::{Executor, ProcessPool, TaskError, remote};
+use serde::{Deserialize, Serialize, Serializer};
 use std::time::Duration;
 
 /// Slow forever on every tenth input; quick otherwise.
@@ -91,4 +92,47 @@ fn map_fn_on_a_process_pool_is_the_same_map() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(v, [1, 4, 9, 16]);
+}
+
+/// A number that refuses to be encoded when it is 4.
+#[derive(Deserialize, Debug)]
+struct NotFour(u32);
+
+impl Serialize for NotFour {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 4 {
+            return Err(serde::ser::Error::custom("four"));
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+fn tenfold_but_seven(n: NotFour) -> u32 {
+    if n.0 == 7 {
+        panic!("seven");
+    }
+    n.0 * 10
+}
+
+/// "An input that fails to serialize yields its own serialization error",
+/// whatever chunk it is in: the chunk's other inputs run (and one of them
+/// panics, failing only itself).
+#[test]
+fn an_input_that_fails_to_encode_fails_only_itself_in_any_chunk() {
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    for chunk in [1, 2, 3, 9] {
+        let results: Vec<Result<u32, TaskError>> = pool
+            .map(remote!(tenfold_but_seven), (0..9).map(NotFour))
+            .chunksize(chunk)
+            .collect();
+        assert_eq!(results.len(), 9, "chunks of {chunk}");
+        for (i, result) in results.iter().enumerate() {
+            match (i, result) {
+                (4, Err(err)) => assert!(!err.is_panic(), "chunks of {chunk}: {err}"),
+                (7, Err(err)) => assert!(err.is_panic(), "chunks of {chunk}: {err}"),
+                (_, Ok(value)) => assert_eq!(*value, i as u32 * 10, "chunks of {chunk}"),
+                _ => panic!("chunks of {chunk}, input {i}: {result:?}"),
+            }
+        }
+    }
 }
