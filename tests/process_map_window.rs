@@ -7,6 +7,11 @@
 
 futurepool::process_init_before_main!();
 
+mod common {
+    pub mod process;
+}
+
+use common::process::{Started, notify, wait_dead};
 use futurepool::{Executor, ProcessPool, TaskError, remote};
 use serde::{Deserialize, Serialize, Serializer};
 use std::time::Duration;
@@ -134,5 +139,39 @@ fn an_input_that_fails_to_encode_fails_only_itself_in_any_chunk() {
                 _ => panic!("chunks of {chunk}, input {i}: {result:?}"),
             }
         }
+    }
+}
+
+fn notify_then_block(path: String) -> u32 {
+    notify(&path);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// "Dropping the map cancels the chunks in flight the same way" as its
+/// timeout does: it kills the worker running one, ordered or not.
+#[test]
+fn dropping_a_process_map_kills_the_worker_running_its_chunk() {
+    use futures::Stream;
+    for unordered in [false, true] {
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let started = Started::new();
+        let mut map = pool.map(remote!(notify_then_block), [started.path()]);
+        if unordered {
+            map = map.unordered();
+        }
+        // Polled once, the stream submits the chunk and doesn't block.
+        let mut stream = map.into_stream();
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(
+            std::pin::Pin::new(&mut stream)
+                .poll_next(&mut cx)
+                .is_pending()
+        );
+        let pid = started.wait();
+        drop(stream);
+        assert!(wait_dead(pid, 30), "unordered: {unordered}");
     }
 }
