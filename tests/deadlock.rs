@@ -225,3 +225,55 @@ fn a_task_waiting_with_a_deadline_that_passes() {
         .unwrap();
     assert!(join_or_fail(&pool, a));
 }
+
+/// One level of a fan-out tree: three children, waited for by the wait
+/// `kind` names (mixed along the tree), each of which runs a pending child
+/// itself or joins the front one.
+fn fan_out(pool: &ThreadPool, depth: u32, kind: u32) -> u64 {
+    if depth == 0 {
+        return 1;
+    }
+    let child = |_| {
+        let p = pool.clone();
+        move || fan_out(&p, depth - 1, kind)
+    };
+    let p = pool.clone();
+    let child_fn = move |_: u32| fan_out(&p, depth - 1, kind);
+    let sum: u64 = match (kind + depth) % 4 {
+        0 => {
+            let mut group: futurepool::TaskGroup<u64> =
+                (0..3).map(|i| pool.submit(child(i)).unwrap()).collect();
+            group.join_all().into_iter().map(Result::unwrap).sum()
+        }
+        1 => pool.map(child_fn, 0..3).map(Result::unwrap).sum(),
+        2 => pool.map_unordered(child_fn, 0..3).map(Result::unwrap).sum(),
+        _ => pool
+            .map(child_fn, 0..3)
+            .progress(|_: &futurepool::Progress| {})
+            .map(Result::unwrap)
+            .sum(),
+    };
+    sum + 1
+}
+
+#[test]
+fn task_groups_and_maps_nested_with_no_place_lent_finish() {
+    // The crate docs' guarantee (a tree of untimed nested waits finishes
+    // with no place ever lent), for the waits help.rs's random trees don't
+    // use: a task group's join, and maps (ordered, unordered, and ordered
+    // with progress, whose wait for the front item counts the others).
+    let nodes: u64 = (0..=4).map(|d| 3u64.pow(d)).sum();
+    for kind in 0..4 {
+        for max_workers in [1, 2] {
+            let pool = ThreadPool::builder()
+                .max_workers(max_workers)
+                .max_lent(0)
+                .build()
+                .unwrap();
+            let root = pool.clone();
+            let got = join_or_fail(&pool, pool.submit(move || fan_out(&root, 4, kind)).unwrap());
+            assert_eq!(got, nodes, "kind {kind}, {max_workers} workers");
+            assert!(pool.workers_started() <= max_workers);
+        }
+    }
+}

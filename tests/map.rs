@@ -327,6 +327,23 @@ fn a_map_on_a_shut_down_pool_says_so_and_ends() {
 }
 
 #[test]
+fn a_map_timeout_counts_from_the_map_call_not_the_first_next() {
+    // Python's `map(fn, xs, timeout=t)`: `t` counts from the call. Nothing
+    // is submitted before the first `next`, which comes after the deadline:
+    // the tasks are submitted past it, and the map times out at once.
+    let pool = ThreadPool::new();
+    let mut it = pool
+        .map(|x: u32| x, 0..3)
+        .timeout(Duration::from_millis(20));
+    let called = Instant::now();
+    while called.elapsed() < Duration::from_millis(40) {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(it.next().unwrap().unwrap_err().is_timeout());
+    assert!(it.next().is_none());
+}
+
+#[test]
 fn shutting_down_while_mapping_yields_what_was_submitted_then_ends() {
     let pool = ThreadPool::builder().max_workers(2).build().unwrap();
     let mut it = pool.map(|x: u32| x, 0..100).max_in_flight(3);

@@ -226,3 +226,61 @@ mod named {
         assert!(items[0].as_ref().unwrap_err().is_shutdown());
     }
 }
+
+#[test]
+fn an_unordered_map_shut_down_while_mapping_yields_what_was_submitted_then_ends() {
+    // As an ordered map does: the units submitted before the shutdown still
+    // run and yield their items, and the refusal comes last. (It came as
+    // soon as it was made, and its end cancelled the units still running,
+    // dropping their values.)
+    for stream in [false, true] {
+        let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+        let (first, rest) = (Gate::new(), Gate::new());
+        let (w1, w2) = (first.waiter(), rest.waiter());
+        let mut map = pool
+            .map_unordered(
+                move |x: u32| {
+                    match x {
+                        0 => {}
+                        1 => w1.wait(),
+                        _ => w2.wait(),
+                    }
+                    x
+                },
+                0..100,
+            )
+            .max_in_flight(3);
+        assert_eq!(map.next().unwrap().unwrap(), 0); // 1, 2 and 3 submitted
+        pool.shutdown_with(futurepool::ShutdownOptions::new().wait(false));
+        first.open();
+        // Input 4 is refused as 1 comes out.
+        assert_eq!(map.next().unwrap().unwrap(), 1);
+        rest.open();
+        let rest: Vec<_> = if stream {
+            use futures::StreamExt;
+            futures::executor::block_on(map.into_stream().collect())
+        } else {
+            map.collect()
+        };
+        assert_eq!(rest.len(), 3, "stream: {stream}");
+        let mut ok: Vec<u32> = rest[..2].iter().map(|r| *r.as_ref().unwrap()).collect();
+        ok.sort();
+        assert_eq!(ok, [2, 3], "stream: {stream}");
+        assert!(rest[2].as_ref().unwrap_err().is_shutdown());
+    }
+}
+
+#[test]
+fn an_unordered_map_on_a_shut_down_pool_says_so_and_ends() {
+    let pool = ThreadPool::new();
+    pool.shutdown();
+    let mut it = pool.map_unordered(|x: u32| x, 0..3);
+    assert!(it.next().unwrap().unwrap_err().is_shutdown());
+    assert!(it.next().is_none());
+    let mut stream = pool.map_unordered(|x: u32| x, 0..3).into_stream();
+    futures::executor::block_on(async {
+        use futures::StreamExt;
+        assert!(stream.next().await.unwrap().unwrap_err().is_shutdown());
+        assert!(stream.next().await.is_none());
+    });
+}

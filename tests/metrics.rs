@@ -219,6 +219,98 @@ fn a_task_a_waiting_worker_runs_itself_counts_once() {
     assert_balanced(&m);
 }
 
+#[test]
+fn a_task_a_waiting_worker_ran_itself_counts_as_ended_not_queued() {
+    // One worker: the outer task waits for the inner one, which it runs
+    // itself. While the inner one runs it counts as queued (as its queue
+    // entry is); once it ended, it counts as ended only, and the outer one,
+    // still running, as running, though the inner one's queue entry is
+    // left for the worker to find later.
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let inner_pool = pool.clone();
+    let (inner_started_tx, inner_started) = mpsc::channel();
+    let (inner_go, inner_go_rx) = mpsc::channel::<()>();
+    let (joined_tx, joined) = mpsc::channel();
+    let (outer_go, outer_go_rx) = mpsc::channel::<()>();
+    let outer = pool
+        .submit(move || {
+            let inner = inner_pool
+                .submit(move || {
+                    inner_started_tx.send(()).unwrap();
+                    inner_go_rx.recv().unwrap();
+                    2
+                })
+                .unwrap();
+            let value = inner.join().unwrap();
+            joined_tx.send(()).unwrap();
+            outer_go_rx.recv().unwrap();
+            value + 1
+        })
+        .unwrap();
+    inner_started.recv().unwrap();
+    assert_eq!(
+        pool.workers_started(),
+        1,
+        "the waiting worker runs the inner task"
+    );
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (1, 1, 0), "{m}");
+    assert_balanced(&m);
+    inner_go.send(()).unwrap();
+    joined.recv().unwrap();
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (0, 1, 1), "{m}");
+    assert_balanced(&m);
+    outer_go.send(()).unwrap();
+    assert_eq!(outer.join().unwrap(), 3);
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running, m.completed), (0, 0, 2), "{m}");
+    assert_balanced(&m);
+}
+
+fn fib(pool: &ThreadPool, n: u64) -> u64 {
+    if n < 2 {
+        return n;
+    }
+    let (p1, p2) = (pool.clone(), pool.clone());
+    let a = pool.submit(move || fib(&p1, n - 1)).unwrap();
+    let b = pool.submit(move || fib(&p2, n - 2)).unwrap();
+    a.join().unwrap() + b.join().unwrap()
+}
+
+#[test]
+fn tasks_waiters_ran_themselves_leave_no_phantom_queued_tasks() {
+    // Recursive fan-out with no place lent: the waiting workers run most
+    // tasks themselves, each leaving a queue entry behind for a worker to
+    // find later. Those entries are no tasks: every snapshot balances
+    // (they used to count as queued, with the ended tasks, thousands of
+    // them on one worker), and the last one is exact.
+    for workers in [1, 2, 3] {
+        let pool = ThreadPool::builder()
+            .max_workers(workers)
+            .max_lent(0)
+            .build()
+            .unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (watched, stopped) = (pool.clone(), stop.clone());
+        let reader = std::thread::spawn(move || {
+            while !stopped.load(std::sync::atomic::Ordering::SeqCst) {
+                assert_balanced(&watched.metrics());
+            }
+        });
+        let root = pool.clone();
+        let sum = pool.submit(move || fib(&root, 16)).unwrap().join();
+        stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        reader.join().unwrap();
+        assert_eq!(sum.unwrap(), 987);
+        pool.shutdown();
+        let m = pool.metrics();
+        assert_eq!((m.queued, m.running), (0, 0), "{m}");
+        assert_eq!(m.submitted, m.completed, "{m}");
+    }
+}
+
 #[cfg(all(feature = "process", target_os = "linux"))]
 mod process {
     use super::assert_balanced;

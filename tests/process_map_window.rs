@@ -7,7 +7,13 @@
 
 futurepool::process_init_before_main!();
 
-use futurepool::{Executor, ProcessPool, remote};
+mod common {
+    pub mod process;
+}
+
+use common::process::{Started, notify, wait_dead};
+use futurepool::{Executor, ProcessPool, TaskError, remote};
+use serde::{Deserialize, Serialize, Serializer};
 use std::time::Duration;
 
 /// Slow forever on every tenth input; quick otherwise.
@@ -91,4 +97,81 @@ fn map_fn_on_a_process_pool_is_the_same_map() {
         .map(Result::unwrap)
         .collect();
     assert_eq!(v, [1, 4, 9, 16]);
+}
+
+/// A number that refuses to be encoded when it is 4.
+#[derive(Deserialize, Debug)]
+struct NotFour(u32);
+
+impl Serialize for NotFour {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if self.0 == 4 {
+            return Err(serde::ser::Error::custom("four"));
+        }
+        s.serialize_u32(self.0)
+    }
+}
+
+fn tenfold_but_seven(n: NotFour) -> u32 {
+    if n.0 == 7 {
+        panic!("seven");
+    }
+    n.0 * 10
+}
+
+/// "An input that fails to serialize yields its own serialization error",
+/// whatever chunk it is in: the chunk's other inputs run (and one of them
+/// panics, failing only itself).
+#[test]
+fn an_input_that_fails_to_encode_fails_only_itself_in_any_chunk() {
+    let pool = ProcessPool::builder().max_workers(2).build().unwrap();
+    for chunk in [1, 2, 3, 9] {
+        let results: Vec<Result<u32, TaskError>> = pool
+            .map(remote!(tenfold_but_seven), (0..9).map(NotFour))
+            .chunksize(chunk)
+            .collect();
+        assert_eq!(results.len(), 9, "chunks of {chunk}");
+        for (i, result) in results.iter().enumerate() {
+            match (i, result) {
+                (4, Err(err)) => assert!(!err.is_panic(), "chunks of {chunk}: {err}"),
+                (7, Err(err)) => assert!(err.is_panic(), "chunks of {chunk}: {err}"),
+                (_, Ok(value)) => assert_eq!(*value, i as u32 * 10, "chunks of {chunk}"),
+                _ => panic!("chunks of {chunk}, input {i}: {result:?}"),
+            }
+        }
+    }
+}
+
+fn notify_then_block(path: String) -> u32 {
+    notify(&path);
+    loop {
+        std::thread::park();
+    }
+}
+
+/// "Dropping the map cancels the chunks in flight the same way" as its
+/// timeout does: it kills the worker running one, ordered or not.
+#[test]
+fn dropping_a_process_map_kills_the_worker_running_its_chunk() {
+    use futures::Stream;
+    for unordered in [false, true] {
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let started = Started::new();
+        let mut map = pool.map(remote!(notify_then_block), [started.path()]);
+        if unordered {
+            map = map.unordered();
+        }
+        // Polled once, the stream submits the chunk and doesn't block.
+        let mut stream = map.into_stream();
+        let waker = futures::task::noop_waker();
+        let mut cx = std::task::Context::from_waker(&waker);
+        assert!(
+            std::pin::Pin::new(&mut stream)
+                .poll_next(&mut cx)
+                .is_pending()
+        );
+        let pid = started.wait();
+        drop(stream);
+        assert!(wait_dead(pid, 30), "unordered: {unordered}");
+    }
 }

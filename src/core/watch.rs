@@ -99,8 +99,6 @@ pub(crate) struct Watcher {
     pub(crate) index: usize,
 }
 
-/// What `as_completed` and `wait` need of a task, whatever its output type
-/// (a [`TaskHandle`](crate::TaskHandle) implements it).
 /// Help-while-waiting over a set of tasks (see `Cell::help`): on a thread
 /// whose backend may run tasks inline (a pool worker), runs the first of
 /// `tasks` not done that this thread may run itself. Whether it ran one.
@@ -111,6 +109,8 @@ pub(crate) fn help_one<'a>(tasks: impl IntoIterator<Item = &'a dyn Completion>) 
             .any(|task| task.done_status().is_none() && task.help())
 }
 
+/// What `as_completed` and `wait` need of a task, whatever its output type
+/// (a [`TaskHandle`](crate::TaskHandle) implements it).
 pub(crate) trait Completion: Send + Sync {
     /// `Some(is_exception)` if the task is done, else `None`.
     fn done_status(&self) -> Option<bool>;

@@ -56,9 +56,11 @@ use crate::remote::RemoteFn;
 /// the `map` call) and [`deadline`](Self::deadline) limit the whole map: if
 /// the next result isn't ready in time, the map yields one timeout error,
 /// cancels the chunks in flight (killing the workers running them), and
-/// ends. Dropping the map cancels the chunks in flight the same way. After
-/// a shutdown the next item is an error with
-/// [`TaskError::is_shutdown`], and the map ends.
+/// ends. Dropping the map cancels the chunks in flight the same way. Set
+/// the limits before the first item (as [`unordered`](Self::unordered)): a
+/// chunk is given the limits set when it is submitted, and keeps them. After
+/// a shutdown, the chunks submitted before it yield their items first, then
+/// one error with [`TaskError::is_shutdown`], and the map ends.
 ///
 /// # Examples
 ///
@@ -221,6 +223,7 @@ where
     /// Gives each input at most `limit` of **running** time, counted from
     /// when its chunk starts; see [the type's
     /// docs](Self#failures-and-time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -242,6 +245,7 @@ where
 
     /// Gives up waiting `timeout` after the `map` call; see [the type's
     /// docs](Self#failures-and-time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -262,6 +266,7 @@ where
     }
 
     /// Gives up waiting at `deadline`.
+    /// Call it before the first item.
     ///
     /// # Examples
     ///

@@ -52,7 +52,8 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 /// `submitted == queued + running + completed + failed + cancelled`.
 /// A thread-pool worker waiting for a task of its own pool may run that
 /// task itself (help-while-waiting): the task then counts as `queued`, not
-/// `running`, while it runs, and as ended once it does.
+/// `running`, while it runs, and as ended (and nothing else) once it does,
+/// while the waiting worker's own task counts as `running` throughout.
 ///
 /// # Examples
 ///

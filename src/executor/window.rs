@@ -109,6 +109,10 @@ pub(crate) struct Window<U: Units, I> {
     /// Unordered: free slab indices, and the ready-queue.
     free: Vec<usize>,
     notify: Option<Arc<Notify>>,
+    /// Unordered: the slab index of a refused unit, settled (ending the
+    /// map) once it is the last unit in flight, as it is when ordered: the
+    /// units submitted before it yield their items first.
+    refused: Option<usize>,
     watch_id: u64,
     in_flight: usize,
     ready: VecDeque<Result<U::Item, TaskError>>,
@@ -142,6 +146,7 @@ where
             slots: VecDeque::new(),
             free: Vec::new(),
             notify: None,
+            refused: None,
             watch_id: crate::loom::next_id(),
             in_flight: 0,
             ready: VecDeque::new(),
@@ -262,7 +267,7 @@ where
                     notify.push(index); // already done
                 }
             }
-            Slot::Refused(_) => notify.push(index),
+            Slot::Refused(_) => self.refused = Some(index),
         }
         self.slots[index] = Some(slot);
     }
@@ -339,10 +344,26 @@ where
             }
         }
         self.free.clear();
+        self.refused = None;
         self.front_seq = self.next_seq;
         self.in_flight = 0;
         self.inputs = None;
         self.stalled = None;
+    }
+
+    /// Unordered: settles the refused unit if it is the last in flight
+    /// (which ends the map); whether it did.
+    fn settle_refusal(&mut self) -> bool {
+        match self.refused {
+            Some(index) if self.in_flight == 1 => {
+                self.refused = None;
+                if let Some(slot) = self.take(Some(index)) {
+                    self.settle(slot, None);
+                }
+                true
+            }
+            _ => false,
+        }
     }
 
     /// Help-while-waiting, unordered: on a pool worker, runs here one unit
@@ -380,6 +401,9 @@ where
                 return None;
             }
             self.report();
+            if self.settle_refusal() {
+                continue;
+            }
             match self.notify.clone() {
                 None => {
                     // Ordered: wait for the front unit (lending this
@@ -448,6 +472,9 @@ where
                     self.count_all_finished(Some(cx));
                 }
                 self.report();
+            }
+            if self.settle_refusal() {
+                continue;
             }
             match &self.notify {
                 None => {

@@ -227,6 +227,13 @@ pub(crate) trait Context: Send + Sync {
     /// ended as `end` says: counted once per task, by the thread that
     /// ran or dropped it (see `executor/metrics.rs`).
     fn ended(&self, end: End);
+    /// A waiter that helps ran a queued task of the pool itself, and it
+    /// ended (counted by `ended` too): its queue entry, still queued, no
+    /// longer counts as queued.
+    fn helped_ended(&self);
+    /// The queue entry of such a task was taken off the queue (it counts
+    /// nothing else).
+    fn helped_entry_taken(&self);
 }
 
 /// What the pool's queue holds: a task to run, whatever its types.
@@ -283,6 +290,9 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         // the timer thread hasn't got to it yet. Its closure is dropped
         // here, on the worker (unless a user's thread got to it first).
         let Some((producer, job)) = claim_queued(producer) else {
+            if queued {
+                pool.helped_entry_taken(); // a waiter started it
+            }
             return false;
         };
         #[cfg(feature = "tracing")]
@@ -321,8 +331,8 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         // and its payload dropped by the thread that ended it (a cancel):
         // the queue entry counts it.
         Start::Gone => {
-            if queued {
-                count_unstarted(&producer, pool);
+            if queued && !count_unstarted(&producer, pool) {
+                pool.helped_entry_taken(); // a waiter started it
             }
             producer.let_go();
             return false;
@@ -368,6 +378,10 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     // wants is dropped here, on the worker.
     let (end, lost) = producer.complete_noting(outcome);
     pool.ended(end);
+    if !queued {
+        // A waiter ran it: it ended, though its queue entry is still queued.
+        pool.helped_ended();
+    }
     #[cfg(feature = "tracing")]
     say_ended(
         span.as_ref(),
@@ -379,21 +393,24 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
 }
 
 /// Counts a queued task that ended without starting (cancelled, or timed
-/// out by its deadline), if it did; the queue entry calls this.
+/// out by its deadline), if it did (`false`: it started); the queue entry
+/// calls this.
 fn count_unstarted<T: Send + 'static, J: Job<T> + 'static>(
     producer: &Producer<T, ThreadJob<T, J>>,
     pool: &dyn Context,
-) {
-    if let Some(end) = producer.end_unstarted() {
-        pool.ended(end);
-        // A queued task's error can only be its deadline's.
-        #[cfg(feature = "tracing")]
-        say_ended(
-            producer.payload().listened_span().as_ref(),
-            Outcome::of(end, Outcome::TimedOut),
-            None,
-        );
-    }
+) -> bool {
+    let Some(end) = producer.end_unstarted() else {
+        return false;
+    };
+    pool.ended(end);
+    // A queued task's error can only be its deadline's.
+    #[cfg(feature = "tracing")]
+    say_ended(
+        producer.payload().listened_span().as_ref(),
+        Outcome::of(end, Outcome::TimedOut),
+        None,
+    );
+    true
 }
 
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
@@ -404,39 +421,48 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
     fn cancel_queued(self: Arc<Self>, pool: Option<&dyn Context>) {
         // A task a waiter started itself is running: a shutdown that
         // cancels running work reaches it as it would on any worker (and
-        // that waiter counts it).
-        if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            #[cfg(feature = "tracing")]
-            let span = producer.payload().listened_span();
-            let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
-            // Counted only if it was queued (not a task whose start was
-            // still to come when its pool refused it).
+        // that waiter counts it); its queue entry counts nothing more.
+        let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) else {
             if let Some(pool) = pool {
-                pool.ended(end);
+                pool.helped_entry_taken();
             }
-            #[cfg(feature = "tracing")]
-            say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
-            drop(job);
+            return;
+        };
+        #[cfg(feature = "tracing")]
+        let span = producer.payload().listened_span();
+        let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
+        // Counted only if it was queued (not a task whose start was
+        // still to come when its pool refused it).
+        if let Some(pool) = pool {
+            pool.ended(end);
         }
+        #[cfg(feature = "tracing")]
+        say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
+        drop(job);
     }
 
     fn fail_queued(self: Arc<Self>, err: TaskError, pool: Option<&dyn Context>) {
-        if let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) {
-            #[cfg(feature = "tracing")]
-            let span = producer.payload().listened_span();
-            let (end, _won) = producer.end_noting(Ending::Fail, err);
-            // Counted only if it was queued (not a task whose start was
-            // still to come when its pool refused it).
+        let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) else {
+            // A waiter started it: its queue entry, taken off, counts nothing.
             if let Some(pool) = pool {
-                pool.ended(end);
+                pool.helped_entry_taken();
             }
-            #[cfg(feature = "tracing")]
-            say_ended(
-                span.as_ref(),
-                Outcome::attempted(Outcome::Failed, _won, end),
-                None,
-            );
-            drop(job);
+            return;
+        };
+        #[cfg(feature = "tracing")]
+        let span = producer.payload().listened_span();
+        let (end, _won) = producer.end_noting(Ending::Fail, err);
+        // Counted only if it was queued (not a task whose start was
+        // still to come when its pool refused it).
+        if let Some(pool) = pool {
+            pool.ended(end);
         }
+        #[cfg(feature = "tracing")]
+        say_ended(
+            span.as_ref(),
+            Outcome::attempted(Outcome::Failed, _won, end),
+            None,
+        );
+        drop(job);
     }
 }

@@ -55,15 +55,19 @@ use crate::loom::sync::Arc;
 ///   Tasks already running go on to the end (threads can't be stopped),
 ///   but their results are dropped.
 ///
-/// Both wake an async consumer too: no runtime timer is needed.
+/// Both wake an async consumer too: no runtime timer is needed. Set them
+/// before the first item, as [`unordered`](Self::unordered): a task is
+/// given the limits set when it is submitted, and keeps them.
 ///
 /// # Dropping
 ///
 /// Dropping the map cancels every submitted task that hasn't started. It does
 /// not wait for the running ones.
 ///
-/// If the pool is shut down (or broken) while mapping, the next item is an
-/// `Err` ([`TaskError::is_shutdown`], or [`is_broken`](TaskError::is_broken))
+/// If the pool is shut down (or broken) while mapping, the tasks submitted
+/// before then yield their items first (a shutdown lets them run, unless it
+/// cancels them), ordered or not; then one `Err`
+/// ([`TaskError::is_shutdown`], or [`is_broken`](TaskError::is_broken)),
 /// and the map ends.
 ///
 /// # As a stream
@@ -251,6 +255,7 @@ where
 
     /// Gives each input's task at most `limit` of **running** time, counted
     /// from when it starts; see [the type's docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -273,6 +278,7 @@ where
 
     /// Gives up `timeout` after the `map` call; see [the type's
     /// docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///
@@ -299,6 +305,7 @@ where
     }
 
     /// Gives up at `deadline`; see [the type's docs](Self#time-limits).
+    /// Call it before the first item.
     ///
     /// # Examples
     ///

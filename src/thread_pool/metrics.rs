@@ -58,20 +58,47 @@ impl Inner {
     /// queue's (`popped` before `pushed`, as in `queued`), so that a task
     /// that moves meanwhile is seen in one place, never in none or two:
     /// `submitted == queued + running + ended` always holds.
+    ///
+    /// A task a waiter ran itself (help-while-waiting) counts as queued
+    /// while it runs, as its queue entry is; once it ended, `helped` takes
+    /// it out of `queued` (its entry may stay queued a while, and count in
+    /// `popped` when a worker takes it off, which takes it out of `helped`).
+    /// `helped` is read between `popped` and `pushed`; a snapshot that
+    /// catches a task moving between two counters in both or neither is
+    /// evened out so that the sum still holds.
     pub(crate) fn metrics(&self) -> PoolMetrics {
         let counts = self.counters.read();
         // ORDERING: SeqCst, as in `queued` (a read of the wake protocol's
         // counters; Relaxed would do for a statistic, and costs the same).
-        let popped = self.popped.load(Ordering::SeqCst) as u64;
-        let pushed = self.pushed.load(Ordering::SeqCst) as u64;
+        let popped = self.popped.load(Ordering::SeqCst) as i64;
+        // ORDERING: Relaxed, a statistic; wrapping (see `Inner::helped`).
+        let helped = self.helped.load(Ordering::Relaxed) as isize as i64;
+        let pushed = self.pushed.load(Ordering::SeqCst) as i64;
         // ORDERING: Relaxed, see `publish_counts`.
         let workers = self.threads.load(Ordering::Relaxed);
+        let (queued, running) = split_live(
+            pushed - popped - helped,
+            popped + helped - counts.ended_queued() as i64,
+        );
         Counters::snapshot(
             counts,
-            pushed + counts.unqueued,
-            pushed.saturating_sub(popped) as usize,
-            popped.saturating_sub(counts.ended_queued()) as usize,
+            pushed as u64 + counts.unqueued,
+            queued,
+            running,
             workers,
         )
     }
+}
+
+/// `(queued, running)` from figures read at different instants, one of
+/// which may have come out below zero: moved into the other, so that their
+/// sum stays what it was (and neither is negative).
+fn split_live(queued: i64, running: i64) -> (usize, usize) {
+    let (queued, running) = match (queued < 0, running < 0) {
+        (true, _) => (0, running + queued),
+        (_, true) => (queued + running, 0),
+        _ => (queued, running),
+    };
+    let to_usize = |n: i64| usize::try_from(n).unwrap_or(0);
+    (to_usize(queued), to_usize(running))
 }

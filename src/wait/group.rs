@@ -152,6 +152,7 @@ impl<T: Send + 'static> TaskGroup<T> {
     /// let sum: i32 = group.join_all().into_iter().map(Result::unwrap).sum();
     /// assert_eq!(sum, 3);
     /// ```
+    #[doc(alias = "spawn")]
     pub fn insert(&mut self, task: TaskHandle<T>) {
         let index = self.next;
         self.next += 1;
@@ -399,6 +400,7 @@ impl<T: Send + 'static> TaskGroup<T> {
     /// assert_eq!(group.len(), 3);
     /// assert!(group.join_all().iter().all(|o| o.as_ref().unwrap_err().is_cancelled()));
     /// ```
+    #[doc(alias = "abort_all")]
     pub fn cancel_all(&self) {
         for task in self.tasks.values() {
             task.cancel();

@@ -19,6 +19,7 @@ use crate::progress::{ProgressObserver, Tracker, live};
 /// assert_eq!(ReturnWhen::default(), ReturnWhen::AllCompleted);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[doc(alias = "return_when")]
 pub enum ReturnWhen {
     /// When any task finishes (or is cancelled).
     #[doc(alias = "FIRST_COMPLETED")]
@@ -97,6 +98,8 @@ pub struct Waited<H> {
 /// assert_eq!((f_int.join().unwrap(), f_str.join().unwrap()), (42, "forty-two"));
 /// ```
 #[doc(alias = "wait_all")]
+#[doc(alias = "invokeAll")]
+#[doc(alias = "invoke_all")]
 pub fn wait<I>(tasks: I, return_when: ReturnWhen) -> Waited<I::Item>
 where
     I: IntoIterator,

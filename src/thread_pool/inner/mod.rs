@@ -92,6 +92,12 @@ pub(crate) struct Inner {
     /// whichever thread ends a task, at most once per task: on a line of
     /// its own, away from the queue's counters.
     pub(crate) counters: Line<Counters>,
+    /// Tasks a waiter ran itself (help-while-waiting) that ended, less the
+    /// queue entries of such tasks taken off the queue: the ended tasks
+    /// whose entries are still queued, which `metrics` doesn't count as
+    /// queued. Only ever read by `metrics`; wrapping (read as signed), since
+    /// an entry may be taken off before its task ends.
+    pub(super) helped: AtomicUsize,
     pub(super) state: Mutex<PoolState>,
     /// Idle workers wait here for work.
     pub(super) work: Condvar,
@@ -179,6 +185,7 @@ impl Inner {
             room_waiters: AtomicUsize::new(0),
             threads: AtomicUsize::new(0),
             counters: Line(Counters::new()),
+            helped: AtomicUsize::new(0),
             state: Mutex::new(PoolState::default()),
             work: Condvar::new(),
             reserve: Condvar::new(),
@@ -465,5 +472,15 @@ impl Context for Inner {
     #[inline]
     fn ended(&self, end: End) {
         self.counters.count(end);
+    }
+
+    fn helped_ended(&self) {
+        // ORDERING: Relaxed, a statistic (see `metrics`).
+        self.helped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn helped_entry_taken(&self) {
+        // ORDERING: Relaxed, a statistic (see `metrics`).
+        self.helped.fetch_sub(1, Ordering::Relaxed);
     }
 }

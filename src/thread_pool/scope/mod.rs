@@ -97,7 +97,10 @@ impl ThreadPool {
     /// ordinary [`TaskHandle`], which may outlive the scope); only the
     /// closure borrows. Waiting at the end of the scope is a futurepool
     /// wait: called on one of this pool's workers, it lends the worker's
-    /// place, so the scope's tasks can run.
+    /// place, so the scope's tasks can run. It doesn't run them itself, so
+    /// on a pool with no place left to lend
+    /// ([`max_lent`](crate::ThreadPoolBuilder::max_lent)), join the tasks
+    /// (or map over the inputs) inside the scope: those waits do.
     ///
     /// A panic in `f` is resumed once the scope's tasks are over; a panic
     /// in a task is its handle's error, as always.
