@@ -20,6 +20,11 @@
 //!   [`TaskError::is_dependency_failed`](crate::TaskError::is_dependency_failed),
 //!   without waiting for the other dependencies; their values are dropped
 //!   as they arrive.
+//! - Ending a dependent reports to its own dependents, and so on down a
+//!   chain. A thread that starts or fails dependents does so one after the
+//!   other, not one inside the other (a trampoline, [`chain`]), so a chain
+//!   thousands long costs the thread that ends its first link a few stack
+//!   frames, not thousands.
 //!
 //! No thread waits for a dependency: the dependent is only state until its
 //! last dependency reports, and the reports run where the dependencies end,
@@ -328,7 +333,10 @@ impl Gather {
         };
         drop(st);
         if let Some(start) = start {
-            start(outcome);
+            // Starting or failing the dependent may end it, which reports to
+            // its own dependents, and so on down a chain: one frame per link
+            // would overflow the stack of a chain thousands long.
+            chain::run(Box::new(move || start(outcome)));
         }
     }
 
@@ -345,6 +353,71 @@ impl Gather {
     fn abandon(&self) -> (Option<StartFn>, Vec<Option<Value>>) {
         let mut st = self.state.lock();
         (st.start.take(), std::mem::take(&mut st.values))
+    }
+}
+
+/// The dependents that one dependency's end starts or fails, down a chain,
+/// run one after the other on the thread that reports, not one inside the
+/// other: a trampoline.
+mod chain {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::panic::{self, AssertUnwindSafe};
+
+    use crate::core::runner::Job;
+    use crate::loom::thread_local;
+
+    thread_local! {
+        // loom's `thread_local!` (the loom seam) takes no `const` initializer.
+        #[allow(clippy::missing_const_for_thread_local)]
+        /// The jobs to run once the one running on this thread (further up
+        /// its stack) returns; `None` while none runs.
+        static LATER: RefCell<Option<VecDeque<Job>>> = RefCell::new(None);
+    }
+
+    /// Runs `job` on this thread: now, or, if this thread is already running
+    /// one (`job` comes from inside it), right after that one, from the
+    /// outermost call, which returns once every job queued meanwhile has
+    /// run. A job's panic doesn't stop the others; the first one goes on
+    /// unwinding from the outermost call once they have run.
+    pub(super) fn run(job: Job) {
+        let outermost = LATER.with(|later| {
+            let mut later = later.borrow_mut();
+            match &mut *later {
+                Some(queue) => {
+                    queue.push_back(job);
+                    None
+                }
+                None => {
+                    *later = Some(VecDeque::new());
+                    Some(job)
+                }
+            }
+        });
+        let Some(mut job) = outermost else {
+            return;
+        };
+        let mut panicked = None;
+        loop {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
+                panicked.get_or_insert(payload);
+            }
+            let next = LATER.with(|later| {
+                let mut later = later.borrow_mut();
+                let next = later.as_mut().and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    *later = None;
+                }
+                next
+            });
+            match next {
+                Some(next) => job = next,
+                None => break,
+            }
+        }
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload);
+        }
     }
 }
 
