@@ -96,7 +96,8 @@ use crate::loom::sync::{Arc, Mutex};
 /// - **A deadline** ([`timeout`](TaskBuilder::timeout),
 ///   [`deadline`](TaskBuilder::deadline)) is the series': when it passes
 ///   the series ends, timed out, as a task would (a run in progress
-///   finishes, its token signalled). A [`time_limit`](TaskBuilder::time_limit) is each run's,
+///   finishes, its token signalled), and no run is queued after it (with a
+///   deadline already passed at the submit, none at all). A [`time_limit`](TaskBuilder::time_limit) is each run's,
 ///   and a [`name`](TaskBuilder::name) names the series and its runs.
 /// - **Shutdown** ends every series as cancelled, and doesn't wait for
 ///   future runs: a run in progress finishes (or is cancelled, with
@@ -361,6 +362,7 @@ impl<E: Executor> Every<'_, E> {
             token,
             period: self.period,
             fixed_delay: self.fixed_delay,
+            deadline,
             producer: Mutex::new(Some(producer)),
             key: Mutex::new(None),
         });
@@ -402,6 +404,9 @@ struct Series<E: Executor> {
     token: CancelToken,
     period: Duration,
     fixed_delay: bool,
+    /// The series' deadline, if it has one: no run starts once it has
+    /// passed.
+    deadline: Option<Instant>,
     /// The series' task; `None` once this series ended it.
     producer: Mutex<Option<Producer<(), ()>>>,
     /// The key of its latest job on the timer: what a cancel takes back.
@@ -427,6 +432,14 @@ impl<E: Executor> Series<E> {
             Some(err) if !err.is_cancelled() => producer.fail(err),
             _ => producer.cancel(),
         };
+    }
+
+    /// Ends the series as timed out: its deadline has passed (the timer
+    /// may not have ended it yet).
+    fn time_out(&self) {
+        if let Some(producer) = self.producer.lock().take() {
+            producer.expire();
+        }
     }
 
     /// Hands the series to the executor's timer until `at`.
@@ -473,6 +486,12 @@ impl<E: Executor> Series<E> {
     fn run(self: Arc<Self>, due: Instant) {
         if !self.alive() {
             return let_go(self);
+        }
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            // No run starts past the series' deadline (one already passed
+            // at the submit included, as for any task), even before the
+            // timer's expiry of the series comes round.
+            return runner::spawn(Box::new(move || self.time_out()));
         }
         let Some(executor) = (self.pool)() else {
             // The pool is gone: shut down.
