@@ -24,6 +24,12 @@ pub(crate) struct TaskOptions {
     /// When the task is queued (for a periodic task, its first run); `None`:
     /// at once.
     start: Option<Deadline>,
+    /// The task's span (feature `tracing`), if its submit made it earlier
+    /// than the backend's spawn: a dependent's (`after.rs`), made when
+    /// `after(..).submit` was called, with the dependent's id. The backend
+    /// traces the task in it rather than in a span of its own.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: Option<tracing::Span>,
 }
 
 #[derive(Debug, Clone, Copy)]
