@@ -30,6 +30,11 @@ pub(crate) struct TaskOptions {
     /// traces the task in it rather than in a span of its own.
     #[cfg(feature = "tracing")]
     pub(crate) span: Option<tracing::Span>,
+    /// The span to make the task's span a child of (feature `tracing`),
+    /// rather than the span current where it is spawned: a series' span
+    /// (`schedule.rs`), whose runs are queued from the callback runner.
+    #[cfg(feature = "tracing")]
+    pub(crate) span_parent: Option<tracing::Span>,
 }
 
 #[derive(Debug, Clone, Copy)]

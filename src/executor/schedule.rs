@@ -348,6 +348,35 @@ impl<E: Executor> Every<'_, E> {
         // Running from now on: `cancel` signals the token every run sees.
         let started = producer.start();
         debug_assert_eq!(started, Start::Run);
+        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+        let mut run_options = options.for_each_run();
+        // The series' span (feature `tracing`): made by this submit, in the
+        // submitter's span, with the series' id; each run's span is a child
+        // of it, and it says when the series ends.
+        #[cfg(feature = "tracing")]
+        {
+            let name = options.name.as_ref().map(|n| n.as_str());
+            let span = executor
+                .trace_pool()
+                .and_then(|pool| super::trace::task_span(pool, name));
+            if let Some(span) = &span {
+                super::trace::set_id(span, handle.id().as_u64());
+                let since = super::trace::started(span);
+                let span = span.clone();
+                handle.add_done_callback(move |outcome| {
+                    use super::trace::Outcome;
+                    let outcome = match outcome {
+                        Ok(()) => Outcome::Ok,
+                        Err(err) if err.is_cancelled() => Outcome::Cancelled,
+                        Err(err) if err.is_timeout() => Outcome::TimedOut,
+                        Err(err) if err.is_panic() => Outcome::Panicked,
+                        Err(_) => Outcome::Failed,
+                    };
+                    super::trace::ended(&span, outcome, since);
+                });
+            }
+            run_options.span_parent = span;
+        }
         let first = options.start().unwrap_or_else(Instant::now);
         let deadline = options.deadline();
         if let Some(deadline) = deadline {
@@ -358,7 +387,7 @@ impl<E: Executor> Every<'_, E> {
         let series = Arc::new(Series {
             pool: executor.weak(),
             spawn: make(given),
-            options: options.for_each_run(),
+            options: run_options,
             token,
             period: self.period,
             fixed_delay: self.fixed_delay,

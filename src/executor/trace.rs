@@ -98,9 +98,21 @@ pub(crate) fn set_id(span: &Span, id: u64) {
 /// its submit made earlier (a dependent's, which has its id already), or a
 /// new one ([`task_span`]); `None` if no subscriber listens to it.
 pub(crate) fn span_for(pool: &str, options: &TaskOptions) -> Option<Span> {
-    match &options.span {
-        Some(span) => (!span.is_disabled()).then(|| span.clone()),
-        None => task_span(pool, options.name.as_ref().map(|n| n.as_str())),
+    let name = options.name.as_ref().map(|n| n.as_str());
+    match (&options.span, &options.span_parent) {
+        (Some(span), _) => (!span.is_disabled()).then(|| span.clone()),
+        (None, Some(parent)) => {
+            let span = tracing::debug_span!(
+                target: "futurepool",
+                parent: parent,
+                "task",
+                id = tracing::field::Empty,
+                name = name,
+                pool = pool
+            );
+            (!span.is_disabled()).then_some(span)
+        }
+        (None, None) => task_span(pool, name),
     }
 }
 
