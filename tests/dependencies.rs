@@ -281,6 +281,28 @@ fn cancelling_a_running_dependent_signals_its_token() {
     );
 }
 
+/// A cancel racing the end of the dependency: the dependent either gives
+/// its value (the cancel came too late and said so) or ends cancelled (the
+/// cancel said it did); never both, never neither, never a hang.
+#[test]
+fn a_cancel_racing_the_dependency_is_all_or_nothing() {
+    let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+    for i in 0..500u32 {
+        let (promise, handle) = Promise::<u32>::new();
+        let dep = pool.task().after(handle).submit(|x: u32| x + 1).unwrap();
+        let keeper = thread::spawn(move || promise.set(i).unwrap());
+        let cancelled = dep.cancel();
+        keeper.join().unwrap();
+        match dep.join_timeout(LONG) {
+            Ok(value) => assert!(!cancelled && value == i + 1),
+            Err(futurepool::JoinTimeoutError::Failed(err)) => {
+                assert!(cancelled && err.is_cancelled(), "{err}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}
+
 #[test]
 fn dropping_the_dependent_handle_cancels_nothing() {
     let pool = ThreadPool::new();
