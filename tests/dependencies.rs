@@ -281,6 +281,28 @@ fn cancelling_a_running_dependent_signals_its_token() {
     );
 }
 
+/// A cancel racing the end of the dependency: the dependent either gives
+/// its value (the cancel came too late and said so) or ends cancelled (the
+/// cancel said it did); never both, never neither, never a hang.
+#[test]
+fn a_cancel_racing_the_dependency_is_all_or_nothing() {
+    let pool = ThreadPool::builder().max_workers(2).build().unwrap();
+    for i in 0..500u32 {
+        let (promise, handle) = Promise::<u32>::new();
+        let dep = pool.task().after(handle).submit(|x: u32| x + 1).unwrap();
+        let keeper = thread::spawn(move || promise.set(i).unwrap());
+        let cancelled = dep.cancel();
+        keeper.join().unwrap();
+        match dep.join_timeout(LONG) {
+            Ok(value) => assert!(!cancelled && value == i + 1),
+            Err(futurepool::JoinTimeoutError::Failed(err)) => {
+                assert!(cancelled && err.is_cancelled(), "{err}");
+            }
+            Err(other) => panic!("{other:?}"),
+        }
+    }
+}
+
 #[test]
 fn dropping_the_dependent_handle_cancels_nothing() {
     let pool = ThreadPool::new();
@@ -353,6 +375,90 @@ fn a_chain_on_a_bounded_pool_of_one_worker_does_not_deadlock() {
         link = pool.task().after(link).submit(|x: u32| x + 1).unwrap();
     }
     assert_eq!(link.join().unwrap(), 50);
+}
+
+/// How deep the long chains below go: far past what one stack frame per
+/// link would allow.
+const DEEP: usize = 10_000;
+
+/// The source chain's length: one link per dependent.
+fn sources(err: &futurepool::TaskError) -> usize {
+    let mut n = 0;
+    let mut at: &dyn Error = err;
+    while let Some(source) = at.source() {
+        at = source;
+        n += 1;
+    }
+    n
+}
+
+/// A failure at the root of a long chain of waiting dependents ends them
+/// all, link after link, on the thread that fails the root, even a small
+/// one: not one call inside the other (a stack overflow, which aborts the
+/// process). The error of the end names the whole chain, and is dropped
+/// and printed (`Debug` stops nesting) without deep recursion either.
+#[test]
+fn a_failure_ends_a_chain_thousands_long_without_overflowing_the_stack() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let runs = counter();
+    let (promise, root) = Promise::<u64>::new();
+    let mut link = root;
+    for _ in 0..DEEP {
+        let r = runs.clone();
+        link = pool
+            .task()
+            .after(link)
+            .submit(move |x: u64| {
+                r.fetch_add(1, Ordering::SeqCst);
+                x + 1
+            })
+            .unwrap();
+    }
+    thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || drop(promise)) // abandoned: the root fails
+        .unwrap()
+        .join()
+        .unwrap();
+    let err = link.join().unwrap_err();
+    assert!(err.is_dependency_failed());
+    assert_eq!(sources(&err), DEEP);
+    assert!(format!("{err:?}").len() < 2_000);
+    assert_eq!(runs.load(Ordering::SeqCst), 0);
+    thread::Builder::new()
+        .stack_size(256 << 10)
+        .spawn(move || drop(err))
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
+/// The same down a chain of shared handles, from a root that panics on a
+/// pool worker: every link's error holds the chain before it, shared, not
+/// copied (a copy per link would be quadratic).
+#[test]
+fn a_panic_ends_a_chain_of_shared_handles_thousands_long() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let (go, wait) = mpsc::channel::<()>();
+    let root = pool
+        .submit(move || -> u64 {
+            wait.recv().unwrap();
+            panic!("root")
+        })
+        .unwrap();
+    let mut link = root.shared();
+    for _ in 0..DEEP {
+        link = pool
+            .task()
+            .after(&link)
+            .submit(|x: u64| x + 1)
+            .unwrap()
+            .shared();
+    }
+    go.send(()).unwrap();
+    let err = link.join().unwrap_err();
+    assert!(err.is_dependency_failed());
+    assert_eq!(sources(&err), DEEP);
 }
 
 /// The thread that finishes a dependency never waits for room in a full

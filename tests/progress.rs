@@ -345,6 +345,43 @@ fn a_panicking_observer_is_not_called_again_while_unwinding() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// The observer runs on the thread that consumes (iterates, waits), never
+/// on a worker, whatever the map's shape.
+#[test]
+fn the_observer_runs_on_the_consuming_thread() {
+    let pool = ThreadPool::builder().max_workers(3).build().unwrap();
+    let consumer = thread::spawn(move || {
+        let me = thread::current().id();
+        let elsewhere = Arc::new(AtomicUsize::new(0));
+        let observer = {
+            let elsewhere = elsewhere.clone();
+            Arc::new(move |_: &Progress| {
+                if thread::current().id() != me {
+                    elsewhere.fetch_add(1, Ordering::SeqCst);
+                }
+            })
+        };
+        for (unordered, chunk) in [(false, 1), (false, 8), (true, 1), (true, 8)] {
+            let map = pool
+                .map(|x: u64| x, 0..200)
+                .chunksize(chunk)
+                .progress(observer.clone());
+            let map = if unordered { map.unordered() } else { map };
+            assert_eq!(map.count(), 200);
+        }
+        let handles: Vec<_> = (0..50).map(|i| pool.submit(move || i).unwrap()).collect();
+        assert_eq!(as_completed(handles).progress(observer.clone()).count(), 50);
+        let handles: Vec<_> = (0..50).map(|i| pool.submit(move || i).unwrap()).collect();
+        wait_with_progress(&handles, ReturnWhen::AllCompleted, observer);
+        elsewhere.load(Ordering::SeqCst)
+    });
+    assert_eq!(
+        consumer.join().unwrap(),
+        0,
+        "observer calls on another thread"
+    );
+}
+
 #[test]
 fn rate_and_time_left_are_sane() {
     let pool = ThreadPool::new();

@@ -280,6 +280,29 @@ fn a_deadline_ends_the_series_as_timed_out() {
     assert!(count.load(Ordering::SeqCst) >= 1);
 }
 
+/// A series whose deadline has already passed at the submit ends timed
+/// out without a run, as a task would; its first run, due at once, raced
+/// the timer's expiry of the series and sometimes won.
+#[test]
+fn a_series_past_its_deadline_at_the_submit_never_runs() {
+    for _ in 0..50 {
+        let pool = ThreadPool::new(); // a new timer each time, as it starts
+        let count = Arc::new(AtomicUsize::new(0));
+        let c = count.clone();
+        let h = pool
+            .task()
+            .timeout(Duration::ZERO)
+            .every(Duration::from_millis(1))
+            .submit(move || {
+                c.fetch_add(1, Ordering::SeqCst);
+            })
+            .unwrap();
+        assert!(ended(h).is_timeout());
+        timer_passes(&pool, Duration::from_millis(5));
+        assert_eq!(count.load(Ordering::SeqCst), 0);
+    }
+}
+
 #[test]
 fn cancel_mid_series_lets_the_run_in_progress_finish_and_starts_no_other() {
     let pool = ThreadPool::new();

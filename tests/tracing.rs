@@ -306,8 +306,136 @@ fn task_spans_nest_under_the_submitter_and_say_how_tasks_end() {
     pool.shutdown();
     assert_eq!(recorder.task_span(orphan_id).1.parent, None);
 
+    dependents(&recorder);
+    series(&recorder);
+
     #[cfg(all(feature = "process", target_os = "linux"))]
     process_pool(&recorder);
+}
+
+/// A dependent task (`after`) is traced like any task: its span is made by
+/// its submit, in the submitter's span, with the id its handle has (not
+/// that of the task that runs it once its dependencies are in, which was
+/// made later, elsewhere); and one that ends without running (a dependency
+/// failed, or it was cancelled while it waited) says so in its span too.
+fn dependents(recorder: &Recorder) {
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .thread_name("deps")
+        .build()
+        .unwrap();
+    let submitter = tracing::info_span!("dependent submitter");
+    let submitter_id = submitter.id().unwrap().into_u64();
+    let (go, wait) = mpsc::channel::<()>();
+    let (ok, failing, waiting, promise) = submitter.in_scope(|| {
+        let dep = pool.submit(move || wait.recv().unwrap()).unwrap();
+        let ok = pool
+            .task()
+            .name("dependent-ok")
+            .after(dep)
+            .submit(|()| {
+                tracing::info!(inside = true, "inside the dependent");
+                5
+            })
+            .unwrap();
+        let bad = pool.submit(|| -> u8 { panic!("boom") }).unwrap();
+        let failing = pool.task().after(bad).submit(|x: u8| x).unwrap();
+        let (promise, never) = futurepool::Promise::<u8>::new();
+        let waiting = pool.task().after(never).submit(|x: u8| x).unwrap();
+        (ok, failing, waiting, promise)
+    });
+    let ids = (ok.id(), failing.id(), waiting.id());
+    go.send(()).unwrap();
+    assert_eq!(ok.join().unwrap(), 5);
+    assert!(failing.join().unwrap_err().is_dependency_failed());
+    assert!(waiting.cancel());
+    drop(promise);
+    pool.shutdown();
+
+    let (ok_span, rec) = recorder.task_span(ids.0);
+    assert_eq!(rec.parent, Some(submitter_id));
+    assert_eq!(rec.fields["name"], "dependent-ok");
+    assert_eq!(rec.fields["pool"], "deps");
+    let messages: Vec<_> = recorder
+        .events_in(ok_span)
+        .into_iter()
+        .map(|e| e.fields["message"].clone())
+        .collect();
+    assert_eq!(
+        messages,
+        ["task started", "inside the dependent", "task ended"]
+    );
+    assert_eq!(recorder.outcome_of(ok_span), "ok");
+
+    let (failing_span, rec) = recorder.task_span(ids.1);
+    assert_eq!(rec.parent, Some(submitter_id));
+    assert_eq!(recorder.outcome_of(failing_span), "failed");
+    assert_eq!(
+        recorder.events_in(failing_span).len(),
+        1,
+        "it never started"
+    );
+
+    let (waiting_span, _) = recorder.task_span(ids.2);
+    assert_eq!(recorder.outcome_of(waiting_span), "cancelled");
+}
+
+/// A periodic task (`every`) is one task: its span is made by its submit,
+/// in the submitter's span, with the id its handle has, and says how the
+/// series ended; each run's span is a child of it (not a span without a
+/// parent, made on the thread that queues the run).
+fn series(recorder: &Recorder) {
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .thread_name("ticks")
+        .build()
+        .unwrap();
+    let submitter = tracing::info_span!("series submitter");
+    let submitter_id = submitter.id().unwrap().into_u64();
+    let (tx, rx) = mpsc::channel();
+    let ticker = submitter.in_scope(|| {
+        pool.task()
+            .name("ticker")
+            .every(Duration::from_millis(1))
+            .submit(move || {
+                tracing::info!(tick = true, "tick");
+                let _ = tx.send(());
+            })
+            .unwrap()
+    });
+    let ticker_id = ticker.id();
+    rx.recv().unwrap();
+    rx.recv().unwrap();
+    assert!(ticker.cancel());
+    pool.shutdown();
+
+    let (series_span, rec) = recorder.task_span(ticker_id);
+    assert_eq!(rec.parent, Some(submitter_id));
+    assert_eq!(rec.fields["name"], "ticker");
+    assert_eq!(rec.fields["pool"], "ticks");
+    assert_eq!(recorder.outcome_of(series_span), "cancelled");
+    let log = recorder.log.lock().unwrap();
+    let runs: Vec<u64> = log
+        .spans
+        .iter()
+        .filter(|(_, s)| s.parent == Some(series_span))
+        .map(|(id, _)| *id)
+        .collect();
+    drop(log);
+    // A span per run, in the series' span, with the run's own events (a
+    // run queued as the series was cancelled may end without its tick).
+    let mut ticks = 0;
+    for run in runs {
+        let in_run = recorder
+            .events_in(run)
+            .iter()
+            .filter(|e| e.fields.contains_key("tick"))
+            .count();
+        assert!(in_run <= 1);
+        ticks += in_run;
+        recorder.end_of(run);
+    }
+    assert!(ticks >= 2, "{ticks} ticks in the runs' spans");
 }
 
 #[cfg(all(feature = "process", target_os = "linux"))]

@@ -120,7 +120,7 @@ pub(super) enum Repr {
     Custom(Arc<BoxError>),
     /// A task this one depended on ended without a value
     /// (`TaskBuilder::after`): its error, which names it.
-    Dependency(Box<TaskError>),
+    Dependency(super::task_dep::Link),
 }
 
 impl TaskError {

@@ -1,13 +1,53 @@
 //! A [`TaskError`] of a task that depended on another: made when a
 //! dependency ends without a value (`TaskBuilder::after`), and asked about.
 
+use std::ops::Deref;
+
 use super::task::{Repr, TaskError};
+use crate::loom::sync::Arc;
+
+/// The error of the dependency, in a dependent's error. Down a chain of
+/// dependents, each error holds the one before, so a chain thousands long
+/// is an error thousands deep: shared, so that copying it (for each reader
+/// of a shared handle) is a count, not a copy of the chain; and let go of
+/// link by link, not by a drop inside a drop, which would overflow the
+/// stack.
+pub(super) struct Link(Option<Arc<TaskError>>);
+
+impl Link {
+    /// Another holder of the same error.
+    pub(super) fn clone(&self) -> Link {
+        Link(self.0.clone())
+    }
+}
+
+impl Deref for Link {
+    type Target = TaskError;
+
+    fn deref(&self) -> &TaskError {
+        self.0.as_deref().expect("only a drop takes the error out")
+    }
+}
+
+impl Drop for Link {
+    fn drop(&mut self) {
+        let mut next = self.0.take();
+        while let Some(link) = next {
+            // The last holder of this link's error takes the one before it
+            // out, so that the error's own drop has no chain left to drop.
+            next = Arc::into_inner(link).and_then(|mut err| match &mut err.inner.repr {
+                Repr::Dependency(before) => before.0.take(),
+                _ => None,
+            });
+        }
+    }
+}
 
 impl TaskError {
     /// A task this one depended on ended with `dependency` (which names
     /// it), so this one never ran.
     pub(crate) fn dependency_failed(dependency: TaskError) -> TaskError {
-        TaskError::new(Repr::Dependency(Box::new(dependency)))
+        TaskError::new(Repr::Dependency(Link(Some(Arc::new(dependency)))))
     }
 
     /// Returns `true` if the task never ran because a task it depended on

@@ -121,12 +121,28 @@ fn signal_name(sig: i32) -> Option<&'static str> {
 
 /// `TaskError { kind: Panic("boom"), task: TaskId(17), name: "resize" }`:
 /// the kind, then the task (if the error came from one) and its name (if
-/// it has one). A panic shows its message, never its payload.
+/// it has one). A panic shows its message, never its payload. A dependency's
+/// error shows nested, down to 8 links of a chain, then `Dependency(..)`.
 impl fmt::Debug for TaskError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(&At(self, 0), f)
+    }
+}
+
+/// How many dependencies' errors a dependent's `Debug` shows, nested: a
+/// chain thousands long must not nest thousands deep (nor overflow the
+/// stack of the thread that prints it).
+const DEBUG_DEPTH: usize = 8;
+
+/// A [`TaskError`] at `.1` links down a chain, for `Debug`.
+struct At<'a>(&'a TaskError, usize);
+
+impl fmt::Debug for At<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let At(err, depth) = *self;
         let mut s = f.debug_struct("TaskError");
-        s.field("kind", &Kind(&self.inner.repr));
-        if let Some((id, name)) = &self.inner.task {
+        s.field("kind", &Kind(&err.inner.repr, depth));
+        if let Some((id, name)) = &err.inner.task {
             s.field("task", id);
             if let Some(name) = name {
                 s.field("name", name);
@@ -136,8 +152,8 @@ impl fmt::Debug for TaskError {
     }
 }
 
-/// The kind of a [`TaskError`], for `Debug`.
-struct Kind<'a>(&'a Repr);
+/// The kind of a [`TaskError`] at `.1` links down a chain, for `Debug`.
+struct Kind<'a>(&'a Repr, usize);
 
 impl fmt::Debug for Kind<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -168,7 +184,11 @@ impl fmt::Debug for Kind<'_> {
             Repr::StartFailed(cause) => f.debug_tuple("StartFailed").field(cause).finish(),
             Repr::Abandoned => f.write_str("Abandoned"),
             Repr::Custom(err) => f.debug_tuple("Custom").field(err).finish(),
-            Repr::Dependency(err) => f.debug_tuple("Dependency").field(err).finish(),
+            Repr::Dependency(_) if self.1 >= DEBUG_DEPTH => f.write_str("Dependency(..)"),
+            Repr::Dependency(err) => f
+                .debug_tuple("Dependency")
+                .field(&At(err, self.1 + 1))
+                .finish(),
         }
     }
 }
@@ -180,7 +200,7 @@ impl Error for TaskError {
                 Some(cause.as_ref().as_ref())
             }
             Repr::Spawn(err) => Some(err.as_ref()),
-            Repr::Dependency(err) => Some(err.as_ref()),
+            Repr::Dependency(err) => Some(&**err),
             _ => None,
         }
     }

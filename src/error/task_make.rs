@@ -101,7 +101,7 @@ impl TaskError {
             Repr::StartFailed(cause) => Repr::StartFailed(cause.clone()),
             Repr::Abandoned => Repr::Abandoned,
             Repr::Custom(err) => Repr::Custom(err.clone()),
-            Repr::Dependency(err) => Repr::Dependency(Box::new(err.duplicate())),
+            Repr::Dependency(err) => Repr::Dependency(err.clone()),
         };
         TaskError {
             inner: Box::new(Inner {

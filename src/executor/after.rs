@@ -20,6 +20,11 @@
 //!   [`TaskError::is_dependency_failed`](crate::TaskError::is_dependency_failed),
 //!   without waiting for the other dependencies; their values are dropped
 //!   as they arrive.
+//! - Ending a dependent reports to its own dependents, and so on down a
+//!   chain. A thread that starts or fails dependents does so one after the
+//!   other, not one inside the other (a trampoline, [`chain`]), so a chain
+//!   thousands long costs the thread that ends its first link a few stack
+//!   frames, not thousands.
 //!
 //! No thread waits for a dependency: the dependent is only state until its
 //! last dependency reports, and the reports run where the dependencies end,
@@ -55,6 +60,8 @@ use std::time::Instant;
 use super::Executor;
 use super::deps::{Dependencies, Report, Value, Values, Watch};
 use super::options::{TaskBuilder, TaskOptions};
+#[cfg(feature = "tracing")]
+use super::trace;
 use crate::core::cell::{Caller, Start, TaskSpec};
 use crate::core::handle::{TaskHandle, Then};
 use crate::core::producer::{Producer, new_task};
@@ -201,7 +208,8 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         }
         // A timeout counts from now, waiting included.
         let deadline = builder.options.deadline();
-        let options = builder.options.with_deadline(deadline);
+        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+        let mut options = builder.options.with_deadline(deadline);
         let spec = TaskSpec {
             // Its handle's cancel ends it pending or running (see the
             // module docs).
@@ -210,10 +218,26 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
             ..TaskSpec::default()
         };
         let (producer, handle) = new_task::<R, ()>((), spec, Caller::User);
+        // The dependent's span (feature `tracing`): made by this submit, in
+        // the submitter's span, with the dependent's id; the task that runs
+        // it is traced in it (see `TaskOptions::span`).
+        #[cfg(feature = "tracing")]
+        {
+            let name = options.name.as_ref().map(|n| n.as_str());
+            options.span = builder
+                .executor
+                .trace_pool()
+                .and_then(|pool| trace::task_span(pool, name));
+            if let Some(span) = &options.span {
+                trace::set_id(span, handle.id().as_u64());
+            }
+        }
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: timed out, unrun, as any submit would; the
             // dependencies are let go (which cancels none of them).
             producer.expire();
+            #[cfg(feature = "tracing")]
+            said_ended(options.span.as_ref(), Err(&TaskError::timeout()));
             return Ok(handle);
         }
         if let Some(deadline) = deadline {
@@ -230,6 +254,8 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         let mut watches: Vec<Box<dyn Watch>> = Vec::new();
         let assemble = deps.split(&mut watches);
         let executor = builder.executor.clone();
+        #[cfg(feature = "tracing")]
+        let traced = options.span.clone();
         let start = {
             let handover = Arc::clone(&handover);
             move |values: Result<Values, TaskError>| {
@@ -267,6 +293,12 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
                 let unwanted = outcome.is_err_and(|e| e.is_cancelled() || e.is_timeout());
                 drop(gather.abandon());
                 let was = std::mem::replace(&mut *handover.lock(), Handover::Ended);
+                // Ended unrun while it waited: its span says so here (once
+                // it has started, its executor or `Launch` does).
+                #[cfg(feature = "tracing")]
+                if matches!(was, Handover::Waiting) {
+                    said_ended(traced.as_ref(), outcome.map(drop));
+                }
                 if let (Handover::Handed(inner), true) = (was, unwanted) {
                     inner.cancel();
                 }
@@ -282,6 +314,23 @@ impl<E: Executor, D: Dependencies> After<'_, E, D> {
         }
         Ok(handle)
     }
+}
+
+/// Says in the dependent's span (feature `tracing`), if it has one, that it
+/// ended as `outcome` says without running.
+#[cfg(feature = "tracing")]
+fn said_ended(span: Option<&tracing::Span>, outcome: Result<(), &TaskError>) {
+    use super::trace::Outcome;
+    let Some(span) = span else {
+        return;
+    };
+    let outcome = match outcome {
+        Ok(()) => Outcome::Ok,
+        Err(err) if err.is_cancelled() => Outcome::Cancelled,
+        Err(err) if err.is_timeout() => Outcome::TimedOut,
+        Err(_) => Outcome::Failed,
+    };
+    trace::ended(span, outcome, None);
 }
 
 /// Starts the dependent once its values are in.
@@ -328,7 +377,10 @@ impl Gather {
         };
         drop(st);
         if let Some(start) = start {
-            start(outcome);
+            // Starting or failing the dependent may end it, which reports to
+            // its own dependents, and so on down a chain: one frame per link
+            // would overflow the stack of a chain thousands long.
+            chain::run(Box::new(move || start(outcome)));
         }
     }
 
@@ -348,10 +400,77 @@ impl Gather {
     }
 }
 
+/// The dependents that one dependency's end starts or fails, down a chain,
+/// run one after the other on the thread that reports, not one inside the
+/// other: a trampoline.
+mod chain {
+    use std::cell::RefCell;
+    use std::collections::VecDeque;
+    use std::panic::{self, AssertUnwindSafe};
+
+    use crate::core::runner::Job;
+    use crate::loom::thread_local;
+
+    thread_local! {
+        // loom's `thread_local!` (the loom seam) takes no `const` initializer.
+        #[allow(clippy::missing_const_for_thread_local)]
+        /// The jobs to run once the one running on this thread (further up
+        /// its stack) returns; `None` while none runs.
+        static LATER: RefCell<Option<VecDeque<Job>>> = RefCell::new(None);
+    }
+
+    /// Runs `job` on this thread: now, or, if this thread is already running
+    /// one (`job` comes from inside it), right after that one, from the
+    /// outermost call, which returns once every job queued meanwhile has
+    /// run. A job's panic doesn't stop the others; the first one goes on
+    /// unwinding from the outermost call once they have run.
+    pub(super) fn run(job: Job) {
+        let outermost = LATER.with(|later| {
+            let mut later = later.borrow_mut();
+            match &mut *later {
+                Some(queue) => {
+                    queue.push_back(job);
+                    None
+                }
+                None => {
+                    *later = Some(VecDeque::new());
+                    Some(job)
+                }
+            }
+        });
+        let Some(mut job) = outermost else {
+            return;
+        };
+        let mut panicked = None;
+        loop {
+            if let Err(payload) = panic::catch_unwind(AssertUnwindSafe(job)) {
+                panicked.get_or_insert(payload);
+            }
+            let next = LATER.with(|later| {
+                let mut later = later.borrow_mut();
+                let next = later.as_mut().and_then(VecDeque::pop_front);
+                if next.is_none() {
+                    *later = None;
+                }
+                next
+            });
+            match next {
+                Some(next) => job = next,
+                None => break,
+            }
+        }
+        if let Some(payload) = panicked {
+            panic::resume_unwind(payload);
+        }
+    }
+}
+
 /// Where the dependent is, for its cancel: the real task's handle once it
 /// has one.
 enum Handover<R> {
     Waiting,
+    /// Started (marked running), being handed to its executor.
+    Starting,
     Handed(Arc<Then<R>>),
     Ended,
 }
@@ -378,8 +497,15 @@ where
         W: Send + 'static,
         S: Fn(&E, W, &TaskOptions, bool) -> Result<TaskHandle<R>, (W, Refusal)> + Send + 'static,
     {
-        if self.producer.start() != Start::Run {
-            return; // cancelled meanwhile: `work` is dropped here
+        {
+            // Under the lock, so that an end that races the start sees
+            // either `Waiting` (it ended first: `start` says so) or
+            // `Starting`, never a started dependent as `Waiting`.
+            let mut at = self.handover.lock();
+            if self.producer.start() != Start::Run {
+                return; // cancelled meanwhile: `work` is dropped here
+            }
+            *at = Handover::Starting;
         }
         if self
             .options
@@ -387,6 +513,8 @@ where
             .is_some_and(|d| d <= std::time::Instant::now())
         {
             self.producer.expire();
+            #[cfg(feature = "tracing")]
+            said_ended(self.options.span.as_ref(), Err(&TaskError::timeout()));
             return;
         }
         match (self.spawn)(&self.executor, work, &self.options, false) {
@@ -394,17 +522,20 @@ where
             Err((work, Refusal::Full)) => runner::spawn(Box::new(move || {
                 match (self.spawn)(&self.executor, work, &self.options, true) {
                     Ok(inner) => self.hand_over(inner),
-                    Err((work, reason)) => {
-                        self.producer.fail(reason.to_task_error());
-                        drop(work);
-                    }
+                    Err((work, reason)) => self.refused(work, reason),
                 }
             })),
-            Err((work, reason)) => {
-                self.producer.fail(reason.to_task_error());
-                drop(work);
-            }
+            Err((work, reason)) => self.refused(work, reason),
         }
+    }
+
+    /// The executor refused the dependent: it ends with the refusal's error.
+    fn refused<W>(self, work: W, reason: Refusal) {
+        let err = reason.to_task_error();
+        #[cfg(feature = "tracing")]
+        said_ended(self.options.span.as_ref(), Err(&err));
+        self.producer.fail(err);
+        drop(work);
     }
 
     /// The real task is queued: forward its outcome into the dependent,
@@ -418,7 +549,7 @@ where
             let _ = producer.complete(outcome);
         });
         let mut at = handover.lock();
-        if matches!(*at, Handover::Waiting) {
+        if matches!(*at, Handover::Starting) {
             *at = Handover::Handed(inner);
         } else {
             drop(at);

@@ -355,6 +355,14 @@ pub(crate) mod sealed {
         where
             Self: Sized;
 
+        /// The `pool` field of the spans of this executor's tasks (feature
+        /// `tracing`); `None` if it doesn't trace its tasks.
+        #[cfg(feature = "tracing")]
+        #[doc(hidden)]
+        fn trace_pool(&self) -> Option<&str> {
+            None
+        }
+
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.
         #[cfg(feature = "remote")]

@@ -24,6 +24,17 @@ pub(crate) struct TaskOptions {
     /// When the task is queued (for a periodic task, its first run); `None`:
     /// at once.
     start: Option<Deadline>,
+    /// The task's span (feature `tracing`), if its submit made it earlier
+    /// than the backend's spawn: a dependent's (`after.rs`), made when
+    /// `after(..).submit` was called, with the dependent's id. The backend
+    /// traces the task in it rather than in a span of its own.
+    #[cfg(feature = "tracing")]
+    pub(crate) span: Option<tracing::Span>,
+    /// The span to make the task's span a child of (feature `tracing`),
+    /// rather than the span current where it is spawned: a series' span
+    /// (`schedule.rs`), whose runs are queued from the callback runner.
+    #[cfg(feature = "tracing")]
+    pub(crate) span_parent: Option<tracing::Span>,
 }
 
 #[derive(Debug, Clone, Copy)]

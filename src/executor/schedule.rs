@@ -96,7 +96,8 @@ use crate::loom::sync::{Arc, Mutex};
 /// - **A deadline** ([`timeout`](TaskBuilder::timeout),
 ///   [`deadline`](TaskBuilder::deadline)) is the series': when it passes
 ///   the series ends, timed out, as a task would (a run in progress
-///   finishes, its token signalled). A [`time_limit`](TaskBuilder::time_limit) is each run's,
+///   finishes, its token signalled), and no run is queued after it (with a
+///   deadline already passed at the submit, none at all). A [`time_limit`](TaskBuilder::time_limit) is each run's,
 ///   and a [`name`](TaskBuilder::name) names the series and its runs.
 /// - **Shutdown** ends every series as cancelled, and doesn't wait for
 ///   future runs: a run in progress finishes (or is cancelled, with
@@ -347,6 +348,35 @@ impl<E: Executor> Every<'_, E> {
         // Running from now on: `cancel` signals the token every run sees.
         let started = producer.start();
         debug_assert_eq!(started, Start::Run);
+        #[cfg_attr(not(feature = "tracing"), allow(unused_mut))]
+        let mut run_options = options.for_each_run();
+        // The series' span (feature `tracing`): made by this submit, in the
+        // submitter's span, with the series' id; each run's span is a child
+        // of it, and it says when the series ends.
+        #[cfg(feature = "tracing")]
+        {
+            let name = options.name.as_ref().map(|n| n.as_str());
+            let span = executor
+                .trace_pool()
+                .and_then(|pool| super::trace::task_span(pool, name));
+            if let Some(span) = &span {
+                super::trace::set_id(span, handle.id().as_u64());
+                let since = super::trace::started(span);
+                let span = span.clone();
+                handle.add_done_callback(move |outcome| {
+                    use super::trace::Outcome;
+                    let outcome = match outcome {
+                        Ok(()) => Outcome::Ok,
+                        Err(err) if err.is_cancelled() => Outcome::Cancelled,
+                        Err(err) if err.is_timeout() => Outcome::TimedOut,
+                        Err(err) if err.is_panic() => Outcome::Panicked,
+                        Err(_) => Outcome::Failed,
+                    };
+                    super::trace::ended(&span, outcome, since);
+                });
+            }
+            run_options.span_parent = span;
+        }
         let first = options.start().unwrap_or_else(Instant::now);
         let deadline = options.deadline();
         if let Some(deadline) = deadline {
@@ -357,10 +387,11 @@ impl<E: Executor> Every<'_, E> {
         let series = Arc::new(Series {
             pool: executor.weak(),
             spawn: make(given),
-            options: options.for_each_run(),
+            options: run_options,
             token,
             period: self.period,
             fixed_delay: self.fixed_delay,
+            deadline,
             producer: Mutex::new(Some(producer)),
             key: Mutex::new(None),
         });
@@ -402,6 +433,9 @@ struct Series<E: Executor> {
     token: CancelToken,
     period: Duration,
     fixed_delay: bool,
+    /// The series' deadline, if it has one: no run starts once it has
+    /// passed.
+    deadline: Option<Instant>,
     /// The series' task; `None` once this series ended it.
     producer: Mutex<Option<Producer<(), ()>>>,
     /// The key of its latest job on the timer: what a cancel takes back.
@@ -427,6 +461,14 @@ impl<E: Executor> Series<E> {
             Some(err) if !err.is_cancelled() => producer.fail(err),
             _ => producer.cancel(),
         };
+    }
+
+    /// Ends the series as timed out: its deadline has passed (the timer
+    /// may not have ended it yet).
+    fn time_out(&self) {
+        if let Some(producer) = self.producer.lock().take() {
+            producer.expire();
+        }
     }
 
     /// Hands the series to the executor's timer until `at`.
@@ -473,6 +515,12 @@ impl<E: Executor> Series<E> {
     fn run(self: Arc<Self>, due: Instant) {
         if !self.alive() {
             return let_go(self);
+        }
+        if self.deadline.is_some_and(|d| d <= Instant::now()) {
+            // No run starts past the series' deadline (one already passed
+            // at the submit included, as for any task), even before the
+            // timer's expiry of the series comes round.
+            return runner::spawn(Box::new(move || self.time_out()));
         }
         let Some(executor) = (self.pool)() else {
             // The pool is gone: shut down.

@@ -30,6 +30,7 @@ use tracing::Span;
 use crate::loom::sync::Arc;
 
 use crate::core::state::End;
+use crate::executor::options::TaskOptions;
 
 /// How a task ended, as the `task ended` event says it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -91,6 +92,37 @@ pub(crate) fn task_span(pool: &str, name: Option<&str>) -> Option<Span> {
 /// Records the task's id in its span.
 pub(crate) fn set_id(span: &Span, id: u64) {
     span.record("id", id);
+}
+
+/// The span of a task submitted with `options` to the pool `pool`: the one
+/// its submit made earlier (a dependent's, which has its id already), or a
+/// new one ([`task_span`]); `None` if no subscriber listens to it.
+pub(crate) fn span_for(pool: &str, options: &TaskOptions) -> Option<Span> {
+    let name = options.name.as_ref().map(|n| n.as_str());
+    match (&options.span, &options.span_parent) {
+        (Some(span), _) => (!span.is_disabled()).then(|| span.clone()),
+        (None, Some(parent)) => {
+            let span = tracing::debug_span!(
+                target: "futurepool",
+                parent: parent,
+                "task",
+                id = tracing::field::Empty,
+                name = name,
+                pool = pool
+            );
+            (!span.is_disabled()).then_some(span)
+        }
+        (None, None) => task_span(pool, name),
+    }
+}
+
+/// Records the id of the task made with `options` in its span, unless the
+/// span came with the options (a dependent's: it says the dependent's id,
+/// the one its handle has, not the id of the task that runs it).
+pub(crate) fn set_id_for(span: &Span, id: u64, options: &TaskOptions) {
+    if options.span.is_none() {
+        set_id(span, id);
+    }
 }
 
 /// The task started on a worker: returns when, if anyone listens (for

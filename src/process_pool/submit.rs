@@ -61,14 +61,13 @@ impl ProcessPool {
         };
         // The task's span (feature `tracing`), a child of the submitter's.
         #[cfg(feature = "tracing")]
-        let span = trace::task_span("process", options.name.as_ref().map(|n| n.as_str()))
-            .unwrap_or_else(tracing::Span::none);
+        let span = trace::span_for("process", options).unwrap_or_else(tracing::Span::none);
         let remote = Remote {
             pool: Arc::downgrade(self.shared()),
         };
         let (producer, handle) = new_task(remote, stopping, Caller::Internal);
         #[cfg(feature = "tracing")]
-        trace::set_id(&span, producer.id());
+        trace::set_id_for(&span, producer.id(), options);
         let deadline = options.deadline();
         if deadline.is_some_and(|d| d <= Instant::now()) {
             // Already passed: the task must never run, so it ends here

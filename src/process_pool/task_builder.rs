@@ -189,6 +189,11 @@ impl Sealed for ProcessPool {
         Box::new(move || weak.upgrade())
     }
 
+    #[cfg(feature = "tracing")]
+    fn trace_pool(&self) -> Option<&str> {
+        Some("process")
+    }
+
     fn spawn_fn<A, R>(
         &self,
         f: RemoteFn<A, R>,

@@ -102,7 +102,19 @@ pub(crate) type Trace = ();
 /// submitter's span, kept if a subscriber listens.
 #[cfg(feature = "tracing")]
 pub(crate) fn task_trace(pool: &str, options: &crate::executor::options::TaskOptions) -> Trace {
-    trace::task_span(pool, options.name.as_ref().map(|n| n.as_str())).map(Box::new)
+    trace::span_for(pool, options).map(Box::new)
+}
+
+/// Records the id of the task `producer` made with `options` in its span
+/// (feature `tracing`), unless the span came with the options.
+#[cfg(feature = "tracing")]
+pub(crate) fn trace_id<T: Send + 'static, J: Job<T> + 'static>(
+    producer: &Producer<T, ThreadJob<T, J>>,
+    options: &crate::executor::options::TaskOptions,
+) {
+    if let Some(span) = &producer.payload().span {
+        trace::set_id_for(span, producer.id(), options);
+    }
 }
 
 /// Nothing, without the feature `tracing`.
@@ -129,12 +141,9 @@ pub(crate) fn new_thread_task<T: Send + 'static, J: Job<T> + 'static>(
         span,
         _result: PhantomData,
     };
-    let (producer, handle) = new_task(payload, spec, Caller::User);
-    #[cfg(feature = "tracing")]
-    if let Some(span) = &producer.payload().span {
-        trace::set_id(span, producer.id());
-    }
-    (producer, handle)
+    // The span's id is recorded by the spawn (`trace_id`), which knows
+    // whether the span came with its id.
+    new_task(payload, spec, Caller::User)
 }
 
 impl<T, J> ThreadJob<T, J> {

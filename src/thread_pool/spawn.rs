@@ -56,6 +56,8 @@ impl ThreadPool {
             }
             let (producer, handle) = new_thread_task::<T, J>(None, stopping, span);
             #[cfg(feature = "tracing")]
+            job::trace_id(&producer, options);
+            #[cfg(feature = "tracing")]
             let span = producer.payload().listened_span();
             producer.expire();
             inner
@@ -75,6 +77,8 @@ impl ThreadPool {
             return Ok(handle);
         }
         let (producer, handle) = new_thread_task(Some(job), stopping, span);
+        #[cfg(feature = "tracing")]
+        job::trace_id(&producer, options);
         // The deadline is registered (and for a time limit, the timer
         // started) before the task is queued, so that a timer that can't
         // start refuses a task nobody has seen yet.

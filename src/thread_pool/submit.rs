@@ -306,6 +306,11 @@ impl Sealed for ThreadPool {
         Box::new(move || weak.upgrade())
     }
 
+    #[cfg(feature = "tracing")]
+    fn trace_pool(&self) -> Option<&str> {
+        Some(self.inner().config.name_prefix.as_str())
+    }
+
     #[cfg(feature = "remote")]
     fn spawn_fn<A, R>(
         &self,
