@@ -355,13 +355,15 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         Start::Drop => {
             unregister();
             // SAFETY: `Start::Drop` claimed the payload for this thread.
-            drop(unsafe { producer.payload().take() });
+            let job = unsafe { producer.payload().take() };
             // Ended while queued (cancelled, or its deadline passed): the
-            // queue entry counts it.
+            // queue entry counts it (before the closure's drop, which may
+            // panic).
             if queued {
                 count_unstarted(&producer, pool);
             }
             producer.let_go();
+            drop(job);
             return true;
         }
         // Started elsewhere (that thread counts it), or ended while queued
