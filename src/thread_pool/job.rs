@@ -318,7 +318,7 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
             #[cfg(feature = "tracing")]
             say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
         }
-        drop(job);
+        drop_unrun(job);
         return true;
     }
     // A task with a token can be cancelled while it runs: a shutdown that
@@ -363,7 +363,7 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
                 count_unstarted(&producer, pool);
             }
             producer.let_go();
-            drop(job);
+            drop_unrun(job);
             return true;
         }
         // Started elsewhere (that thread counts it), or ended while queued
@@ -440,8 +440,17 @@ fn cancel_unstarted<T: Send + 'static, J: Job<T> + 'static>(
         }
         #[cfg(feature = "tracing")]
         say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
-        drop(job);
+        drop_unrun(job);
     }
+}
+
+/// Drops the closure of a task that won't run, on this thread. A drop that
+/// panics is caught (the panic hook has reported it), as a handle's
+/// `cancel` does: the thread dropping it (a shutdown that cancels the queue,
+/// a worker, a pool that breaks, the timer's closing thread) goes on with
+/// the rest.
+fn drop_unrun<J>(job: Option<J>) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(job)));
 }
 
 /// Counts a queued task that ended without starting (cancelled, or timed
@@ -487,7 +496,7 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
                 Outcome::attempted(Outcome::Failed, _won, end),
                 None,
             );
-            drop(job);
+            drop_unrun(job);
         }
     }
 }
