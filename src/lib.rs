@@ -324,8 +324,10 @@
 //! tasks are plain tasks all queued on one pool finishes on a pool of any
 //! size, even with `max_lent(0)`** (each waiter runs what hasn't started,
 //! and what has started is running on another worker, deeper in the tree,
-//! where the same holds). The waits are those listed above, and a
-//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next). One limit: a task
+//! where the same holds). The waits are those listed above, a
+//! [`TaskGroup`]'s [`join_next`](TaskGroup::join_next), and the end of a
+//! [`scope`](ThreadPool::scope) (it runs the scope's tasks that haven't
+//! started). One limit: a task
 //! run inline runs on the waiter's stack, so past three quarters of a
 //! worker's stack ([`stack_size`](ThreadPoolBuilder::stack_size)) a waiter
 //! lends its place instead of helping, and a chain of waits deeper than

@@ -196,6 +196,31 @@ fn metrics_are_readable_from_another_thread_while_tasks_run() {
     assert_eq!((m.submitted, m.completed), (2_000, 2_000), "{m}");
 }
 
+/// A task whose handle was dropped ends with a value nobody wants, which
+/// its worker drops; a drop that panics is caught there. The task is still
+/// counted, once: it used to stay "running" forever (the panic unwound past
+/// the worker's count).
+#[test]
+fn a_task_whose_unwanted_value_panics_when_dropped_is_still_counted() {
+    struct PanicsWhenDropped;
+    impl Drop for PanicsWhenDropped {
+        fn drop(&mut self) {
+            panic!("a drop that panics");
+        }
+    }
+    let (pool, release, blocker) = held_pool();
+    let unwanted = pool.submit(|| PanicsWhenDropped).unwrap();
+    drop(unwanted); // queued behind the blocker: nobody wants its value
+    release.send(()).unwrap();
+    blocker.join().unwrap();
+    assert_eq!(pool.submit(|| 1).unwrap().join().unwrap(), 1); // the worker goes on
+    pool.shutdown();
+    let m = pool.metrics();
+    assert_eq!((m.queued, m.running), (0, 0), "{m}");
+    assert_eq!((m.submitted, m.completed), (3, 3), "{m}");
+    assert_balanced(&m);
+}
+
 #[test]
 fn a_task_a_waiting_worker_runs_itself_counts_once() {
     // One worker: the outer task waits for the inner one, which nobody else

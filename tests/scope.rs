@@ -331,3 +331,66 @@ fn a_scope_with_nothing_submitted_returns_its_value() {
     let pool = ThreadPool::new();
     assert_eq!(pool.scope(|_| 7), 7);
 }
+
+/// A scope's end is a wait that can't deadlock: on a worker of its pool it
+/// runs the scope's tasks that haven't started, as a `join` does. Two
+/// scopes deep inside a task of a one-worker pool, every place that could
+/// be lent is taken (the outer scope's end lent the only one), and the
+/// inner scope's tasks used to wait in the queue forever.
+#[test]
+fn nested_scopes_inside_a_task_of_a_one_worker_pool_finish() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let inner = pool.clone();
+    let total = pool
+        .submit(move || {
+            let mut sums = [0u64; 4];
+            inner.scope(|s| {
+                let pool = &inner;
+                for (i, sum) in sums.iter_mut().enumerate() {
+                    let _handle = s
+                        .submit(move || {
+                            let mut parts = [0u64; 2];
+                            pool.scope(|s| {
+                                for part in parts.iter_mut() {
+                                    let _handle = s.submit(move || *part = i as u64).unwrap();
+                                }
+                            });
+                            *sum = parts.iter().sum();
+                        })
+                        .unwrap();
+                }
+            });
+            sums.iter().sum::<u64>()
+        })
+        .unwrap()
+        .join_timeout(LONG)
+        .unwrap();
+    assert_eq!(total, 12);
+}
+
+/// The same with lending turned off (`max_lent(0)`): the scope's end runs
+/// its tasks itself, so it needs no place lent.
+#[test]
+fn a_scope_ends_inside_a_task_of_a_pool_that_lends_no_place() {
+    let pool = ThreadPool::builder()
+        .max_workers(1)
+        .max_lent(0)
+        .build()
+        .unwrap();
+    let inner = pool.clone();
+    let total = pool
+        .submit(move || {
+            let mut values = [0u64; 4];
+            inner.scope(|s| {
+                for (i, value) in values.iter_mut().enumerate() {
+                    let _handle = s.submit(move || *value = i as u64).unwrap();
+                }
+            });
+            values.iter().sum::<u64>()
+        })
+        .unwrap()
+        .join_timeout(LONG)
+        .unwrap();
+    assert_eq!(total, 6);
+    assert_eq!(pool.workers_started(), 1);
+}

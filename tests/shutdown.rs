@@ -420,3 +420,35 @@ fn a_refused_timed_submit_starts_no_thread() {
     }
     assert_eq!(err.into_inner()(), 1);
 }
+
+/// A queued closure whose drop panics, cancelled by a shutdown (or by the
+/// timer's close, for one that starts later): the drop's panic is caught,
+/// as a handle's `cancel` catches it, and the shutdown cancels the rest of
+/// the queue and returns. It used to unwind out of `shutdown_with`, leaving
+/// the tasks queued behind it uncancelled.
+#[test]
+fn a_closure_whose_drop_panics_does_not_stop_a_shutdown_that_cancels_the_queue() {
+    struct PanicsWhenDropped;
+    impl Drop for PanicsWhenDropped {
+        fn drop(&mut self) {
+            panic!("a drop that panics");
+        }
+    }
+    let (pool, blocker) = busy_pool();
+    let bomb = PanicsWhenDropped;
+    let first = pool.submit(move || drop(bomb)).unwrap();
+    let second = pool.submit(|| 2).unwrap();
+    let bomb = PanicsWhenDropped;
+    let later = pool
+        .task()
+        .start_after(LONG)
+        .submit(move || drop(bomb))
+        .unwrap();
+    let options = ShutdownOptions::new().cancel_pending(true).wait(false);
+    pool.shutdown_with(options);
+    assert!(first.is_cancelled());
+    assert!(second.is_cancelled());
+    blocker.release().join().unwrap();
+    assert!(pool.shutdown()); // closes the timer: `later` is cancelled
+    assert!(later.join().unwrap_err().is_cancelled());
+}

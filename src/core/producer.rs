@@ -316,7 +316,14 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
 
     fn let_cell_go(&self, cell: Arc<Cell<T, P>>) {
         match self.caller {
-            Caller::User => drop(cell),
+            // The last reference may hold a value nobody wants (its handle
+            // is gone): its drop is user code, and one that panics must
+            // not unwind through the producer's caller, a worker that
+            // still has to count the task. Caught; the panic hook has
+            // reported it.
+            Caller::User => {
+                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(cell)));
+            }
             // The payload of an internal thread's task holds no user value
             // (a process pool's is encoded bytes): only the cell's own
             // contents need checking.

@@ -121,8 +121,10 @@ impl ShutdownOptions {
     /// - a **thread pool** can't stop a thread: it cancels the running tasks
     ///   that were submitted with a [`CancelToken`](crate::CancelToken)
     ///   (their tokens are signalled, their handles report cancelled at
-    ///   once; the closures return when they next check). A closure without
-    ///   a token runs to its end, and a waiting shutdown waits for it;
+    ///   once; the closures return when they next check), and such a task
+    ///   that a worker had taken off the queue but not yet started (it
+    ///   never starts). A closure without a token runs to its end, and a
+    ///   waiting shutdown waits for it;
     /// - a **cluster** asks the workers running its tasks to kill them (as
     ///   a handle's [`cancel`](crate::TaskHandle::cancel) does): their
     ///   handles report cancelled once the workers have (or their outcome,

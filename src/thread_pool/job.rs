@@ -214,7 +214,11 @@ impl<T: Send + 'static, J: Job<T> + 'static> Payload for ThreadJob<T, J> {
         // panicking drop of a value nobody wanted), which must not reach
         // the waiter. The task is done either way.
         panic::catch_unwind(AssertUnwindSafe(|| {
-            run_task(Producer::from_cell(cell, Caller::User), &**pool, false)
+            run_task(
+                Producer::from_cell(cell, Caller::User),
+                &**pool,
+                Taken::Helped,
+            )
         }))
         .unwrap_or(true)
     }
@@ -227,10 +231,12 @@ pub(crate) trait Context: Send + Sync {
     fn pool_tag(&self) -> u16;
     /// The pool's deadline timer, which enforces a time limit.
     fn timer(&self) -> &Timer;
-    /// A cancellable task started: a shutdown that cancels running work
-    /// can reach it through `task`.
-    fn running(&self, id: u64, task: Weak<dyn Cancel>);
-    /// That task is done running.
+    /// A cancellable task is about to start: from now on a shutdown that
+    /// cancels running work can reach it through `task`. Returns `false`,
+    /// without registering it, if such a shutdown already came and the task
+    /// is one it must stop (see [`Taken`]): the caller cancels it unrun.
+    fn running(&self, id: u64, task: Weak<dyn Cancel>, taken: Taken) -> bool;
+    /// That task is done running (or won't run).
     fn done_running(&self, id: u64);
     /// A task taken off the pool's queue (or run by a waiter that helped)
     /// ended as `end` says: counted once per task, by the thread that
@@ -248,12 +254,30 @@ pub(crate) trait Context: Send + Sync {
 /// What the pool's queue holds: a task to run, whatever its types.
 pub(crate) trait Run: Send + Sync {
     /// Runs the task on this worker, unless it already ended (then its
-    /// closure is dropped here).
-    fn run(self: Arc<Self>, pool: &dyn Context);
+    /// closure is dropped here). `taken` says whether the pool was still
+    /// open when the worker took it off the queue.
+    fn run(self: Arc<Self>, pool: &dyn Context, taken: Taken);
     /// Cancels a task still queued (a shutdown that cancels pending work).
     fn cancel_queued(self: Arc<Self>, pool: Option<&dyn Context>);
     /// Fails a task still queued (a broken pool, no worker to run it).
     fn fail_queued(self: Arc<Self>, err: TaskError, pool: Option<&dyn Context>);
+}
+
+/// How the thread about to run a task came to it: what a shutdown that
+/// cancels running work decides by, for a cancellable task that starts
+/// after that shutdown looked for the running ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Taken {
+    /// A worker took it off the queue while the pool was open: at the
+    /// shutdown it was in a worker's hands, as good as running, so it is
+    /// cancelled (unrun).
+    WhileOpen,
+    /// A worker took it off the queue after the pool closed: at the
+    /// shutdown it was queued, so it is cancelled only if that shutdown
+    /// cancelled the queued tasks too.
+    AfterClose,
+    /// A waiter of the pool runs it itself (never a cancellable task).
+    Helped,
 }
 
 /// A queued task's producer, and its closure if this thread claimed it.
@@ -285,15 +309,16 @@ fn claim_queued<T: Send + 'static, J: Job<T> + 'static>(
 /// by this call's end (`false`: another thread started it, or claimed it to
 /// end it, and this producer let go).
 ///
-/// `queued` says whether this is the task's queue entry (a worker took it
+/// `taken` says whether this is the task's queue entry (a worker took it
 /// off the queue), not a waiter that helps: the queue entry is the one that
 /// counts a task that ended without starting (see `Context::ended`); a
 /// task that runs is counted by the thread that ran it.
 fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     producer: Producer<T, ThreadJob<T, J>>,
     pool: &dyn Context,
-    queued: bool,
+    taken: Taken,
 ) -> bool {
+    let queued = taken != Taken::Helped;
     if producer.deadline().is_some_and(|d| Instant::now() >= d) {
         // Past its deadline before it started: it never runs, even if
         // the timer thread hasn't got to it yet. Its closure is dropped
@@ -312,9 +337,27 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
             #[cfg(feature = "tracing")]
             say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
         }
-        drop(job);
+        drop_unrun(job);
         return true;
     }
+    // A task with a token can be cancelled while it runs: a shutdown that
+    // cancels running work reaches it from here on, registered *before* it
+    // starts, so that no such shutdown can miss it between its start and
+    // its registration. (Plain tasks can't be stopped, and pay nothing for
+    // this.) A shutdown that came first, while this worker held the task,
+    // says so here, and the task is cancelled unrun.
+    let id = producer.cancellable().then(|| producer.id());
+    if let Some(id) = id {
+        if !pool.running(id, producer.canceller(), taken) {
+            cancel_unstarted(producer, Some(pool));
+            return true;
+        }
+    }
+    let unregister = || {
+        if let Some(id) = id {
+            pool.done_running(id);
+        }
+    };
     // This thread owns the closure now, if the task starts (to run it) or
     // ended while queued and nobody else dropped it (to drop it).
     let job = match producer.start() {
@@ -323,23 +366,30 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
             Some(job) => job,
             // A queued task always holds its closure; should one not,
             // the producer's drop ends the task as abandoned.
-            None => return true,
+            None => {
+                unregister();
+                return true;
+            }
         },
         Start::Drop => {
+            unregister();
             // SAFETY: `Start::Drop` claimed the payload for this thread.
-            drop(unsafe { producer.payload().take() });
+            let job = unsafe { producer.payload().take() };
             // Ended while queued (cancelled, or its deadline passed): the
-            // queue entry counts it.
+            // queue entry counts it (before the closure's drop, which may
+            // panic).
             if queued {
                 count_unstarted(&producer, pool);
             }
             producer.let_go();
+            drop_unrun(job);
             return true;
         }
         // Started elsewhere (that thread counts it), or ended while queued
         // and its payload dropped by the thread that ended it (a cancel):
         // the queue entry counts it.
         Start::Gone => {
+            unregister();
             if queued && !count_unstarted(&producer, pool) {
                 pool.helped_entry_taken(); // a waiter started it
             }
@@ -361,23 +411,13 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
             let _ = pool.timer().schedule(at, producer.expiry());
         }
     }
-    // A task with a token can be cancelled while it runs: a shutdown
-    // that cancels running work reaches it here. (Plain tasks can't be
-    // stopped, and pay nothing for this.)
-    let id = producer.cancellable().then(|| {
-        let id = producer.id();
-        pool.running(id, producer.canceller());
-        id
-    });
     // The task's own `tracing` events nest in its span.
     #[cfg(feature = "tracing")]
     let entered = span.as_ref().map(tracing::Span::enter);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| job.call())).map_err(TaskError::panic);
     #[cfg(feature = "tracing")]
     drop(entered);
-    if let Some(id) = id {
-        pool.done_running(id);
-    }
+    unregister();
     #[cfg(feature = "tracing")]
     let mine = match &outcome {
         Ok(_) => Outcome::Ok,
@@ -399,6 +439,45 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
     );
     drop(lost);
     true
+}
+
+/// Cancels a queued task that hasn't started: a shutdown that cancels
+/// queued work, or one that cancels running work and reached a task a
+/// worker held. Its closure is dropped on this thread, unless another
+/// thread claimed it first.
+fn cancel_unstarted<T: Send + 'static, J: Job<T> + 'static>(
+    producer: Producer<T, ThreadJob<T, J>>,
+    pool: Option<&dyn Context>,
+) {
+    // A task a waiter started itself is running: a shutdown that cancels
+    // running work reaches it as it would on any worker (and that waiter
+    // counts it); its queue entry counts nothing more.
+    let Some((producer, job)) = claim_queued(producer) else {
+        if let Some(pool) = pool {
+            pool.helped_entry_taken();
+        }
+        return;
+    };
+    #[cfg(feature = "tracing")]
+    let span = producer.payload().listened_span();
+    let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
+    // Counted only if it was queued (not a task whose start was still to
+    // come when its pool refused it).
+    if let Some(pool) = pool {
+        pool.ended(end);
+    }
+    #[cfg(feature = "tracing")]
+    say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
+    drop_unrun(job);
+}
+
+/// Drops the closure of a task that won't run, on this thread. A drop that
+/// panics is caught (the panic hook has reported it), as a handle's
+/// `cancel` does: the thread dropping it (a shutdown that cancels the queue,
+/// a worker, a pool that breaks, the timer's closing thread) goes on with
+/// the rest.
+fn drop_unrun<J>(job: Option<J>) {
+    let _ = panic::catch_unwind(AssertUnwindSafe(|| drop(job)));
 }
 
 /// Counts a queued task that ended without starting (cancelled, or timed
@@ -423,31 +502,12 @@ fn count_unstarted<T: Send + 'static, J: Job<T> + 'static>(
 }
 
 impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
-    fn run(self: Arc<Self>, pool: &dyn Context) {
-        run_task(Producer::from_cell(self, Caller::User), pool, true);
+    fn run(self: Arc<Self>, pool: &dyn Context, taken: Taken) {
+        run_task(Producer::from_cell(self, Caller::User), pool, taken);
     }
 
     fn cancel_queued(self: Arc<Self>, pool: Option<&dyn Context>) {
-        // A task a waiter started itself is running: a shutdown that
-        // cancels running work reaches it as it would on any worker (and
-        // that waiter counts it); its queue entry counts nothing more.
-        let Some((producer, job)) = claim_queued(Producer::from_cell(self, Caller::User)) else {
-            if let Some(pool) = pool {
-                pool.helped_entry_taken();
-            }
-            return;
-        };
-        #[cfg(feature = "tracing")]
-        let span = producer.payload().listened_span();
-        let (end, _won) = producer.end_noting(Ending::Cancel, TaskError::cancelled());
-        // Counted only if it was queued (not a task whose start was
-        // still to come when its pool refused it).
-        if let Some(pool) = pool {
-            pool.ended(end);
-        }
-        #[cfg(feature = "tracing")]
-        say_ended(span.as_ref(), Outcome::of(end, Outcome::TimedOut), None);
-        drop(job);
+        cancel_unstarted(Producer::from_cell(self, Caller::User), pool);
     }
 
     fn fail_queued(self: Arc<Self>, err: TaskError, pool: Option<&dyn Context>) {
@@ -472,6 +532,6 @@ impl<T: Send + 'static, J: Job<T> + 'static> Run for Cell<T, ThreadJob<T, J>> {
             Outcome::attempted(Outcome::Failed, _won, end),
             None,
         );
-        drop(job);
+        drop_unrun(job);
     }
 }

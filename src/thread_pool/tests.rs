@@ -109,3 +109,71 @@ fn live_pools_have_distinct_tags() {
     tags.dedup();
     assert_eq!(tags.len(), pools.len());
 }
+
+/// A cancellable task that a worker took off the queue before a shutdown
+/// that cancels running tasks, and that it starts only after that shutdown
+/// looked for running tasks: it was in the worker's hands, not queued, so
+/// it is stopped like a running one (it used to escape both the queue's
+/// cancel and the running tasks' cancel, and run on with its token never
+/// signalled: a task that waits for its token ran forever, and a waiting
+/// shutdown with it).
+#[test]
+fn a_task_taken_before_a_shutdown_that_cancels_running_tasks_is_cancelled() {
+    let (at_point_tx, at_point_rx) = mpsc::channel();
+    let (resume_tx, resume_rx) = mpsc::channel::<()>();
+    let resume_rx = StdMutex::new(resume_rx);
+    let pool = pool_with_hook(1, move |point| {
+        if point == Point::FirstTaskTaken {
+            at_point_tx.send(()).unwrap();
+            let _ = resume_rx.lock().unwrap().recv_timeout(LONG);
+        }
+    });
+    let handle = pool
+        .submit_cancellable(|token| {
+            let until = std::time::Instant::now() + LONG;
+            while !token.is_cancelled() && std::time::Instant::now() < until {
+                std::thread::yield_now();
+            }
+            token.is_cancelled()
+        })
+        .unwrap();
+    at_point_rx
+        .recv_timeout(LONG)
+        .expect("the worker took the task");
+    let options = crate::ShutdownOptions::new()
+        .wait(false)
+        .cancel_running(true);
+    pool.shutdown_with(options);
+    resume_tx.send(()).unwrap();
+    let err = handle.join().expect_err("the task was stopped");
+    assert!(err.is_cancelled(), "{err}");
+    assert!(pool.shutdown_with(crate::ShutdownOptions::new().timeout(LONG)));
+}
+
+/// The other side of the test above: a cancellable task still *queued* at a
+/// shutdown that cancels only running tasks runs (queued tasks run unless
+/// the shutdown cancels pending work), with its token unsignalled.
+#[test]
+fn a_task_queued_at_a_shutdown_that_cancels_only_running_tasks_still_runs() {
+    let pool = pool_with_hook(1, |_| {});
+    let (started_tx, started_rx) = mpsc::channel();
+    let (release, waiting) = gate();
+    let blocker = pool
+        .submit(move || {
+            started_tx.send(()).unwrap();
+            let _ = waiting.lock().unwrap().recv_timeout(LONG);
+        })
+        .unwrap();
+    started_rx.recv_timeout(LONG).unwrap();
+    let queued = pool
+        .submit_cancellable(|token| token.is_cancelled())
+        .unwrap();
+    let options = crate::ShutdownOptions::new()
+        .wait(false)
+        .cancel_running(true);
+    pool.shutdown_with(options);
+    drop(release);
+    blocker.join().unwrap();
+    assert!(!queued.join().unwrap(), "its token was not signalled");
+    assert!(pool.shutdown_with(crate::ShutdownOptions::new().timeout(LONG)));
+}

@@ -7,7 +7,7 @@ use std::panic::{self, AssertUnwindSafe};
 use std::rc::Rc;
 
 use super::inner::{Inner, Point};
-use super::job::Context;
+use super::job::{Context, Taken};
 use crate::core::blocking::{self, Blocking};
 use crate::error::payload_message;
 use crate::loom::sync::atomic::Ordering;
@@ -159,6 +159,18 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
     // Whether this worker has spun for work since its last task.
     let mut spun = false;
     loop {
+        // Whether the pool was open when this worker went for a task: a
+        // shutdown that cancels running tasks treats a task taken before
+        // it closed the pool as running (see `Taken`).
+        // ORDERING: SeqCst, as everywhere in the protocol: read before the
+        // pop, so a task in this worker's hands when the pool closed is
+        // always `WhileOpen` (so is one taken just as it closed: a race
+        // either answer fits).
+        let taken = if inner.closed.load(Ordering::SeqCst) {
+            Taken::AfterClose
+        } else {
+            Taken::WhileOpen
+        };
         if let Some(job) = inner.pop() {
             if std::mem::take(&mut first) {
                 inner.reach(Point::FirstTaskTaken);
@@ -167,7 +179,7 @@ fn worker_main(inner: Arc<Inner>, index: usize) {
             // `run` catches the task's panic; this catches the rest (a
             // panicking drop of a closure or a value nobody wanted), so that
             // a worker never dies of a task.
-            let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&*inner)));
+            let _ = panic::catch_unwind(AssertUnwindSafe(|| job.run(&*inner, taken)));
             // ORDERING: SeqCst, as everywhere in the wake protocol.
             if inner.active.load(Ordering::SeqCst) > inner.config.max_workers {
                 let mut st = inner.state.lock();

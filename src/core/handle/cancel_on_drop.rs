@@ -64,6 +64,11 @@ pub struct CancelOnDrop<T> {
 impl<T> CancelOnDrop<T> {
     /// Takes the handle back out, so that dropping no longer cancels.
     ///
+    /// # Panics
+    ///
+    /// If the future was already polled to completion (the outcome, and
+    /// with it the handle, is gone).
+    ///
     /// # Examples
     ///
     /// ```

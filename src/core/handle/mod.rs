@@ -1,9 +1,11 @@
 //! The handle to a submitted task: Python's `Future`, with Rust's ownership;
 //! (`join_error.rs`) the errors of a bounded `join`, which hand it back;
 //! (`cancel_on_drop.rs`) the future that cancels its task when dropped; and
-//! (`shared/`) the handle that many consumers share.
+//! (`shared/`) the handle that many consumers share; and (`helpable.rs`)
+//! a task reached without its handle, by a waiter that may run it.
 
 mod cancel_on_drop;
+mod helpable;
 mod join_error;
 mod shared;
 mod then;
@@ -14,6 +16,7 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 pub use cancel_on_drop::CancelOnDrop;
+pub(crate) use helpable::Helpable;
 pub use join_error::{JoinTimeoutError, TryJoinError};
 pub use shared::{SharedGet, SharedHandle};
 pub(crate) use then::Then;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::io;
 use std::time::Duration;
 
-use super::job::{Context, Run};
+use super::job::{Context, Run, Taken};
 use crate::core::blocking;
 use crate::core::cell::Cancel;
 use crate::core::state::End;
@@ -109,10 +109,10 @@ pub(crate) struct Inner {
     pub(super) exited: Condvar,
     pub(crate) config: Config,
     pub(crate) timer: Timer,
-    /// The cancellable tasks running now, by id: what a shutdown that
-    /// cancels running work reaches. Only tasks with a token are here (a
-    /// thread can't be stopped otherwise), so plain tasks never touch it.
-    running: Mutex<HashMap<u64, Weak<dyn Cancel>>>,
+    /// The cancellable tasks running now: what a shutdown that cancels
+    /// running work reaches. Only tasks with a token are here (a thread
+    /// can't be stopped otherwise), so plain tasks never touch it.
+    running: Mutex<Running>,
     /// Test-only interleaving points; see `tests.rs`.
     #[cfg(test)]
     pub(super) hook: Option<Arc<dyn Fn(Point) + Send + Sync>>,
@@ -120,6 +120,21 @@ pub(crate) struct Inner {
     /// workers help with them. Last, so that it is given back only once
     /// the queue (and every task in it) is gone.
     pub(crate) tag: PoolTag,
+}
+
+/// The cancellable tasks of a pool that are running (or about to start),
+/// and whether a shutdown has cancelled the running ones.
+#[derive(Default)]
+struct Running {
+    /// By id, registered just before they start.
+    tasks: HashMap<u64, Weak<dyn Cancel>>,
+    /// Set by a shutdown that cancelled the running tasks: whether it
+    /// cancelled the queued ones too. A cancellable task that comes to
+    /// start after it is cancelled unrun if it was in a worker's hands at
+    /// the shutdown ([`Taken::WhileOpen`]), or queued at a shutdown that
+    /// cancelled the queued tasks: that shutdown could reach it neither in
+    /// the queue nor here.
+    stopped: Option<bool>,
 }
 
 /// Places in the protocol where a unit test can stop a worker to force an
@@ -193,7 +208,7 @@ impl Inner {
             exited: Condvar::new(),
             config,
             timer,
-            running: Mutex::new(HashMap::new()),
+            running: Mutex::new(Running::default()),
             #[cfg(test)]
             hook: None,
             tag: PoolTag::new(),
@@ -461,12 +476,19 @@ impl Context for Inner {
         &self.timer
     }
 
-    fn running(&self, id: u64, task: Weak<dyn Cancel>) {
-        self.running.lock().insert(id, task);
+    fn running(&self, id: u64, task: Weak<dyn Cancel>, taken: Taken) -> bool {
+        let mut running = self.running.lock();
+        match running.stopped {
+            Some(queued_too) if queued_too || taken == Taken::WhileOpen => false,
+            _ => {
+                running.tasks.insert(id, task);
+                true
+            }
+        }
     }
 
     fn done_running(&self, id: u64) {
-        self.running.lock().remove(&id);
+        self.running.lock().tasks.remove(&id);
     }
 
     #[inline]

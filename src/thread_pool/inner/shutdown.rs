@@ -66,7 +66,15 @@ impl Inner {
             }
         }
         if options.cancel_running {
-            let running: Vec<_> = self.running.lock().drain().map(|(_, task)| task).collect();
+            // Under the same lock as the tasks register: a task that starts
+            // after this sees `stopped` (see `Running`), one that started
+            // before is drained here.
+            let running: Vec<_> = {
+                let mut running = self.running.lock();
+                let queued_too = running.stopped.unwrap_or(false) || options.cancel_pending;
+                running.stopped = Some(queued_too);
+                running.tasks.drain().map(|(_, task)| task).collect()
+            };
             for task in running.iter().filter_map(Weak::upgrade) {
                 task.cancel();
             }

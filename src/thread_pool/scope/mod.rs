@@ -26,7 +26,7 @@ use std::panic::{self, AssertUnwindSafe};
 use super::ThreadPool;
 use super::job::{Plain, WithToken};
 use crate::core::blocking;
-use crate::core::handle::TaskHandle;
+use crate::core::handle::{Helpable, TaskHandle};
 use crate::core::token::CancelToken;
 use crate::error::SubmitError;
 use crate::executor::options::TaskOptions;
@@ -59,11 +59,27 @@ pub struct Scope<'scope, 'env: 'scope> {
     _env: PhantomData<&'env mut &'env ()>,
 }
 
-/// How many scoped closures are not yet gone.
+/// How many scoped closures are not yet gone, and the plain tasks the
+/// scope's end may run itself.
 #[derive(Default)]
 struct ScopeState {
     pending: Mutex<usize>,
     gone: Condvar,
+    /// The scope's plain tasks (see `wait_for_tasks`), pruned of those gone
+    /// each time the list would grow.
+    tasks: Mutex<Vec<Helpable>>,
+}
+
+impl ScopeState {
+    /// Keeps a reference to a plain task of the scope, for its end.
+    fn keep<T: Send + 'static>(&self, handle: &TaskHandle<T>) {
+        let mut tasks = self.tasks.lock();
+        if tasks.len() == tasks.capacity() {
+            // Amortised: at most twice as many entries as tasks alive.
+            tasks.retain(|task| !task.is_gone());
+        }
+        tasks.push(handle.helpable());
+    }
 }
 
 /// Carried by every scoped closure; dropped after it.
@@ -96,11 +112,11 @@ impl ThreadPool {
     /// A task's value must be `'static` (it is handed over through an
     /// ordinary [`TaskHandle`], which may outlive the scope); only the
     /// closure borrows. Waiting at the end of the scope is a futurepool
-    /// wait: called on one of this pool's workers, it lends the worker's
-    /// place, so the scope's tasks can run. It doesn't run them itself, so
-    /// on a pool with no place left to lend
-    /// ([`max_lent`](crate::ThreadPoolBuilder::max_lent)), join the tasks
-    /// (or map over the inputs) inside the scope: those waits do.
+    /// wait: called on one of this pool's workers, it runs the scope's
+    /// tasks that haven't started itself, as a [`join`](TaskHandle::join)
+    /// does, and lends the worker's place while it waits for the others,
+    /// so the scope's end can't deadlock a full pool (see [waiting inside
+    /// a task](crate#waiting-inside-a-task-help-lend-and-what-cant-deadlock)).
     ///
     /// A panic in `f` is resumed once the scope's tasks are over; a panic
     /// in a task is its handle's error, as always.
@@ -199,12 +215,16 @@ impl<'scope> Scope<'scope, '_> {
         T: Send + 'static,
     {
         let job = Erased::new(Plain(f), ScopeGuard::new(&self.state));
-        self.pool
+        let handle = self
+            .pool
             .spawn(job, None, &TaskOptions::default(), true)
             .map_err(|(job, reason)| {
                 // SAFETY: `job` was made from a `Plain<F>` just above.
                 SubmitError::new(unsafe { job.into_inner::<Plain<F>>() }.0, reason)
-            })
+            })?;
+        // (A task with a token is never run by a waiter: not kept.)
+        self.state.keep(&handle);
+        Ok(handle)
     }
 
     /// Submits `f` with a [`CancelToken`] that its handle's `cancel()`
@@ -279,7 +299,27 @@ impl<'scope> Scope<'scope, '_> {
     }
 
     /// Blocks until every closure submitted in the scope is gone.
+    ///
+    /// On a worker of the pool, it first runs the scope's plain tasks that
+    /// haven't started, here, as a `join` does (help-while-waiting; tasks
+    /// they submit to the scope are run too). So the end of a scope is one
+    /// of the waits that can't deadlock (see the crate docs' chapter on
+    /// waiting inside a task): it needs no place lent for them, and there
+    /// may be none (nested scopes on a full pool, `max_lent(0)`). Then,
+    /// for what runs elsewhere, it waits, lending its place.
     fn wait_for_tasks(&self) {
+        if *self.state.pending.lock() == 0 {
+            return;
+        }
+        loop {
+            let tasks = std::mem::take(&mut *self.state.tasks.lock());
+            if tasks.is_empty() {
+                break;
+            }
+            for task in tasks {
+                task.help();
+            }
+        }
         let mut pending = self.state.pending.lock();
         if *pending == 0 {
             return;
