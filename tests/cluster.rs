@@ -551,6 +551,30 @@ fn a_task_cancelled_before_it_starts_leaves_the_queue() {
     assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
 }
 
+#[test]
+fn a_shutdown_that_cancels_pending_tasks_takes_them_out_of_the_queue() {
+    let p = prefix("shutdown-cancel-pending");
+    let pool = client(&p);
+    let meeting = Meeting::new();
+    // No worker yet: it stays queued (stored: flushed).
+    let handle = pool
+        .submit_fn(remote!(rendezvous), meeting.path.clone())
+        .unwrap();
+    pool.flush();
+    let options = futurepool::ShutdownOptions::new().cancel_pending(true);
+    assert!(pool.shutdown_with(options));
+    assert!(handle.join().unwrap_err().is_cancelled());
+    drop(pool);
+    // A worker now, and another client: its task runs, and the cancelled
+    // one never did (it would have held the worker at the meeting).
+    let _w = start_worker(&p, "", 30_000);
+    let other = client(&p);
+    let next = other.submit_fn(remote!(square), 6).unwrap();
+    assert_eq!(next.join_timeout(LONG).unwrap(), 36);
+    meeting.listener.set_nonblocking(true).unwrap();
+    assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
+}
+
 /// Kills its own process the first time it runs (it makes `marker`), then
 /// returns 7.
 fn abort_once(marker: String) -> u32 {

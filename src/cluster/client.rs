@@ -227,8 +227,11 @@ impl Shared {
         (pending.len() - running, running)
     }
 
-    /// Cancels every task no worker has started.
-    pub(super) fn cancel_queued(&self) {
+    /// Cancels every task no worker has started. Returns the tasks whose
+    /// message is stored in the queue, and where: it is to leave the queue
+    /// ([`withdraw`](Self::withdraw)), or a worker would run it all the
+    /// same.
+    pub(super) fn cancel_queued(&self) -> Vec<(u64, u64)> {
         let queued: Vec<(u64, Pending)> = {
             let mut pending = self.pending.lock();
             let ids: Vec<u64> = pending
@@ -240,11 +243,27 @@ impl Shared {
                 .filter_map(|id| Some((*id, pending.remove(id)?)))
                 .collect()
         };
+        let mut stored = Vec::new();
         for (task, p) in queued {
             live::ended(self.local(task), u64::MAX);
             self.counters.count(p.slot.cancel());
+            // One still on its way is taken out once stored (`publish`).
+            if let Some(seq) = p.seq {
+                stored.push((task, seq));
+            }
         }
         self.drained.notify_all();
+        stored
+    }
+
+    /// Takes the messages of tasks cancelled unstarted (`(task, seq)`) out
+    /// of the queue, and asks the workers to kill them, for a worker that
+    /// took one in that instant (as the sweep does for a handle's cancel).
+    pub(super) async fn withdraw(&self, tasks: Vec<(u64, u64)>) {
+        for (task, seq) in tasks {
+            let _ = self.stream.delete_message(seq).await;
+            self.requests.send(task);
+        }
     }
 
     /// Asks the workers running the client's tasks to kill them (a

@@ -372,8 +372,17 @@ impl Executor for ClusterExecutor {
     fn shutdown_with(&self, options: ShutdownOptions) -> bool {
         // ORDERING: Release pairs with `is_shut`'s Acquire.
         self.shared().shut.store(true, Ordering::Release);
+        let mut withdrawn = None;
         if options.cancel_pending {
-            self.shared().cancel_queued();
+            // Their messages leave the queue (on the runtime thread): a
+            // waiting shutdown waits for that too.
+            let (shared, tasks) = (self.shared().clone(), self.shared().cancel_queued());
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            self.runtime().spawn(async move {
+                shared.withdraw(tasks).await;
+                drop(tx);
+            });
+            withdrawn = Some(rx);
         }
         if options.cancel_running {
             self.shared().cancel_running();
@@ -382,6 +391,17 @@ impl Executor for ClusterExecutor {
             return self.shared().drained_now();
         }
         let deadline = options.deadline();
+        if let Some(rx) = withdrawn {
+            // Disconnected once done.
+            match deadline {
+                Some(d) => {
+                    let _ = rx.recv_timeout(d.saturating_duration_since(Instant::now()));
+                }
+                None => {
+                    let _ = rx.recv();
+                }
+            }
+        }
         self.shared().wait_drained(deadline)
     }
 
