@@ -575,6 +575,22 @@ fn a_shutdown_that_cancels_pending_tasks_takes_them_out_of_the_queue() {
     assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
 }
 
+#[test]
+fn dropping_the_last_clone_fails_the_waiting_handles_as_abandoned() {
+    let p = prefix("drop");
+    let pool = client(&p);
+    // No worker: it waits in the queue.
+    let handle = pool.submit_fn(remote!(square), 3).unwrap();
+    drop(pool.clone());
+    assert!(!handle.is_done(), "a clone's drop ends nothing");
+    drop(pool);
+    let err = match handle.join_timeout(LONG) {
+        Err(futurepool::JoinTimeoutError::Failed(err)) => err,
+        other => panic!("{other:?}"),
+    };
+    assert!(err.is_abandoned(), "{err:?}");
+}
+
 /// Kills its own process the first time it runs (it makes `marker`), then
 /// returns 7.
 fn abort_once(marker: String) -> u32 {

@@ -99,6 +99,16 @@ use crate::remote::RemoteFn;
 /// moving a program to the cluster changes the line that builds its
 /// executor. Clones share the connection.
 ///
+/// **Dropping the last clone closes the connection at once** (the drop
+/// never blocks): unlike a pool's, a handle still waiting for its task
+/// then fails as abandoned
+/// ([`is_abandoned`](crate::TaskError::is_abandoned)), since no reply can
+/// reach it any more; tasks already stored in the queue run on all the
+/// same, and a later client of the same
+/// [`client_id`](ClusterBuilder::client_id) can
+/// [`collect`](Self::collect) their results. To wait for the tasks, call
+/// [`shutdown`](Executor::shutdown) first.
+///
 /// # Examples
 ///
 /// ```no_run
