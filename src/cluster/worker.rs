@@ -224,9 +224,12 @@ async fn serve(
         }
     };
     'pull: loop {
+        // `biased`, the signal first: once it has come, a slot free at
+        // the same moment pulls nothing new.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            biased;
             _ = terminated(&mut stop) => break 'pull,
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
         };
         let batch = consumer
             .batch()
@@ -242,7 +245,11 @@ async fn serve(
                 continue;
             }
         };
+        // `biased`, the message first: one the server has handed to this
+        // pull is held, and runs (left unacked, it would wait out its ack
+        // wait and use up a delivery, unrun).
         tokio::select! {
+            biased;
             next = batch.next() => {
                 if let Some(Ok(message)) = next {
                     running.spawn(handle(job.clone(), message, slot));
