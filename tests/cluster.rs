@@ -198,6 +198,23 @@ fn map_keeps_input_order_with_chunks() {
 }
 
 #[test]
+fn a_map_over_endless_input_yields() {
+    let p = prefix("endless");
+    let _w = start_worker(&p, "", 30_000);
+    let pool = client(&p);
+    // In a thread: a map that queues all of its input first never yields.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let map = pool.map_fn(remote!(square), 1u64..).chunksize(2);
+        let _ = tx.send(map.take(3).map(Result::unwrap).collect::<Vec<_>>());
+    });
+    assert_eq!(
+        rx.recv_timeout(LONG).expect("the map never yields"),
+        [1, 4, 9]
+    );
+}
+
+#[test]
 fn as_completed_yields_every_task() {
     let p = prefix("as-completed");
     let _w = start_worker(&p, "", 30_000);

@@ -420,7 +420,9 @@ impl Executor for ClusterExecutor {
     }
 
     /// A cluster's workers are elsewhere: this is how many tasks the
-    /// client has in flight at most (unbounded: `usize::MAX`).
+    /// client has in flight at most (unbounded: `usize::MAX`). A map keeps
+    /// 1024 chunks in flight by default, not twice this
+    /// (see [`FnMap::max_in_flight`](crate::FnMap::max_in_flight)).
     fn max_workers(&self) -> usize {
         usize::MAX
     }
@@ -448,6 +450,11 @@ impl Executor for ClusterExecutor {
     }
 }
 
+/// How many chunks a cluster map submits ahead of the one it yields, by
+/// default: enough to keep a large cluster busy, few enough that a map over
+/// endless (or huge) input yields without first queueing all of it.
+const MAP_IN_FLIGHT: usize = 1024;
+
 // `Sealed`'s methods take crate-private types on purpose: the trait is
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
@@ -459,6 +466,10 @@ impl Sealed for ClusterExecutor {
     fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         Box::new(move || weak.upgrade().map(|inner| ClusterExecutor { inner }))
+    }
+
+    fn map_in_flight(&self) -> Option<usize> {
+        Some(MAP_IN_FLIGHT)
     }
 
     fn spawn_fn<A, R>(
