@@ -335,11 +335,26 @@ fn a_scattered_value_whose_object_was_deleted_fails_clearly() {
     // The worker goes on; a value scattered again works.
     let again = pool.scatter(table.to_vec()).unwrap();
     let (sum, _) = pool
-        .submit_fn(remote!(checksum), (again, 1))
+        .submit_fn(remote!(checksum), (again.clone(), 1))
         .unwrap()
         .join_timeout(LONG)
         .unwrap();
     assert_eq!(sum, table.iter().map(|&b| u64::from(b)).sum::<u64>() + 1);
+    // Unscattered once the worker has a copy: the next task fails all the
+    // same.
+    pool.unscatter(&again).unwrap();
+    let err = pool
+        .submit_fn(remote!(checksum), (again, 2))
+        .unwrap()
+        .join_timeout(LONG)
+        .unwrap_err();
+    let futurepool::JoinTimeoutError::Failed(err) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        err.to_string().contains("is not in the object store"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -182,6 +182,20 @@ impl Objects {
         Ok(out)
     }
 
+    /// Whether the object `name` is in the store (not deleted, not
+    /// expired): a metadata look-up, not its bytes.
+    async fn info(&self, name: &str) -> Result<(), Fetch> {
+        let store = self.store().await.map_err(Fetch::Failed)?;
+        match store.info(name).await {
+            Ok(info) if !info.deleted => Ok(()),
+            Ok(_) => Err(Fetch::Gone),
+            Err(err) if matches!(err.kind(), object_store::InfoErrorKind::NotFound) => {
+                Err(Fetch::Gone)
+            }
+            Err(err) => Err(Fetch::Failed(err.to_string())),
+        }
+    }
+
     /// Deletes `name` (`Gone` if it wasn't there).
     pub(super) async fn delete(&self, name: &str) -> Result<(), Fetch> {
         let store = self.store().await.map_err(Fetch::Failed)?;
@@ -252,14 +266,27 @@ impl Objects {
             .entry(name.to_owned())
             .or_default()
             .clone();
+        let gone = || {
+            format!(
+                "scattered object {name} is not in the object store {} (unscattered, or \
+                 expired after result_ttl)",
+                self.bucket
+            )
+        };
+        if cell.initialized() {
+            // A copy here: the value may have been unscattered (or have
+            // expired) since, and a task that names it then fails, as on a
+            // worker without a copy. (A store that can't be asked now
+            // fails nothing: the copy is good.)
+            return match self.info(name).await {
+                Err(Fetch::Gone) => Err(gone()),
+                _ => Ok(()),
+            };
+        }
         // A failure leaves the cell empty: the next task tries again.
         cell.get_or_try_init(|| async {
             let bytes = self.get(name).await.map_err(|why| match why {
-                Fetch::Gone => format!(
-                    "scattered object {name} is not in the object store {} (unscattered, or \
-                     expired after result_ttl)",
-                    self.bucket
-                ),
+                Fetch::Gone => gone(),
                 Fetch::Failed(err) => format!("cannot fetch scattered object {name}: {err}"),
             })?;
             let write = || {
