@@ -593,6 +593,29 @@ fn a_shutdown_that_cancels_pending_tasks_takes_them_out_of_the_queue() {
 }
 
 #[test]
+fn a_shutdown_cancels_a_task_waiting_for_its_start() {
+    let p = prefix("delayed");
+    let pool = client(&p);
+    let later = Duration::from_secs(3600);
+    let cancelled = pool
+        .task()
+        .start_after(later)
+        .submit_fn(remote!(square), 2)
+        .unwrap();
+    assert!(cancelled.cancel());
+    // Never to be sent: a flush doesn't wait for its start.
+    assert!(pool.flush_timeout(LONG));
+    let waiting = pool
+        .task()
+        .start_after(later)
+        .submit_fn(remote!(square), 3)
+        .unwrap();
+    let options = futurepool::ShutdownOptions::new().timeout(LONG);
+    assert!(pool.shutdown_with(options));
+    assert!(waiting.join().unwrap_err().is_cancelled());
+}
+
+#[test]
 fn dropping_the_last_clone_fails_the_waiting_handles_as_abandoned() {
     let p = prefix("drop");
     let pool = client(&p);

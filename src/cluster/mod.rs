@@ -309,7 +309,8 @@ impl ClusterExecutor {
     /// before dropping a client (or exiting) whose tasks are to be
     /// [`collect`](Self::collect)ed later: `submit` returns before the
     /// message reaches the server, and a client dropped meanwhile drops
-    /// the message. (A task with a start delay counts until it is sent.)
+    /// the message. (A task with a start delay counts until it is sent,
+    /// or ends unsent: cancelled, or cancelled by a shutdown.)
     ///
     /// # Examples
     ///
@@ -382,6 +383,8 @@ impl Executor for ClusterExecutor {
     fn shutdown_with(&self, options: ShutdownOptions) -> bool {
         // ORDERING: Release pairs with `is_shut`'s Acquire.
         self.shared().shut.store(true, Ordering::Release);
+        // A task waiting for its start never will: cancelled.
+        self.shared().cancel_delayed();
         let mut withdrawn = None;
         if options.cancel_pending {
             // Their messages leave the queue (on the runtime thread): a
