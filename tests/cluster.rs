@@ -568,69 +568,6 @@ fn a_task_cancelled_before_it_starts_leaves_the_queue() {
     assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
 }
 
-#[test]
-fn a_shutdown_that_cancels_pending_tasks_takes_them_out_of_the_queue() {
-    let p = prefix("shutdown-cancel-pending");
-    let pool = client(&p);
-    let meeting = Meeting::new();
-    // No worker yet: it stays queued (stored: flushed).
-    let handle = pool
-        .submit_fn(remote!(rendezvous), meeting.path.clone())
-        .unwrap();
-    pool.flush();
-    let options = futurepool::ShutdownOptions::new().cancel_pending(true);
-    assert!(pool.shutdown_with(options));
-    assert!(handle.join().unwrap_err().is_cancelled());
-    drop(pool);
-    // A worker now, and another client: its task runs, and the cancelled
-    // one never did (it would have held the worker at the meeting).
-    let _w = start_worker(&p, "", 30_000);
-    let other = client(&p);
-    let next = other.submit_fn(remote!(square), 6).unwrap();
-    assert_eq!(next.join_timeout(LONG).unwrap(), 36);
-    meeting.listener.set_nonblocking(true).unwrap();
-    assert!(meeting.listener.accept().is_err(), "the cancelled task ran");
-}
-
-#[test]
-fn a_shutdown_cancels_a_task_waiting_for_its_start() {
-    let p = prefix("delayed");
-    let pool = client(&p);
-    let later = Duration::from_secs(3600);
-    let cancelled = pool
-        .task()
-        .start_after(later)
-        .submit_fn(remote!(square), 2)
-        .unwrap();
-    assert!(cancelled.cancel());
-    // Never to be sent: a flush doesn't wait for its start.
-    assert!(pool.flush_timeout(LONG));
-    let waiting = pool
-        .task()
-        .start_after(later)
-        .submit_fn(remote!(square), 3)
-        .unwrap();
-    let options = futurepool::ShutdownOptions::new().timeout(LONG);
-    assert!(pool.shutdown_with(options));
-    assert!(waiting.join().unwrap_err().is_cancelled());
-}
-
-#[test]
-fn dropping_the_last_clone_fails_the_waiting_handles_as_abandoned() {
-    let p = prefix("drop");
-    let pool = client(&p);
-    // No worker: it waits in the queue.
-    let handle = pool.submit_fn(remote!(square), 3).unwrap();
-    drop(pool.clone());
-    assert!(!handle.is_done(), "a clone's drop ends nothing");
-    drop(pool);
-    let err = match handle.join_timeout(LONG) {
-        Err(futurepool::JoinTimeoutError::Failed(err)) => err,
-        other => panic!("{other:?}"),
-    };
-    assert!(err.is_abandoned(), "{err:?}");
-}
-
 /// Kills its own process the first time it runs (it makes `marker`), then
 /// returns 7.
 fn abort_once(marker: String) -> u32 {
