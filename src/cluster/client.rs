@@ -306,10 +306,21 @@ impl Shared {
     /// Takes the messages of tasks cancelled unstarted (`(task, seq)`) out
     /// of the queue, and asks the workers to kill them, for a worker that
     /// took one in that instant (as the sweep does for a handle's cancel).
+    /// The deletions run at once, so this takes one round trip (or one
+    /// request's timeout, the server away), however many tasks.
     pub(super) async fn withdraw(&self, tasks: Vec<(u64, u64)>) {
+        let mut deleting = tokio::task::JoinSet::new();
         for (task, seq) in tasks {
-            let _ = self.stream.delete_message(seq).await;
-            self.requests.send(task);
+            let stream = self.stream.clone();
+            deleting.spawn(async move {
+                let _ = stream.delete_message(seq).await;
+                task
+            });
+        }
+        while let Some(deleted) = deleting.join_next().await {
+            if let Ok(task) = deleted {
+                self.requests.send(task);
+            }
         }
     }
 

@@ -385,27 +385,18 @@ impl Executor for ClusterExecutor {
         self.shared().shut.store(true, Ordering::Release);
         // A task waiting for its start never will: cancelled.
         self.shared().cancel_delayed();
-        let mut withdrawn = None;
+        let deadline = options.deadline().filter(|_| options.wait);
         if options.cancel_pending {
-            // Their messages leave the queue (on the runtime thread): a
-            // waiting shutdown waits for that too.
+            // Their messages leave the queue (on the runtime thread), and
+            // even a shutdown that doesn't wait for tasks waits for that (a
+            // round trip): a client dropped right after must not leave them
+            // to run. Disconnected once done.
             let (shared, tasks) = (self.shared().clone(), self.shared().cancel_queued());
             let (tx, rx) = std::sync::mpsc::channel::<()>();
             self.runtime().spawn(async move {
                 shared.withdraw(tasks).await;
                 drop(tx);
             });
-            withdrawn = Some(rx);
-        }
-        if options.cancel_running {
-            self.shared().cancel_running();
-        }
-        if !options.wait {
-            return self.shared().drained_now();
-        }
-        let deadline = options.deadline();
-        if let Some(rx) = withdrawn {
-            // Disconnected once done.
             match deadline {
                 Some(d) => {
                     let _ = rx.recv_timeout(d.saturating_duration_since(Instant::now()));
@@ -414,6 +405,12 @@ impl Executor for ClusterExecutor {
                     let _ = rx.recv();
                 }
             }
+        }
+        if options.cancel_running {
+            self.shared().cancel_running();
+        }
+        if !options.wait {
+            return self.shared().drained_now();
         }
         self.shared().wait_drained(deadline)
     }
