@@ -207,7 +207,7 @@ impl ClusterExecutor {
             settings::block_on(self.runtime(), async move { objects.delete(&name).await });
         match deleted {
             Ok(()) | Err(Fetch::Gone) => Ok(()),
-            Err(Fetch::Failed(err)) => Err(TaskError::cluster(format!(
+            Err(Fetch::Failed(err) | Fetch::TooLarge(err)) => Err(TaskError::cluster(format!(
                 "cannot delete the scattered value: {err}"
             ))),
         }

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::cancel::{self, Held};
 use super::exec::{Exec, exec_fn};
-use super::objects::Objects;
+use super::objects::{Objects, Unready};
 use super::presence;
 use super::settings::{self, Settings};
 use super::wire::{self, Presence, Reply, TaskMsg};
@@ -364,11 +364,18 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let ack_wait = job.settings.ack_wait;
     let scattered = match beating(job.objects.prepare(&mut task), &message, ack_wait).await {
         Ok(dir) => dir,
-        Err(why) => {
-            let failed = Reply::Failed {
-                task: id,
-                worker,
-                message: why,
+        Err(unready) => {
+            let failed = match unready {
+                Unready::TooLarge(message) => Reply::TooLarge {
+                    task: id,
+                    worker,
+                    message,
+                },
+                Unready::Failed(message) => Reply::Failed {
+                    task: id,
+                    worker,
+                    message,
+                },
             };
             if end(job, &to, &failed).await.is_ok() {
                 let _ = message.ack().await;
