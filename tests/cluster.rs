@@ -198,6 +198,23 @@ fn map_keeps_input_order_with_chunks() {
 }
 
 #[test]
+fn a_map_over_endless_input_yields() {
+    let p = prefix("endless");
+    let _w = start_worker(&p, "", 30_000);
+    let pool = client(&p);
+    // In a thread: a map that queues all of its input first never yields.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let map = pool.map_fn(remote!(square), 1u64..).chunksize(2);
+        let _ = tx.send(map.take(3).map(Result::unwrap).collect::<Vec<_>>());
+    });
+    assert_eq!(
+        rx.recv_timeout(LONG).expect("the map never yields"),
+        [1, 4, 9]
+    );
+}
+
+#[test]
 fn as_completed_yields_every_task() {
     let p = prefix("as-completed");
     let _w = start_worker(&p, "", 30_000);
@@ -246,8 +263,26 @@ fn a_deadline_that_passes_in_the_queue_times_the_task_out_and_it_leaves_the_queu
     assert!(meeting.listener.accept().is_err(), "the timed-out task ran");
 }
 
+/// Encodes as its number; refuses to decode 0, panics decoding 1.
+#[derive(serde::Serialize, Debug)]
+struct Picky(u8);
+
+impl<'de> serde::Deserialize<'de> for Picky {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Picky, D::Error> {
+        match u8::deserialize(d)? {
+            0 => Err(serde::de::Error::custom("zero")),
+            1 => panic!("one"),
+            n => Ok(Picky(n)),
+        }
+    }
+}
+
+fn less(p: Picky) -> Picky {
+    Picky(p.0 - 1)
+}
+
 #[test]
-fn a_panic_comes_back_as_the_handles_error() {
+fn a_panic_or_a_value_that_fails_to_decode_comes_back_as_the_handles_error() {
     let p = prefix("panic");
     let _w = start_worker(&p, "", 30_000);
     let pool = client(&p);
@@ -255,7 +290,24 @@ fn a_panic_comes_back_as_the_handles_error() {
     let err = pool.submit_fn(boom, 3).unwrap().join().unwrap_err();
     assert!(err.is_panic(), "{err:?}");
     assert_eq!(err.panic_message(), Some("boom 3"));
-    // The worker survives it.
+    // An argument the worker can't decode; a result whose decoding panics
+    // in the thread that takes it (not on the client's runtime thread).
+    let err = pool
+        .submit_fn(remote!(less), Picky(0))
+        .unwrap()
+        .join()
+        .unwrap_err();
+    assert!(err.is_serialization(), "{err:?}");
+    let err = pool
+        .submit_fn(remote!(less), Picky(2))
+        .unwrap()
+        .join()
+        .unwrap_err();
+    assert!(
+        err.is_serialization() && err.to_string().contains("panicked"),
+        "{err:?}"
+    );
+    // The worker and the client survive them.
     assert_eq!(
         pool.submit_fn(remote!(square), 3).unwrap().join().unwrap(),
         9

@@ -1,8 +1,9 @@
 //! Cancel of a running cluster task (a request that kills its process on
-//! the worker) and build matching without used-up deliveries, against a
-//! real nats-server (tests/common/nats.rs). Workers are this test binary
-//! re-executed in worker mode (see `worker_mode`), each test on a prefix
-//! (a work queue) of its own.
+//! the worker), what a shutdown or a drop of the client ends, and build
+//! matching without used-up deliveries, against a real nats-server
+//! (tests/common/nats.rs). Workers are this test binary re-executed in
+//! worker mode (see `worker_mode`), each test on a prefix (a work queue)
+//! of its own.
 
 #![cfg(all(feature = "cluster", target_os = "linux"))]
 
@@ -434,4 +435,61 @@ fn a_cancel_asked_while_the_server_restarts_still_kills_the_task() {
     assert!(handle.is_cancelled());
     let mut byte = [0u8; 1];
     assert_eq!(arrival.stream.read(&mut byte).unwrap(), 0);
+}
+
+#[test]
+fn a_shutdown_that_cancels_pending_tasks_takes_them_out_of_the_queue() {
+    let p = prefix("shutdown-cancel-pending");
+    let pool = builder(&p).build().unwrap();
+    let meeting = Meeting::new();
+    // No worker yet: it stays queued (stored: flushed).
+    let handle = pool.submit_fn(remote!(meet), meeting.path.clone()).unwrap();
+    pool.flush();
+    // Not waiting, and dropped at once: still out of the queue.
+    let options = futurepool::ShutdownOptions::new()
+        .wait(false)
+        .cancel_pending(true);
+    pool.shutdown_with(options);
+    drop(pool);
+    assert!(failure(handle).is_cancelled());
+    // A worker now, and another client: its task runs, and the cancelled
+    // one never did (it would have held the worker at the meeting).
+    let _w = start_worker(&p, "", 30_000);
+    let other = builder(&p).build().unwrap();
+    let next = other.submit_fn(remote!(square), 6).unwrap();
+    assert_eq!(next.join_timeout(LONG).unwrap(), 36);
+    assert!(!meeting.anyone_came(), "the cancelled task ran");
+}
+
+#[test]
+fn a_shutdown_cancels_a_task_waiting_for_its_start() {
+    let pool = builder(&prefix("delayed")).build().unwrap();
+    let later = Duration::from_secs(3600);
+    let cancelled = pool
+        .task()
+        .start_after(later)
+        .submit_fn(remote!(square), 2)
+        .unwrap();
+    assert!(cancelled.cancel());
+    // Never to be sent: a flush doesn't wait for its start.
+    assert!(pool.flush_timeout(LONG));
+    let waiting = pool
+        .task()
+        .start_after(later)
+        .submit_fn(remote!(square), 3)
+        .unwrap();
+    let options = futurepool::ShutdownOptions::new().timeout(LONG);
+    assert!(pool.shutdown_with(options));
+    assert!(failure(waiting).is_cancelled());
+}
+
+#[test]
+fn dropping_the_last_clone_fails_the_waiting_handles_as_abandoned() {
+    let pool = builder(&prefix("drop")).build().unwrap();
+    // No worker: it waits in the queue.
+    let handle = pool.submit_fn(remote!(square), 3).unwrap();
+    drop(pool.clone());
+    assert!(!handle.is_done(), "a clone's drop ends nothing");
+    drop(pool);
+    assert!(failure(handle).is_abandoned());
 }

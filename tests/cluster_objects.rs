@@ -236,6 +236,18 @@ fn a_payload_above_max_object_size_is_refused_clearly() {
     let err = pool.scatter(pattern(4 * MIB, 2)).unwrap_err();
     assert!(err.error().is_too_large(), "{err}");
     assert_eq!(err.into_value().len(), 4 * MIB);
+    // An argument under the client's limit, above the worker's: refused
+    // there, unrun.
+    let err = pool
+        .submit_fn(remote!(bump), pattern(MIB + MIB / 2, 3))
+        .unwrap()
+        .join_timeout(LONG)
+        .unwrap_err();
+    let futurepool::JoinTimeoutError::Failed(err) = err else {
+        panic!("{err:?}")
+    };
+    assert!(err.is_too_large(), "{err:?}");
+    assert!(err.to_string().contains("the task's arguments"), "{err}");
     // A result above the worker's limit: the task ran, its result is too
     // large to come back; the worker goes on.
     let big = remote!(|n: usize| vec![1u8; n]);
@@ -335,11 +347,26 @@ fn a_scattered_value_whose_object_was_deleted_fails_clearly() {
     // The worker goes on; a value scattered again works.
     let again = pool.scatter(table.to_vec()).unwrap();
     let (sum, _) = pool
-        .submit_fn(remote!(checksum), (again, 1))
+        .submit_fn(remote!(checksum), (again.clone(), 1))
         .unwrap()
         .join_timeout(LONG)
         .unwrap();
     assert_eq!(sum, table.iter().map(|&b| u64::from(b)).sum::<u64>() + 1);
+    // Unscattered once the worker has a copy: the next task fails all the
+    // same.
+    pool.unscatter(&again).unwrap();
+    let err = pool
+        .submit_fn(remote!(checksum), (again, 2))
+        .unwrap()
+        .join_timeout(LONG)
+        .unwrap_err();
+    let futurepool::JoinTimeoutError::Failed(err) = err else {
+        panic!("{err:?}")
+    };
+    assert!(
+        err.to_string().contains("is not in the object store"),
+        "{err}"
+    );
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! (tests/common/nats.rs, `start_tls`): a throwaway CA, and a server and a
 //! client certificate it signs, made with the `openssl` command into a
 //! temporary directory. Without `openssl` each test says so and passes.
+//! And the other servers a build refuses: one without JetStream, one that
+//! never answers.
 
 #![cfg(all(feature = "cluster", target_os = "linux"))]
 
@@ -366,4 +368,33 @@ fn a_missing_certificate_file_is_refused_before_connecting() {
         err.to_string().starts_with("cannot read no/such/cert.pem"),
         "{err}"
     );
+}
+
+#[test]
+fn a_server_without_jetstream_or_that_never_answers_fails_the_build_saying_so() {
+    let plain = common::nats::start_without_jetstream();
+    let err = client_of(&plain.url).unwrap_err().to_string();
+    assert!(err.contains("is JetStream enabled?"), "{err}");
+    // Takes the connection, never says a word: the connect timeout ends
+    // the build (in a thread: a build that hangs fails the test).
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("nats://{}", silent.local_addr().unwrap());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let built = ClusterExecutor::builder(&url)
+            .connect_timeout(Duration::from_millis(500))
+            .build();
+        let _ = tx.send(built.map(drop).map_err(|e| e.to_string()));
+    });
+    let err = rx.recv_timeout(LONG).expect("the build hangs").unwrap_err();
+    assert!(
+        err.starts_with("cannot connect to the NATS server"),
+        "{err}"
+    );
+}
+
+fn client_of(url: &str) -> Result<ClusterExecutor, futurepool::BuildError> {
+    ClusterExecutor::builder(url)
+        .user_password(USER, PASSWORD)
+        .build()
 }

@@ -30,7 +30,7 @@ mod slot;
 mod tasks;
 
 pub(super) use slot::{Decoder, Queued, Slot, Typed, outcome};
-pub(super) use tasks::{publish, read_lost, sweep, transient};
+pub(super) use tasks::{publish, read_lost, sweep, transient, until_due};
 
 /// What the client knows of one task it waits for.
 pub(super) struct Pending {
@@ -42,6 +42,9 @@ pub(super) struct Pending {
     seq: Option<u64>,
     /// When its message was stored (the match timeout counts from then).
     published: Option<std::time::Instant>,
+    /// It waits for its start (`start_after`): nothing sent yet, and a
+    /// shutdown ends it as cancelled.
+    delayed: bool,
 }
 
 /// The client's state, shared by the executor's clones and the runtime's
@@ -131,7 +134,8 @@ impl Shared {
         }
     }
 
-    pub(super) fn insert(&self, task: u64, slot: Box<dyn Slot>) {
+    /// Waits for `task`; `delayed` if it waits for its start first.
+    pub(super) fn insert(&self, task: u64, slot: Box<dyn Slot>, delayed: bool) {
         self.pending.lock().insert(
             task,
             Pending {
@@ -140,8 +144,50 @@ impl Shared {
                 worker: None,
                 seq: None,
                 published: None,
+                delayed,
             },
         );
+    }
+
+    /// A delayed task's start has come: `true` if it is to be sent (no
+    /// shutdown, cancel or deadline ended it meanwhile).
+    pub(super) fn due(&self, task: u64) -> bool {
+        match self.pending.lock().get_mut(&task) {
+            Some(p) if p.slot.ended().is_none() => {
+                p.delayed = false;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the client still waits for `task`, and it hasn't ended.
+    pub(super) fn waits_for(&self, task: u64) -> bool {
+        self.pending
+            .lock()
+            .get(&task)
+            .is_some_and(|p| p.slot.ended().is_none())
+    }
+
+    /// Ends every task still waiting for its start as cancelled (a
+    /// shutdown): it never runs.
+    pub(super) fn cancel_delayed(&self) {
+        let delayed: Vec<(u64, Pending)> = {
+            let mut pending = self.pending.lock();
+            let ids: Vec<u64> = pending
+                .iter()
+                .filter(|(_, p)| p.delayed)
+                .map(|(k, _)| *k)
+                .collect();
+            ids.iter()
+                .filter_map(|id| Some((*id, pending.remove(id)?)))
+                .collect()
+        };
+        for (task, p) in delayed {
+            live::ended(self.local(task), u64::MAX);
+            self.counters.count(p.slot.cancel());
+        }
+        self.drained.notify_all();
     }
 
     /// Waits for `task` unless the client already does (then hands the
@@ -159,6 +205,7 @@ impl Shared {
                 worker: None,
                 seq: None,
                 published: None,
+                delayed: false,
             },
         );
         Ok(())
@@ -227,8 +274,11 @@ impl Shared {
         (pending.len() - running, running)
     }
 
-    /// Cancels every task no worker has started.
-    pub(super) fn cancel_queued(&self) {
+    /// Cancels every task no worker has started. Returns the tasks whose
+    /// message is stored in the queue, and where: it is to leave the queue
+    /// ([`withdraw`](Self::withdraw)), or a worker would run it all the
+    /// same.
+    pub(super) fn cancel_queued(&self) -> Vec<(u64, u64)> {
         let queued: Vec<(u64, Pending)> = {
             let mut pending = self.pending.lock();
             let ids: Vec<u64> = pending
@@ -240,11 +290,38 @@ impl Shared {
                 .filter_map(|id| Some((*id, pending.remove(id)?)))
                 .collect()
         };
+        let mut stored = Vec::new();
         for (task, p) in queued {
             live::ended(self.local(task), u64::MAX);
             self.counters.count(p.slot.cancel());
+            // One still on its way is taken out once stored (`publish`).
+            if let Some(seq) = p.seq {
+                stored.push((task, seq));
+            }
         }
         self.drained.notify_all();
+        stored
+    }
+
+    /// Takes the messages of tasks cancelled unstarted (`(task, seq)`) out
+    /// of the queue, and asks the workers to kill them, for a worker that
+    /// took one in that instant (as the sweep does for a handle's cancel).
+    /// The deletions run at once, so this takes one round trip (or one
+    /// request's timeout, the server away), however many tasks.
+    pub(super) async fn withdraw(&self, tasks: Vec<(u64, u64)>) {
+        let mut deleting = tokio::task::JoinSet::new();
+        for (task, seq) in tasks {
+            let stream = self.stream.clone();
+            deleting.spawn(async move {
+                let _ = stream.delete_message(seq).await;
+                task
+            });
+        }
+        while let Some(deleted) = deleting.join_next().await {
+            if let Ok(task) = deleted {
+                self.requests.send(task);
+            }
+        }
     }
 
     /// Asks the workers running the client's tasks to kill them (a

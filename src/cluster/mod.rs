@@ -99,6 +99,16 @@ use crate::remote::RemoteFn;
 /// moving a program to the cluster changes the line that builds its
 /// executor. Clones share the connection.
 ///
+/// **Dropping the last clone closes the connection at once** (the drop
+/// never blocks): unlike a pool's, a handle still waiting for its task
+/// then fails as abandoned
+/// ([`is_abandoned`](crate::TaskError::is_abandoned)), since no reply can
+/// reach it any more; tasks already stored in the queue run on all the
+/// same, and a later client of the same
+/// [`client_id`](ClusterBuilder::client_id) can
+/// [`collect`](Self::collect) their results. To wait for the tasks, call
+/// [`shutdown`](Executor::shutdown) first.
+///
 /// # Examples
 ///
 /// ```no_run
@@ -299,7 +309,8 @@ impl ClusterExecutor {
     /// before dropping a client (or exiting) whose tasks are to be
     /// [`collect`](Self::collect)ed later: `submit` returns before the
     /// message reaches the server, and a client dropped meanwhile drops
-    /// the message. (A task with a start delay counts until it is sent.)
+    /// the message. (A task with a start delay counts until it is sent,
+    /// or ends unsent: cancelled, or cancelled by a shutdown.)
     ///
     /// # Examples
     ///
@@ -372,8 +383,28 @@ impl Executor for ClusterExecutor {
     fn shutdown_with(&self, options: ShutdownOptions) -> bool {
         // ORDERING: Release pairs with `is_shut`'s Acquire.
         self.shared().shut.store(true, Ordering::Release);
+        // A task waiting for its start never will: cancelled.
+        self.shared().cancel_delayed();
+        let deadline = options.deadline().filter(|_| options.wait);
         if options.cancel_pending {
-            self.shared().cancel_queued();
+            // Their messages leave the queue (on the runtime thread), and
+            // even a shutdown that doesn't wait for tasks waits for that (a
+            // round trip): a client dropped right after must not leave them
+            // to run. Disconnected once done.
+            let (shared, tasks) = (self.shared().clone(), self.shared().cancel_queued());
+            let (tx, rx) = std::sync::mpsc::channel::<()>();
+            self.runtime().spawn(async move {
+                shared.withdraw(tasks).await;
+                drop(tx);
+            });
+            match deadline {
+                Some(d) => {
+                    let _ = rx.recv_timeout(d.saturating_duration_since(Instant::now()));
+                }
+                None => {
+                    let _ = rx.recv();
+                }
+            }
         }
         if options.cancel_running {
             self.shared().cancel_running();
@@ -381,7 +412,6 @@ impl Executor for ClusterExecutor {
         if !options.wait {
             return self.shared().drained_now();
         }
-        let deadline = options.deadline();
         self.shared().wait_drained(deadline)
     }
 
@@ -390,7 +420,9 @@ impl Executor for ClusterExecutor {
     }
 
     /// A cluster's workers are elsewhere: this is how many tasks the
-    /// client has in flight at most (unbounded: `usize::MAX`).
+    /// client has in flight at most (unbounded: `usize::MAX`). A map keeps
+    /// 1024 chunks in flight by default, not twice this
+    /// (see [`FnMap::max_in_flight`](crate::FnMap::max_in_flight)).
     fn max_workers(&self) -> usize {
         usize::MAX
     }
@@ -418,6 +450,11 @@ impl Executor for ClusterExecutor {
     }
 }
 
+/// How many chunks a cluster map submits ahead of the one it yields, by
+/// default: enough to keep a large cluster busy, few enough that a map over
+/// endless (or huge) input yields without first queueing all of it.
+const MAP_IN_FLIGHT: usize = 1024;
+
 // `Sealed`'s methods take crate-private types on purpose: the trait is
 // sealed, and they are how the executor layer reaches the backend.
 #[allow(private_interfaces)]
@@ -429,6 +466,10 @@ impl Sealed for ClusterExecutor {
     fn weak(&self) -> Box<dyn Fn() -> Option<Self> + Send + Sync> {
         let weak: Weak<Inner> = Arc::downgrade(&self.inner);
         Box::new(move || weak.upgrade().map(|inner| ClusterExecutor { inner }))
+    }
+
+    fn map_in_flight(&self) -> Option<usize> {
+        Some(MAP_IN_FLIGHT)
     }
 
     fn spawn_fn<A, R>(

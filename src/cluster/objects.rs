@@ -67,7 +67,24 @@ pub(super) struct Objects {
 pub(super) enum Fetch {
     /// It isn't in the store (deleted, expired, never stored).
     Gone,
+    /// It is above this side's `max_object_size` (the message says so).
+    TooLarge(String),
     Failed(String),
+}
+
+/// Why a worker can't make a task's payloads ready ([`Objects::prepare`]).
+pub(super) enum Unready {
+    /// One is above the worker's `max_object_size`: the task fails as too
+    /// large.
+    TooLarge(String),
+    /// Anything else; the message says what.
+    Failed(String),
+}
+
+impl From<String> for Unready {
+    fn from(why: String) -> Unready {
+        Unready::Failed(why)
+    }
 }
 
 impl Objects {
@@ -169,7 +186,7 @@ impl Objects {
         })?;
         let size = object.info().size;
         if size as u64 > self.max_object {
-            return Err(Fetch::Failed(format!(
+            return Err(Fetch::TooLarge(format!(
                 "it is {size} bytes, above max_object_size ({} bytes)",
                 self.max_object
             )));
@@ -180,6 +197,20 @@ impl Objects {
             .await
             .map_err(|err| Fetch::Failed(err.to_string()))?;
         Ok(out)
+    }
+
+    /// Whether the object `name` is in the store (not deleted, not
+    /// expired): a metadata look-up, not its bytes.
+    async fn info(&self, name: &str) -> Result<(), Fetch> {
+        let store = self.store().await.map_err(Fetch::Failed)?;
+        match store.info(name).await {
+            Ok(info) if !info.deleted => Ok(()),
+            Ok(_) => Err(Fetch::Gone),
+            Err(err) if matches!(err.kind(), object_store::InfoErrorKind::NotFound) => {
+                Err(Fetch::Gone)
+            }
+            Err(err) => Err(Fetch::Failed(err.to_string())),
+        }
     }
 
     /// Deletes `name` (`Gone` if it wasn't there).
@@ -218,17 +249,20 @@ impl Objects {
     /// are an object (then in `task.args`), and the scattered objects it
     /// names (into this worker's directory, once). Returns that directory
     /// if the task names any; an error says why it can't run.
-    pub(super) async fn prepare(&self, task: &mut TaskMsg) -> Result<Option<PathBuf>, String> {
+    pub(super) async fn prepare(&self, task: &mut TaskMsg) -> Result<Option<PathBuf>, Unready> {
         if let Some(name) = task.args_object.take() {
             let bytes = self.get(&name).await.map_err(|why| match why {
-                Fetch::Gone => format!(
+                Fetch::Gone => Unready::Failed(format!(
                     "the task's arguments (object {name}) are no longer in the object store {} \
                      (the task ended on its client, or they expired after result_ttl)",
                     self.bucket
-                ),
-                Fetch::Failed(err) => {
-                    format!("cannot fetch the task's arguments (object {name}): {err}")
+                )),
+                Fetch::TooLarge(err) => {
+                    Unready::TooLarge(format!("the task's arguments (object {name}): {err}"))
                 }
+                Fetch::Failed(err) => Unready::Failed(format!(
+                    "cannot fetch the task's arguments (object {name}): {err}"
+                )),
             })?;
             task.args = codec::decode::<Vec<ByteBuf>>(&bytes).map_err(|err| {
                 format!("the task's arguments (object {name}) are garbled: {err}")
@@ -242,9 +276,9 @@ impl Objects {
 
     /// Fetches the scattered object `name` into this worker's directory,
     /// unless it is there already (or being fetched: then waits for it).
-    async fn fetch_scattered(&self, name: &str) -> Result<(), String> {
+    async fn fetch_scattered(&self, name: &str) -> Result<(), Unready> {
         if !is_plain_name(name) {
-            return Err(format!("{name:?} is not the name of a scattered object"));
+            return Err(format!("{name:?} is not the name of a scattered object").into());
         }
         let cell = self
             .fetched
@@ -252,15 +286,33 @@ impl Objects {
             .entry(name.to_owned())
             .or_default()
             .clone();
+        let gone = || {
+            format!(
+                "scattered object {name} is not in the object store {} (unscattered, or \
+                 expired after result_ttl)",
+                self.bucket
+            )
+        };
+        if cell.initialized() {
+            // A copy here: the value may have been unscattered (or have
+            // expired) since, and a task that names it then fails, as on a
+            // worker without a copy. (A store that can't be asked now
+            // fails nothing: the copy is good.)
+            return match self.info(name).await {
+                Err(Fetch::Gone) => Err(gone().into()),
+                _ => Ok(()),
+            };
+        }
         // A failure leaves the cell empty: the next task tries again.
         cell.get_or_try_init(|| async {
             let bytes = self.get(name).await.map_err(|why| match why {
-                Fetch::Gone => format!(
-                    "scattered object {name} is not in the object store {} (unscattered, or \
-                     expired after result_ttl)",
-                    self.bucket
-                ),
-                Fetch::Failed(err) => format!("cannot fetch scattered object {name}: {err}"),
+                Fetch::Gone => Unready::Failed(gone()),
+                Fetch::TooLarge(err) => {
+                    Unready::TooLarge(format!("scattered object {name}: {err}"))
+                }
+                Fetch::Failed(err) => {
+                    Unready::Failed(format!("cannot fetch scattered object {name}: {err}"))
+                }
             })?;
             let write = || {
                 std::fs::create_dir_all(&self.dir)?;
@@ -269,10 +321,10 @@ impl Objects {
                 std::fs::rename(&part, self.dir.join(name))
             };
             write().map_err(|err| {
-                format!(
+                Unready::Failed(format!(
                     "cannot keep scattered object {name} in {}: {err}",
                     self.dir.display()
-                )
+                ))
             })
         })
         .await?;
@@ -383,6 +435,9 @@ pub(super) async fn fetch_done(shared: Arc<Shared>, task: u64, worker: String, o
         Err(Fetch::Gone) => Err(TaskError::cluster(format!(
             "the task's results (object {object}) from worker {worker} are no longer in the \
              object store"
+        ))),
+        Err(Fetch::TooLarge(err)) => Err(TaskError::too_large(format!(
+            "the task's results (object {object}) from worker {worker}: {err}"
         ))),
         Err(Fetch::Failed(err)) => Err(TaskError::cluster(format!(
             "cannot fetch the task's results (object {object}) from worker {worker}: {err}"

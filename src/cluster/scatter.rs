@@ -174,8 +174,9 @@ impl ClusterExecutor {
     }
 
     /// Deletes a value [`scatter`](Self::scatter) stored: tasks that name
-    /// it and haven't started fail (workers that have it keep their copy
-    /// until they stop). Nothing to do for a value not stored in a
+    /// it and haven't started fail, even on a worker that has a copy (it
+    /// keeps the copy until it stops, but asks the store, for each task,
+    /// whether the value is still there). Nothing to do for a value not stored in a
     /// cluster, or already deleted.
     ///
     /// # Errors
@@ -206,7 +207,7 @@ impl ClusterExecutor {
             settings::block_on(self.runtime(), async move { objects.delete(&name).await });
         match deleted {
             Ok(()) | Err(Fetch::Gone) => Ok(()),
-            Err(Fetch::Failed(err)) => Err(TaskError::cluster(format!(
+            Err(Fetch::Failed(err) | Fetch::TooLarge(err)) => Err(TaskError::cluster(format!(
                 "cannot delete the scattered value: {err}"
             ))),
         }

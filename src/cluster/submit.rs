@@ -100,15 +100,20 @@ impl ClusterExecutor {
         if let Some((name, _)) = &offloaded {
             slot = objects::Holding::wrap(slot, store, name.clone());
         }
-        self.shared().insert(task, slot);
+        let at = options.start().map(tokio::time::Instant::from_std);
+        self.shared().insert(task, slot, at.is_some());
         // ORDERING: Relaxed: a count, read by `metrics`.
         self.shared().submitted.fetch_add(1, Ordering::Relaxed);
         let shared = self.shared().clone();
         shared.sending();
-        let at = options.start().map(tokio::time::Instant::from_std);
         self.runtime().spawn(async move {
             if let Some(at) = at {
-                tokio::time::sleep_until(at).await;
+                if !client::until_due(&shared, task, at).await {
+                    // Ended before its start (a cancel, a shutdown, its
+                    // deadline): never sent.
+                    shared.sent();
+                    return;
+                }
             }
             match offloaded {
                 None => client::publish(shared, task, bytes).await,

@@ -97,8 +97,10 @@ pub(crate) enum Reply {
         size: u64,
     },
     /// 7: the task ran, and its outcomes were too large to carry (above
-    /// the worker's `max_object_size`, or refused by the object store).
-    /// The message says how large.
+    /// the worker's `max_object_size`, or refused by the object store);
+    /// or, unrun, a payload it was to fetch (its arguments, a scattered
+    /// value) is above the worker's `max_object_size`. The message says
+    /// which, and how large.
     TooLarge {
         task: u64,
         worker: String,

@@ -20,7 +20,7 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::cancel::{self, Held};
 use super::exec::{Exec, exec_fn};
-use super::objects::Objects;
+use super::objects::{Objects, Unready};
 use super::presence;
 use super::settings::{self, Settings};
 use super::wire::{self, Presence, Reply, TaskMsg};
@@ -224,9 +224,12 @@ async fn serve(
         }
     };
     'pull: loop {
+        // `biased`, the signal first: once it has come, a slot free at
+        // the same moment pulls nothing new.
         let slot = tokio::select! {
-            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
+            biased;
             _ = terminated(&mut stop) => break 'pull,
+            slot = slots.clone().acquire_owned() => slot.expect("never closed"),
         };
         let batch = consumer
             .batch()
@@ -242,7 +245,11 @@ async fn serve(
                 continue;
             }
         };
+        // `biased`, the message first: one the server has handed to this
+        // pull is held, and runs (left unacked, it would wait out its ack
+        // wait and use up a delivery, unrun).
         tokio::select! {
+            biased;
             next = batch.next() => {
                 if let Some(Ok(message)) = next {
                     running.spawn(handle(job.clone(), message, slot));
@@ -357,11 +364,18 @@ async fn handle(job: Arc<Job>, message: Message, slot: OwnedSemaphorePermit) {
     let ack_wait = job.settings.ack_wait;
     let scattered = match beating(job.objects.prepare(&mut task), &message, ack_wait).await {
         Ok(dir) => dir,
-        Err(why) => {
-            let failed = Reply::Failed {
-                task: id,
-                worker,
-                message: why,
+        Err(unready) => {
+            let failed = match unready {
+                Unready::TooLarge(message) => Reply::TooLarge {
+                    task: id,
+                    worker,
+                    message,
+                },
+                Unready::Failed(message) => Reply::Failed {
+                    task: id,
+                    worker,
+                    message,
+                },
             };
             if end(job, &to, &failed).await.is_ok() {
                 let _ = message.ack().await;

@@ -379,8 +379,14 @@ impl TaskError {
 
     /// Returns `true` if the task failed for a reason of the cluster's own
     /// (feature `cluster`): no worker of the client's build took it within
-    /// the match timeout, its message couldn't be sent to the server, or a
-    /// worker's reply couldn't be read. The message says which.
+    /// the match timeout, its message couldn't be sent to the server, a
+    /// worker's reply couldn't be read, its worker was lost (its last
+    /// delivery, or the last its [`retries`](crate::TaskBuilder::retries)
+    /// allow, was never finished), the worker doesn't know its function,
+    /// a scattered value it names is gone, or it failed on its worker for
+    /// a reason of the worker's (its process died there, say: a cluster
+    /// reports that here, naming the worker, not as
+    /// [`is_worker_died`](Self::is_worker_died)). The message says which.
     ///
     /// # Examples
     ///

@@ -43,7 +43,8 @@ use crate::remote::RemoteFn;
 ///
 /// As for the thread pool's [`Map`](crate::Map): nothing is submitted before
 /// the first `next`; then at most `max_in_flight` chunks (by default twice
-/// the executor's `max_workers`) are submitted and not yet yielded.
+/// the executor's `max_workers`; on a cluster, whose workers are elsewhere,
+/// 1024) are submitted and not yet yielded.
 ///
 /// # Failures and time limits
 ///
@@ -166,7 +167,9 @@ where
     R: DeserializeOwned + Send + 'static,
 {
     pub(crate) fn new(executor: &E, f: RemoteFn<A, R>, inputs: I) -> Self {
-        let max_in_flight = executor.max_workers().saturating_mul(2);
+        let max_in_flight = executor
+            .map_in_flight()
+            .unwrap_or_else(|| executor.max_workers().saturating_mul(2));
         let units = FnUnits {
             executor: executor.clone(),
             f,

@@ -363,6 +363,15 @@ pub(crate) mod sealed {
             None
         }
 
+        /// How many chunks a map of this executor may have submitted and
+        /// not yet yielded, unless told (`FnMap::max_in_flight`); `None`:
+        /// twice `max_workers`.
+        #[cfg(feature = "remote")]
+        #[doc(hidden)]
+        fn map_in_flight(&self) -> Option<usize> {
+            None
+        }
+
         /// Queues named function `f` with `arg` and `options`; with `block`,
         /// waits for room in a bounded queue. A refused `arg` comes back.
         #[cfg(feature = "remote")]

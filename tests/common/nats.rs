@@ -68,11 +68,16 @@ fn keep(port: u16, store: &Path, then: &str) -> Child {
 
 /// [`keep`], listening on `host` (the line read is in `$how`).
 fn keep_on(host: &str, port: u16, store: &Path, then: &str) -> Child {
+    let js = format!("-js -sd '{}'", store.display());
+    keep_with(host, port, &js, then)
+}
+
+/// [`keep_on`], with `js` the server's JetStream options (none: off).
+fn keep_with(host: &str, port: u16, js: &str, then: &str) -> Child {
     let bin = binary();
     let script = format!(
-        "\"$0\" -a {host} -p {port} -js -sd '{store}' --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
-         read how; {then}",
-        store = store.display()
+        "\"$0\" -a {host} -p {port} {js} --user {USER} --pass {PASSWORD} 2>&1 & pid=$!; \
+         read how; {then}"
     );
     let mut keeper = Command::new("sh")
         .arg("-c")
@@ -107,6 +112,17 @@ fn start() -> Server {
     let port = free_port();
     let then = format!("kill -9 $pid; wait $pid; rm -rf '{}'", store.display());
     let keeper = keep(port, &store, &then);
+    Server {
+        url: format!("nats://127.0.0.1:{port}"),
+        _keeper: Mutex::new(keeper),
+    }
+}
+
+/// A server of the test binary's own without JetStream (user/password
+/// auth as [`server`]'s); it dies with the test binary.
+pub fn start_without_jetstream() -> Server {
+    let port = free_port();
+    let keeper = keep_with("127.0.0.1", port, "", "kill -9 $pid; wait $pid");
     Server {
         url: format!("nats://127.0.0.1:{port}"),
         _keeper: Mutex::new(keeper),

@@ -107,6 +107,29 @@ pub(in crate::cluster) async fn publish(shared: Arc<Shared>, task: u64, bytes: V
     shared.sent();
 }
 
+/// Waits for the start of delayed `task` (`at`), looking every quarter
+/// second whether it has ended meanwhile (a cancel, a shutdown, its
+/// deadline: then `flush` needn't wait for it); `true` if it is to be sent
+/// now.
+pub(in crate::cluster) async fn until_due(
+    shared: &Shared,
+    task: u64,
+    at: tokio::time::Instant,
+) -> bool {
+    let start = tokio::time::sleep_until(at);
+    tokio::pin!(start);
+    loop {
+        tokio::select! {
+            _ = &mut start => return shared.due(task),
+            _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                if !shared.waits_for(task) {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
 /// Whether a publish may succeed if tried again (the connection is down,
 /// the server is starting).
 pub(in crate::cluster) fn transient(err: &jetstream::context::PublishError) -> bool {

@@ -237,7 +237,8 @@ impl WorkerBuilder {
     /// object store (results above the server's message limit go through
     /// it); above it, the task's handle fails
     /// ([`TaskError::is_too_large`](crate::TaskError::is_too_large)).
-    /// Also bounds the arguments and scattered values it fetches. 1 GiB
+    /// Also bounds the arguments and scattered values it fetches: a task
+    /// whose payload is above it fails the same way, unrun. 1 GiB
     /// by default; see
     /// [`ClusterBuilder::max_object_size`](crate::ClusterBuilder::max_object_size).
     ///
