@@ -290,21 +290,34 @@ fn a_timeout_on_a_running_task_signals_its_token() {
 #[test]
 fn a_timeout_on_a_running_task_without_a_token_ends_the_handle_only() {
     let pool = ThreadPool::builder().max_workers(1).build().unwrap();
-    let gate = Gate::new();
-    let waiter = gate.waiter();
-    let (started_tx, started_rx) = mpsc::channel();
-    let drops = DropCounter::new();
-    let guard = drops.guard();
-    let handle = pool
-        .task()
-        .timeout(Duration::from_millis(20))
-        .submit(move || {
-            started_tx.send(()).unwrap();
-            waiter.wait();
-            guard
-        })
-        .unwrap();
-    started_rx.recv_timeout(LONG).unwrap();
+    // On a busy machine the task may not start within its timeout (then it
+    // never runs, and the closure is dropped with its sender): try again
+    // with a longer one.
+    let mut timeout = Duration::from_millis(20);
+    let (gate, drops, handle) = loop {
+        let gate = Gate::new();
+        let waiter = gate.waiter();
+        let (started_tx, started_rx) = mpsc::channel();
+        let drops = DropCounter::new();
+        let guard = drops.guard();
+        let handle = pool
+            .task()
+            .timeout(timeout)
+            .submit(move || {
+                started_tx.send(()).unwrap();
+                waiter.wait();
+                guard
+            })
+            .unwrap();
+        match started_rx.recv_timeout(LONG) {
+            Ok(()) => break (gate, drops, handle),
+            Err(mpsc::RecvTimeoutError::Disconnected) => {
+                assert!(handle.join().unwrap_err().is_timeout());
+                timeout *= 4;
+            }
+            Err(mpsc::RecvTimeoutError::Timeout) => panic!("the task never started"),
+        }
+    };
     // The closure is held by the gate, yet the handle times out.
     assert!(handle.join().unwrap_err().is_timeout());
     assert_eq!(drops.count(), 0);

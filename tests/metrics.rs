@@ -294,6 +294,28 @@ fn a_task_a_waiting_worker_ran_itself_counts_as_ended_not_queued() {
     assert_balanced(&m);
 }
 
+/// A task is counted before anyone can see it ended: its done-callbacks
+/// (which run before a join returns) already find it in `completed`, and
+/// so does a thread that has joined it.
+#[test]
+fn a_task_is_counted_before_it_is_seen_ended() {
+    let pool = ThreadPool::builder().max_workers(1).build().unwrap();
+    let (release, wait) = mpsc::channel::<()>();
+    let h = pool.submit(move || wait.recv().unwrap()).unwrap();
+    let (tx, seen) = mpsc::channel();
+    let watcher = pool.clone();
+    // Added while the task is held: it runs on the worker as the task ends.
+    h.add_done_callback(move |_| tx.send(watcher.metrics().completed).unwrap());
+    release.send(()).unwrap();
+    h.join().unwrap();
+    assert_eq!(seen.recv().unwrap(), 1, "the callback saw it counted");
+    for i in 0..2_000u64 {
+        assert_eq!(pool.submit(move || i).unwrap().join().unwrap(), i);
+        let m = pool.metrics();
+        assert_eq!(m.completed, i + 2, "joined, so counted: {m}");
+    }
+}
+
 fn fib(pool: &ThreadPool, n: u64) -> u64 {
     if n < 2 {
         return n;
@@ -413,6 +435,45 @@ mod process {
         );
         assert_eq!((m.queued, m.running, m.workers), (0, 0, 0), "{m}");
         assert_balanced(&m);
+    }
+
+    /// Returns once `path` exists.
+    fn wait_for_file(path: String) -> u32 {
+        while std::fs::metadata(&path).is_err() {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        7
+    }
+
+    /// As on the thread pool: counted before its callbacks run and before
+    /// a join returns.
+    #[test]
+    fn a_process_task_is_counted_before_it_is_seen_ended() {
+        let pool = ProcessPool::builder().max_workers(1).build().unwrap();
+        let gate = std::env::temp_dir().join(format!(
+            "futurepool-metrics-gate-{}-{:?}",
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_file(&gate);
+        let h = pool
+            .submit_fn(remote!(wait_for_file), gate.to_str().unwrap().to_owned())
+            .unwrap();
+        let (tx, seen) = std::sync::mpsc::channel();
+        let watcher = pool.clone();
+        h.add_done_callback(move |_| tx.send(watcher.metrics().completed).unwrap());
+        std::fs::write(&gate, b"go").unwrap();
+        assert_eq!(h.join().unwrap(), 7);
+        let _ = std::fs::remove_file(&gate);
+        assert_eq!(seen.recv().unwrap(), 1, "the callback saw it counted");
+        for i in 0..300u32 {
+            assert_eq!(
+                pool.submit_fn(remote!(double), i).unwrap().join().unwrap(),
+                i * 2
+            );
+            let m = pool.metrics();
+            assert_eq!(m.completed, u64::from(i) + 2, "joined, so counted: {m}");
+        }
     }
 
     /// Dies (aborts its worker) the first time it is called with `marker`,

@@ -210,7 +210,7 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
         outcome: Result<T, TaskError>,
     ) -> Result<(), Result<T, TaskError>> {
         let cell = self.cell.take().expect("a producer ends its task once");
-        let result = cell.complete(Outcome::Ready(outcome), self.caller);
+        let result = cell.complete(Outcome::Ready(outcome), self.caller, |_| ());
         self.let_cell_go(cell);
         result.map_err(|lost| match lost {
             Outcome::Ready(outcome) => outcome,
@@ -263,9 +263,15 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// says, or as the event that ended it first did (then the outcome comes
     /// back, as from `complete`). Costs nothing more than `complete` when
     /// the outcome wins.
+    ///
+    /// `count` is told how it ended, once: if the outcome wins, before the
+    /// task is seen ended by anyone (so a thread that has joined the task
+    /// finds it counted), under the cell's lock (a few atomics, no lock, no
+    /// user code); if it lost, after.
     pub(crate) fn complete_noting(
         mut self,
         outcome: Result<T, TaskError>,
+        count: impl FnOnce(End),
     ) -> (End, Result<(), Result<T, TaskError>>) {
         let cell = self.cell.take().expect("a producer ends its task once");
         let end = match &outcome {
@@ -273,11 +279,19 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
             Err(err) if err.is_cancelled() => End::Cancelled,
             Err(_) => End::Error,
         };
-        let result = cell.complete(Outcome::Ready(outcome), self.caller);
+        let mut count = Some(count);
+        let result = cell.complete(Outcome::Ready(outcome), self.caller, |end| {
+            if let Some(count) = count.take() {
+                count(end);
+            }
+        });
         let end = match result {
             Ok(()) => end,
             Err(_) => cell.end().unwrap_or(End::Error),
         };
+        if let Some(count) = count.take() {
+            count(end);
+        }
         self.let_cell_go(cell);
         let result = result.map_err(|lost| match lost {
             Outcome::Ready(outcome) => outcome,
@@ -290,13 +304,24 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// takes it (or the callback runner), never this one. Returns how the
     /// task ended: with a value (whatever its decoding will say), or as the
     /// event that ended it first did (then `decode` is dropped unrun).
+    /// `count` is told that, once, as in
+    /// [`complete_noting`](Self::complete_noting).
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>) -> End {
+    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>, count: impl FnOnce(End)) -> End {
         let cell = self.cell.take().expect("a producer ends its task once");
-        let end = match cell.complete(Outcome::Deferred(Box::new(decode)), self.caller) {
+        let mut count = Some(count);
+        let result = cell.complete(Outcome::Deferred(Box::new(decode)), self.caller, |end| {
+            if let Some(count) = count.take() {
+                count(end);
+            }
+        });
+        let end = match result {
             Ok(()) => End::Value,
             Err(_) => cell.end().unwrap_or(End::Error),
         };
+        if let Some(count) = count.take() {
+            count(end);
+        }
         self.let_cell_go(cell);
         end
     }
@@ -372,7 +397,7 @@ mod tests {
         assert_eq!(sent.load(Ordering::Relaxed), 1, "sent once");
         assert!(!handle.is_done());
         // The backend learns that the stop took effect: cancelled.
-        let (end, _) = producer.complete_noting(Err(TaskError::cancelled()));
+        let (end, _) = producer.complete_noting(Err(TaskError::cancelled()), |_| ());
         assert_eq!(end, End::Cancelled);
         assert!(handle.is_cancelled());
         assert!(handle.cancel(), "it ended by cancellation");

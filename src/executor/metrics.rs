@@ -50,6 +50,10 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 /// (`completed + failed + cancelled` only grows). On a quiet pool (nothing
 /// submitted or running meanwhile) it is exact:
 /// `submitted == queued + running + completed + failed + cancelled`.
+/// A task that returns a value or panics is counted before anyone can see
+/// it ended: its done-callbacks, and a thread whose `join` (or `.await`,
+/// or [`wait`](crate::wait())) has returned, find it in `completed` or
+/// `failed`.
 /// A thread-pool worker waiting for a task of its own pool may run that
 /// task itself (help-while-waiting): the task then counts as `queued`, not
 /// `running`, while it runs, and as ended (and nothing else) once it does,

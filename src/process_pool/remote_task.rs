@@ -21,6 +21,7 @@ use crate::core::producer::Producer;
 use crate::core::state::{End, Ending};
 use crate::core::timer::Expire;
 use crate::error::{TaskError, payload_message};
+use crate::executor::metrics::Counters;
 #[cfg(feature = "tracing")]
 use crate::executor::trace::{self, Outcome as TraceOutcome};
 use crate::loom::sync::{Arc, Weak};
@@ -109,7 +110,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         self.producer.canceller()
     }
 
-    fn complete(self: Box<Self>, reply: Reply, pid: u32) -> End {
+    fn complete(self: Box<Self>, reply: Reply, pid: u32, counters: &Counters) -> End {
         let RemoteTask {
             producer,
             decode,
@@ -121,8 +122,10 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
         } = *self;
         if reply.carries_a_value() {
             // Decoding runs the user's `Deserialize`: not on this thread.
-            let end =
-                producer.complete_deferred(Box::new(move || decode_guarded(decode, reply, pid)));
+            let end = producer.complete_deferred(
+                Box::new(move || decode_guarded(decode, reply, pid)),
+                |end| counters.count(end),
+            );
             #[cfg(feature = "tracing")]
             span.ended(TraceOutcome::of(end, TraceOutcome::TimedOut), since.get());
             end
@@ -134,7 +137,7 @@ impl<T: Send + 'static> Dispatch for RemoteTask<T> {
                 Err(err) if err.is_panic() => TraceOutcome::Panicked,
                 _ => TraceOutcome::Failed,
             };
-            let (end, lost) = producer.complete_noting(outcome);
+            let (end, lost) = producer.complete_noting(outcome, |end| counters.count(end));
             #[cfg(feature = "tracing")]
             span.ended(
                 TraceOutcome::attempted(mine, lost.is_ok(), end),

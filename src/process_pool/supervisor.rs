@@ -53,7 +53,9 @@ pub(crate) trait Dispatch: Send {
     /// This and the other methods that take the task return how it ended
     /// (by this call, or by an event that ended it first), for the pool's
     /// [`Counters`].
-    fn complete(self: Box<Self>, reply: Reply, pid: u32) -> End;
+    /// `counters` count it as it ends: before anyone sees it ended, so a
+    /// thread that has joined it finds it counted.
+    fn complete(self: Box<Self>, reply: Reply, pid: u32, counters: &Counters) -> End;
     /// Ends the task (pending or running) with `err`.
     fn fail(self: Box<Self>, err: TaskError) -> End;
     /// Cancels a task that hasn't started.

@@ -423,18 +423,20 @@ fn run_task<T: Send + 'static, J: Job<T> + 'static>(
         Ok(_) => Outcome::Ok,
         Err(_) => Outcome::Panicked,
     };
-    // Lost to a cancel or a timeout while running: the value nobody
-    // wants is dropped here, on the worker.
-    let (end, lost) = producer.complete_noting(outcome);
-    pool.ended(end);
-    if !queued {
-        // A waiter ran it: it ended, though its queue entry is still queued.
-        pool.helped_ended();
-    }
+    // Counted before anyone sees it ended: a thread that has joined it finds
+    // it counted. Lost to a cancel or a timeout while running: the value
+    // nobody wants is dropped here, on the worker.
+    let (_end, lost) = producer.complete_noting(outcome, |end| {
+        pool.ended(end);
+        if !queued {
+            // A waiter ran it: it ended, though its queue entry is still queued.
+            pool.helped_ended();
+        }
+    });
     #[cfg(feature = "tracing")]
     say_ended(
         span.as_ref(),
-        Outcome::attempted(mine, lost.is_ok(), end),
+        Outcome::attempted(mine, lost.is_ok(), _end),
         since,
     );
     drop(lost);

@@ -54,19 +54,23 @@ impl<T: Send + 'static> Slot for Typed<T> {
         let Typed { producer, decode } = *self;
         if outcomes.iter().any(|o| matches!(o, Outcome::Value(_))) {
             // Decoding runs the user's `Deserialize`: not on this thread.
-            producer.complete_deferred(Box::new(move || {
-                panic::catch_unwind(AssertUnwindSafe(|| decode(outcomes, &worker))).unwrap_or_else(
-                    |payload| {
-                        Err(TaskError::serialization(format!(
-                            "deserializing the task's result panicked: {}",
-                            payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
-                        )))
-                    },
-                )
-            }))
+            producer.complete_deferred(
+                Box::new(move || {
+                    panic::catch_unwind(AssertUnwindSafe(|| decode(outcomes, &worker)))
+                        .unwrap_or_else(|payload| {
+                            Err(TaskError::serialization(format!(
+                                "deserializing the task's result panicked: {}",
+                                payload_message(payload.as_ref()).unwrap_or("(non-string payload)")
+                            )))
+                        })
+                }),
+                |_| (),
+            )
         } else {
             // Errors only: built from the worker's messages, no user code.
-            producer.complete_noting(decode(outcomes, &worker)).0
+            producer
+                .complete_noting(decode(outcomes, &worker), |_| ())
+                .0
         }
     }
 
@@ -85,7 +89,9 @@ impl<T: Send + 'static> Slot for Typed<T> {
     }
 
     fn cancelled(self: Box<Self>) -> End {
-        self.producer.complete_noting(Err(TaskError::cancelled())).0
+        self.producer
+            .complete_noting(Err(TaskError::cancelled()), |_| ())
+            .0
     }
 
     fn ended(&self) -> Option<End> {

@@ -121,10 +121,17 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
     /// Ends a pending or running task with the producer's outcome. Lost to
     /// an earlier ending, the outcome is handed back, to be dropped by the
     /// caller on its own thread.
+    ///
+    /// On a win, `won` is told how the task ended before anyone else can
+    /// see it ended (before the callbacks run and the outcome is
+    /// published): a backend counts the task there, so that a thread that
+    /// has joined it finds it counted. It runs under the cell's lock: a few
+    /// atomics, no lock, no user code.
     pub(crate) fn complete(
         self: &Arc<Self>,
         outcome: Outcome<T>,
         caller: Caller,
+        won: impl FnOnce(End),
     ) -> Result<(), Outcome<T>> {
         let end = match &outcome {
             Outcome::Ready(Ok(_)) | Outcome::Deferred(_) => End::Value,
@@ -133,6 +140,7 @@ impl<T: Send + 'static, P: ?Sized + Payload> Cell<T, P> {
         };
         match self.win(Ending::Complete(end)) {
             Ok(st) => {
+                won(end);
                 self.finish(st, outcome, caller);
                 Ok(())
             }

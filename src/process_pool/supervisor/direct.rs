@@ -342,7 +342,7 @@ impl Shared {
                 if flight.driver_waits {
                     self.work.notify_all();
                 }
-                self.counters.count(job.complete(reply, pid));
+                job.complete(reply, pid, &self.counters);
                 self.recycle(request);
             }
             result => {

@@ -92,7 +92,7 @@ impl Shared {
                     if !killed && !quota {
                         self.park_if_idle(id, worker);
                     }
-                    self.counters.count(job.complete(reply, pid));
+                    job.complete(reply, pid, &self.counters);
                     // The task's copy of the request is gone with it.
                     self.recycle(request);
                     if killed || quota {
