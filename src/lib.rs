@@ -274,7 +274,7 @@
 //!
 //! Every pool implements [`Executor`]: a task builder, shutdown, counts,
 //! and (feature `remote`) named functions and their maps. Code written
-//! against it moves from threads to processes (and, later, to a cluster)
+//! against it moves from threads to processes (and to a cluster, feature `cluster`)
 //! by changing the one line that builds the pool:
 //!
 //! ```

@@ -240,3 +240,18 @@ fn callbacks_never_run_on_a_driver() {
     assert_eq!(value, 7);
     assert_eq!(thread, "futurepool-callbacks");
 }
+
+/// A zero `start_timeout` was accepted, and every task then failed with
+/// the pool "broken": "did not complete the handshake within 0ns (does the
+/// program call `futurepool::process::init()` first in `main`?)", a hint
+/// that sends the user the wrong way. It is a setting no worker can meet:
+/// `build` refuses it, as it does `max_workers(0)`.
+#[test]
+fn a_zero_start_timeout_is_refused_by_build() {
+    let err = ProcessPool::builder()
+        .start_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "start_timeout must be more than zero");
+    assert!(!err.is_unsupported());
+}

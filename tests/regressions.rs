@@ -299,3 +299,36 @@ fn a_self_shutdown_without_waiting() {
         drop(pool);
     });
 }
+
+/// A task that never ran because no worker thread could start (a map's
+/// item, a delayed task) ended with an error no predicate recognised:
+/// `is_broken`, `is_shutdown` and the rest all said `false`.
+#[test]
+fn a_task_whose_worker_thread_could_not_start_says_so() {
+    // A stack no machine can give: every worker thread fails to start.
+    let pool = ThreadPool::builder()
+        .stack_size(usize::MAX / 2)
+        .build()
+        .unwrap();
+    let refused = pool.submit(|| ()).unwrap_err();
+    assert!(refused.is_spawn_failure());
+
+    let item = pool.map(|x: u8| x, [1]).next().unwrap().unwrap_err();
+    let delayed = pool
+        .task()
+        .name("later")
+        .start_after(Duration::from_millis(1))
+        .submit(|| ())
+        .unwrap()
+        .join()
+        .unwrap_err();
+    for err in [&item, &delayed] {
+        assert!(err.is_spawn_failure(), "{err:?}");
+        assert!(!err.is_broken() && !err.is_shutdown() && !err.is_cancelled());
+        assert!(err.source().is_some());
+    }
+    assert_eq!(
+        delayed.to_string(),
+        "task `later`: failed to start a worker thread"
+    );
+}

@@ -259,3 +259,24 @@ fn a_name_is_any_string() {
     assert_eq!(empty.name(), Some(""));
     assert_eq!(empty.join().unwrap_err().to_string(), "task `` panicked: x");
 }
+
+/// A panic in one input of a named function's map (one input of a chunk)
+/// ended with no task id, though the closure `Map`'s item and the chunk's
+/// own errors (a time limit) named the task.
+#[cfg(feature = "remote")]
+#[test]
+fn a_map_item_that_panics_names_the_task_that_ran_it() {
+    fn check(x: u8) -> u8 {
+        assert!(x != 2, "two");
+        x
+    }
+    let pool = ThreadPool::new();
+    let items: Vec<_> = futurepool::Executor::map_fn(&pool, futurepool::remote!(check), [1, 2, 3])
+        .chunksize(3)
+        .collect();
+    let err = items[1].as_ref().unwrap_err();
+    assert!(err.is_panic());
+    assert!(err.task_id().is_some());
+    let closure_map = pool.map(|x: u8| check(x), [2]).next().unwrap().unwrap_err();
+    assert!(closure_map.task_id().is_some());
+}

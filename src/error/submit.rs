@@ -155,8 +155,10 @@ impl<F> SubmitError<F> {
     /// ```
     /// use futurepool::ThreadPool;
     ///
-    /// let pool = ThreadPool::new();
-    /// assert!(!pool.submit(|| ()).map(|h| h.join()).is_err());
+    /// let pool = ThreadPool::builder().stack_size(usize::MAX / 2).build().unwrap();
+    /// let err = pool.submit(|| 7).unwrap_err();
+    /// assert!(err.is_spawn_failure());
+    /// assert_eq!(err.into_inner()(), 7); // the closure comes back
     /// ```
     pub fn is_spawn_failure(&self) -> bool {
         matches!(self.reason, Refusal::Spawn(_))

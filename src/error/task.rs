@@ -19,6 +19,7 @@ use crate::loom::sync::{Arc, StdMutex};
 /// | [`is_timeout`](Self::is_timeout)     | passed its deadline, or the deadline of the [`Map`](crate::Map) it belonged to |
 /// | [`is_broken`](Self::is_broken)       | never ran because the pool is broken: a worker initializer failed, or no worker process could start ([`source`](std::error::Error::source) is the cause) |
 /// | [`is_shutdown`](Self::is_shutdown)   | was refused because the pool had been shut down (only [`Map`](crate::Map) yields this) |
+/// | [`is_spawn_failure`](Self::is_spawn_failure) | never ran because no worker thread could be started for it (the operating system refused; [`source`](std::error::Error::source) is its error) |
 /// | [`is_worker_died`](Self::is_worker_died) | was running in a worker process that died (a crash, `abort`, a signal, `exit`); [`worker_pid`](Self::worker_pid), [`exit_code`](Self::exit_code) and [`exit_signal`](Self::exit_signal) say which and how |
 /// | [`is_serialization`](Self::is_serialization) | had an argument or result that could not be serialized or deserialized on its way to or from a worker process |
 /// | [`is_protocol_error`](Self::is_protocol_error) | was running in a worker process that sent something the pool could not understand (the worker was killed) |
@@ -267,6 +268,28 @@ impl TaskError {
     /// ```
     pub fn is_shutdown(&self) -> bool {
         matches!(self.inner.repr, Repr::Shutdown)
+    }
+
+    /// Returns `true` if the task never ran because the operating system
+    /// refused to start a worker thread for it (a [`Map`](crate::Map)'s
+    /// item, a delayed task; a `submit` hands its closure back instead:
+    /// [`SubmitError::is_spawn_failure`](crate::SubmitError::is_spawn_failure)).
+    /// [`Error::source`](std::error::Error::source) gives the I/O error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use futurepool::ThreadPool;
+    /// use std::error::Error;
+    ///
+    /// let pool = ThreadPool::builder().stack_size(usize::MAX / 2).build().unwrap();
+    /// let err = pool.map(|x: u8| x, [1]).next().unwrap().unwrap_err();
+    /// assert!(err.is_spawn_failure());
+    /// assert_eq!(err.to_string(), "failed to start a worker thread");
+    /// assert!(err.source().is_some()); // the operating system's error
+    /// ```
+    pub fn is_spawn_failure(&self) -> bool {
+        matches!(self.inner.repr, Repr::Spawn(_))
     }
 
     /// Returns `true` if the worker process running the task died: it

@@ -49,7 +49,9 @@ use crate::remote::RemoteFn;
 /// # Failures and time limits
 ///
 /// Each item is a `Result`, and the map goes on after an error. An input
-/// that fails to serialize yields its own serialization error.
+/// that fails to serialize yields its own serialization error (where inputs
+/// are encoded: a process pool, a cluster; a thread pool passes each input
+/// as it is).
 /// [`time_limit`](Self::time_limit) gives each chunk that much running
 /// time (times its length: a limit is per input), counted from its start:
 /// on a process pool, one that runs over is **killed** and its inputs yield

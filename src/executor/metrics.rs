@@ -33,7 +33,8 @@ use crate::loom::sync::atomic::{AtomicUsize, Ordering};
 /// | cancelled: by its handle or token, queued or running, or by a shutdown that cancels | `cancelled` |
 /// | a deadline already past at the submit, or (process pool) an argument that failed to encode | `submitted` and `failed` at once, never `queued` |
 /// | retried after its worker process died | once, when it finally ends |
-/// | a chunk of a map (`chunk_size`) | one task |
+/// | a chunk of a map (`chunksize`) | one task |
+/// | waiting for its start (`start_after`, `start_at`) or its dependencies (`after`) | nowhere until it is queued, then as any task; if cancelled, or failed by a dependency, before that: nowhere at all (a thread or process pool; a cluster counts it `submitted` and `queued` at once) |
 ///
 /// A queued task that ends without running (cancelled, or past its
 /// deadline) counts in `queued` until a worker takes it off the queue, and

@@ -41,8 +41,9 @@ use shutdown::ShutdownOptions;
 
 /// What every executor does: the seam between user code and where it runs.
 ///
-/// A [`ThreadPool`](crate::ThreadPool) and a
-/// [`ProcessPool`](crate::ProcessPool) (and later a cluster) implement it,
+/// A [`ThreadPool`](crate::ThreadPool), a
+/// [`ProcessPool`](crate::ProcessPool) and a `ClusterExecutor` (feature
+/// `cluster`) implement it,
 /// so code written against `impl Executor` runs on any of them, and a
 /// program moves from threads to processes by changing the one line that
 /// builds its executor: Dask's promise, in Rust. What runs everywhere is a

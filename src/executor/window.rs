@@ -297,15 +297,16 @@ where
     /// to `ready` (or, if it timed out because the map's deadline passed,
     /// the map ends).
     fn settle(&mut self, slot: Slot<U::Out>, outcome: Option<Result<U::Out, TaskError>>) {
-        let (outcome, n, counted) = match slot {
+        let (outcome, n, counted, id) = match slot {
             Slot::Refused(err) => return self.end(err),
             Slot::Task { handle, n, counted } => {
+                let id = handle.id();
                 let outcome = outcome.unwrap_or_else(|| {
                     handle
                         .try_join()
                         .map_err(|e| e.into_task_error().expect("the unit is done"))
                 });
-                (outcome, n, counted)
+                (outcome, n, counted, id)
             }
         };
         let map_timed_out = outcome.as_ref().is_err_and(TaskError::is_timeout)
@@ -315,6 +316,18 @@ where
         } else {
             let before = self.ready.len();
             U::split(outcome, n, &mut self.ready);
+            // An input's own failure inside a unit (a chunk's panic, a
+            // decode) was made inside the unit's task, not published by
+            // it: it names the unit's task, as the unit's own error does.
+            for err in self
+                .ready
+                .range_mut(before..)
+                .filter_map(|r| r.as_mut().err())
+            {
+                if err.task_id().is_none() {
+                    err.stamp(id, None);
+                }
+            }
             if let Some(tracker) = &mut self.progress {
                 // Failures inside a unit (a chunk's inputs, a late decode)
                 // are known only now.

@@ -214,6 +214,8 @@ impl ProcessPoolBuilder {
     /// reading its answer), whatever the worker does on the pipes (stall
     /// part-way through a frame, send it a byte at a time, not read). A
     /// worker that takes longer is killed and the pool reports it broken.
+    /// A zero timeout is refused by [`build`](Self::build): no worker could
+    /// ever start.
     ///
     /// It is also the **stall limit** of every frame after the handshake:
     /// a task may run as long as it likes, but once a worker has started
@@ -231,6 +233,8 @@ impl ProcessPoolBuilder {
     /// use std::time::Duration;
     ///
     /// assert!(ProcessPool::builder().start_timeout(Duration::from_secs(5)).build().is_ok());
+    /// let err = ProcessPool::builder().start_timeout(Duration::ZERO).build().unwrap_err();
+    /// assert_eq!(err.to_string(), "start_timeout must be more than zero");
     /// ```
     pub fn start_timeout(mut self, timeout: Duration) -> Self {
         self.start_timeout = timeout;
@@ -308,6 +312,9 @@ impl ProcessPoolBuilder {
         }
         if self.max_tasks_per_child == Some(0) {
             return Err(process_error("max_tasks_per_child must be at least 1"));
+        }
+        if self.start_timeout.is_zero() {
+            return Err(process_error("start_timeout must be more than zero"));
         }
         let init = self.init.transpose().map_err(process_error)?;
         let program = match self.program {
