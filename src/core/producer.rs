@@ -269,30 +269,11 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// finds it counted), under the cell's lock (a few atomics, no lock, no
     /// user code); if it lost, after.
     pub(crate) fn complete_noting(
-        mut self,
+        self,
         outcome: Result<T, TaskError>,
         count: impl FnOnce(End),
     ) -> (End, Result<(), Result<T, TaskError>>) {
-        let cell = self.cell.take().expect("a producer ends its task once");
-        let end = match &outcome {
-            Ok(_) => End::Value,
-            Err(err) if err.is_cancelled() => End::Cancelled,
-            Err(_) => End::Error,
-        };
-        let mut count = Some(count);
-        let result = cell.complete(Outcome::Ready(outcome), self.caller, |end| {
-            if let Some(count) = count.take() {
-                count(end);
-            }
-        });
-        let end = match result {
-            Ok(()) => end,
-            Err(_) => cell.end().unwrap_or(End::Error),
-        };
-        if let Some(count) = count.take() {
-            count(end);
-        }
-        self.let_cell_go(cell);
+        let (end, result) = self.complete_counted(Outcome::Ready(outcome), count);
         let result = result.map_err(|lost| match lost {
             Outcome::Ready(outcome) => outcome,
             Outcome::Deferred(_) => unreachable!("a ready outcome comes back ready"),
@@ -307,23 +288,38 @@ impl<T: Send + 'static, P: Payload> Producer<T, P> {
     /// `count` is told that, once, as in
     /// [`complete_noting`](Self::complete_noting).
     #[cfg_attr(not(feature = "process"), allow(dead_code))]
-    pub(crate) fn complete_deferred(mut self, decode: Deferred<T>, count: impl FnOnce(End)) -> End {
+    pub(crate) fn complete_deferred(self, decode: Deferred<T>, count: impl FnOnce(End)) -> End {
+        self.complete_counted(Outcome::Deferred(Box::new(decode)), count)
+            .0
+    }
+
+    /// Ends the task with `outcome` and tells `count` how it ended, once:
+    /// on a win from inside [`Cell::complete`] (before anyone sees the task
+    /// ended), on a loss after, as the earlier event ended it. A lost
+    /// outcome comes back.
+    fn complete_counted(
+        mut self,
+        outcome: Outcome<T>,
+        count: impl FnOnce(End),
+    ) -> (End, Result<(), Outcome<T>>) {
         let cell = self.cell.take().expect("a producer ends its task once");
         let mut count = Some(count);
-        let result = cell.complete(Outcome::Deferred(Box::new(decode)), self.caller, |end| {
+        let mut won = None;
+        let result = cell.complete(outcome, self.caller, |end| {
+            won = Some(end);
             if let Some(count) = count.take() {
                 count(end);
             }
         });
-        let end = match result {
-            Ok(()) => End::Value,
-            Err(_) => cell.end().unwrap_or(End::Error),
+        let end = match won {
+            Some(end) => end,
+            None => cell.end().unwrap_or(End::Error),
         };
         if let Some(count) = count.take() {
             count(end);
         }
         self.let_cell_go(cell);
-        end
+        (end, result)
     }
 
     /// Ends the task by `ending` ([`Fail`](Ending::Fail),
